@@ -1,0 +1,125 @@
+"""Summaries and comparisons of stored runs (read-only over the store).
+
+Confidence intervals here are t-intervals of the mean over rows (scipy.stats.t), which is what a
+95% CI of a per-row average means; rows that errored carry no scores and are counted apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench import store
+from workbench.errors import UserError
+from workbench.metrics import LOWER_IS_BETTER
+
+
+@dataclass
+class MetricSummary:
+    metric: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+@dataclass
+class RunSummary:
+    run: dict[str, Any]
+    n_rows: int
+    n_outputs: int
+    n_errors: int
+    errors_by_kind: dict[str, int]
+    latency_p50: float | None
+    latency_p95: float | None
+    metrics: list[MetricSummary] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.run
+        return {
+            "run_id": r["id"], "prompt": r["prompt_name"], "prompt_version": r["prompt_hash"], "model": r["model_spec"],
+            "status": r["status"], "rows": self.n_rows, "outputs": self.n_outputs, "errors": self.n_errors,
+            "errors_by_kind": self.errors_by_kind, "latency_p50_ms": self.latency_p50,
+            "latency_p95_ms": self.latency_p95,
+            "metrics": {m.metric: {"mean": m.mean, "ci95": [m.ci_low, m.ci_high], "n": m.n} for m in self.metrics},
+            "signatures": r.get("signatures", {}),
+        }
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    from scipy import stats
+
+    values = values[~np.isnan(values)]
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    m = float(values.mean())
+    if n == 1:
+        return m, m, m
+    se = float(values.std(ddof=1)) / math.sqrt(n)
+    h = float(stats.t.ppf((1 + level) / 2, n - 1)) * se
+    return m, m - h, m + h
+
+
+def summarize(con, run_id: str) -> RunSummary:
+    run = store.get_run(con, run_id)
+    stats = con.execute(
+        """SELECT count(*), count(error), quantile_cont(latency_ms, 0.5) FILTER (WHERE error IS NULL),
+                  quantile_cont(latency_ms, 0.95) FILTER (WHERE error IS NULL)
+           FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
+    kinds = dict(con.execute("SELECT error_kind, count(*) FROM outputs WHERE run_id = ? AND error IS NOT NULL "
+                             "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
+    scores = store.load_scores(con, run_id)
+    summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
+    order = [m for m in run["metrics"].split(",") if m] if run["metrics"] else []
+    order = ["regex" if m.startswith("regex=") else m for m in order]
+    for metric, group in scores.groupby("metric", sort=False):
+        mean, lo, hi = mean_ci(group["value"].to_numpy(dtype=float))
+        summary.metrics.append(MetricSummary(str(metric), mean, lo, hi, int(group["value"].notna().sum())))
+    summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
+    return summary
+
+
+@dataclass
+class MetricComparison:
+    metric: str
+    mean_a: float
+    mean_b: float
+    delta: float
+    wins: int  # rows where B beats A
+    ties: int
+    losses: int
+    n: int
+
+
+def compare_runs(con, run_a: str, run_b: str) -> list[MetricComparison]:
+    """Per-metric deltas (B - A) and row-level wins/ties/losses of B against A, on rows both scored."""
+    a, b = store.get_run(con, run_a), store.get_run(con, run_b)
+    if a["dataset_hash"] != b["dataset_hash"]:
+        raise UserError(f"runs {run_a} and {run_b} are on different datasets; compare runs of one dataset", "RUN")
+    sa = _per_row(store.load_scores(con, run_a))
+    sb = _per_row(store.load_scores(con, run_b))
+    out = []
+    for metric in [m for m in sa.columns if m in sb.columns]:
+        pair = pd.concat([sa[metric].rename("a"), sb[metric].rename("b")], axis=1).dropna()
+        if pair.empty:
+            continue
+        diff = pair["b"] - pair["a"]
+        if metric in LOWER_IS_BETTER:
+            diff = -diff
+        eps = 1e-12
+        out.append(MetricComparison(
+            metric, float(pair["a"].mean()), float(pair["b"].mean()), float(pair["b"].mean() - pair["a"].mean()),
+            int((diff > eps).sum()), int((diff.abs() <= eps).sum()), int((diff < -eps).sum()), len(pair)))
+    return out
+
+
+def _per_row(scores: pd.DataFrame) -> pd.DataFrame:
+    """Row x metric table; repeats are averaged."""
+    if scores.empty:
+        return pd.DataFrame()
+    return scores.pivot_table(index="row_idx", columns="metric", values="value", aggfunc="mean")

@@ -1,0 +1,100 @@
+"""workbench runs | show | compare | export: read stored runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("runs", parents=[common], help="list runs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=runs)
+
+    p = sub.add_parser("show", parents=[common], help="per-metric means with 95%% CIs, errors, latency of a run")
+    p.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=show)
+
+    p = sub.add_parser("compare", parents=[common], help="per-metric deltas and row-level wins/ties/losses, B vs A")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=compare)
+
+    p = sub.add_parser("export", parents=[common], help="write a run's outputs and scores to a file")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="jsonl")
+    p.add_argument("-o", "--output", metavar="FILE", help="default: RUN.FORMAT")
+    p.set_defaults(func=export)
+
+
+def runs(args: argparse.Namespace) -> int:
+    from workbench import store
+    from workbench.cli.output import print_json, table
+
+    with store.connect(args.db) as con:
+        df = store.list_runs(con)
+    if args.json:
+        print_json(df.to_dict(orient="records"))
+        return 0
+    if df.empty:
+        print("no runs yet: workbench eval PROMPT_FILE --data DATASET --model SPEC", file=sys.stderr)
+        return 0
+    table(["run", "prompt", "version", "model", "dataset", "rows", "outputs", "errors", "status", "created"],
+          [[r.id, r.prompt_name, r.prompt_hash[:8], r.model_spec, r.dataset, r.n_rows * r.repeats, r.n_outputs,
+            r.n_errors, r.status, str(r.created_at)[:19]] for r in df.itertuples()])
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    from workbench import analysis, store
+    from workbench.cli.output import fmt, print_json, table
+
+    with store.connect(args.db) as con:
+        s = analysis.summarize(con, store.resolve_run(con, args.run))
+    if args.json:
+        print_json(s.to_dict())
+        return 0
+    r = s.run
+    print(f"run {r['id']}  {r['prompt_name']} ({r['prompt_hash'][:8]})  x  {r['model_spec']}  [{r['status']}]")
+    print(f"rows {s.n_rows}  outputs {s.n_outputs}  errors {s.n_errors}"
+          + (f" ({', '.join(f'{k} {v}' for k, v in s.errors_by_kind.items())})" if s.errors_by_kind else "")
+          + f"  latency p50 {fmt(s.latency_p50, 1)} ms  p95 {fmt(s.latency_p95, 1)} ms")
+    print()
+    table(["metric", "mean", "95% CI", "n"],
+          [[m.metric, m.mean, f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]", m.n] for m in s.metrics])
+    if r.get("signatures"):
+        print()
+        for metric, sig in r["signatures"].items():
+            print(f"  {metric}: {sig}")
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    from workbench import analysis, store
+    from workbench.cli.output import print_json, table
+
+    with store.connect(args.db) as con:
+        a, b = store.resolve_run(con, args.run_a), store.resolve_run(con, args.run_b)
+        rows = analysis.compare_runs(con, a, b)
+    if args.json:
+        print_json({"run_a": a, "run_b": b, "metrics": [vars(m) for m in rows]})
+        return 0
+    print(f"B = {b} vs A = {a} (wins: rows where B is better)")
+    table(["metric", "A", "B", "B - A", "wins", "ties", "losses", "n"],
+          [[m.metric, m.mean_a, m.mean_b, f"{m.delta:+.4f}", m.wins, m.ties, m.losses, m.n] for m in rows])
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from workbench import store
+    from workbench.export import run_records, write_frame
+
+    with store.connect(args.db) as con:
+        run_id = store.resolve_run(con, args.run)
+        df = run_records(con, run_id)
+    path = args.output or f"{run_id}.{args.format}"
+    write_frame(df, args.format, path)
+    print(f"wrote {len(df)} records to {path}", file=sys.stderr)
+    return 0

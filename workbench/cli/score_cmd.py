@@ -1,0 +1,52 @@
+"""workbench score: score predictions produced elsewhere (a CSV/JSONL with prediction + reference)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("score", parents=[common], help="score an existing file of predictions and references",
+                       description="Score FILE (CSV/JSONL/Parquet with `prediction` and `reference` fields).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--lang", choices=["auto", "en", "zh"], default="auto")
+    p.add_argument("--metrics", action="append", metavar="LIST",
+                   help="default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length")
+    p.add_argument("--prediction", default="prediction", metavar="FIELD")
+    p.add_argument("--reference", default="reference", metavar="FIELD")
+    p.add_argument("--json", action="store_true", help="JSON Lines: one object per input row")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench import metrics as metric_lib
+    from workbench.analysis import mean_ci
+    from workbench.cli.output import print_json, table
+    from workbench.datasets import check_rows, load_dataset
+
+    ds = load_dataset(args.file, reference_field=args.reference, lang=args.lang)
+    ms = metric_lib.parse_metrics(args.metrics or ["exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"])
+    check_rows(ds, {args.prediction}, need_reference=ms.needs_reference)
+    results = []
+    for i, row in enumerate(ds.rows):
+        results.append(metric_lib.score(str(row[args.prediction]), ds.references(i), ms, ds.lang))
+    if args.json:
+        for i, values in enumerate(results):
+            print_json({"row": i + 1, **values})
+        return 0
+    import numpy as np
+
+    table(["metric", "mean", "95% CI", "n"],
+          [[n, *_ci(mean_ci(np.array([r[n] for r in results if n in r], dtype=float)))] for n in ms.names])
+    print(f"\n{len(results)} rows, lang {ds.lang}", file=sys.stderr)
+    for n, sig in metric_lib.signatures(ms, ds.lang).items():
+        print(f"  {n}: {sig}", file=sys.stderr)
+    return 0
+
+
+def _ci(t):
+    from workbench.cli.output import fmt
+
+    m, lo, hi = t
+    return [m, f"[{fmt(lo)}, {fmt(hi)}]", ""]

@@ -1,0 +1,181 @@
+"""Datasets: read CSV / JSONL / Parquet into rows, detect text encodings, validate rows against a prompt.
+
+Row numbers in errors are 1-based and mean the line for JSONL (``data.jsonl:37``) and the data row for
+CSV (``data.csv: row 5``, the header not counted) and Parquet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import DatasetError
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: str
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    reference_field: str = "reference"
+    lang: str = "en"
+    encoding: str | None = None
+    line_numbers: list[int] = field(default_factory=list)  # where each row came from, for messages
+
+    @property
+    def hash(self) -> str:
+        h = hashlib.sha256()
+        for row in self.rows:
+            h.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode())
+            h.update(b"\n")
+        return h.hexdigest()[:16]
+
+    def place(self, i: int) -> str:
+        """Where row i (0-based) is in the file, as a user reads it."""
+        n = self.line_numbers[i] if self.line_numbers else i + 1
+        return f"{self.path}:{n}" if self.path.endswith((".jsonl", ".ndjson", ".json")) else f"{self.path}: row {n}"
+
+    def references(self, i: int) -> list[str]:
+        """Reference answers of row i: a string, or a list of acceptable answers."""
+        ref = self.rows[i].get(self.reference_field)
+        if ref is None:
+            return []
+        if isinstance(ref, (list, tuple)):
+            return [str(r) for r in ref]
+        return [str(ref)]
+
+
+def decode_text(data: bytes, where: str) -> tuple[str, str]:
+    """Decode bytes as UTF-8 (with or without BOM) or GB18030/GBK, else charset-normalizer's best guess.
+
+    GB18030 is tried before charset-normalizer because on short Chinese files the detector often
+    names a different CJK code page (Big5, EUC-KR) that decodes GBK bytes into the wrong characters.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+        if CJK.search(text):
+            return text, "gb18030"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise DatasetError("cannot detect the text encoding (tried UTF-8, GB18030 and charset detection)", where)
+    return str(best), best.encoding
+
+
+def detect_lang(texts: list[str]) -> str:
+    """'zh' when CJK characters make up a fifth of the letters, else 'en'."""
+    sample = "".join(texts[:500])
+    letters = sum(ch.isalpha() for ch in sample)
+    cjk = len(CJK.findall(sample))
+    return "zh" if letters and cjk / letters >= 0.2 else "en"
+
+
+def _read_jsonl(text: str, where: str) -> tuple[list[dict], list[int]]:
+    rows, lines = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"line {n} is not valid JSON ({e.msg}, column {e.colno})", f"{where}:{n}") from None
+        if not isinstance(obj, dict):
+            raise DatasetError(f"line {n} is a JSON {type(obj).__name__}, expected an object", f"{where}:{n}")
+        rows.append(obj)
+        lines.append(n)
+    return rows, lines
+
+
+def _read_csv(text: str, where: str, sep: str) -> list[dict]:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as e:
+        raise DatasetError(f"CSV parse error: {e}", where) from None
+    except pd.errors.EmptyDataError:
+        raise DatasetError("file has no header row", where) from None
+    return df.to_dict(orient="records")
+
+
+def _read_parquet(path: Path, where: str) -> list[dict]:
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several unrelated types for a bad file
+        raise DatasetError(f"cannot read Parquet: {e}", where) from None
+    return [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+
+
+def load_dataset(path: str | Path, reference_field: str = "reference", lang: str | None = None) -> Dataset:
+    p = Path(path)
+    where = str(path)
+    kind = SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise DatasetError(f"unknown file type {p.suffix!r} (use .csv, .tsv, .jsonl or .parquet)", where)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError("dataset file not found", where) from None
+    if not data.strip():
+        raise DatasetError("file is empty", where)
+    encoding = None
+    lines: list[int] = []
+    if kind == "parquet":
+        rows = _read_parquet(p, where)
+    else:
+        text, encoding = decode_text(data, where)
+        if kind == "jsonl":
+            rows, lines = _read_jsonl(text, where)
+        else:
+            rows = _read_csv(text, where, "\t" if p.suffix.lower() == ".tsv" else ",")
+    if not rows:
+        raise DatasetError("file has no data rows", where)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    ds = Dataset(p.stem, where, rows, columns, reference_field, "en", encoding, lines)
+    if lang in (None, "auto"):
+        texts = [" ".join(str(v) for v in r.values() if isinstance(v, str)) for r in rows[:200]]
+        ds.lang = detect_lang(texts)
+    else:
+        ds.lang = lang
+    return ds
+
+
+def check_rows(ds: Dataset, required: set[str], need_reference: bool = False) -> None:
+    """Raise DatasetError listing every missing variable with its rows, before any model call."""
+    fields = sorted(required | ({ds.reference_field} if need_reference else set()))
+    absent = [f for f in fields if f not in ds.columns]
+    if absent:
+        raise DatasetError(
+            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))} "
+            f"(the file has: {', '.join(ds.columns)})",
+            ds.path,
+        )
+    problems = []
+    for f in fields:
+        missing = [i for i, r in enumerate(ds.rows) if r.get(f) is None or (f == ds.reference_field and r.get(f) == "")]
+        if missing:
+            shown = ", ".join(ds.place(i).rsplit(" ", 1)[-1].rsplit(":", 1)[-1] for i in missing[:10])
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            problems.append(f"{f!r} missing in {'line' if ds.line_numbers else 'row'}s {shown}{more}")
+    if problems:
+        raise DatasetError("; ".join(problems), ds.path)

@@ -1,0 +1,65 @@
+"""Write a run's outputs as CSV / JSONL / Parquet: one record per output, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import store
+from workbench.errors import UserError
+
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+def run_records(con, run_id: str) -> pd.DataFrame:
+    run = store.get_run(con, run_id)
+    df = store.load_outputs(con, run_id)
+    ref_field = con.execute("SELECT reference_field FROM datasets WHERE hash = ?", [run["dataset_hash"]]).fetchone()
+    ref_field = ref_field[0] if ref_field else "reference"
+    rows = [json.loads(d) if isinstance(d, str) else {} for d in df["row_data"]]
+    score_cols = [c for c in df.columns if c not in store.runs.OUTPUT_COLUMNS and c not in ("created_at", "row_data")]
+    out = pd.DataFrame({
+        "run_id": run_id,
+        "prompt": run["prompt_name"],
+        "prompt_version": run["prompt_hash"],
+        "model": run["model_spec"],
+        "row_idx": df["row_idx"],
+        "repeat_idx": df["repeat_idx"],
+        "input": df["messages"],
+        "reference": [r.get(ref_field) for r in rows],
+        "output": df["text"],
+        "error": df["error"].fillna(""),
+        "error_kind": df["error_kind"].fillna(""),
+        "latency_ms": df["latency_ms"],
+        "tokens_in": df["tokens_in"],
+        "tokens_out": df["tokens_out"],
+        "cached": df["cached"],
+    })
+    for c in score_cols:
+        out[f"score_{c}"] = df[c].to_numpy()
+    return out
+
+
+def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:
+    """Write to a temporary file beside the target, then rename: never a half-written export."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", "--format")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            df.to_csv(tmp, index=False)
+        elif fmt == "jsonl":
+            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

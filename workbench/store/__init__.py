@@ -1,0 +1,21 @@
+"""The only place that speaks SQL to DuckDB."""
+
+from workbench.store.db import connect, db_path, migrate
+from workbench.store.runs import (
+    create_run,
+    done_rows,
+    get_run,
+    list_runs,
+    load_outputs,
+    load_scores,
+    resolve_run,
+    save_dataset,
+    save_prompt_version,
+    set_status,
+    write_results,
+)
+
+__all__ = [
+    "connect", "db_path", "migrate", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
+    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "set_status", "write_results",
+]

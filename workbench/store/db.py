@@ -1,0 +1,85 @@
+"""Connections to the one DuckDB file.
+
+DuckDB lets one process hold the file read-write and locks everyone else out, even readers. So
+every unit of work opens a connection and closes it, and a lock conflict is retried briefly before
+failing with a message that says which file is busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from workbench.errors import StoreBusyError
+from workbench.store.migrations import MIGRATIONS
+
+DEFAULT_DB = "workbench.duckdb"
+LOCK_WAIT_SECONDS = 15.0
+_migrated: set[str] = set()
+
+
+def db_path(path: str | os.PathLike | None = None) -> str:
+    """--db beats WORKBENCH_DB beats ./workbench.duckdb."""
+    return str(path or os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
+
+
+def _is_lock_error(e: Exception) -> bool:
+    msg = str(e)
+    return "lock" in msg.lower() or "Conflicting" in msg or "being used by another" in msg
+
+
+@contextlib.contextmanager
+def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-write connection, schema up to date. Close it soon: others wait on the lock."""
+    path = db_path(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    delay = 0.02
+    while True:
+        try:
+            con = duckdb.connect(path)
+            break
+        except duckdb.IOException as e:
+            if not _is_lock_error(e) or time.monotonic() > deadline:
+                if _is_lock_error(e):
+                    raise StoreBusyError(f"{path}: database is locked by another process (waited {wait:g} s)") from None
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+    try:
+        key = os.path.abspath(path)
+        if key not in _migrated:
+            migrate(con)
+            _migrated.add(key)
+        yield con
+    finally:
+        con.close()
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations; each one and its record commit together or not at all."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+        "applied_at TIMESTAMP DEFAULT current_timestamp)"
+    )
+    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, sql in MIGRATIONS:
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied

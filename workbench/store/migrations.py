@@ -1,0 +1,83 @@
+"""Schema migrations. Each runs with its record in schema_migrations inside one transaction.
+
+Append new migrations at the end with the next number; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "spine: prompts, datasets, runs, outputs, scores",
+        """
+        CREATE TABLE prompt_versions (
+            hash VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            path VARCHAR,
+            content VARCHAR NOT NULL,          -- the prompt file as YAML
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE datasets (
+            hash VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            path VARCHAR,
+            n_rows INTEGER NOT NULL,
+            columns VARCHAR[],
+            reference_field VARCHAR,
+            lang VARCHAR,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE dataset_rows (
+            dataset_hash VARCHAR NOT NULL,
+            row_idx INTEGER NOT NULL,
+            data VARCHAR NOT NULL,             -- the row as JSON
+            PRIMARY KEY (dataset_hash, row_idx)
+        );
+        CREATE TABLE runs (
+            id VARCHAR PRIMARY KEY,
+            prompt_hash VARCHAR NOT NULL,
+            prompt_name VARCHAR NOT NULL,
+            model_spec VARCHAR NOT NULL,
+            params VARCHAR NOT NULL,           -- generation parameters as JSON
+            dataset_hash VARCHAR NOT NULL,
+            n_rows INTEGER NOT NULL,
+            repeats INTEGER NOT NULL DEFAULT 1,
+            metrics VARCHAR NOT NULL,
+            lang VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,           -- running | done | cancelled | failed
+            created_at TIMESTAMP DEFAULT current_timestamp,
+            finished_at TIMESTAMP
+        );
+        CREATE TABLE outputs (
+            run_id VARCHAR NOT NULL,
+            row_idx INTEGER NOT NULL,
+            repeat_idx INTEGER NOT NULL DEFAULT 0,
+            messages VARCHAR NOT NULL,         -- rendered chat messages as JSON
+            text VARCHAR,
+            error VARCHAR,
+            error_kind VARCHAR,
+            finish_reason VARCHAR,
+            latency_ms DOUBLE,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            cached BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (run_id, row_idx, repeat_idx)
+        );
+        CREATE TABLE scores (
+            run_id VARCHAR NOT NULL,
+            row_idx INTEGER NOT NULL,
+            repeat_idx INTEGER NOT NULL DEFAULT 0,
+            metric VARCHAR NOT NULL,
+            value DOUBLE,
+            PRIMARY KEY (run_id, row_idx, repeat_idx, metric)
+        );
+        CREATE TABLE metric_signatures (
+            run_id VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            signature VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, metric)
+        );
+        """,
+    ),
+]

@@ -1,0 +1,175 @@
+"""Prompt versions, datasets, runs, outputs and scores.
+
+Every function takes an open connection (see db.connect) so callers choose the unit of work.
+Bulk writes go through pandas DataFrames registered with DuckDB, never executemany.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import UserError
+
+Con = duckdb.DuckDBPyConnection
+
+OUTPUT_COLUMNS = ["run_id", "row_idx", "repeat_idx", "messages", "text", "error", "error_kind", "finish_reason",
+                  "latency_ms", "tokens_in", "tokens_out", "cached"]
+SCORE_COLUMNS = ["run_id", "row_idx", "repeat_idx", "metric", "value"]
+
+
+def save_prompt_version(con: Con, name: str, path: str | None, version: str, content_yaml: str) -> None:
+    con.execute(
+        "INSERT INTO prompt_versions (hash, name, path, content) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [version, name, path, content_yaml],
+    )
+
+
+def save_dataset(con: Con, ds) -> str:
+    """Store a dataset and its rows once per content hash."""
+    h = ds.hash
+    if con.execute("SELECT 1 FROM datasets WHERE hash = ?", [h]).fetchone():
+        return h
+    rows = pd.DataFrame({
+        "dataset_hash": h,
+        "row_idx": range(len(ds.rows)),
+        "data": [json.dumps(r, ensure_ascii=False, default=str) for r in ds.rows],
+    })
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "INSERT INTO datasets (hash, name, path, n_rows, columns, reference_field, lang) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [h, ds.name, ds.path, len(ds.rows), ds.columns, ds.reference_field, ds.lang],
+        )
+        con.register("_rows", rows)
+        con.execute("INSERT INTO dataset_rows SELECT dataset_hash, row_idx, data FROM _rows")
+        con.unregister("_rows")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return h
+
+
+def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str, params: dict[str, Any],
+               dataset_hash: str, n_rows: int, repeats: int, metrics: str, lang: str,
+               signatures: dict[str, str]) -> str:
+    run_id = uuid.uuid4().hex[:10]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "INSERT INTO runs (id, prompt_hash, prompt_name, model_spec, params, dataset_hash, n_rows, repeats, metrics,"
+            " lang, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+            [run_id, prompt_hash, prompt_name, model_spec, json.dumps(params, sort_keys=True), dataset_hash, n_rows,
+             repeats, metrics, lang],
+        )
+        for metric, sig in signatures.items():
+            con.execute("INSERT INTO metric_signatures VALUES (?, ?, ?)", [run_id, metric, sig])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return run_id
+
+
+def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
+    """Upsert a batch of outputs and their scores in one transaction (safe to repeat on resume)."""
+    if not outputs and not scores:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if outputs:
+            df = pd.DataFrame(outputs, columns=OUTPUT_COLUMNS)
+            con.register("_out", df)
+            con.execute(f"INSERT OR REPLACE INTO outputs ({', '.join(OUTPUT_COLUMNS)}) SELECT * FROM _out")
+            con.unregister("_out")
+        if scores:
+            df = pd.DataFrame(scores, columns=SCORE_COLUMNS)
+            con.register("_sc", df)
+            con.execute(f"INSERT OR REPLACE INTO scores ({', '.join(SCORE_COLUMNS)}) SELECT * FROM _sc")
+            con.unregister("_sc")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def set_status(con: Con, run_id: str, status: str) -> None:
+    finished = status in ("done", "cancelled", "failed")
+    con.execute(
+        "UPDATE runs SET status = ?, finished_at = CASE WHEN ? THEN current_timestamp ELSE NULL END WHERE id = ?",
+        [status, finished, run_id],
+    )
+
+
+def done_rows(con: Con, run_id: str, errors_too: bool = True) -> set[tuple[int, int]]:
+    """(row_idx, repeat_idx) already stored for a run; with errors_too=False only the successful ones."""
+    sql = "SELECT row_idx, repeat_idx FROM outputs WHERE run_id = ?"
+    if not errors_too:
+        sql += " AND error IS NULL"
+    return {(r, k) for r, k in con.execute(sql, [run_id]).fetchall()}
+
+
+def list_runs(con: Con) -> pd.DataFrame:
+    return con.execute(
+        """
+        SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, d.name AS dataset, r.n_rows, r.repeats, r.status,
+               count(o.row_idx) AS n_outputs, count(o.error) AS n_errors, r.created_at, r.finished_at
+        FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
+        LEFT JOIN outputs o ON o.run_id = r.id
+        GROUP BY ALL ORDER BY r.created_at, r.id
+        """
+    ).df()
+
+
+def resolve_run(con: Con, ref: str) -> str:
+    """A run id, or a unique prefix of one."""
+    ids = [r for (r,) in con.execute("SELECT id FROM runs WHERE id LIKE ? || '%'", [ref]).fetchall()]
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise UserError(f"no run {ref!r} (see `workbench runs`)", "RUN")
+    raise UserError(f"run prefix {ref!r} is ambiguous: {', '.join(sorted(ids)[:5])}", "RUN")
+
+
+def get_run(con: Con, run_id: str) -> dict[str, Any]:
+    cur = con.execute("SELECT * FROM runs WHERE id = ?", [run_id])
+    cols = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    if row is None:
+        raise UserError(f"no run {run_id!r}", "RUN")
+    run = dict(zip(cols, row))
+    run["params"] = json.loads(run["params"])
+    run["signatures"] = dict(con.execute("SELECT metric, signature FROM metric_signatures WHERE run_id = ?",
+                                         [run_id]).fetchall())
+    return run
+
+
+def load_outputs(con: Con, run_id: str) -> pd.DataFrame:
+    """One record per output with its dataset row (as JSON) and every score as a column."""
+    out = con.execute(
+        """
+        SELECT o.*, dr.data AS row_data
+        FROM outputs o JOIN runs r ON r.id = o.run_id
+        LEFT JOIN dataset_rows dr ON dr.dataset_hash = r.dataset_hash AND dr.row_idx = o.row_idx
+        WHERE o.run_id = ? ORDER BY o.row_idx, o.repeat_idx
+        """,
+        [run_id],
+    ).df()
+    scores = load_scores(con, run_id)
+    if not scores.empty:
+        wide = scores.pivot_table(index=["row_idx", "repeat_idx"], columns="metric", values="value", aggfunc="first")
+        wide.columns = [str(c) for c in wide.columns]
+        out = out.merge(wide.reset_index(), on=["row_idx", "repeat_idx"], how="left")
+    return out
+
+
+def load_scores(con: Con, run_id: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT row_idx, repeat_idx, metric, value FROM scores WHERE run_id = ? ORDER BY row_idx, repeat_idx, metric",
+        [run_id],
+    ).df()

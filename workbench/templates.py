@@ -1,0 +1,305 @@
+"""Prompt files: parse, list their variables, render them to chat messages in a sandbox.
+
+A prompt file is YAML (see prompts/): ``name``, ``description``, ``messages`` (each ``content`` a
+Jinja template), few-shot ``examples`` kept as data, ``examples_as`` (``inline``: the template
+loops over ``examples`` itself; ``turns``: each example becomes a user/assistant pair inserted after
+the leading system messages, built from ``example_turns``) and default generation ``params``.
+
+Templates are user input. They render in jinja2's ImmutableSandboxedEnvironment with
+StrictUndefined, and because the sandbox alone does not stop ``{{ 'a' * 50000000 }}`` or a
+billion-step loop, arithmetic that builds big strings is intercepted, ``range`` checks a deadline,
+and the output is streamed against a size cap.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import operator
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from workbench.errors import TemplateError
+
+MAX_TEMPLATE_CHARS = 100_000  # per message template
+MAX_RENDERED_CHARS = 1_000_000  # per rendered prompt (all messages)
+MAX_RENDER_SECONDS = 2.0
+ROLES = ("system", "user", "assistant")
+RESERVED = {"examples"}  # provided by the prompt itself, not by dataset rows
+
+
+class _RenderLimit(Exception):
+    pass
+
+
+class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """Sandbox that also refuses string/list arithmetic past the output cap."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context, op, left, right):  # noqa: D401 - jinja hook
+        if op == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
+                    if len(seq) * n > MAX_RENDERED_CHARS:
+                        raise _RenderLimit(f"expression would build {len(seq) * n:,} items")
+        elif op == "**":
+            if isinstance(right, int) and abs(right) > 1000:
+                raise _RenderLimit("exponent too large")
+        elif op == "+":
+            if isinstance(left, (str, list)) and isinstance(right, (str, list)):
+                if len(left) + len(right) > MAX_RENDERED_CHARS:
+                    raise _RenderLimit("concatenation too large")
+        return {"*": operator.mul, "**": operator.pow, "+": operator.add}[op](left, right)
+
+
+_local = threading.local()  # per-thread render deadline, read by _deadline_range (the app renders in threads)
+
+
+def _deadline_range(*args):
+    r = range(*args)
+    if len(r) > 100_000:
+        raise _RenderLimit(f"range of {len(r):,} items (limit 100,000)")
+    for i in r:
+        if i % 256 == 0 and time.monotonic() > getattr(_local, "deadline", float("inf")):
+            raise _RenderLimit(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
+        yield i
+
+
+def _make_env() -> _BoundedEnvironment:
+    env = _BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env.globals["range"] = _deadline_range
+    return env
+
+
+_ENV = _make_env()
+@dataclass
+class Message:
+    role: str
+    content: str  # a Jinja template
+
+
+@dataclass
+class Prompt:
+    """A parsed prompt file. `version` is the content hash that identifies it in the store."""
+
+    name: str
+    messages: list[Message]
+    description: str = ""
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    examples_as: str = "inline"
+    example_turns: dict[str, str] = field(default_factory=lambda: {"user": "{{ question }}", "assistant": "{{ answer }}"})
+    params: dict[str, Any] = field(default_factory=dict)
+    path: str = "<prompt>"
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "description": self.description}
+        d["messages"] = [{"role": m.role, "content": m.content} for m in self.messages]
+        if self.examples:
+            d["examples_as"] = self.examples_as
+            if self.examples_as == "turns":
+                d["example_turns"] = dict(self.example_turns)
+            d["examples"] = self.examples
+        if self.params:
+            d["params"] = dict(self.params)
+        return d
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+
+    @property
+    def version(self) -> str:
+        """Hash of everything that changes what the model sees (not the name or description)."""
+        d = self.to_dict()
+        d.pop("name"), d.pop("description")
+        blob = json.dumps(d, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _templates(self) -> list[tuple[str, str]]:
+        """(place, source) for every template, places as users see them in errors."""
+        out = [(f"message {i + 1}", m.content) for i, m in enumerate(self.messages)]
+        if self.examples and self.examples_as == "turns":
+            out += [(f"example_turns.{k}", v) for k, v in self.example_turns.items()]
+        return out
+
+    def compiled(self) -> list[tuple[str, jinja2.Template]]:
+        return [(place, _compile(src, f"{self.path}: {place}")) for place, src in self._templates()]
+
+    def variables(self) -> tuple[set[str], set[str]]:
+        """(required, optional) variables a dataset row must or may supply."""
+        required: set[str] = set()
+        optional: set[str] = set()
+        for place, src in self._templates():
+            if place.startswith("example_turns"):
+                continue  # filled from examples, not dataset rows
+            ast = _parse(src, f"{self.path}: {place}")
+            names = meta.find_undeclared_variables(ast) - RESERVED - set(_ENV.globals)
+            soft = _optional_names(ast)
+            required |= names - soft
+            optional |= names & soft
+        return required, optional - required
+
+    def render(self, row: dict[str, Any]) -> list[dict[str, str]]:
+        """Render to chat messages for one dataset row. Raises TemplateError naming file, message, line."""
+        context = {**row, "examples": self.examples}
+        rendered: list[dict[str, str]] = []
+        _local.deadline = time.monotonic() + MAX_RENDER_SECONDS
+        total = 0
+        turns = self._example_turns() if self.examples and self.examples_as == "turns" else []
+        n_system = next((i for i, m in enumerate(self.messages) if m.role != "system"), len(self.messages))
+        for i, (place, tpl) in enumerate(self.compiled()[: len(self.messages)]):
+            if i == n_system:
+                rendered.extend(turns)
+            text = _render_one(tpl, context, f"{self.path}: {place}", total)
+            total += len(text)
+            rendered.append({"role": self.messages[i].role, "content": text})
+        if n_system == len(self.messages):
+            rendered.extend(turns)
+        return rendered
+
+    def _example_turns(self) -> list[dict[str, str]]:
+        user = _compile(self.example_turns["user"], f"{self.path}: example_turns.user")
+        assistant = _compile(self.example_turns["assistant"], f"{self.path}: example_turns.assistant")
+        out = []
+        for j, ex in enumerate(self.examples):
+            where = f"{self.path}: example {j + 1}"
+            out.append({"role": "user", "content": _render_one(user, ex, where, 0)})
+            out.append({"role": "assistant", "content": _render_one(assistant, ex, where, 0)})
+        return out
+
+
+def _parse(source: str, where: str) -> nodes.Template:
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"template has {len(source):,} characters (limit {MAX_TEMPLATE_CHARS:,})", where)
+    try:
+        return _ENV.parse(source)
+    except jinja2.TemplateSyntaxError as e:
+        raise TemplateError(f"syntax error: {e.message}", f"{where}, line {e.lineno}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(source: str, where: str) -> jinja2.Template:
+    _parse(source, where)
+    return _ENV.from_string(source)
+
+
+def _optional_names(ast: nodes.Template) -> set[str]:
+    """Names used as `x | default(...)` or tested with `x is defined`: rows may omit them."""
+    soft = set()
+    for f in ast.find_all(nodes.Filter):
+        if f.name in ("default", "d") and isinstance(f.node, nodes.Name):
+            soft.add(f.node.name)
+    for t in ast.find_all(nodes.Test):
+        if t.name in ("defined", "undefined", "none") and isinstance(t.node, nodes.Name):
+            soft.add(t.node.name)
+    return soft
+
+
+def _template_line(tb) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _render_one(tpl: jinja2.Template, context: dict[str, Any], where: str, used: int) -> str:
+    parts: list[str] = []
+    size = used
+    try:
+        for chunk in tpl.generate(context):
+            size += len(chunk)
+            if size > MAX_RENDERED_CHARS:
+                raise _RenderLimit(f"rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters")
+            if time.monotonic() > getattr(_local, "deadline", float("inf")):
+                raise _RenderLimit(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
+            parts.append(chunk)
+    except _RenderLimit as e:
+        raise TemplateError(str(e), _at(where, e)) from None
+    except jinja2.UndefinedError as e:
+        raise TemplateError(f"undefined variable: {e.message}", _at(where, e)) from None
+    except jinja2.exceptions.SecurityError as e:
+        raise TemplateError(f"blocked by the sandbox: {e}", _at(where, e)) from None
+    except RecursionError as e:
+        raise TemplateError("template recursion too deep", _at(where, e)) from None
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, OverflowError, MemoryError) as e:
+        raise TemplateError(f"{type(e).__name__}: {e}", _at(where, e)) from None
+    return "".join(parts)
+
+
+def _at(where: str, exc: BaseException) -> str:
+    line = _template_line(exc.__traceback__)
+    return f"{where}, line {line}" if line else where
+
+
+def _require(cond: bool, message: str, where: str) -> None:
+    if not cond:
+        raise TemplateError(message, where)
+
+
+def prompt_from_dict(data: Any, path: str = "<prompt>") -> Prompt:
+    """Validate the structure of a parsed prompt file; every problem names the file and key."""
+    _require(isinstance(data, dict), "a prompt file must be a mapping with `name` and `messages`", path)
+    _require(isinstance(data.get("messages"), list) and data["messages"], "`messages` must be a non-empty list", path)
+    unknown = set(data) - {"name", "description", "messages", "examples", "examples_as", "example_turns", "params"}
+    _require(not unknown, f"unknown keys: {', '.join(sorted(unknown))}", path)
+    messages = []
+    for i, m in enumerate(data["messages"], 1):
+        where = f"{path}: message {i}"
+        _require(isinstance(m, dict) and isinstance(m.get("content"), str), "needs `role` and string `content`", where)
+        _require(m.get("role") in ROLES, f"role must be one of {', '.join(ROLES)}, got {m.get('role')!r}", where)
+        messages.append(Message(m["role"], m["content"]))
+    examples = data.get("examples") or []
+    _require(isinstance(examples, list) and all(isinstance(e, dict) for e in examples),
+             "`examples` must be a list of records", path)
+    examples_as = data.get("examples_as", "inline")
+    _require(examples_as in ("inline", "turns"), "`examples_as` must be `inline` or `turns`", path)
+    params = data.get("params") or {}
+    _require(isinstance(params, dict), "`params` must be a mapping", path)
+    prompt = Prompt(
+        name=str(data.get("name") or Path(path).stem),
+        description=str(data.get("description") or ""),
+        messages=messages,
+        examples=examples,
+        examples_as=examples_as,
+        params=params,
+        path=path,
+    )
+    if "example_turns" in data:
+        turns = data["example_turns"]
+        _require(isinstance(turns, dict) and {"user", "assistant"} <= set(turns),
+                 "`example_turns` needs `user` and `assistant` templates", path)
+        prompt.example_turns = {"user": str(turns["user"]), "assistant": str(turns["assistant"])}
+    prompt.compiled()  # syntax errors surface at load time, with their line
+    return prompt
+
+
+def parse_prompt(text: str, path: str = "<prompt>") -> Prompt:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise TemplateError(f"invalid YAML: {getattr(e, 'problem', e)}", where) from None
+    return prompt_from_dict(data, path)
+
+
+def load_prompt(path: str | Path) -> Prompt:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TemplateError("prompt file not found", str(path)) from None
+    except UnicodeDecodeError:
+        raise TemplateError("prompt file is not UTF-8", str(path)) from None
+    return parse_prompt(text, str(path))
