@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,8 +162,13 @@ async def _run_variant(plan: Plan, v: Variant, provider: Provider, writer: _Writ
 
 async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
                   on_progress: Callable[[list[Progress]], None] | None = None,
-                  todo: dict[str, list[tuple[int, int]]] | None = None) -> list[str]:
-    """Generate, score and store every variant; returns run ids. Each run ends done or cancelled."""
+                  todo: dict[str, list[tuple[int, int]]] | None = None,
+                  cancel: threading.Event | None = None) -> list[str]:
+    """Generate, score and store every variant; returns run ids. Each run ends done or cancelled.
+
+    `cancel` (set from another thread, e.g. the app's Cancel button) stops the run after flushing
+    what has finished; the run is left `cancelled` and can be resumed.
+    """
     if any(v.run_id is None for v in plan.variants):
         create_runs(plan, db)
     providers: dict[str, Provider] = {}
@@ -181,12 +187,15 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     try:
         while not gathered.done():
             await asyncio.wait([gathered], timeout=0.1)
+            if cancel is not None and cancel.is_set():
+                break
             if writer.due():
                 await writer.flush()
             if on_progress:
                 on_progress(progress)
-        gathered.result()
-        status = "done"
+        if gathered.done():
+            gathered.result()
+            status = "done"
     finally:
         if not gathered.done():
             gathered.cancel()
