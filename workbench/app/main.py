@@ -1,0 +1,26 @@
+"""Streamlit entry point: `workbench app` (or `streamlit run workbench/app/main.py`).
+
+Pages live in workbench/app/pages/ and stay thin over the core modules. Other features add their
+pages by appending to PAGES.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="workbench", page_icon=":material/science:", layout="wide")
+
+PAGES = [
+    st.Page(HERE / "pages" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),
+    st.Page(HERE / "pages" / "datasets.py", title="Datasets", icon=":material/table:"),
+    st.Page(HERE / "pages" / "models.py", title="Models", icon=":material/smart_toy:"),
+    st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:"),
+    st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/compare:"),
+    st.Page(HERE / "pages" / "export.py", title="Export", icon=":material/download:"),
+]
+
+st.navigation(PAGES).run()
