@@ -80,4 +80,50 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "annotation: blind rating sessions, items, assignments, ratings",
+        """
+        CREATE TABLE annotation_sessions (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR,
+            kind VARCHAR NOT NULL,             -- single | pairwise
+            scale VARCHAR NOT NULL,            -- likert | thumbs | pairwise: what one rating is
+            runs VARCHAR[] NOT NULL,
+            seed BIGINT NOT NULL,              -- item order and A/B sides derive from it
+            k INTEGER NOT NULL,                -- annotators per item
+            annotators VARCHAR[],              -- fixed roster (assigned up front) or NULL (claim on demand)
+            rubric VARCHAR NOT NULL,
+            tags VARCHAR[],                    -- tag choices offered to annotators
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE annotation_items (
+            session_id VARCHAR NOT NULL,
+            item_idx INTEGER NOT NULL,         -- position in the stored (shuffled) order
+            row_idx INTEGER NOT NULL,
+            repeat_idx INTEGER NOT NULL,
+            run_a VARCHAR NOT NULL,            -- the output shown (single) or the one on side A (pairwise)
+            run_b VARCHAR,                     -- pairwise: the output on side B
+            PRIMARY KEY (session_id, item_idx)
+        );
+        CREATE TABLE annotation_assignments (
+            session_id VARCHAR NOT NULL,
+            item_idx INTEGER NOT NULL,
+            annotator VARCHAR NOT NULL,
+            assigned_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (session_id, item_idx, annotator)
+        );
+        CREATE TABLE ratings (
+            session_id VARCHAR NOT NULL,
+            item_idx INTEGER NOT NULL,
+            annotator VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,             -- likert | thumbs | pairwise
+            value VARCHAR NOT NULL,            -- likert 1..5, thumbs up|down, pairwise A|B|tie|both_bad
+            comment VARCHAR,
+            tags VARCHAR[],
+            rated_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (session_id, item_idx, annotator, kind)
+        );
+        """,
+    ),
 ]
