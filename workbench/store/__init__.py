@@ -1,6 +1,9 @@
 """The only place that speaks SQL to DuckDB."""
 
+from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import connect, db_path, migrate
+from workbench.store.grid import dataset_rows, grid_outputs, run_metrics, score_values, token_stats
+from workbench.store.prompts import get_prompt_version, list_prompt_versions
 from workbench.store.runs import (
     create_run,
     done_rows,
@@ -18,4 +21,8 @@ from workbench.store.runs import (
 __all__ = [
     "connect", "db_path", "migrate", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "set_status", "write_results",
+]
+__all__ += [
+    "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",
+    "get_prompt_version", "list_prompt_versions",
 ]

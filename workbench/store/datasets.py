@@ -1,0 +1,33 @@
+"""Stored datasets: the list, and the rows of one (as saved by save_dataset)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import UserError
+
+Con = duckdb.DuckDBPyConnection
+
+
+def list_datasets(con: Con) -> pd.DataFrame:
+    return con.execute(
+        "SELECT hash, name, path, n_rows, columns, reference_field, lang, created_at FROM datasets "
+        "ORDER BY created_at DESC, name"
+    ).df()
+
+
+def get_dataset(con: Con, dataset_hash: str) -> dict[str, Any]:
+    """Metadata and rows (parsed) of a stored dataset."""
+    cur = con.execute("SELECT * FROM datasets WHERE hash = ?", [dataset_hash])
+    row = cur.fetchone()
+    if row is None:
+        raise UserError(f"no stored dataset {dataset_hash!r}", "dataset")
+    meta = dict(zip([d[0] for d in cur.description], row))
+    data = con.execute("SELECT data FROM dataset_rows WHERE dataset_hash = ? ORDER BY row_idx", [dataset_hash]).fetchall()
+    meta["rows"] = [json.loads(d) for (d,) in data]
+    meta["columns"] = list(meta["columns"] or [])
+    return meta

@@ -1,0 +1,31 @@
+"""Prompt version history: every saved or run version of a prompt, newest first."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import UserError
+
+Con = duckdb.DuckDBPyConnection
+
+
+def list_prompt_versions(con: Con, name: str | None = None) -> pd.DataFrame:
+    """hash, name, path, created_at and how many runs used each version; one prompt's or all."""
+    sql = """
+        SELECT p.hash, p.name, p.path, p.created_at, count(r.id) AS n_runs
+        FROM prompt_versions p LEFT JOIN runs r ON r.prompt_hash = p.hash
+        {where} GROUP BY ALL ORDER BY p.created_at DESC, p.hash
+    """
+    if name is None:
+        return con.execute(sql.format(where="")).df()
+    return con.execute(sql.format(where="WHERE p.name = ?"), [name]).df()
+
+
+def get_prompt_version(con: Con, version: str) -> dict:
+    """One stored version: hash, name, path, content (the prompt file as YAML), created_at."""
+    cur = con.execute("SELECT hash, name, path, content, created_at FROM prompt_versions WHERE hash = ?", [version])
+    row = cur.fetchone()
+    if row is None:
+        raise UserError(f"no stored prompt version {version!r}", "prompt version")
+    return dict(zip([d[0] for d in cur.description], row))
