@@ -160,13 +160,14 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
     return ds
 
 
-def check_rows(ds: Dataset, required: set[str], need_reference: bool = False) -> None:
+def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, needed_by: str | None = None) -> None:
     """Raise DatasetError listing every missing variable with its rows, before any model call."""
+    by = f" needed by {needed_by}" if needed_by else ""
     fields = sorted(required | ({ds.reference_field} if need_reference else set()))
     absent = [f for f in fields if f not in ds.columns]
     if absent:
         raise DatasetError(
-            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))} "
+            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))}{by} "
             f"(the file has: {', '.join(ds.columns)})",
             ds.path,
         )
@@ -178,4 +179,4 @@ def check_rows(ds: Dataset, required: set[str], need_reference: bool = False) ->
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
             problems.append(f"{f!r} missing in {'line' if ds.line_numbers else 'row'}s {shown}{more}")
     if problems:
-        raise DatasetError("; ".join(problems), ds.path)
+        raise DatasetError("; ".join(problems) + by, ds.path)

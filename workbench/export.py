@@ -21,7 +21,7 @@ def run_records(con, run_id: str) -> pd.DataFrame:
     ref_field = con.execute("SELECT reference_field FROM datasets WHERE hash = ?", [run["dataset_hash"]]).fetchone()
     ref_field = ref_field[0] if ref_field else "reference"
     rows = [json.loads(d) if isinstance(d, str) else {} for d in df["row_data"]]
-    score_cols = [c for c in df.columns if c not in store.runs.OUTPUT_COLUMNS and c not in ("created_at", "row_data")]
+    score_cols = [c for c in df.columns if c.startswith("score_")]
     out = pd.DataFrame({
         "run_id": run_id,
         "prompt": run["prompt_name"],
@@ -40,7 +40,7 @@ def run_records(con, run_id: str) -> pd.DataFrame:
         "cached": df["cached"],
     })
     for c in score_cols:
-        out[f"score_{c}"] = df[c].to_numpy()
+        out[c] = df[c].to_numpy()
     return out
 
 

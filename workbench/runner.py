@@ -67,7 +67,7 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
     variants = []
     for prompt in prompts:
         required, _ = prompt.variables()
-        check_rows(sub, required, need_reference=metrics.needs_reference)
+        check_rows(sub, required, need_reference=metrics.needs_reference, needed_by=prompt.path)
         rendered = []
         for i in rows:
             try:

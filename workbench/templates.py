@@ -290,7 +290,9 @@ def parse_prompt(text: str, path: str = "<prompt>") -> Prompt:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
-        raise TemplateError(f"invalid YAML: {getattr(e, 'problem', e)}", where) from None
+        context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        started = f" ({context} that starts on line {cmark.line + 1})" if context and cmark else ""
+        raise TemplateError(f"invalid YAML: {getattr(e, 'problem', e)}{started}", where) from None
     return prompt_from_dict(data, path)
 
 

@@ -150,7 +150,7 @@ def get_run(con: Con, run_id: str) -> dict[str, Any]:
 
 
 def load_outputs(con: Con, run_id: str) -> pd.DataFrame:
-    """One record per output with its dataset row (as JSON) and every score as a column."""
+    """One record per output with its dataset row (as JSON) and every score as a `score_<metric>` column."""
     out = con.execute(
         """
         SELECT o.*, dr.data AS row_data
@@ -163,7 +163,7 @@ def load_outputs(con: Con, run_id: str) -> pd.DataFrame:
     scores = load_scores(con, run_id)
     if not scores.empty:
         wide = scores.pivot_table(index=["row_idx", "repeat_idx"], columns="metric", values="value", aggfunc="first")
-        wide.columns = [str(c) for c in wide.columns]
+        wide.columns = [f"score_{c}" for c in wide.columns]
         out = out.merge(wide.reset_index(), on=["row_idx", "repeat_idx"], how="left")
     return out
 

@@ -1,0 +1,130 @@
+import json
+import math
+import random
+import time
+
+import pytest
+import sacrebleu
+from rouge_score import rouge_scorer
+
+from workbench import metrics
+from workbench.errors import UserError
+from workbench.metrics import overlap, text
+
+
+def pairs_en(n=60, seed=0):
+    rows = [json.loads(line) for line in open("datasets/support_en.jsonl", encoding="utf-8")]
+    rng = random.Random(seed)
+    out = []
+    for r in rows[:n]:
+        words = r["reference"].split()
+        k = rng.randrange(len(words))
+        pred = " ".join(words[:k] + words[k + 2:] + ["Thanks!"]) if rng.random() < 0.7 else r["question"]
+        out.append((pred, r["reference"]))
+    return out
+
+
+def test_english_bleu_chrf_equal_sacrebleu():
+    for pred, ref in pairs_en():
+        assert overlap.bleu(pred, [ref], "en") == pytest.approx(
+            sacrebleu.sentence_bleu(pred, [ref], tokenize="13a").score / 100, abs=1e-12)
+        assert overlap.chrf(pred, [ref]) == pytest.approx(sacrebleu.sentence_chrf(pred, [ref]).score / 100, abs=1e-12)
+
+
+def test_english_rouge_equals_rouge_score_default_tokenizer():
+    reference = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])  # default tokenizer, no stemming
+    for pred, ref in pairs_en():
+        ours = overlap.rouge(pred, [ref])
+        theirs = reference.score(ref, pred)
+        for k in ours:
+            assert ours[k] == pytest.approx(theirs[k].fmeasure, abs=1e-12)
+
+
+def test_multi_reference_takes_the_best():
+    refs = ["The cat sat on the mat.", "A dog barked."]
+    assert overlap.rouge("a dog barked", refs)["rouge1"] == pytest.approx(1.0)
+    assert overlap.bleu("The cat sat on the mat.", refs) == pytest.approx(
+        sacrebleu.sentence_bleu("The cat sat on the mat.", refs).score / 100)
+
+
+def test_chinese_hand_computed_values():
+    # tokens 我 的 订 单 vs 我 的 包 裹: 2 of 4 unigrams, 1 of 3 bigrams, LCS 2
+    r = overlap.rouge("我的订单", ["我的包裹"])
+    assert r["rouge1"] == pytest.approx(0.5) and r["rouge2"] == pytest.approx(1 / 3) and r["rougeL"] == pytest.approx(0.5)
+    # all n-gram precisions 1 (4-gram: 1/1), brevity penalty exp(1 - 6/4)
+    assert overlap.bleu("我的订单", ["我的订单到了"], "zh") == pytest.approx(math.exp(-0.5), abs=1e-9)
+    # mixed text: Latin runs stay words, CJK chars are single tokens
+    assert overlap.CJKTokenizer().tokenize("订单 #48213 Ship") == ["订", "单", "48213", "ship"]
+
+
+def test_chinese_on_bundled_data_is_never_zero_when_overlapping():
+    rows = [json.loads(line) for line in open("datasets/support_zh.jsonl", encoding="utf-8")]
+    for r in rows[:40]:
+        ref = r["reference"]
+        same = metrics.score(ref, [ref], metrics.parse_metrics(None), "zh")
+        for k in ("bleu", "chrf", "rouge1", "rouge2", "rougeL"):
+            assert same[k] == pytest.approx(1.0), k
+        partial = ref[: len(ref) // 2] + "，谢谢您的耐心。"  # half kept, half paraphrased away
+        s = metrics.score(partial, [ref], metrics.parse_metrics(None), "zh")
+        for k in ("bleu", "chrf", "rouge1", "rouge2", "rougeL"):
+            assert 0 < s[k] < 1, (k, partial, ref)
+
+
+def test_rouge_score_default_would_zero_chinese():
+    # the pitfall we guard against: rouge-score's default tokenizer deletes non-ASCII characters
+    assert rouge_scorer.RougeScorer(["rouge1"]).score("我的订单", "我的订单")["rouge1"].fmeasure == 0.0
+    assert overlap.rouge("我的订单", ["我的订单"])["rouge1"] == 1.0
+
+
+def test_empty_rule():
+    for fn in (lambda p, r: overlap.bleu(p, r), lambda p, r: overlap.chrf(p, r),
+               lambda p, r: overlap.rouge(p, r)["rougeL"]):
+        assert fn("", [""]) == 1.0
+        assert fn("  ", [""]) == 1.0
+        assert fn("", ["something"]) == 0.0
+        assert fn("something", [""]) == 0.0
+
+
+def test_rouge_l_is_bounded_on_huge_outputs():
+    rng = random.Random(1)
+    vocab = [f"w{i}" for i in range(300)]
+    a = " ".join(rng.choice(vocab) for _ in range(10_000))
+    b = " ".join(rng.choice(vocab) for _ in range(10_000))
+    start = time.perf_counter()
+    r = overlap.rouge(a, [b])
+    assert time.perf_counter() - start < 10  # unbounded: ~20 s and 800 MB
+    cut = lambda s: " ".join(s.split()[: overlap.ROUGE_L_MAX_TOKENS])  # noqa: E731
+    expect = rouge_scorer.RougeScorer(["rougeL"]).score(cut(b), cut(a))["rougeL"].fmeasure
+    assert r["rougeL"] == pytest.approx(expect)
+    full = rouge_scorer.RougeScorer(["rouge1"]).score(b, a)["rouge1"].fmeasure
+    assert r["rouge1"] == pytest.approx(full)  # only rougeL is cut
+
+
+def test_text_checks():
+    assert text.exact("  Yes. ", ["yes."]) == 1.0 and text.exact("yes", ["no"]) == 0.0
+    assert text.contains("Sure, the answer is 42.", ["ANSWER IS 42"]) == 1.0
+    assert text.regex("order #48213", r"#\d{5}") == 1.0 and text.regex("none", r"\d") == 0.0
+    assert text.json_valid('{"a": 1}') == 1.0 and text.json_valid("{a: 1}") == 0.0
+    assert text.length("订单") == 2.0
+
+
+def test_parse_metrics():
+    assert metrics.parse_metrics(["bleu,rouge", "regex=^\\d+,\\d+$"]).names == ("bleu", "rouge1", "rouge2", "rougeL", "regex")
+    assert metrics.parse_metrics(["regex=a,b"]).regex == "a,b"
+    with pytest.raises(UserError, match="unknown metric"):
+        metrics.parse_metrics(["blue"])
+    with pytest.raises(UserError, match="bad regular expression"):
+        metrics.parse_metrics(["regex=("])
+
+
+def test_signatures_name_tokenizer_and_version():
+    sig = metrics.signatures(metrics.parse_metrics(None), "zh")
+    assert "tok:zh" in sig["bleu"] and f"version:{sacrebleu.__version__}" in sig["bleu"]
+    assert "tok:13a" in metrics.signatures(metrics.parse_metrics(["bleu"]), "en")["bleu"]
+    assert "tok:cjk-char+word" in sig["rouge1"] and "max_tokens" in sig["rougeL"]
+    assert all("scale:0-1" in sig[k] for k in ("exact", "bleu", "chrf", "rouge2"))
+
+
+def test_no_reference_skips_reference_metrics():
+    s = metrics.score("hello", [], metrics.parse_metrics(["bleu,length,json_valid"]))
+    assert s == {"length": 5.0, "json_valid": 0.0}

@@ -1,0 +1,77 @@
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from workbench import store
+from workbench.errors import StoreBusyError
+from workbench.store.migrations import MIGRATIONS
+
+
+def test_migrations_recorded_once(db):
+    with store.connect(db) as con:
+        versions = [v for (v,) in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+        assert versions == [m[0] for m in MIGRATIONS]
+        assert store.migrate(con) == []  # idempotent
+
+
+def test_failed_migration_leaves_nothing(db, monkeypatch):
+    bad = (999, "broken", "CREATE TABLE half_done (x INTEGER); SELECT * FROM no_such_table;")
+    monkeypatch.setattr("workbench.store.db.MIGRATIONS", [*MIGRATIONS, bad])
+    con = duckdb.connect(db)
+    with pytest.raises(duckdb.Error):
+        store.migrate(con)
+    tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert "half_done" not in tables and "runs" in tables
+    assert 999 not in {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    con.close()
+
+
+def _hold_lock(db: str, seconds: float) -> subprocess.Popen:
+    code = f"import duckdb, time, sys; c = duckdb.connect({db!r}); print('locked', flush=True); time.sleep({seconds})"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_lock_conflict_is_retried_then_succeeds(db):
+    with store.connect(db):
+        pass
+    proc = _hold_lock(db, 1.0)
+    start = time.monotonic()
+    with store.connect(db, wait=20) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert time.monotonic() - start >= 0.3
+    proc.wait()
+
+
+def test_lock_held_too_long_gives_clear_error(db):
+    proc = _hold_lock(db, 5)
+    try:
+        with pytest.raises(StoreBusyError, match="locked by another process"):
+            with store.connect(db, wait=0.5):
+                pass
+    finally:
+        proc.kill()
+
+
+def test_write_results_is_an_upsert(db):
+    out = {"run_id": "r", "row_idx": 0, "repeat_idx": 0, "messages": "[]", "text": "a", "error": None,
+           "error_kind": None, "finish_reason": "stop", "latency_ms": 1.0, "tokens_in": 1, "tokens_out": 1,
+           "cached": False}
+    score = {"run_id": "r", "row_idx": 0, "repeat_idx": 0, "metric": "bleu", "value": 0.5}
+    with store.connect(db) as con:
+        store.write_results(con, [out], [score])
+        store.write_results(con, [{**out, "text": "b"}], [{**score, "value": 0.7}])
+        assert con.execute("SELECT text FROM outputs").fetchall() == [("b",)]
+        assert con.execute("SELECT value FROM scores").fetchall() == [(0.7,)]
+
+
+def test_db_path_precedence(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DB", "/tmp/env.duckdb")
+    assert store.db_path("x.duckdb") == "x.duckdb"
+    assert store.db_path() == "/tmp/env.duckdb"
+    monkeypatch.delenv("WORKBENCH_DB")
+    assert store.db_path() == "workbench.duckdb"
