@@ -1,0 +1,137 @@
+"""The Compare grid: one line per dataset item, one column per variant, sorted, filtered and paged.
+
+The runs' outputs are read once into a wide pandas frame (10,000 items x 4 variants is ~40,000
+short texts); sorting, filtering and search are vectorised over it and a page is a slice, so
+switching pages costs nothing but rendering the page. The grid shows the first repeat of each item.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from workbench import store
+from workbench.errors import UserError
+from workbench.metrics import LOWER_IS_BETTER
+from workbench.templates import parse_prompt
+
+SORTS = {"row": "dataset order", "worst": "worst score first", "disagreement": "biggest disagreement first"}
+
+
+@dataclass
+class Grid:
+    runs: list[dict]  # the runs, in column order
+    metric: str | None
+    frame: pd.DataFrame  # row_idx, input, reference, text_i, error_i, score_i, worst, spread, any_error, haystack
+
+    @property
+    def n_items(self) -> int:
+        return len(self.frame)
+
+
+@dataclass
+class Page:
+    rows: pd.DataFrame
+    total: int  # items that pass the filters
+    page: int
+    n_pages: int
+
+
+def input_fields(runs: list[dict], columns: list[str], reference_field: str) -> list[str]:
+    """The dataset columns the runs' prompts read; all but the reference when that says nothing."""
+    used: set[str] = set()
+    for run in runs:
+        content = run.get("prompt_content")
+        if content:
+            try:
+                required, optional = parse_prompt(content, run["prompt_name"]).variables()
+                used |= required | optional
+            except UserError:
+                pass
+    fields = [c for c in columns if c in used and c != reference_field]
+    return fields or [c for c in columns if c != reference_field]
+
+
+def load_grid(con, run_ids: list[str], metric: str | None) -> Grid:
+    if not run_ids:
+        raise UserError("choose at least one run", "runs")
+    runs = [store.get_run(con, r) for r in run_ids]
+    if len({r["dataset_hash"] for r in runs}) > 1:
+        raise UserError("the chosen runs are on different datasets; compare runs of one dataset", "runs")
+    for r in runs:
+        try:
+            r["prompt_content"] = store.get_prompt_version(con, r["prompt_hash"])["content"]
+        except UserError:
+            r["prompt_content"] = None
+    ds = store.get_dataset(con, runs[0]["dataset_hash"])
+    ref_field = ds["reference_field"] or "reference"
+    fields = input_fields(runs, ds["columns"], ref_field)
+    rows = ds["rows"][: max(int(r["n_rows"]) for r in runs)]  # runs with --limit cover the first rows
+    frame = pd.DataFrame({
+        "row_idx": np.arange(len(rows)),
+        "input": ["\n".join(f"{k}: {_text(r.get(k))}" for k in fields if k in r) if len(fields) > 1
+                  else _text(r.get(fields[0])) if fields else "" for r in rows],
+        "reference": [_text(r.get(ref_field)) for r in rows],
+    })
+    long = store.grid_outputs(con, run_ids, metric)
+    for i, run_id in enumerate(run_ids):
+        part = long[long["run_id"] == run_id].set_index("row_idx")
+        frame[f"text_{i}"] = part["text"].reindex(frame["row_idx"]).to_numpy()
+        frame[f"error_{i}"] = part["error"].reindex(frame["row_idx"]).to_numpy()
+        frame[f"score_{i}"] = part["score"].reindex(frame["row_idx"]).to_numpy(dtype=float)
+    n = len(run_ids)
+    scores = frame[[f"score_{i}" for i in range(n)]].to_numpy(dtype=float)
+    has = ~np.isnan(scores).all(axis=1)
+    worst = np.full(len(frame), np.nan)
+    if metric in LOWER_IS_BETTER:
+        worst[has] = np.nanmax(scores[has], axis=1)
+    else:
+        worst[has] = np.nanmin(scores[has], axis=1)
+    spread = np.full(len(frame), np.nan)
+    two = (~np.isnan(scores)).sum(axis=1) >= 2
+    spread[two] = np.nanmax(scores[two], axis=1) - np.nanmin(scores[two], axis=1)
+    frame["worst"] = worst
+    frame["spread"] = spread
+    frame["any_error"] = frame[[f"error_{i}" for i in range(n)]].notna().any(axis=1)
+    hay = frame["input"].fillna("") + "\n" + frame["reference"].fillna("")
+    for i in range(n):
+        hay = hay + "\n" + frame[f"text_{i}"].fillna("") + "\n" + frame[f"error_{i}"].fillna("")
+    frame["haystack"] = hay.str.lower()
+    return Grid(runs, metric, frame)
+
+
+def query(grid: Grid, sort: str = "row", errors_only: bool = False, search: str = "", page: int = 0,
+          page_size: int = 25) -> Page:
+    """One page of items after filtering and sorting; `page` is clamped to the pages there are."""
+    if sort not in SORTS:
+        raise UserError(f"unknown sort {sort!r} (use {', '.join(SORTS)})", "sort")
+    df = grid.frame
+    mask = np.ones(len(df), dtype=bool)
+    if errors_only:
+        mask &= df["any_error"].to_numpy()
+    if search.strip():
+        mask &= df["haystack"].str.contains(search.strip().lower(), regex=False).to_numpy()
+    view = df[mask]
+    if sort == "worst":
+        worst_first = grid.metric not in LOWER_IS_BETTER  # low scores are bad, unless lower is better
+        view = view.sort_values(["worst", "row_idx"], ascending=[worst_first, True], na_position="last",
+                                kind="stable")
+    elif sort == "disagreement":
+        view = view.sort_values(["spread", "row_idx"], ascending=[False, True], na_position="last", kind="stable")
+    total = len(view)
+    n_pages = max(1, math.ceil(total / page_size))
+    page = min(max(0, page), n_pages - 1)
+    rows = view.iloc[page * page_size:(page + 1) * page_size].drop(columns=["haystack"])
+    return Page(rows, total, page, n_pages)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
