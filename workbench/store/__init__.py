@@ -4,6 +4,25 @@ from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import connect, db_path, migrate
 from workbench.store.grid import dataset_rows, grid_outputs, run_metrics, score_values, token_stats
 from workbench.store.prompts import get_prompt_version, list_prompt_versions
+from workbench.store.ratings import (
+    annotator_progress,
+    claim_item,
+    claimable_count,
+    create_session,
+    get_rating,
+    get_session,
+    is_assigned,
+    item_outputs,
+    list_sessions,
+    load_ratings,
+    next_assigned_unrated,
+    output_scores,
+    rated_items,
+    resolve_session,
+    session_rating_count,
+    upsert_ratings,
+    usable_outputs,
+)
 from workbench.store.runs import (
     create_run,
     done_rows,
@@ -25,4 +44,9 @@ __all__ = [
 __all__ += [
     "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",
     "get_prompt_version", "list_prompt_versions",
+]
+__all__ += [
+    "annotator_progress", "claim_item", "claimable_count", "create_session", "get_rating", "get_session", "is_assigned", "item_outputs",
+    "list_sessions", "load_ratings", "next_assigned_unrated", "output_scores", "rated_items", "resolve_session",
+    "session_rating_count", "upsert_ratings", "usable_outputs",
 ]

@@ -104,6 +104,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             repeat_idx INTEGER NOT NULL,
             run_a VARCHAR NOT NULL,            -- the output shown (single) or the one on side A (pairwise)
             run_b VARCHAR,                     -- pairwise: the output on side B
+            n_assigned INTEGER NOT NULL DEFAULT 0,  -- claims so far; updating it makes rival claims conflict
             PRIMARY KEY (session_id, item_idx)
         );
         CREATE TABLE annotation_assignments (

@@ -1,0 +1,270 @@
+"""Blind human rating sessions: create them from stored runs, hand items to annotators, record ratings.
+
+A session rates single outputs (of one or more runs) on a Likert 1-5 or thumbs scale, or compares two
+outputs of the same dataset row side by side (pairwise: A / B / tie / both bad). Blinding: an annotator
+never sees a run id, prompt name or model spec; the sides of each pair are drawn at random per item and
+the item order is shuffled, both from a seed stored with the session so the layout can be reproduced.
+
+Assignment: each item goes to k annotators. With a roster (names given up front) items are dealt out
+at creation, balanced; without one, an annotator claims the next item that still has fewer than k
+annotators when they ask for it, so anyone can join. Resuming is asking for the next item again: it is
+the first assigned item this annotator has not rated, in the stored order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench import store
+from workbench.errors import UserError
+
+SCALES: dict[str, tuple[str, ...]] = {
+    "likert": ("1", "2", "3", "4", "5"),
+    "thumbs": ("up", "down"),
+    "pairwise": ("A", "B", "tie", "both_bad"),
+}
+RUBRICS = {
+    "likert": "1 wrong or harmful · 2 mostly unhelpful · 3 partly helpful, with gaps or errors · "
+              "4 helpful, minor issues · 5 correct, complete, well put",
+    "thumbs": "Up: you would send this answer to a customer as it is. Down: you would not.",
+    "pairwise": "Which answer would you rather send? Tie: equally good. Both bad: neither is acceptable.",
+}
+DEFAULT_TAGS = ["wrong facts", "incomplete", "off topic", "too long", "bad format", "tone", "unsafe"]
+MAX_COMMENT = 5000
+MAX_NAME = 100
+
+
+@dataclass
+class Item:
+    """What an annotator sees: the dataset row and the output(s), never which variant produced them."""
+
+    session_id: str
+    item_idx: int
+    kind: str  # single | pairwise
+    scale: str
+    rubric: str
+    tags: list[str]
+    inputs: dict[str, Any]  # the dataset row without its reference
+    reference: str | None
+    text_a: str
+    text_b: str | None = None
+    rating: dict[str, Any] | None = None  # this annotator's earlier rating of the item, if any
+
+
+@dataclass
+class Progress:
+    rated: int  # by this annotator
+    assigned: int  # to this annotator so far
+    remaining: int  # items this annotator can still get (assigned or claimable)
+    session_ratings: int
+    session_target: int  # items x k
+    n_items: int
+
+    @property
+    def done(self) -> bool:
+        return self.remaining == 0
+
+
+@dataclass
+class SessionSpec:
+    runs: list[str]
+    pairwise: bool = False
+    k: int = 1
+    seed: int | None = None
+    scale: str | None = None
+    rubric: str | None = None
+    annotators: list[str] | None = None
+    tags: list[str] = field(default_factory=lambda: list(DEFAULT_TAGS))
+    name: str | None = None
+
+
+def create_session(con, spec: SessionSpec) -> str:
+    """Build the items of a session (shuffled, sides drawn) and store it; returns the session id."""
+    runs = list(dict.fromkeys(store.resolve_run(con, r) for r in spec.runs))
+    if spec.pairwise and len(runs) < 2:
+        raise UserError("a pairwise session needs at least two different runs", "--runs")
+    if not runs:
+        raise UserError("give at least one run", "--runs")
+    scale = "pairwise" if spec.pairwise else (spec.scale or "likert")
+    if scale not in SCALES or (spec.pairwise != (scale == "pairwise")):
+        raise UserError(f"scale {scale!r} does not fit a {'pairwise' if spec.pairwise else 'single'} session "
+                        "(single: likert or thumbs)", "--scale")
+    if spec.k < 1:
+        raise UserError("must be at least 1", "--k")
+    roster = _clean_roster(spec.annotators)
+    if roster is not None and spec.k > len(roster):
+        raise UserError(f"k={spec.k} annotators per item but only {len(roster)} on the roster", "--k")
+    seed = int(spec.seed) if spec.seed is not None else secrets.randbits(31)
+    rng = np.random.default_rng(seed)
+    outputs = store.usable_outputs(con, runs)
+    if spec.pairwise:
+        items = _pairwise_items(con, runs, outputs, rng)
+    else:
+        items = outputs.rename(columns={"run_id": "run_a"}).assign(run_b=None)
+    if items.empty:
+        raise UserError("the runs have no outputs to rate (every row errored, or pairs share no row)", "--runs")
+    items = items.iloc[rng.permutation(len(items))].reset_index(drop=True)
+    session_id = uuid.uuid4().hex[:8]
+    items["session_id"] = session_id
+    items["item_idx"] = np.arange(len(items), dtype=np.int32)
+    assignments = pd.DataFrame(columns=["session_id", "item_idx", "annotator"])
+    if roster is not None:
+        dealt = [roster[i] for i in rng.permutation(len(roster))]
+        assignments = pd.DataFrame(
+            [(session_id, i, dealt[(i * spec.k + j) % len(dealt)]) for i in range(len(items)) for j in range(spec.k)],
+            columns=["session_id", "item_idx", "annotator"])
+        items["n_assigned"] = spec.k
+    else:
+        items["n_assigned"] = 0
+    store.create_session(con, {
+        "id": session_id, "name": spec.name, "kind": "pairwise" if spec.pairwise else "single", "scale": scale,
+        "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or RUBRICS[scale],
+        "tags": list(dict.fromkeys(t.strip() for t in spec.tags if t.strip())),
+    }, items, assignments)
+    return session_id
+
+
+def _clean_roster(names: list[str] | None) -> list[str] | None:
+    if not names:
+        return None
+    return list(dict.fromkeys(check_annotator(n) for n in names))
+
+
+def _pairwise_items(con, runs: list[str], outputs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """One item per pair of runs per (row, repeat) both answered; which run sits on side A is drawn per item."""
+    datasets = {store.get_run(con, r)["dataset_hash"] for r in runs}
+    if len(datasets) > 1:
+        raise UserError("pairwise runs must be on the same dataset (the pairs are answers to the same row)", "--runs")
+    have = {r: set(zip(g["row_idx"], g["repeat_idx"])) for r, g in outputs.groupby("run_id")}
+    rows = []
+    for r1, r2 in itertools.combinations(runs, 2):
+        for row, rep in sorted(have.get(r1, set()) & have.get(r2, set())):
+            rows.append((int(row), int(rep), r1, r2))
+    if not rows:
+        return pd.DataFrame(columns=["row_idx", "repeat_idx", "run_a", "run_b"])
+    flip = rng.random(len(rows)) < 0.5
+    return pd.DataFrame([(row, rep, b, a) if f else (row, rep, a, b) for (row, rep, a, b), f in zip(rows, flip)],
+                        columns=["row_idx", "repeat_idx", "run_a", "run_b"])
+
+
+def check_annotator(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise UserError("say who you are: an annotator name is required", "annotator")
+    if len(name) > MAX_NAME:
+        raise UserError(f"annotator name longer than {MAX_NAME} characters", "annotator")
+    return name
+
+
+def _check_member(session: dict[str, Any], annotator: str) -> str:
+    annotator = check_annotator(annotator)
+    roster = session.get("annotators")
+    if roster is not None and annotator not in roster:
+        raise UserError(f"{annotator!r} is not on this session's roster ({', '.join(roster)})", "annotator")
+    return annotator
+
+
+def next_item(con, session_id: str, annotator: str) -> Item | None:
+    """The first assigned item this annotator has not rated; claims a new one when none is left. None: done."""
+    session = store.get_session(con, session_id)
+    annotator = _check_member(session, annotator)
+    item = store.next_assigned_unrated(con, session_id, annotator, session["scale"])
+    if item is None and session["annotators"] is None:
+        item = store.claim_item(con, session_id, annotator, session["k"])
+    return None if item is None else _load_item(con, session, item, annotator)
+
+
+def get_item(con, session_id: str, item_idx: int, annotator: str) -> Item:
+    """An item assigned to this annotator (to review or change a rating)."""
+    session = store.get_session(con, session_id)
+    annotator = _check_member(session, annotator)
+    if not store.is_assigned(con, session_id, item_idx, annotator):
+        raise UserError(f"item {item_idx} is not assigned to {annotator!r}", "item")
+    return _load_item(con, session, item_idx, annotator)
+
+
+def previous_rated(con, session_id: str, annotator: str, before: int | None) -> int | None:
+    """The rated item just before `before` in the stored order (the last rated one when before is None)."""
+    session = store.get_session(con, session_id)
+    done = store.rated_items(con, session_id, check_annotator(annotator), session["scale"])
+    earlier = [i for i in done if before is None or i < before]
+    return earlier[-1] if earlier else None
+
+
+def _load_item(con, session: dict[str, Any], item_idx: int, annotator: str) -> Item:
+    rec = store.item_outputs(con, session["id"], item_idx).iloc[0]
+    row = dict(rec["row_data"])
+    ref_field = rec["reference_field"] or "reference"
+    reference = row.pop(ref_field, None)
+    return Item(
+        session_id=session["id"], item_idx=item_idx, kind=session["kind"], scale=session["scale"],
+        rubric=session["rubric"], tags=list(session["tags"] or []), inputs=row,
+        reference=None if reference is None else str(reference), text_a=str(rec["text_a"]),
+        text_b=None if session["kind"] == "single" else str(rec["text_b"]),
+        rating=store.get_rating(con, session["id"], item_idx, annotator, session["scale"]),
+    )
+
+
+def record_rating(con, session_id: str, item_idx: int, annotator: str, value: Any, comment: str | None = None,
+                  tags: list[str] | None = None) -> None:
+    """Store (or overwrite) this annotator's rating of an item assigned to them."""
+    session = store.get_session(con, session_id)
+    annotator = _check_member(session, annotator)
+    scale = session["scale"]
+    value = str(value).strip()
+    if scale == "pairwise" and value.lower() in ("tie", "both_bad", "both bad"):
+        value = value.lower().replace(" ", "_")
+    if value not in SCALES[scale]:
+        raise UserError(f"{value!r} is not a {scale} rating (one of {', '.join(SCALES[scale])})", "value")
+    comment = (comment or "").strip() or None
+    if comment and len(comment) > MAX_COMMENT:
+        raise UserError(f"comment longer than {MAX_COMMENT} characters", "comment")
+    if not store.is_assigned(con, session_id, item_idx, annotator):
+        raise UserError(f"item {item_idx} is not assigned to {annotator!r}", "item")
+    clean_tags = list(dict.fromkeys(t.strip() for t in (tags or []) if t and t.strip()))
+    store.upsert_ratings(con, [{"session_id": session_id, "item_idx": item_idx, "annotator": annotator,
+                                "kind": scale, "value": value, "comment": comment, "tags": clean_tags}])
+
+
+def progress(con, session_id: str, annotator: str | None = None) -> Progress:
+    session = store.get_session(con, session_id)
+    n, k = session["n_items"], session["k"]
+    rated = assigned = 0
+    remaining = 0
+    if annotator:
+        annotator = check_annotator(annotator)
+        rated, assigned = store.annotator_progress(con, session_id, annotator, session["scale"])
+        remaining = assigned - rated
+        if session["annotators"] is None:
+            remaining += store.claimable_count(con, session_id, annotator, k)
+    return Progress(rated, assigned, remaining, store.session_rating_count(con, session_id, session["scale"]),
+                    n * k, n)
+
+
+# -- tables for the analyses (unblinded: they name the runs) -----------------------------------------
+def numeric_value(scale: str, value: str) -> float:
+    """Likert 1..5 as is; thumbs up 1, down 0. Pairwise votes have no number."""
+    if scale == "likert":
+        return float(value)
+    if scale == "thumbs":
+        return 1.0 if value == "up" else 0.0
+    raise ValueError("pairwise votes have no numeric value")
+
+
+def session_ratings(con, session_ids: str | list[str]) -> pd.DataFrame:
+    """Ratings of the sessions' own scale with item, runs and (single) a numeric score, for analysis."""
+    ids = [session_ids] if isinstance(session_ids, str) else list(session_ids)
+    sessions = {s: store.get_session(con, s) for s in ids}
+    df = store.load_ratings(con, ids)
+    scale_of = {s: info["scale"] for s, info in sessions.items()}
+    df = df[[scale_of[s] == kind for s, kind in zip(df["session_id"], df["kind"])]].reset_index(drop=True)
+    df["scale"] = [scale_of[s] for s in df["session_id"]]
+    df["score"] = [np.nan if sc == "pairwise" else numeric_value(sc, v) for sc, v in zip(df["scale"], df["value"])]
+    return df

@@ -1,0 +1,268 @@
+"""Annotation sessions, their blind items, who is assigned what, and the ratings.
+
+Every function takes an open connection (see db.connect). Writes that several annotators may race on
+(claiming an item, re-rating) run in short transactions that are retried when DuckDB reports a
+write conflict between two connections of one process (the app serves every annotator from one).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import UserError
+
+Con = duckdb.DuckDBPyConnection
+T = TypeVar("T")
+
+ITEM_COLUMNS = ["session_id", "item_idx", "row_idx", "repeat_idx", "run_a", "run_b", "n_assigned"]
+RATING_COLUMNS = ["session_id", "item_idx", "annotator", "kind", "value", "comment", "tags", "rated_at"]
+CONFLICT_RETRIES = 50
+
+
+def _transaction(con: Con, work: Callable[[], T]) -> T:
+    """Run `work` in a transaction; retry it when another connection wrote the same rows first."""
+    for attempt in range(CONFLICT_RETRIES):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = work()
+            con.execute("COMMIT")
+            return result
+        except duckdb.TransactionException:
+            con.execute("ROLLBACK")
+            if attempt == CONFLICT_RETRIES - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    raise AssertionError("unreachable")
+
+
+def _insert_frame(con: Con, table: str, df: pd.DataFrame, replace: bool = False) -> None:
+    con.register("_frame", df)
+    try:
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        con.execute(f"{verb} INTO {table} ({', '.join(df.columns)}) SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
+# -- sessions ----------------------------------------------------------------------------------------
+def create_session(con: Con, session: dict[str, Any], items: pd.DataFrame, assignments: pd.DataFrame) -> None:
+    """Store a session with its items (in their shuffled order) and any up-front assignments, atomically."""
+    def work() -> None:
+        con.execute(
+            "INSERT INTO annotation_sessions (id, name, kind, scale, runs, seed, k, annotators, rubric, tags) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [session["id"], session.get("name"), session["kind"], session["scale"], session["runs"], session["seed"],
+             session["k"], session.get("annotators"), session["rubric"], session.get("tags")],
+        )
+        _insert_frame(con, "annotation_items", items[ITEM_COLUMNS])
+        if not assignments.empty:
+            _insert_frame(con, "annotation_assignments", assignments[["session_id", "item_idx", "annotator"]])
+
+    _transaction(con, work)
+
+
+def get_session(con: Con, session_id: str) -> dict[str, Any]:
+    cur = con.execute("SELECT * FROM annotation_sessions WHERE id = ?", [session_id])
+    cols = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    if row is None:
+        raise UserError(f"no annotation session {session_id!r} (see `workbench annotate list`)", "SESSION")
+    out = dict(zip(cols, row))
+    out["n_items"] = con.execute("SELECT count(*) FROM annotation_items WHERE session_id = ?",
+                                 [session_id]).fetchone()[0]
+    return out
+
+
+def resolve_session(con: Con, ref: str) -> str:
+    """A session id, or a unique prefix of one."""
+    ids = [r for (r,) in con.execute("SELECT id FROM annotation_sessions WHERE id LIKE ? || '%'", [ref]).fetchall()]
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise UserError(f"no annotation session {ref!r} (see `workbench annotate list`)", "SESSION")
+    raise UserError(f"session prefix {ref!r} is ambiguous: {', '.join(sorted(ids)[:5])}", "SESSION")
+
+
+def list_sessions(con: Con) -> pd.DataFrame:
+    return con.execute(
+        """
+        SELECT s.id, s.name, s.kind, s.scale, s.runs, s.k, s.created_at,
+               (SELECT count(*) FROM annotation_items i WHERE i.session_id = s.id) AS n_items,
+               (SELECT count(*) FROM ratings r WHERE r.session_id = s.id AND r.kind = s.scale) AS n_ratings,
+               (SELECT count(DISTINCT r.annotator) FROM ratings r WHERE r.session_id = s.id) AS n_annotators
+        FROM annotation_sessions s ORDER BY s.created_at, s.id
+        """
+    ).df()
+
+
+def usable_outputs(con: Con, run_ids: list[str]) -> pd.DataFrame:
+    """(run_id, row_idx, repeat_idx) of outputs that have text to rate (errors are left out)."""
+    return con.execute(
+        "SELECT run_id, row_idx, repeat_idx FROM outputs WHERE list_contains(?, run_id) AND error IS NULL "
+        "AND text IS NOT NULL ORDER BY run_id, row_idx, repeat_idx",
+        [run_ids],
+    ).df()
+
+
+# -- assignment and progress -------------------------------------------------------------------------
+def next_assigned_unrated(con: Con, session_id: str, annotator: str, kind: str) -> int | None:
+    row = con.execute(
+        """
+        SELECT a.item_idx FROM annotation_assignments a
+        WHERE a.session_id = ? AND a.annotator = ?
+          AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.session_id = a.session_id AND r.item_idx = a.item_idx
+                          AND r.annotator = a.annotator AND r.kind = ?)
+        ORDER BY a.item_idx LIMIT 1
+        """,
+        [session_id, annotator, kind],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def claim_item(con: Con, session_id: str, annotator: str, k: int) -> int | None:
+    """Assign the first item (stored order) that has fewer than k annotators and not this one.
+
+    Bumping n_assigned makes two annotators racing for an item's last place conflict; the loser retries.
+    """
+    def work() -> int | None:
+        row = con.execute(
+            """
+            SELECT i.item_idx FROM annotation_items i
+            WHERE i.session_id = ? AND i.n_assigned < ?
+              AND NOT EXISTS (SELECT 1 FROM annotation_assignments a WHERE a.session_id = i.session_id
+                              AND a.item_idx = i.item_idx AND a.annotator = ?)
+            ORDER BY i.item_idx LIMIT 1
+            """,
+            [session_id, k, annotator],
+        ).fetchone()
+        if row is None:
+            return None
+        item = int(row[0])
+        con.execute("UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ?",
+                    [session_id, item])
+        con.execute("INSERT INTO annotation_assignments (session_id, item_idx, annotator) VALUES (?, ?, ?)",
+                    [session_id, item, annotator])
+        return item
+
+    return _transaction(con, work)
+
+
+def claimable_count(con: Con, session_id: str, annotator: str, k: int) -> int:
+    """Items this annotator could still claim: fewer than k annotators and not already theirs."""
+    return int(con.execute(
+        """
+        SELECT count(*) FROM annotation_items i
+        WHERE i.session_id = ? AND i.n_assigned < ?
+          AND NOT EXISTS (SELECT 1 FROM annotation_assignments a WHERE a.session_id = i.session_id
+                          AND a.item_idx = i.item_idx AND a.annotator = ?)
+        """,
+        [session_id, k, annotator]).fetchone()[0])
+
+
+def is_assigned(con: Con, session_id: str, item_idx: int, annotator: str) -> bool:
+    return con.execute("SELECT 1 FROM annotation_assignments WHERE session_id = ? AND item_idx = ? AND annotator = ?",
+                       [session_id, item_idx, annotator]).fetchone() is not None
+
+
+def annotator_progress(con: Con, session_id: str, annotator: str, kind: str) -> tuple[int, int]:
+    """(items this annotator rated, items assigned to them so far)."""
+    rated, assigned = con.execute(
+        """
+        SELECT count(r.item_idx), count(*) FROM annotation_assignments a
+        LEFT JOIN ratings r ON r.session_id = a.session_id AND r.item_idx = a.item_idx
+             AND r.annotator = a.annotator AND r.kind = ?
+        WHERE a.session_id = ? AND a.annotator = ?
+        """,
+        [kind, session_id, annotator],
+    ).fetchone()
+    return int(rated), int(assigned)
+
+
+def session_rating_count(con: Con, session_id: str, kind: str) -> int:
+    return int(con.execute("SELECT count(*) FROM ratings WHERE session_id = ? AND kind = ?",
+                           [session_id, kind]).fetchone()[0])
+
+
+def rated_items(con: Con, session_id: str, annotator: str, kind: str) -> list[int]:
+    return [int(i) for (i,) in con.execute(
+        "SELECT item_idx FROM ratings WHERE session_id = ? AND annotator = ? AND kind = ? ORDER BY item_idx",
+        [session_id, annotator, kind]).fetchall()]
+
+
+# -- ratings -----------------------------------------------------------------------------------------
+def upsert_ratings(con: Con, ratings: list[dict[str, Any]]) -> None:
+    """Insert or replace ratings (primary key: session, item, annotator, kind): re-rating overwrites."""
+    if not ratings:
+        return
+    df = pd.DataFrame(ratings, columns=RATING_COLUMNS[:-1])
+    df["rated_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    _transaction(con, lambda: _insert_frame(con, "ratings", df, replace=True))
+
+
+def get_rating(con: Con, session_id: str, item_idx: int, annotator: str, kind: str) -> dict[str, Any] | None:
+    cur = con.execute("SELECT * FROM ratings WHERE session_id = ? AND item_idx = ? AND annotator = ? AND kind = ?",
+                      [session_id, item_idx, annotator, kind])
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+
+def load_ratings(con: Con, session_ids: list[str]) -> pd.DataFrame:
+    """Every rating of the sessions with its item (row, repeat, the run on each side)."""
+    return con.execute(
+        """
+        SELECT r.session_id, r.item_idx, r.annotator, r.kind, r.value, r.comment, r.tags, r.rated_at,
+               i.row_idx, i.repeat_idx, i.run_a, i.run_b
+        FROM ratings r JOIN annotation_items i ON i.session_id = r.session_id AND i.item_idx = r.item_idx
+        WHERE list_contains(?, r.session_id)
+        ORDER BY r.session_id, r.item_idx, r.annotator, r.kind
+        """,
+        [session_ids],
+    ).df()
+
+
+# -- item contents -----------------------------------------------------------------------------------
+def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.DataFrame:
+    """Items with the dataset row, the rendered messages and output text of each side, and each run's variant.
+
+    Callers that show an item to an annotator must drop the variant columns (blind rating).
+    """
+    sql = """
+        SELECT i.item_idx, i.row_idx, i.repeat_idx, i.run_a, i.run_b,
+               dr.data AS row_data, d.reference_field,
+               oa.messages AS messages_a, oa.text AS text_a, ob.messages AS messages_b, ob.text AS text_b,
+               ra.prompt_name AS prompt_a, ra.model_spec AS model_a, rb.prompt_name AS prompt_b, rb.model_spec AS model_b
+        FROM annotation_items i
+        JOIN runs ra ON ra.id = i.run_a
+        LEFT JOIN runs rb ON rb.id = i.run_b
+        JOIN outputs oa ON oa.run_id = i.run_a AND oa.row_idx = i.row_idx AND oa.repeat_idx = i.repeat_idx
+        LEFT JOIN outputs ob ON ob.run_id = i.run_b AND ob.row_idx = i.row_idx AND ob.repeat_idx = i.repeat_idx
+        LEFT JOIN datasets d ON d.hash = ra.dataset_hash
+        LEFT JOIN dataset_rows dr ON dr.dataset_hash = ra.dataset_hash AND dr.row_idx = i.row_idx
+        WHERE i.session_id = ?"""
+    params: list[Any] = [session_id]
+    if item_idx is not None:
+        sql += " AND i.item_idx = ?"
+        params.append(item_idx)
+    df = con.execute(sql + " ORDER BY i.item_idx", params).df()
+    for col in ("messages_a", "messages_b"):
+        df[col] = [json.loads(m) if isinstance(m, str) else None for m in df[col]]
+    df["row_data"] = [json.loads(d) if isinstance(d, str) else {} for d in df["row_data"]]
+    return df
+
+
+def output_scores(con: Con, run_ids: list[str]) -> pd.DataFrame:
+    """Automatic scores of the runs' outputs, one row per (run, row, repeat, metric)."""
+    return con.execute(
+        "SELECT run_id, row_idx, repeat_idx, metric, value FROM scores WHERE list_contains(?, run_id) "
+        "ORDER BY run_id, row_idx, repeat_idx, metric",
+        [run_ids],
+    ).df()
