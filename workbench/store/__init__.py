@@ -2,7 +2,14 @@
 
 from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import connect, db_path, migrate
-from workbench.store.grid import dataset_rows, grid_outputs, run_metrics, score_values, token_stats
+from workbench.store.grid import (
+    dataset_rows,
+    grid_outputs,
+    run_choices,
+    run_metrics,
+    score_values,
+    token_stats,
+)
 from workbench.store.prompts import get_prompt_version, list_prompt_versions
 from workbench.store.ratings import (
     annotator_progress,
@@ -43,7 +50,7 @@ __all__ = [
 ]
 __all__ += [
     "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",
-    "get_prompt_version", "list_prompt_versions",
+    "get_prompt_version", "list_prompt_versions", "run_choices",
 ]
 __all__ += [
     "annotator_progress", "claim_item", "claimable_count", "create_session", "get_rating", "get_session", "is_assigned", "item_outputs",

@@ -56,3 +56,14 @@ def run_metrics(con: Con, run_ids: list[str]) -> list[str]:
     rows = con.execute("SELECT metric, min(rowid) FROM scores WHERE run_id IN (SELECT unnest(?::VARCHAR[])) "
                        "GROUP BY metric ORDER BY 2", [run_ids]).fetchall()
     return [m for m, _ in rows]
+
+
+def run_choices(con: Con) -> pd.DataFrame:
+    """Runs newest first with their dataset (hash and name), for picking what to compare."""
+    return con.execute(
+        """
+        SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, r.dataset_hash, d.name AS dataset, r.n_rows,
+               r.repeats, r.status, r.created_at
+        FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash ORDER BY r.created_at DESC, r.id
+        """
+    ).df()
