@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from workbench import store
 from workbench.errors import UserError
@@ -50,19 +52,25 @@ class RunSummary:
         }
 
 
-def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+def t_interval(mean: float, sd: float | None, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of a mean from its moments (sd with ddof=1)."""
     from scipy.special import stdtrit  # the t quantile without importing all of scipy.stats (~0.5 s)
 
+    if n == 0 or mean is None:
+        return math.nan, math.nan
+    if n == 1 or not sd:
+        return mean, mean
+    h = float(stdtrit(n - 1, (1 + level) / 2)) * sd / math.sqrt(n)
+    return mean - h, mean + h
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     values = values[~np.isnan(values)]
-    n = len(values)
-    if n == 0:
+    if len(values) == 0:
         return math.nan, math.nan, math.nan
     m = float(values.mean())
-    if n == 1:
-        return m, m, m
-    se = float(values.std(ddof=1)) / math.sqrt(n)
-    h = float(stdtrit(n - 1, (1 + level) / 2)) * se
-    return m, m - h, m + h
+    sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return (m, *t_interval(m, sd, len(values), level))
 
 
 def summarize(con, run_id: str) -> RunSummary:
@@ -73,13 +81,12 @@ def summarize(con, run_id: str) -> RunSummary:
            FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
     kinds = dict(con.execute("SELECT error_kind, count(*) FROM outputs WHERE run_id = ? AND error IS NOT NULL "
                              "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
-    scores = store.load_scores(con, run_id)
     summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
     order = [m for m in run["metrics"].split(",") if m] if run["metrics"] else []
     order = ["regex" if m.startswith("regex=") else m for m in order]
-    for metric, group in scores.groupby("metric", sort=False):
-        mean, lo, hi = mean_ci(group["value"].to_numpy(dtype=float))
-        summary.metrics.append(MetricSummary(str(metric), mean, lo, hi, int(group["value"].notna().sum())))
+    for metric, n, mean, sd in store.score_moments(con, run_id):
+        lo, hi = t_interval(mean, sd, n)
+        summary.metrics.append(MetricSummary(metric, mean, lo, hi, n))
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
     return summary
 
@@ -98,6 +105,8 @@ class MetricComparison:
 
 def compare_runs(con, run_a: str, run_b: str) -> list[MetricComparison]:
     """Per-metric deltas (B - A) and row-level wins/ties/losses of B against A, on rows both scored."""
+    import pandas as pd
+
     a, b = store.get_run(con, run_a), store.get_run(con, run_b)
     if a["dataset_hash"] != b["dataset_hash"]:
         raise UserError(f"runs {run_a} and {run_b} are on different datasets; compare runs of one dataset", "RUN")
@@ -121,5 +130,5 @@ def compare_runs(con, run_a: str, run_b: str) -> list[MetricComparison]:
 def _per_row(scores: pd.DataFrame) -> pd.DataFrame:
     """Row x metric table; repeats are averaged."""
     if scores.empty:
-        return pd.DataFrame()
+        return scores
     return scores.pivot_table(index="row_idx", columns="metric", values="value", aggfunc="mean")

@@ -40,13 +40,14 @@ from workbench.store.runs import (
     resolve_run,
     save_dataset,
     save_prompt_version,
+    score_moments,
     set_status,
     write_results,
 )
 
 __all__ = [
     "connect", "db_path", "migrate", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
-    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "set_status", "write_results",
+    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "set_status", "write_results",
 ]
 __all__ += [
     "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",

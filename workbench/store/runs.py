@@ -1,17 +1,21 @@
 """Prompt versions, datasets, runs, outputs and scores.
 
 Every function takes an open connection (see db.connect) so callers choose the unit of work.
-Bulk writes go through pandas DataFrames registered with DuckDB, never executemany.
+Bulk writes go through Arrow tables handed to DuckDB (never executemany). Arrow rather than pandas on
+the write path because it is what an eval needs and imports in a third of the time.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from workbench.errors import UserError
 
@@ -20,6 +24,13 @@ Con = duckdb.DuckDBPyConnection
 OUTPUT_COLUMNS = ["run_id", "row_idx", "repeat_idx", "messages", "text", "error", "error_kind", "finish_reason",
                   "latency_ms", "tokens_in", "tokens_out", "cached"]
 SCORE_COLUMNS = ["run_id", "row_idx", "repeat_idx", "metric", "value"]
+OUTPUT_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("row_idx", pa.int32()), ("repeat_idx", pa.int32()), ("messages", pa.string()),
+    ("text", pa.string()), ("error", pa.string()), ("error_kind", pa.string()), ("finish_reason", pa.string()),
+    ("latency_ms", pa.float64()), ("tokens_in", pa.int32()), ("tokens_out", pa.int32()), ("cached", pa.bool_()),
+])
+SCORE_SCHEMA = pa.schema([("run_id", pa.string()), ("row_idx", pa.int32()), ("repeat_idx", pa.int32()),
+                          ("metric", pa.string()), ("value", pa.float64())])
 
 
 def save_prompt_version(con: Con, name: str, path: str | None, version: str, content_yaml: str) -> None:
@@ -34,9 +45,9 @@ def save_dataset(con: Con, ds) -> str:
     h = ds.hash
     if con.execute("SELECT 1 FROM datasets WHERE hash = ?", [h]).fetchone():
         return h
-    rows = pd.DataFrame({
-        "dataset_hash": h,
-        "row_idx": range(len(ds.rows)),
+    rows = pa.table({
+        "dataset_hash": [h] * len(ds.rows),
+        "row_idx": pa.array(range(len(ds.rows)), pa.int32()),
         "data": [json.dumps(r, ensure_ascii=False, default=str) for r in ds.rows],
     })
     con.execute("BEGIN TRANSACTION")
@@ -83,12 +94,12 @@ def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str
     con.execute("BEGIN TRANSACTION")
     try:
         if outputs:
-            df = pd.DataFrame(outputs, columns=OUTPUT_COLUMNS)
+            df = pa.Table.from_pylist(outputs, schema=OUTPUT_SCHEMA)
             con.register("_out", df)
             con.execute(f"INSERT OR REPLACE INTO outputs ({', '.join(OUTPUT_COLUMNS)}) SELECT * FROM _out")
             con.unregister("_out")
         if scores:
-            df = pd.DataFrame(scores, columns=SCORE_COLUMNS)
+            df = pa.Table.from_pylist(scores, schema=SCORE_SCHEMA)
             con.register("_sc", df)
             con.execute(f"INSERT OR REPLACE INTO scores ({', '.join(SCORE_COLUMNS)}) SELECT * FROM _sc")
             con.unregister("_sc")
@@ -173,3 +184,11 @@ def load_scores(con: Con, run_id: str) -> pd.DataFrame:
         "SELECT row_idx, repeat_idx, metric, value FROM scores WHERE run_id = ? ORDER BY row_idx, repeat_idx, metric",
         [run_id],
     ).df()
+
+
+def score_moments(con: Con, run_id: str) -> list[tuple[str, int, float, float | None]]:
+    """(metric, n, mean, sample sd) per metric, repeats included, in first-seen order."""
+    return con.execute(
+        """SELECT metric, count(value)::INTEGER, avg(value), stddev_samp(value)
+           FROM scores WHERE run_id = ? AND value IS NOT NULL AND NOT isnan(value)
+           GROUP BY metric ORDER BY min(row_idx), metric""", [run_id]).fetchall()
