@@ -1,0 +1,105 @@
+"""What every page shares: the database path, the process's job registry, model and run pickers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from workbench import catalog, jobs, store
+from workbench.errors import StoreBusyError, UserError
+
+OPENAI_MODELS = ["openai:gpt-4o-mini", "openai:gpt-4o"]
+
+
+def db() -> str:
+    return store.db_path()
+
+
+@st.cache_resource
+def job_registry() -> jobs.Jobs:
+    """One registry per Streamlit process: jobs outlive the page (and the browser tab) that started them."""
+    return jobs.Jobs()
+
+
+def show_error(e: Exception) -> None:
+    """A user error as one line naming the place; anything else with its type."""
+    if isinstance(e, UserError):
+        st.error(f"{e.where}: {e.message}" if e.where else e.message, icon=":material/error:")
+    elif isinstance(e, StoreBusyError):
+        st.error(str(e), icon=":material/lock:")
+    else:
+        st.error(f"{type(e).__name__}: {e}", icon=":material/error:")
+
+
+def custom_models() -> list[str]:
+    """OpenAI-compatible endpoints the user added on the Models page (this browser session)."""
+    return st.session_state.setdefault("custom_models", [])
+
+
+def model_specs() -> list[str]:
+    """Every model the user can pick: the default first, then added endpoints, local models, OpenAI."""
+    specs = [catalog.default_model_spec()] + custom_models() + [m.spec for m in catalog.local_models()]
+    if catalog.openai_key_set():
+        specs += OPENAI_MODELS
+    return list(dict.fromkeys(s for s in specs if s))
+
+
+def run_label(r) -> str:
+    return f"{r['prompt_name']}@{r['prompt_hash'][:6]} × {r['model_spec']} · {r['id']} ({r['status']})"
+
+
+def pick_runs(key: str) -> list[str]:
+    """Choose a dataset that has runs, then runs on it (default: the newest four). Shared by Compare and Export."""
+    with store.connect(db()) as con:
+        runs = store.run_choices(con)
+    if runs.empty:
+        st.info("No runs yet. Start one on the Run page, or with `workbench eval` on the command line.")
+        return []
+    runs["dataset"] = runs["dataset"].fillna("(unknown)")
+    datasets = runs.drop_duplicates("dataset_hash")[["dataset_hash", "dataset"]]
+    labels = {r.dataset_hash: f"{r.dataset} ({r.dataset_hash[:8]})" for r in datasets.itertuples()}
+    ds = st.selectbox("Dataset", list(labels), format_func=labels.get, key=f"{key}_dataset")
+    on_ds = runs[runs["dataset_hash"] == ds]
+    options = on_ds["id"].tolist()
+    by_id = {r["id"]: r for r in on_ds.to_dict(orient="records")}
+    remembered = [r for r in st.session_state.get("selected_runs", []) if r in by_id]
+    chosen = st.multiselect("Runs (variants)", options, default=remembered or options[:4], key=f"{key}_runs",
+                            format_func=lambda r: run_label(by_id[r]))
+    st.session_state["selected_runs"] = chosen
+    return chosen
+
+
+def runs_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A run listing for display (st.dataframe renders cells as text, never HTML)."""
+    return df.rename(columns={"prompt_name": "prompt", "model_spec": "model"})
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _dataset(choice: catalog.DatasetChoice, stamp: float, db_path: str):
+    return catalog.open_dataset(choice, db_path)
+
+
+def open_dataset(choice: catalog.DatasetChoice):
+    """A dataset, cached until its file changes (stored datasets never change: their key is a hash)."""
+    stamp = Path(choice.ref).stat().st_mtime if choice.kind == "file" else 0.0
+    return _dataset(choice, stamp, db())
+
+
+def pick_dataset(label: str, key: str, needs: set[str] | None = None):
+    """A dataset selectbox; by default the first dataset that has every column in `needs`."""
+    choices = catalog.dataset_choices(db())
+    if not choices:
+        return None, None
+    index = 0
+    if needs and key not in st.session_state:
+        for n, c in enumerate(choices):
+            try:
+                if needs <= set(open_dataset(c).columns):
+                    index = n
+                    break
+            except UserError:
+                continue
+    choice = st.selectbox(label, choices, index=index, format_func=lambda c: c.label, key=key)
+    return choice, open_dataset(choice)

@@ -1,0 +1,62 @@
+"""One page of the Compare grid as an HTML table.
+
+Every text in it (inputs, references, model outputs, errors) is untrusted: it goes through
+textdiff.escape / diff_html, which turn HTML and Markdown syntax into entities. The page shows the
+table with st.html, which sanitises again (DOMPurify) and runs no scripts.
+"""
+
+from __future__ import annotations
+
+import math
+
+from workbench.grid import Grid, Page, variant_label
+from workbench.textdiff import diff_html, escape
+
+STYLE = """<style>
+.wb-grid{border-collapse:collapse;width:100%;font-size:0.85rem;table-layout:fixed}
+.wb-grid th,.wb-grid td{border:1px solid #ddd;padding:4px 6px;vertical-align:top;overflow-wrap:anywhere}
+.wb-grid th{background:#f4f4f6;text-align:left;font-weight:600}
+.wb-grid td.idx{width:3.5em;color:#666}
+.wb-grid ins{background:#d5f5d5;text-decoration:none}
+.wb-grid del{background:#fbd5d5;color:#944}
+.wb-grid .score{display:block;color:#555;font-size:0.75rem;margin-top:2px}
+.wb-grid .err{color:#b00;font-style:italic}
+.wb-grid .empty{color:#999}
+</style>"""
+DIFF_MODES = {"reference": "against the reference", "pair": "between two variants", "none": "no highlighting"}
+
+
+def _score(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, other: int = 1) -> str:
+    """The page's rows as a table. diff='pair' marks variant `other` against variant `base`."""
+    n = len(grid.runs)
+    head = ["<th class='idx'>#</th>", "<th>input</th>", "<th>reference</th>"]
+    head += [f"<th>{escape(variant_label(r))}</th>" for r in grid.runs]
+    body = []
+    for row in page.rows.to_dict(orient="records"):
+        cells = [f"<td class='idx'>{int(row['row_idx']) + 1}</td>", f"<td>{escape(row['input'])}</td>",
+                 f"<td>{escape(row['reference'])}</td>"]
+        for i in range(n):
+            text, error = row.get(f"text_{i}"), row.get(f"error_{i}")
+            if isinstance(error, str):
+                cell = f"<span class='err'>error: {escape(error)}</span>"
+            elif not isinstance(text, str):
+                cell = "<span class='empty'>(not run yet)</span>"
+            elif diff == "reference" and row["reference"]:
+                cell = diff_html(row["reference"], text, show_deleted=False)
+            elif diff == "pair" and i == other and isinstance(row.get(f"text_{base}"), str):
+                cell = diff_html(row[f"text_{base}"], text)
+            else:
+                cell = escape(text)
+            score = _score(row.get(f"score_{i}"))
+            if score and grid.metric:
+                cell += f"<span class='score'>{escape(grid.metric)} {score}</span>"
+            cells.append(f"<td>{cell}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (STYLE + "<table class='wb-grid'><thead><tr>" + "".join(head) + "</tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")

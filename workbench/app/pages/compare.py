@@ -1,0 +1,128 @@
+"""Compare: the chosen runs (variants) side by side — summary with 95% CIs, score distributions,
+and the grid of outputs per dataset item, sorted, filtered, searched and paged."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from workbench import analysis, grid, store
+from workbench.app import context
+from workbench.app.grid_view import DIFF_MODES, page_html
+from workbench.metrics import LOWER_IS_BETTER
+
+try:  # the statistics section (paired bootstrap, tests) comes with the rating feature
+    from workbench.app.significance import render_significance
+except ImportError:
+    render_significance = None
+
+st.title("Compare")
+ss = st.session_state
+
+
+def ci(m) -> str:
+    if m is None or math.isnan(m.mean):
+        return ""
+    return f"{m.mean:.3f} ± {(m.ci_high - m.ci_low) / 2:.3f}"
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading outputs…")
+def load_grid(db: str, run_ids: tuple[str, ...], metric: str | None, stamp: tuple) -> grid.Grid:
+    """Read once per set of runs and metric; `stamp` (outputs stored, statuses) refreshes it as runs progress."""
+    with store.connect(db) as con:
+        return grid.load_grid(con, list(run_ids), metric)
+
+
+run_ids = context.pick_runs("cmp")
+if not run_ids:
+    st.stop()
+
+db = context.db()
+with store.connect(db) as con:
+    summaries = [analysis.summarize(con, r) for r in run_ids]
+    tokens = store.token_stats(con, run_ids).set_index("run_id")
+    metrics = store.run_metrics(con, run_ids)
+runs = [s.run for s in summaries]
+labels = {r["id"]: grid.variant_label(r) for r in runs}
+
+st.subheader("Summary")
+rows = []
+for s in summaries:
+    rec = {"variant": labels[s.run["id"]], "status": s.run["status"], "outputs": s.n_outputs,
+           "error rate": f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "",
+           "latency p50 ms": s.latency_p50, "latency p95 ms": s.latency_p95,
+           "tokens in": tokens["tokens_in"].get(s.run["id"]), "tokens out": tokens["tokens_out"].get(s.run["id"])}
+    by_metric = {m.metric: m for m in s.metrics}
+    for name in metrics:
+        rec[name] = ci(by_metric.get(name))
+    rows.append(rec)
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.caption("Metrics: mean ± half-width of the 95% confidence interval (t-interval over rows); quality scores on a "
+           "0–1 scale; errored outputs carry no score and count in the error rate.")
+
+quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
+if metrics:
+    metric = st.selectbox("Metric", metrics, index=metrics.index(quality[0]), key="cmp_metric")
+    with store.connect(db) as con:
+        hist = grid.histogram(con, runs, metric)
+    if not hist.empty:
+        chart = alt.Chart(hist).mark_bar(opacity=0.55).encode(
+            x=alt.X("start:Q", bin="binned", title=metric), x2="end:Q",
+            y=alt.Y("count:Q", stack=None, title="outputs"),
+            color=alt.Color("variant:N", legend=alt.Legend(orient="bottom", columns=1, labelLimit=600)),
+            tooltip=["variant", "start", "end", "count"]).properties(height=220)
+        st.altair_chart(chart, width="stretch")
+else:
+    metric = None
+    st.caption("No scores yet.")
+
+# --- Significance (paired statistics for two variants) goes here. ---
+if render_significance is not None and len(run_ids) >= 2:
+    st.subheader("Is one variant better?")
+    a_col, b_col = st.columns(2)
+    run_a = a_col.selectbox("A", run_ids, index=0, format_func=labels.get, key="sig_a")
+    run_b = b_col.selectbox("B", run_ids, index=1, format_func=labels.get, key="sig_b")
+    if run_a != run_b:
+        render_significance(db, run_a, run_b)
+
+
+@st.fragment
+def show_grid() -> None:
+    st.subheader("Outputs side by side")
+    c1, c2, c3, c4 = st.columns([2, 2, 1, 3], vertical_alignment="bottom")
+    sort = c1.selectbox("Sort", list(grid.SORTS), format_func=grid.SORTS.get, key="cmp_sort")
+    diff = c2.selectbox("Highlight differences", list(DIFF_MODES), format_func=DIFF_MODES.get, key="cmp_diff")
+    errors_only = c3.checkbox("Errors only", key="cmp_errors")
+    search = c4.text_input("Search input, reference and outputs", key="cmp_search")
+    base, other = 0, 1
+    if diff == "pair" and len(run_ids) >= 2:
+        p1, p2 = st.columns(2)
+        base = p1.selectbox("Base variant", range(len(run_ids)), format_func=lambda i: labels[run_ids[i]],
+                            key="cmp_base")
+        other = p2.selectbox("Marked variant", range(len(run_ids)), index=1,
+                             format_func=lambda i: labels[run_ids[i]], key="cmp_other")
+    with store.connect(db) as con:
+        stamp = tuple(store.run_choices(con).set_index("id").loc[run_ids, "status"]) + tuple(
+            store.list_runs(con).set_index("id").loc[run_ids, "n_outputs"])
+    g = load_grid(db, tuple(run_ids), metric, stamp)
+    page_size = st.session_state.get("cmp_page_size", 25)
+    first = grid.query(g, sort, errors_only, search, 0, page_size)
+    filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
+    if ss.get("cmp_filters") != filters or ss.get("cmp_page", 1) > first.n_pages:
+        ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
+    n1, n2, n3 = st.columns([1, 1, 4], vertical_alignment="bottom")
+    page = n1.number_input(f"Page (of {first.n_pages})", 1, first.n_pages, 1, key="cmp_page") - 1
+    n2.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="cmp_page_size")
+    view = grid.query(g, sort, errors_only, search, page, page_size) if page else first
+    n3.caption(f"{view.total:,} of {g.n_items:,} items · lower is better for {metric}" if metric in LOWER_IS_BETTER
+               else f"{view.total:,} of {g.n_items:,} items")
+    if view.total:
+        st.html(page_html(g, view, diff, base, other))
+    else:
+        st.caption("No item matches.")
+
+
+show_grid()

@@ -1,0 +1,74 @@
+"""Datasets: upload CSV / JSONL / Parquet or open one, preview it, choose the reference column and
+language, and see every row that fails validation before any model is called."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench import catalog, library
+from workbench.app import context
+from workbench.errors import UserError
+
+st.title("Datasets")
+ss = st.session_state
+
+source = st.radio("Source", ["Upload a file", "Open a dataset"], horizontal=True, key="ds_source")
+dataset = None
+if source == "Upload a file":
+    up = st.file_uploader("CSV, TSV, JSONL or Parquet", type=["csv", "tsv", "jsonl", "ndjson", "parquet"],
+                          key="ds_upload")
+    if up is not None:
+        try:
+            dataset = catalog.load_upload(up.name, up.getvalue())
+        except UserError as e:
+            context.show_error(e)
+else:
+    try:
+        _, dataset = context.pick_dataset("Dataset", "ds_pick")
+    except UserError as e:
+        context.show_error(e)
+    if dataset is None and not catalog.dataset_choices(context.db()):
+        st.info(f"No datasets in `{catalog.datasets_dir()}` or in the database yet: upload one.")
+
+if dataset is not None:
+    c1, c2 = st.columns(2)
+    columns = dataset.columns
+    default_ref = columns.index(dataset.reference_field) if dataset.reference_field in columns else 0
+    dataset.reference_field = c1.selectbox("Reference column (the expected answer)", columns, index=default_ref,
+                                           key=f"ds_ref_{dataset.hash}")
+    detected = dataset.lang
+    lang = c2.selectbox("Language (BLEU tokenizer)", ["en", "zh"], index=["en", "zh"].index(detected)
+                        if detected in ("en", "zh") else 0, key=f"ds_lang_{dataset.hash}",
+                        help=f"detected: {detected}")
+    dataset.lang = lang
+    st.caption(f"{dataset.path} · {len(dataset.rows)} rows · columns: {', '.join(columns)} · "
+               f"encoding: {dataset.encoding or 'n/a'} · hash {dataset.hash}")
+    st.dataframe(dataset.rows[:200], width="stretch", height=280)
+
+    st.subheader("Validation")
+    prompts = {p.name: p for p in library.list_prompt_files()}
+    against = st.selectbox("Check against the variables of", ["(reference column only)", *prompts],
+                           key="ds_against")
+    required: set[str] = set()
+    if against in prompts:
+        prompt, err = library.read_prompt_file(prompts[against])
+        if err is not None:
+            context.show_error(err)
+        else:
+            required = prompt.variables()[0]
+            st.caption(f"`{against}` needs: {', '.join(sorted(required)) or 'no variables'}")
+    report = catalog.validation_report(dataset, required)
+    if report.empty:
+        st.success(f"All {len(dataset.rows)} rows have every column needed.", icon=":material/check:")
+    else:
+        st.error(f"{len(report)} problem{'s' if len(report) > 1 else ''}: these rows would fail a run.",
+                 icon=":material/error:")
+        st.dataframe(report, hide_index=True, width="stretch")
+
+    if source == "Upload a file":
+        if st.button("Keep this dataset in the workbench", type="primary", icon=":material/save:"):
+            try:
+                h = catalog.save_dataset(dataset, context.db())
+                st.success(f"Stored as {dataset.name} ({h[:8]}): it is now offered on the Prompts and Run pages.")
+            except Exception as e:  # noqa: BLE001 - shown inline
+                context.show_error(e)

@@ -1,0 +1,70 @@
+"""Export: the best-prompt bundle (download, and written to the prompts directory), and results
+as CSV / JSONL / Parquet."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pandas as pd
+import streamlit as st
+
+from workbench import bundle, export, library, store
+from workbench.app import context
+from workbench.metrics import LOWER_IS_BETTER
+
+st.title("Export")
+ss = st.session_state
+
+run_ids = context.pick_runs("exp")
+if not run_ids:
+    st.stop()
+db = context.db()
+
+st.subheader("Best prompt")
+with store.connect(db) as con:
+    metrics = store.run_metrics(con, run_ids)
+if not metrics:
+    st.caption("The chosen runs have no scores yet.")
+else:
+    quality = [m for m in metrics if m not in ("length", "tokens_out")]
+    metric = st.selectbox("Choose the best by", quality or metrics, key="exp_metric",
+                          help="Quality metrics count errored rows as 0; lower is better for latency.")
+    try:
+        with store.connect(db) as con:
+            ranked = bundle.rank_runs(con, run_ids, metric)
+            chosen = bundle.build_bundle(con, run_ids, metric)
+        st.dataframe(pd.DataFrame([{
+            "rank": n + 1, "prompt": f"{c.prompt_name}@{c.prompt_version[:8]}", "model": c.model_spec, "run": c.run_id,
+            f"{metric} (ranking)": round(c.effective, 4), "mean": round(c.mean, 4),
+            "95% CI": f"[{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "n": c.n, "error rate": f"{c.error_rate:.1%}"}
+            for n, c in enumerate(ranked)]), hide_index=True, width="stretch")
+        best = ranked[0]
+        arrow = "lowest" if metric in LOWER_IS_BETTER else "highest"
+        st.markdown(f"**Best:** `{best.prompt_name}@{best.prompt_version[:8]}` with `{best.model_spec}` "
+                    f"({arrow} {metric}: {best.effective:.4f})")
+        with st.expander(f"{chosen.filename}", expanded=False):
+            st.code(chosen.text, language="yaml")
+        c1, c2 = st.columns(2)
+        c1.download_button("Download the bundle", chosen.text, file_name=chosen.filename, mime="application/yaml",
+                           icon=":material/download:", on_click="ignore")
+        if c2.button(f"Write it to {library.prompts_dir()}/", type="primary", icon=":material/save:"):
+            path = bundle.write_bundle(chosen, library.prompts_dir())
+            st.success(f"Wrote {path}: run it with `workbench eval {path} --data … --model {best.model_spec}`")
+    except Exception as e:  # noqa: BLE001 - shown inline
+        context.show_error(e)
+
+st.subheader("Results")
+fmt = st.radio("Format", list(export.FORMATS), horizontal=True, key="exp_format")
+if st.button("Prepare the file", icon=":material/description:"):
+    with store.connect(db) as con:
+        frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"results.{fmt}")
+        export.write_frame(frame, fmt, path)
+        with open(path, "rb") as f:
+            ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", f.read(), len(frame))
+if ss.get("exp_file"):
+    name, data, n = ss["exp_file"]
+    st.download_button(f"Download {name} ({n:,} outputs)", data, file_name=name, icon=":material/download:",
+                       on_click="ignore")

@@ -1,0 +1,202 @@
+"""Prompts: open a prompt file or a stored version, edit its messages and few-shot examples, see it
+rendered live on a dataset row, save it as a new version, and diff any two versions."""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import streamlit as st
+import yaml
+
+from workbench import library, store
+from workbench.app import context
+from workbench.templates import ROLES, parse_prompt
+
+NEW = "(new prompt)"
+BLANK = {"name": "my_prompt", "description": "", "messages": [
+    {"role": "system", "content": "You are a helpful customer-service assistant."},
+    {"role": "user", "content": "{{ question }}"}]}
+
+st.title("Prompts")
+ss = st.session_state
+
+
+def load_draft(data: dict, source: str) -> None:
+    """Put a prompt (as a dict) into the editor's widgets."""
+    ss["draft_source"] = source
+    ss["draft_name"] = data.get("name") or "my_prompt"
+    ss["draft_description"] = data.get("description") or ""
+    ss["draft_msgs"] = []
+    for m in data.get("messages") or []:
+        uid = uuid.uuid4().hex[:8]
+        ss["draft_msgs"].append(uid)
+        ss[f"role_{uid}"], ss[f"content_{uid}"] = m.get("role", "user"), m.get("content", "")
+    ss["draft_examples_base"] = library.examples_table(data.get("examples") or [])
+    ss["draft_editor_gen"] = ss.get("draft_editor_gen", 0) + 1  # a fresh data editor, no stale edits
+    ss["draft_examples_as"] = data.get("examples_as", "inline")
+    turns = data.get("example_turns") or {"user": "{{ question }}", "assistant": "{{ answer }}"}
+    ss["draft_turn_user"], ss["draft_turn_assistant"] = turns["user"], turns["assistant"]
+    params = data.get("params") or {}
+    ss["draft_params"] = yaml.safe_dump(params, sort_keys=False, allow_unicode=True) if params else ""
+
+
+def open_source(source: str) -> None:
+    if source == NEW:
+        load_draft(BLANK, source)
+        return
+    prompt, err = library.read_prompt_file(library.prompts_dir() / source)
+    if err is not None:
+        try:
+            data = yaml.safe_load((library.prompts_dir() / source).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            data = None
+        load_draft(data if isinstance(data, dict) else BLANK, source)
+        ss["load_error"] = err
+        return
+    ss.pop("load_error", None)
+    load_draft(prompt.to_dict(), source)
+
+
+def draft_dict() -> dict:
+    """The editor's state as a prompt-file dict (what prompt_from_dict validates)."""
+    data = {"name": ss["draft_name"].strip(), "description": ss["draft_description"],
+            "messages": [{"role": ss[f"role_{u}"], "content": ss[f"content_{u}"]} for u in ss["draft_msgs"]]}
+    edited = ss.get("draft_examples_current")
+    examples = library.examples_from_table(edited if edited is not None else ss["draft_examples_base"])
+    if examples:
+        data["examples"] = examples
+        data["examples_as"] = ss["draft_examples_as"]
+        if ss["draft_examples_as"] == "turns":
+            data["example_turns"] = {"user": ss["draft_turn_user"], "assistant": ss["draft_turn_assistant"]}
+    if ss["draft_params"].strip():
+        try:
+            data["params"] = yaml.safe_load(ss["draft_params"])
+        except yaml.YAMLError as e:
+            data["params"] = f"invalid YAML: {e}"
+    return data
+
+
+files = [p.name for p in library.list_prompt_files()]
+sources = [NEW, *files]
+with st.sidebar:
+    st.caption(f"Prompt files in `{library.prompts_dir()}`")
+if "pending_source" in ss:  # set by Save: open the file just written (widgets can't be set once drawn)
+    ss["prompt_source"] = ss.pop("pending_source")
+source = st.selectbox("Open", sources, index=1 if files else 0, key="prompt_source")
+if ss.get("draft_source") != source or "draft_msgs" not in ss:
+    open_source(source)
+if ss.get("load_error") is not None and ss.get("draft_source") == source:
+    context.show_error(ss["load_error"])
+
+edit, view = st.columns([3, 2], gap="large")
+
+with edit:
+    st.subheader("Editor")
+    c1, c2 = st.columns([1, 2])
+    c1.text_input("Name", key="draft_name", help="also the file name: prompts/NAME.yaml")
+    c2.text_input("Description", key="draft_description")
+
+    st.markdown("**Messages** (each a Jinja template; Ctrl+Enter or leaving the box updates the preview)")
+    for n, uid in enumerate(list(ss["draft_msgs"])):
+        r, c, x = st.columns([1.2, 6, 0.6], vertical_alignment="top")
+        r.selectbox("Role", ROLES, key=f"role_{uid}", label_visibility="collapsed" if n else "visible")
+        c.text_area(f"Message {n + 1}", key=f"content_{uid}", height=110)
+        if x.button("✕", key=f"remove_{uid}", help="remove this message", disabled=len(ss["draft_msgs"]) == 1):
+            ss["draft_msgs"].remove(uid)
+            st.rerun()
+    if st.button("Add message", icon=":material/add:"):
+        uid = uuid.uuid4().hex[:8]
+        ss["draft_msgs"].append(uid)
+        ss[f"role_{uid}"], ss[f"content_{uid}"] = "user", ""
+        st.rerun()
+
+    st.markdown("**Few-shot examples** (add, remove; reorder by editing `order`)")
+    st.radio("Send examples", ["inline", "turns"], key="draft_examples_as", horizontal=True,
+             format_func={"inline": "inline (the template loops over `examples`)",
+                          "turns": "as chat turns (user/assistant pairs)"}.get)
+    edited = st.data_editor(ss["draft_examples_base"], num_rows="dynamic", hide_index=True, width="stretch",
+                            key=f"examples_editor_{ss['draft_editor_gen']}")
+    ss["draft_examples_current"] = edited
+    with st.expander("Example columns"):
+        new_col = st.text_input("Add a column", key="new_example_column", placeholder="e.g. context")
+        if st.button("Add column") and new_col.strip() and new_col.strip() not in edited.columns:
+            base = edited.copy()
+            base[new_col.strip()] = pd.Series([""] * len(base), dtype="string")
+            ss["draft_examples_base"] = base
+            ss["draft_editor_gen"] += 1
+            st.rerun()
+    if ss["draft_examples_as"] == "turns":
+        t1, t2 = st.columns(2)
+        t1.text_input("Example user turn", key="draft_turn_user")
+        t2.text_input("Example assistant turn", key="draft_turn_assistant")
+    st.text_area("Generation parameters (YAML)", key="draft_params", height=80,
+                 placeholder="temperature: 0\nmax_tokens: 256")
+
+data = draft_dict()
+
+with view:
+    st.subheader("Preview")
+    dataset, row, columns = None, None, None
+    needs = library.preview(data, None, None).required
+    try:
+        _, dataset = context.pick_dataset("Dataset", "preview_dataset", needs)
+    except Exception as e:  # noqa: BLE001 - shown inline
+        context.show_error(e)
+    if dataset is not None:
+        columns = dataset.columns
+        i = st.number_input(f"Row (1–{len(dataset.rows)})", 1, len(dataset.rows), 1, key="preview_row") - 1
+        row = dataset.rows[i]
+    else:
+        st.caption("No dataset: add one on the Datasets page to preview on a row.")
+    pv = library.preview(data, row, columns)
+    if pv.prompt is not None:
+        need = sorted(pv.required) + sorted(pv.optional)
+        if need:
+            marks = [f"`{v}` {'✓' if columns is None or v in columns else '✗ missing'}"
+                     + (" (optional)" if v in pv.optional else "") for v in need]
+            st.markdown("Variables: " + ", ".join(marks))
+        if pv.missing:
+            st.error(f"The dataset has no column {', '.join(map(repr, pv.missing))} "
+                     f"(it has: {', '.join(columns or [])})", icon=":material/error:")
+    if pv.error is not None:
+        context.show_error(pv.error)
+        if pv.source_line is not None:
+            st.code(pv.source_line, language=None)
+    for m in pv.messages or []:
+        with st.chat_message(m["role"], avatar={"system": ":material/settings:"}.get(m["role"])):
+            st.text(m["content"])
+
+    can_save = pv.prompt is not None and pv.error is None
+    if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:"):
+        try:
+            saved = library.save_prompt(pv.prompt, context.db())
+            ss["saved_message"] = (f"Saved version {saved.version[:8]} to {saved.path}" if saved.new
+                                   else f"No change: version {saved.version[:8]} was already stored ({saved.path})")
+            ss["pending_source"] = ss["draft_source"] = saved.path.name
+            st.rerun()
+        except Exception as e:  # noqa: BLE001 - shown inline
+            context.show_error(e)
+    if ss.get("saved_message"):
+        st.success(ss.pop("saved_message"), icon=":material/check:")
+
+st.divider()
+st.subheader("History")
+name = data.get("name") or ""
+with store.connect(context.db()) as con:
+    versions = store.list_prompt_versions(con, name)
+    if versions.empty:
+        st.caption(f"No stored versions of `{name}` yet: saving or running it stores one.")
+    else:
+        st.dataframe(versions.rename(columns={"hash": "version", "n_runs": "runs"}), hide_index=True,
+                     width="stretch")
+        labels = {h: f"{h[:8]} · {str(t)[:19]}" for h, t in zip(versions["hash"], versions["created_at"])}
+        hashes = list(labels)
+        a, b = st.columns(2)
+        old = a.selectbox("Old", hashes, index=min(1, len(hashes) - 1), format_func=labels.get, key=f"diff_old_{name}_{len(hashes)}")
+        new = b.selectbox("New", hashes, index=0, format_func=labels.get, key=f"diff_new_{name}_{len(hashes)}")
+        va, vb = store.get_prompt_version(con, old), store.get_prompt_version(con, new)
+        diff = library.version_diff(va["content"], vb["content"], old[:8], new[:8])
+        st.code(diff or "(identical)", language="diff")
+        st.button("Open the new one in the editor", on_click=load_draft,
+                  args=(parse_prompt(vb["content"], vb["path"] or name).to_dict(), source))

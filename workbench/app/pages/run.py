@@ -1,0 +1,102 @@
+"""Run: prompt versions × models × a dataset, started in the background; progress, errors and
+cancel live; runs started from the CLI appear here too (progress is read from the database)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench import jobs, library, runner, store
+from workbench.app import context
+from workbench.errors import UserError
+from workbench.metrics import ALL, DEFAULT, parse_metrics
+from workbench.templates import parse_prompt
+
+st.title("Run")
+ss = st.session_state
+
+
+def prompt_options() -> dict[str, tuple[str, str]]:
+    """label -> ("file", path) for prompt files, ("version", hash) for stored versions."""
+    out = {f"{p.name} (file)": ("file", str(p)) for p in library.list_prompt_files()}
+    with store.connect(context.db()) as con:
+        versions = store.list_prompt_versions(con)
+    for v in versions.itertuples():
+        out[f"{v.name} @ {v.hash[:8]} · {str(v.created_at)[:16]}"] = ("version", v.hash)
+    return out
+
+
+def load_choice(kind: str, ref: str):
+    if kind == "file":
+        prompt, err = library.read_prompt_file(ref)
+        if err is not None:
+            raise err
+        return prompt
+    with store.connect(context.db()) as con:
+        v = store.get_prompt_version(con, ref)
+    return parse_prompt(v["content"], v["path"] or v["name"])
+
+
+options = prompt_options()
+with st.form("start_run"):
+    chosen = st.multiselect("Prompt versions", list(options), default=list(options)[:1], key="run_prompts")
+    specs = context.model_specs()
+    models = st.multiselect("Models", specs, default=specs[:1], key="run_models")
+    extra = st.text_input("Other model spec (optional)", key="run_extra_model",
+                          placeholder="openai:MODEL@http://127.0.0.1:8000/v1")
+    choice, dataset = context.pick_dataset("Dataset", "run_dataset")
+    c1, c2, c3 = st.columns(3)
+    limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
+    concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
+    timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, 60.0, key="run_timeout")
+    metrics = st.multiselect("Metrics", sorted(ALL - {"regex"}), default=DEFAULT, key="run_metrics")
+    start = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
+
+if start:
+    try:
+        model_specs = [*models, *([extra.strip()] if extra.strip() else [])]
+        if not chosen or not model_specs or dataset is None:
+            raise UserError("choose at least one prompt, one model and a dataset", "Run")
+        prompts = [load_choice(*options[c]) for c in chosen]
+        plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
+                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": 2})
+        job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)
+        if job.error:
+            context.show_error(UserError(job.error))
+        else:
+            st.success(f"Started {len(job.run_ids)} run{'s' if len(job.run_ids) > 1 else ''}: "
+                       f"{', '.join(job.run_ids)}", icon=":material/rocket_launch:")
+    except Exception as e:  # noqa: BLE001 - shown inline
+        context.show_error(e)
+
+
+@st.fragment(run_every=1.0)
+def live() -> None:
+    st.subheader("Runs")
+    registry = context.job_registry()
+    mine = {r: j for j in registry.list() for r in j.run_ids}
+    table = jobs.progress(context.db())
+    if table.empty:
+        st.caption("No runs yet.")
+        return
+    active = table[table["status"] == "running"]
+    for r in active.to_dict(orient="records"):
+        job = mine.get(r["id"])
+        c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
+        where = "this app" if job else "another process (CLI?)"
+        c1.progress(float(r["fraction"]), text=f"{r['prompt_name']}@{r['prompt_hash'][:8]} × {r['model_spec']} · "
+                    f"{r['done']}/{r['total']} done · {r['errors']} errors · {r['id']} · started in {where}")
+        if job is not None and job.alive:
+            if job.cancel.is_set():
+                c2.caption("cancelling…")
+            else:
+                c2.button("Cancel", key=f"cancel_{job.id}_{r['id']}", on_click=registry.cancel, args=(job.id,))
+    for j in registry.list():
+        if j.error:
+            st.error(f"Job {j.id} ({'; '.join(j.labels)}): {j.error}", icon=":material/error:")
+    shown = table.head(50)[["id", "prompt_name", "prompt_hash", "model_spec", "dataset", "status", "done", "total",
+                            "errors", "created_at", "finished_at"]]
+    st.dataframe(context.runs_frame(shown), hide_index=True, width="stretch",
+                 column_config={"prompt_hash": st.column_config.TextColumn("version")})
+
+
+live()
