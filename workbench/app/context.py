@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from workbench import catalog, jobs, store
 from workbench.errors import StoreBusyError, UserError
@@ -103,3 +105,17 @@ def pick_dataset(label: str, key: str, needs: set[str] | None = None):
                 continue
     choice = st.selectbox(label, choices, index=index, format_func=lambda c: c.label, key=key)
     return choice, open_dataset(choice)
+
+
+def load_secrets() -> None:
+    """OPENAI_API_KEY / OPENAI_BASE_URL from .streamlit/secrets.toml into the environment the providers read
+    (the environment wins; the value is never displayed or stored)."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        if os.environ.get(name):
+            continue
+        try:
+            value = st.secrets.get(name)
+        except (FileNotFoundError, StreamlitSecretNotFoundError):
+            return
+        if value:
+            os.environ[name] = str(value)

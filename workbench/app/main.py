@@ -10,9 +10,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from workbench.app import context
+
 HERE = Path(__file__).parent
 
 st.set_page_config(page_title="workbench", page_icon=":material/science:", layout="wide")
+context.load_secrets()
 
 PAGES = [
     st.Page(HERE / "pages" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),

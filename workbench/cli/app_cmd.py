@@ -1,0 +1,57 @@
+"""workbench app: start the Streamlit app on a database (the README's `make app`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("app", parents=[common], help="open the workbench in the browser (Streamlit)",
+                       description="Start the Streamlit app. Without OPENAI_API_KEY the bundled local model is "
+                                   "prepared first, so there is a model to run with no key and no network.")
+    p.add_argument("--port", type=int, default=8501, metavar="N", help="port to serve on (default 8501)")
+    p.add_argument("--address", default="127.0.0.1", metavar="HOST",
+                   help="interface to listen on (default 127.0.0.1; 0.0.0.0 shares it on the network)")
+    p.set_defaults(func=run)
+
+
+def streamlit_command(db: str, port: int, address: str) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that start the app on `db`."""
+    from workbench import store
+
+    argv = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+            "--server.address", address, "--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "WORKBENCH_DB": os.path.abspath(store.db_path(db))}
+    return argv, env
+
+
+def prepare_default_model() -> str | None:
+    """Without a key, make sure the local default model exists; returns a line to print."""
+    if os.environ.get("OPENAI_API_KEY"):
+        return None
+    try:
+        from workbench.default_model import ensure_default_model
+    except ImportError:
+        return "no OPENAI_API_KEY and no bundled local model in this install: add a model on the Models page"
+    path = ensure_default_model(progress=True)
+    return f"no OPENAI_API_KEY: the default model is the local one at {path}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.errors import UserError
+
+    if not 0 < args.port < 65536:
+        raise UserError("must be between 1 and 65535", "--port")
+    note = prepare_default_model()
+    if note:
+        print(f"workbench: {note}", file=sys.stderr)
+    argv, env = streamlit_command(args.db, args.port, args.address)
+    print(f"workbench: serving http://{args.address}:{args.port} on {env['WORKBENCH_DB']}", file=sys.stderr)
+    sys.stderr.flush()
+    os.execvpe(argv[0], argv, env)
+    return 0  # not reached: exec replaces this process
