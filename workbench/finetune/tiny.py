@@ -1,0 +1,76 @@
+"""`--base tiny`: a small GPT-style model and a tokenizer, both made from the training data alone.
+
+Nothing here is pretrained. No weights can be downloaded on the machines this project is built on,
+so the offline base is a Llama-architecture decoder with a few layers, random initial weights and a
+byte-level BPE vocabulary learned from the conversations it will be trained on. It learns the
+answers of its training data and the words that tell them apart; it knows no English beyond that.
+Model cards written for it say "trained from scratch".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# ChatML: the turn format most open chat models use, so a tiny model and a real one look alike.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+
+
+@dataclass
+class TinySpec:
+    """Shape of the from-scratch model. The defaults fit 2 CPU cores in a couple of minutes."""
+
+    vocab_size: int = 2048
+    hidden_size: int = 128
+    layers: int = 4
+    heads: int = 4
+    intermediate_size: int = 384
+    context: int = 1024  # positions; the bundled few-shot prompt plus its answer is ~250 tokens
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE (any input encodes, no unknown token) trained on `texts`, with a ChatML template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    roles = ["system", "user", "assistant"]
+    tok.train_from_iterator([*texts, *roles], trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|pad|>",
+                                   bos_token="<|endoftext|>", unk_token=None, chat_template=CHAT_TEMPLATE,
+                                   model_max_length=TinySpec.context, padding_side="left")
+
+
+def build_model(tokenizer, spec: TinySpec, seed: int = 0):
+    """A Llama-architecture decoder with random weights, sized by `spec`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.layers, num_attention_heads=spec.heads, num_key_value_heads=spec.heads,
+        max_position_embeddings=spec.context, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    return model
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())

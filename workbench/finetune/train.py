@@ -1,0 +1,285 @@
+"""Supervised fine-tuning with the Hugging Face Trainer.
+
+Cross-entropy on assistant tokens only (labels -100 elsewhere, see data.encode), an optimizer of
+the user's choice (AdamW and SGD from torch, LAMB from pytorch-optimizer), held-out loss after every
+epoch, a progress bar, and at the end the model, tokenizer (with its chat template), a loss-curve PNG
+and a model card saved in one folder that `hf:FOLDER` loads.
+
+Launched under `accelerate launch` the Trainer spreads the work over the GPUs it is given; only the
+main process writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import UserError
+from workbench.finetune import card as card_lib
+from workbench.finetune.data import Examples, encode, load_examples, texts_for_tokenizer
+from workbench.finetune.tiny import TinySpec, build_model, build_tokenizer, parameter_count
+
+OPTIMIZERS = ("adamw", "sgd", "lamb")
+# A from-scratch model wants a far larger step than a pretrained one it would otherwise wreck.
+DEFAULT_LR = {"tiny": {"adamw": 3e-3, "lamb": 1e-2, "sgd": 0.3}, "pretrained": {"adamw": 2e-5, "lamb": 1e-3, "sgd": 1e-2}}
+
+
+@dataclass
+class FinetuneConfig:
+    data: str
+    out: str
+    base: str = "tiny"
+    prompts: list[str] = field(default_factory=list)
+    reference_field: str = "reference"
+    optimizer: str = "adamw"
+    lr: float | None = None  # None: DEFAULT_LR for the base kind and optimizer
+    epochs: float = 3.0
+    batch_size: int = 8
+    eval_split: str | float = 0.1
+    weight_decay: float = 0.0
+    warmup: float = 0.05  # fraction of steps
+    seed: int = 0
+    device: str = "auto"
+    max_steps: int = -1  # >0 caps the run (tests, quick tries)
+    tiny: TinySpec = field(default_factory=TinySpec)
+    progress: bool = True
+
+
+@dataclass
+class FinetuneResult:
+    out: Path
+    card: dict[str, Any]
+
+
+def check_config(cfg: FinetuneConfig) -> None:
+    if cfg.optimizer not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {cfg.optimizer!r} (expected one of {', '.join(OPTIMIZERS)})", "--optimizer")
+    if cfg.lr is not None and not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise UserError(f"learning rate must be a positive number, got {cfg.lr}", "--lr")
+    if not cfg.epochs > 0:
+        raise UserError(f"must be positive, got {cfg.epochs:g}", "--epochs")
+    if cfg.batch_size < 1:
+        raise UserError(f"must be at least 1, got {cfg.batch_size}", "--batch-size")
+    if cfg.device not in ("auto", "cpu", "cuda", "mps"):
+        raise UserError(f"unknown device {cfg.device!r} (auto, cpu, cuda or mps)", "--device")
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise UserError("exists and is not a folder", cfg.out)
+
+
+def optimizer_spec(name: str, lr: float, weight_decay: float = 0.0) -> tuple[type, dict[str, Any]]:
+    """(class, kwargs) for the Trainer. LAMB comes from pytorch-optimizer, a maintained implementation."""
+    import torch
+
+    if name == "adamw":
+        return torch.optim.AdamW, {"lr": lr, "weight_decay": weight_decay, "betas": (0.9, 0.999)}
+    if name == "sgd":
+        return torch.optim.SGD, {"lr": lr, "momentum": 0.9, "weight_decay": weight_decay}
+    if name == "lamb":
+        from pytorch_optimizer import Lamb
+
+        return Lamb, {"lr": lr, "weight_decay": weight_decay, "betas": (0.9, 0.999)}
+    raise UserError(f"unknown optimizer {name!r} (expected one of {', '.join(OPTIMIZERS)})", "--optimizer")
+
+
+def build_optimizer(name: str, model, lr: float, weight_decay: float = 0.0):
+    cls, kwargs = optimizer_spec(name, lr, weight_decay)
+    return cls([p for p in model.parameters() if p.requires_grad], **kwargs)
+
+
+def load_base(base: str, texts: list[str], spec: TinySpec, seed: int):
+    """(model, tokenizer, description) for `tiny` or a local checkpoint folder."""
+    if base == "tiny":
+        tokenizer = build_tokenizer(texts, spec.vocab_size)
+        return build_model(tokenizer, spec, seed), tokenizer, "tiny (trained from scratch on this data)"
+    from workbench.providers.hf import load_checkpoint
+
+    model, tokenizer = load_checkpoint(base, device="cpu", dtype="float32", where="--base", for_training=True)
+    if not tokenizer.chat_template:
+        raise UserError("the base tokenizer has no chat template; fine-tuning needs one so training and generation "
+                        "format turns alike (set `chat_template` in its tokenizer_config.json)", base)
+    return model, tokenizer, base
+
+
+def finetune(cfg: FinetuneConfig) -> FinetuneResult:
+    """Fine-tune and save. Raises UserError for bad input before any training starts."""
+    check_config(cfg)
+    started = time.perf_counter()
+    from workbench.templates import load_prompt
+
+    prompts = [load_prompt(p) for p in cfg.prompts]
+    examples = load_examples(cfg.data, prompts, cfg.reference_field, cfg.eval_split, cfg.seed)
+    model, tokenizer, base_desc = load_base(cfg.base, texts_for_tokenizer(examples.train), cfg.tiny, cfg.seed)
+    max_length = _context(model, tokenizer)
+    train = [encode(tokenizer, ex, max_length) for ex in examples.train]
+    evals = [encode(tokenizer, ex, max_length) for ex in examples.eval]
+    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR["tiny" if cfg.base == "tiny" else "pretrained"][cfg.optimizer]
+    with tempfile.TemporaryDirectory(prefix="workbench-trainer-") as scratch:  # the Trainer wants a folder
+        trainer = _make_trainer(cfg, model, tokenizer, train, evals, lr, scratch)
+        train_started = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - train_started
+    out = Path(cfg.out)
+    if not trainer.is_world_process_zero():
+        return FinetuneResult(out, {})
+    out.mkdir(parents=True, exist_ok=True)
+    model = trainer.model
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    tokenizer.padding_side = "left"  # what batched generation needs
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    history = card_lib.loss_history(trainer.state.log_history)
+    card = card_lib.build_card(
+        base=base_desc, from_scratch=cfg.base == "tiny", data=cfg.data, examples=examples,
+        n_train_examples=len(train), n_eval_examples=len(evals),
+        tokens_trained=sum(sum(lab != -100 for lab in r["labels"]) for r in train),
+        optimizer=cfg.optimizer, hyper={"lr": lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+                                        "weight_decay": cfg.weight_decay, "warmup": cfg.warmup, "seed": cfg.seed,
+                                        "max_steps": cfg.max_steps, "eval_split": cfg.eval_split,
+                                        "lr_schedule": "linear", "max_length": max_length},
+        tiny=cfg.tiny.as_dict() if cfg.base == "tiny" else None, parameters=parameter_count(model),
+        history=history, steps=trainer.state.global_step, train_seconds=train_seconds,
+        wall_seconds=time.perf_counter() - started, device=_device_desc(trainer),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        host={"python": platform.python_version(), "torch": _version("torch"),
+              "transformers": _version("transformers")},
+    )
+    card_lib.plot_losses(history, out / "loss_curve.png", title=f"{out.name}: {cfg.optimizer}, lr {lr:g}")
+    card_lib.write_card(card, out)
+    return FinetuneResult(out, card)
+
+
+def _context(model, tokenizer) -> int:
+    n = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    limit = tokenizer.model_max_length if tokenizer.model_max_length and tokenizer.model_max_length < 1e9 else None
+    return int(min(x for x in (n, limit, 4096) if x))
+
+
+def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scratch: str):
+    import torch
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        PrinterCallback,
+        ProgressCallback,
+        Trainer,
+        TrainingArguments,
+    )
+
+    cuda = torch.cuda.is_available() and cfg.device in ("auto", "cuda")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("CUDA is not available on this machine", "--device")
+    tokenizer.padding_side = "right"  # training: pad after the text so positions start at 0
+    args = TrainingArguments(
+        output_dir=scratch,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup,
+        lr_scheduler_type="linear",
+        logging_strategy="steps",
+        logging_steps=1,
+        eval_strategy="epoch" if evals else "no",
+        save_strategy="no",
+        report_to="none",
+        seed=cfg.seed,
+        use_cpu=cfg.device == "cpu" or (cfg.device == "auto" and not cuda and not _mps()),
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length",
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train, eval_dataset=evals or None, processing_class=tokenizer,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+        optimizer_cls_and_kwargs=optimizer_spec(cfg.optimizer, lr, cfg.weight_decay),
+    )
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    if cfg.progress:
+        trainer.add_callback(_progress_callback())
+    return trainer
+
+
+def _progress_callback():
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+
+    class LossBar(TrainerCallback):
+        """One bar for the whole run, with the latest train and held-out loss beside it."""
+
+        bar = None
+        shown: dict[str, str] = {}
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.bar = tqdm(total=state.max_steps, desc="fine-tuning", unit="step", file=sys.stderr,
+                                dynamic_ncols=True)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.bar is not None and logs:
+                if "loss" in logs:
+                    self.shown["loss"] = f"{logs['loss']:.3f}"
+                if "eval_loss" in logs:
+                    self.shown["eval"] = f"{logs['eval_loss']:.3f}"
+                self.shown["epoch"] = f"{state.epoch or 0:.1f}"
+                self.bar.set_postfix(self.shown, refresh=False)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+
+    return LossBar()
+
+
+def _mps() -> bool:
+    import torch
+
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def _device_desc(trainer) -> str:
+    import torch
+
+    dev = trainer.args.device
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)}) x{trainer.args.world_size}"
+    return f"{dev.type} ({torch.get_num_threads()} threads)"
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def summary_line(result: FinetuneResult) -> str:
+    c = result.card
+    last = c["loss"]["eval_per_epoch"][-1]["eval_loss"] if c["loss"]["eval_per_epoch"] else None
+    first = c["loss"]["train_per_step"][0]["loss"] if c["loss"]["train_per_step"] else None
+    final = c["loss"]["train_per_step"][-1]["loss"] if c["loss"]["train_per_step"] else None
+    parts = [f"saved {result.out}", f"{c['steps']} steps in {c['wall_seconds']:.0f} s on {c['device']}"]
+    if first is not None:
+        parts.append(f"train loss {first:.3f} -> {final:.3f}")
+    if last is not None:
+        parts.append(f"held-out loss {last:.3f}")
+    return "; ".join(parts)
+
+
+__all__ = ["FinetuneConfig", "FinetuneResult", "OPTIMIZERS", "Examples", "finetune", "build_optimizer",
+           "optimizer_spec", "check_config", "summary_line"]
