@@ -92,7 +92,7 @@ def create_session(con, spec: SessionSpec) -> str:
         raise UserError("a pairwise session needs at least two different runs", "--runs")
     if not runs:
         raise UserError("give at least one run", "--runs")
-    scale = "pairwise" if spec.pairwise else (spec.scale or "likert")
+    scale = spec.scale or ("pairwise" if spec.pairwise else "likert")
     if scale not in SCALES or (spec.pairwise != (scale == "pairwise")):
         raise UserError(f"scale {scale!r} does not fit a {'pairwise' if spec.pairwise else 'single'} session "
                         "(single: likert or thumbs)", "--scale")

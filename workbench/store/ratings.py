@@ -203,7 +203,14 @@ def upsert_ratings(con: Con, ratings: list[dict[str, Any]]) -> None:
     """Insert or replace ratings (primary key: session, item, annotator, kind): re-rating overwrites."""
     if not ratings:
         return
-    df = pd.DataFrame(ratings, columns=RATING_COLUMNS[:-1])
+    cols = RATING_COLUMNS[:-1]
+    if len(ratings) == 1:  # one click in the app: a plain statement is several times faster than a frame
+        r = ratings[0]
+        _transaction(con, lambda: con.execute(
+            f"INSERT OR REPLACE INTO ratings ({', '.join(cols)}, rated_at) VALUES (?, ?, ?, ?, ?, ?, ?::VARCHAR[], "
+            "current_timestamp)", [r.get(c) for c in cols]))
+        return
+    df = pd.DataFrame(ratings, columns=cols)
     df["rated_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
     _transaction(con, lambda: _insert_frame(con, "ratings", df, replace=True))
 
