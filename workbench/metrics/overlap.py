@@ -18,6 +18,7 @@ cut to ROUGE_MAX_TOKENS tokens for ROUGE-L as a bound on pathological outputs; t
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections import Counter
 
@@ -64,17 +65,67 @@ def _empty_rule(prediction: str, references: list[str]) -> float | None:
 
 
 def bleu(prediction: str, references: list[str], lang: str = "en") -> float:
+    """sacrebleu's sentence BLEU: its tokenizer and its scoring code, n-gram matches counted faster."""
     rule = _empty_rule(prediction, references)
     if rule is not None:
         return rule
-    return _bleu(bleu_tokenizer(lang)).sentence_score(prediction, references).score / 100.0
+    m = _bleu(bleu_tokenizer(lang))
+    if len(references) != 1:  # several references: sacrebleu merges their counts; let it
+        return m.sentence_score(prediction, references).score / 100.0
+    hyp = m._preprocess_segment(prediction).split()
+    ref = m._preprocess_segment(references[0]).split()
+    order = m.max_ngram_order
+    correct, total = [0] * order, [0] * order
+    for n in range(1, order + 1):
+        h = _word_ngrams(hyp, n)
+        total[n - 1] = len(h)
+        correct[n - 1] = _matches(h, _word_ngrams(ref, n)) if h else 0
+    return m._compute_score_from_stats([len(hyp), len(ref)] + correct + total).score / 100.0
 
 
 def chrf(prediction: str, references: list[str], lang: str = "en") -> float:
+    """sacrebleu's sentence chrF: the same character n-gram statistics, handed to its own F formula."""
     rule = _empty_rule(prediction, references)
     if rule is not None:
         return rule
-    return _chrf().sentence_score(prediction, references).score / 100.0
+    m = _chrf()
+    if m.word_order or m.whitespace or m.lowercase:  # not the configuration below: let sacrebleu do it
+        return m.sentence_score(prediction, references).score / 100.0
+    hyp_grams = _char_ngrams("".join(prediction.split()), m.char_order)
+    best_stats: list[int] = []
+    best_f = -1.0
+    for ref in references:  # sacrebleu's rule: the statistics of the reference with the best F
+        stats: list[int] = []
+        for h, g in zip(hyp_grams, _char_ngrams("".join(ref.split()), m.char_order)):
+            stats += [len(h) if g else 0, len(g), _matches(h, g) if g and h else 0]
+        f = m._compute_f_score(stats)
+        if f > best_f:
+            best_f, best_stats = f, stats
+    return m._compute_score_from_stats(best_stats).score / 100.0
+
+
+def _word_ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return list(zip(*[tokens[i:] for i in range(n)]))
+
+
+def _char_ngrams(line: str, max_order: int) -> list[list[str]]:
+    """Character n-grams of orders 1..max_order, each order built from the one below (map runs in C)."""
+    out = [list(line)]
+    for n in range(2, max_order + 1):
+        out.append(list(map(operator.add, out[-1], line[n - 1:])))
+    return out
+
+
+def _matches(h: list, r: list) -> int:
+    """Size of the multiset intersection: the sum over n-grams of min(count in h, count in r)."""
+    hs, rs = set(h), set(r)
+    common = hs & rs
+    if not common:
+        return 0
+    if len(hs) == len(h) or len(rs) == len(r):  # one side has no repeats: each common n-gram counts once
+        return len(common)
+    ch, cr = Counter(h), Counter(r)
+    return sum(map(min, map(ch.__getitem__, common), map(cr.__getitem__, common)))
 
 
 def rouge(prediction: str, references: list[str]) -> dict[str, float]:
@@ -108,10 +159,8 @@ def _f(overlap: int, n_pred: int, n_target: int) -> float:
 
 
 def _ngram_f(pred: list[str], target: list[str], n: int) -> float:
-    p = Counter(tuple(pred[i:i + n]) for i in range(len(pred) - n + 1))
-    t = Counter(tuple(target[i:i + n]) for i in range(len(target) - n + 1))
-    overlap = sum(min(c, t[g]) for g, c in p.items() if g in t)
-    return _f(overlap, sum(p.values()), sum(t.values()))
+    p, t = _word_ngrams(pred, n), _word_ngrams(target, n)
+    return _f(_matches(p, t), len(p), len(t))
 
 
 def lcs_length(a: list[str], b: list[str]) -> int:
