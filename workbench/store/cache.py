@@ -1,0 +1,96 @@
+"""The response cache: model answers keyed by what produced them, kept in the DuckDB file.
+
+A key is the SHA-256 of the provider's identity (kind, model, base URL; never a key), the generation
+parameters and the exact rendered messages (see `workbench.runner.cache_key`). Each entry also keeps
+the scores its answer got, with a `score_key` naming the references, language, metric list and
+metric signatures they were computed against: a re-run over the same rows copies answers and scores
+inside DuckDB without touching Python per row; answers reused against other references are
+re-scored by the runner, which then stores the new scores here.
+
+Outputs served from the cache are stored with `cached = true`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+Con = duckdb.DuckDBPyConnection
+
+CACHE_SCHEMA = pa.schema([
+    ("key", pa.string()), ("provider", pa.string()), ("text", pa.string()), ("finish_reason", pa.string()),
+    ("latency_ms", pa.float64()), ("tokens_in", pa.int32()), ("tokens_out", pa.int32()),
+    ("score_key", pa.string()), ("score_names", pa.list_(pa.string())), ("score_values", pa.list_(pa.float64())),
+])
+LOOKUP_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("row_idx", pa.int32()), ("repeat_idx", pa.int32()), ("key", pa.string()),
+    ("messages", pa.string()), ("score_key", pa.string()),
+])
+
+
+def save(con: Con, entries: list[dict[str, Any]]) -> None:
+    """Insert or refresh cache entries (CACHE_SCHEMA fields) in one transaction."""
+    if not entries:
+        return
+    table = pa.Table.from_pylist(entries, schema=CACHE_SCHEMA)
+    cols = ", ".join(CACHE_SCHEMA.names)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_cache_in", table)
+        con.execute(f"INSERT OR REPLACE INTO response_cache ({cols}) SELECT {cols} FROM _cache_in")
+        con.unregister("_cache_in")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple[int, int]], list[tuple]]:
+    """Store every cached answer among `wanted` (LOOKUP_SCHEMA columns) as an output with `cached = true`,
+    with its stored scores where they were computed for the same `score_key`, in one transaction.
+
+    Returns the (row_idx, repeat_idx) pairs served from the cache, and for those whose scores must be
+    computed again: (run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out).
+    """
+    if not wanted["key"]:
+        return [], []
+    table = pa.table(wanted, schema=LOOKUP_SCHEMA)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_want", table)
+        con.execute(
+            """INSERT OR REPLACE INTO outputs (run_id, row_idx, repeat_idx, messages, text, error, error_kind,
+                                               finish_reason, latency_ms, tokens_in, tokens_out, cached)
+               SELECT w.run_id, w.row_idx, w.repeat_idx, w.messages, c.text, NULL, NULL, c.finish_reason,
+                      c.latency_ms, c.tokens_in, c.tokens_out, true
+               FROM _want w JOIN response_cache c ON c.key = w.key""")
+        con.execute(
+            """INSERT OR REPLACE INTO scores (run_id, row_idx, repeat_idx, metric, value)
+               SELECT w.run_id, w.row_idx, w.repeat_idx, unnest(c.score_names), unnest(c.score_values)
+               FROM _want w JOIN response_cache c ON c.key = w.key AND c.score_key = w.score_key""")
+        hits = con.execute(
+            "SELECT w.row_idx, w.repeat_idx FROM _want w JOIN response_cache c ON c.key = w.key").fetchall()
+        rescore = con.execute(
+            """SELECT w.run_id, w.row_idx, w.repeat_idx, w.key, c.text, c.finish_reason, c.latency_ms, c.tokens_in,
+                      c.tokens_out
+               FROM _want w JOIN response_cache c ON c.key = w.key
+               WHERE c.score_key IS DISTINCT FROM w.score_key""").fetchall()
+        con.unregister("_want")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return hits, rescore
+
+
+def stats(con: Con) -> dict[str, int]:
+    n, size = con.execute("SELECT count(*), coalesce(sum(length(text)), 0) FROM response_cache").fetchone()
+    return {"entries": int(n), "text_chars": int(size)}
+
+
+def clear(con: Con) -> int:
+    n = con.execute("SELECT count(*) FROM response_cache").fetchone()[0]
+    con.execute("DELETE FROM response_cache")
+    return int(n)
