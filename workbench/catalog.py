@@ -127,14 +127,16 @@ def openai_key_set() -> bool:
 
 
 def default_model_spec() -> str | None:
-    """With a key, an OpenAI model; without one, the bundled local model (when its module is there)."""
+    """With a key, an OpenAI model; without one, the bundled local model once it has been built
+    (`workbench app` builds it on first start)."""
     if openai_key_set():
         return "openai:gpt-4o-mini"
     try:
         from workbench.default_model import default_model_spec as local_default
     except ImportError:
         return None
-    return local_default()
+    spec = local_default()
+    return spec if (Path(spec.split(":", 1)[1]) / "config.json").is_file() else None
 
 
 def try_message(spec: str, text: str, params: dict[str, Any] | None = None, timeout: float = 60.0):

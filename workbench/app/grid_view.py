@@ -16,7 +16,7 @@ STYLE = """<style>
 .wb-grid{border-collapse:collapse;width:100%;font-size:0.85rem;table-layout:fixed}
 .wb-grid th,.wb-grid td{border:1px solid #ddd;padding:4px 6px;vertical-align:top;overflow-wrap:anywhere}
 .wb-grid th{background:#f4f4f6;text-align:left;font-weight:600}
-.wb-grid td.idx{width:3.5em;color:#666}
+.wb-grid .idx{width:3.5em;color:#666}
 .wb-grid ins{background:#d5f5d5;text-decoration:none}
 .wb-grid del{background:#fbd5d5;color:#944}
 .wb-grid .score{display:block;color:#555;font-size:0.75rem;margin-top:2px}

@@ -29,6 +29,10 @@ def ci(m) -> str:
     return f"{m.mean:.3f} ± {(m.ci_high - m.ci_low) / 2:.3f}"
 
 
+def _round(x):
+    return None if x is None or math.isnan(x) else round(x)
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading outputs…")
 def load_grid(db: str, run_ids: tuple[str, ...], metric: str | None, stamp: tuple) -> grid.Grid:
     """Read once per set of runs and metric; `stamp` (outputs stored, statuses) refreshes it as runs progress."""
@@ -53,7 +57,7 @@ rows = []
 for s in summaries:
     rec = {"variant": labels[s.run["id"]], "status": s.run["status"], "outputs": s.n_outputs,
            "error rate": f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "",
-           "latency p50 ms": s.latency_p50, "latency p95 ms": s.latency_p95,
+           "latency p50 ms": _round(s.latency_p50), "latency p95 ms": _round(s.latency_p95),
            "tokens in": tokens["tokens_in"].get(s.run["id"]), "tokens out": tokens["tokens_out"].get(s.run["id"])}
     by_metric = {m.metric: m for m in s.metrics}
     for name in metrics:
