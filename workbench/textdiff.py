@@ -11,7 +11,8 @@ import difflib
 import re
 
 # A CJK character is a word of its own; otherwise runs of letters/digits, single punctuation, whitespace.
-TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]|\w+|\s+|[^\w\s]", re.UNICODE)
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+TOKEN = re.compile(rf"[{CJK}]|[^\W{CJK}]+|\s+|[^\w\s]")
 MAX_TOKENS = 4000  # SequenceMatcher is quadratic in the worst case; past this, compare line by line
 # html.escape's characters plus Markdown's, each as a numeric entity; one pass so entities never nest
 INERT = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'!#*+-=[]()_`~|\\{}$:"} | {"\x00": None, "\n": "<br>"})

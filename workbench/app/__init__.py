@@ -1,0 +1,1 @@
+"""The Streamlit app (`workbench app`); only this package imports streamlit."""

@@ -1,0 +1,1 @@
+"""App pages: Streamlit scripts run by st.navigation (see ../main.py)."""
