@@ -39,6 +39,8 @@ class RunSummary:
     latency_p50: float | None
     latency_p95: float | None
     metrics: list[MetricSummary] = field(default_factory=list)
+    n_cached: int = 0  # outputs served from the response cache
+    stability: dict[str, Any] | None = None  # runs with repeats: see store.repeats.repeat_stability
 
     def to_dict(self) -> dict[str, Any]:
         r = self.run
@@ -49,6 +51,7 @@ class RunSummary:
             "latency_p95_ms": self.latency_p95,
             "metrics": {m.metric: {"mean": m.mean, "ci95": [m.ci_low, m.ci_high], "n": m.n} for m in self.metrics},
             "signatures": r.get("signatures", {}),
+            "cached": self.n_cached, "repeats": r.get("repeats", 1), "stability": self.stability,
         }
 
 
@@ -88,7 +91,18 @@ def summarize(con, run_id: str) -> RunSummary:
         lo, hi = t_interval(mean, sd, n)
         summary.metrics.append(MetricSummary(metric, mean, lo, hi, n))
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
+    _add_batch_facts(con, summary)
     return summary
+
+
+def _add_batch_facts(con, summary: RunSummary) -> None:
+    """Cached outputs and, for repeated runs, per-row variance and the share of rows whose output changed."""
+    from workbench.store import cache, repeats
+
+    run_id = summary.run["id"]
+    summary.n_cached = cache.cached_count(con, run_id)
+    if (summary.run.get("repeats") or 1) > 1:
+        summary.stability = repeats.repeat_stability(con, run_id)
 
 
 @dataclass

@@ -2,14 +2,33 @@
 concurrently, score and store in batches.
 
 Planning does every check that can fail on user input before any run is created, so a bad template,
-row or model spec leaves nothing in the database. Execution keeps at most `concurrency` requests in
-flight per provider and flushes outputs and scores in batches from a worker thread, so the event loop
-only waits on the model server.
+row or model spec leaves nothing in the database.
+
+Execution (`execute`) spends its time waiting on the model servers:
+- each provider has its own bound on requests in flight (``-j``; a provider that generates in
+  batches, like a local model, gets lists of pending rows) and its own rate limits and retries;
+- a request that still fails after its retries is stored on its row with an error kind; the run goes on;
+- answers at temperature 0 come from the response cache when an identical request (provider, model,
+  parameters, exact messages) was answered before, and go into it otherwise (`Plan.use_cache`,
+  ``--no-cache``); with repeats the cache is bypassed, since repeats exist to measure variation;
+- outputs are scored as they arrive, in a worker process when there are enough of them (the metrics
+  are pure Python and would hold the GIL), and flushed with their scores every FLUSH_SECONDS in one
+  transaction per flush, through a short-lived connection so other processes can use the file between;
+- Ctrl-C or `cancel` stops new requests, flushes what finished and marks the runs `cancelled`.
+
+Resuming: `plan_from_run(db, run_id)` rebuilds the plan of a stored run from what the store holds
+(the prompt version, the dataset rows, model, parameters, metrics, repeats) with the rows that have no
+output yet (a run left `cancelled` by Ctrl-C, or `running` by kill -9); `errors_only=True` instead
+takes the rows whose output is an error (``--retry-errors``). `execute` on that plan writes into the
+same run. Outputs are keyed (run, row, repeat) and written with INSERT OR REPLACE, so nothing is
+duplicated, and a row lost in flight (at most the last FLUSH_SECONDS) is simply done again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import hashlib
 import json
 import threading
 import time
@@ -20,12 +39,15 @@ from typing import Any
 from workbench import metrics as metric_lib
 from workbench import store
 from workbench.datasets import Dataset, check_rows
-from workbench.errors import TemplateError
-from workbench.providers import Provider, ProviderError, make_provider
+from workbench.errors import StoreBusyError, TemplateError, UserError
+from workbench.providers import Completion, Provider, ProviderError, make_provider
 from workbench.templates import Prompt
 
 FLUSH_SECONDS = 0.5
 FLUSH_ROWS = 500
+EXPENSIVE_METRICS = {"bleu", "chrf", "rouge1", "rouge2", "rougeL"}
+
+Todo = dict[str, list[tuple[int, int]]]  # run id -> (row_idx, repeat_idx) still to do
 
 
 @dataclass
@@ -33,7 +55,7 @@ class Variant:
     prompt: Prompt
     model_spec: str
     params: dict[str, Any]
-    messages: list[list[dict[str, str]]]  # rendered, one per dataset row
+    messages: list[list[dict[str, str]] | None]  # rendered, one per plan row (None: not needed by this plan)
     run_id: str | None = None
 
 
@@ -45,6 +67,8 @@ class Plan:
     rows: list[int]  # dataset row indexes to run
     repeats: int = 1
     provider_options: dict[str, Any] = field(default_factory=dict)
+    use_cache: bool = True  # read and fill the response cache for variants at temperature 0
+    todo: Todo | None = None  # set by plan_from_run: only these (row, repeat) pairs of each run
 
 
 @dataclass
@@ -53,13 +77,16 @@ class Progress:
     total: int
     done: int = 0
     errors: int = 0
+    cached: int = 0
     started: float = field(default_factory=time.monotonic)
 
 
 def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], metrics: metric_lib.MetricSet,
               limit: int | None = None, params: dict[str, Any] | None = None, repeats: int = 1,
-              provider_options: dict[str, Any] | None = None) -> Plan:
+              provider_options: dict[str, Any] | None = None, use_cache: bool = True) -> Plan:
     """Validate rows and render every prompt on every row. Raises UserError; creates nothing."""
+    if repeats < 1:
+        raise UserError("must be at least 1", "--repeat")
     rows = list(range(len(dataset.rows)))[: limit if limit else None]
     sub = Dataset(dataset.name, dataset.path, [dataset.rows[i] for i in rows], dataset.columns,
                   dataset.reference_field, dataset.lang, dataset.encoding,
@@ -67,57 +94,73 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
     variants = []
     for prompt in prompts:
         required, _ = prompt.variables()
-        check_rows(sub, required, need_reference=metrics.needs_reference, needed_by=prompt.path)
-        rendered = []
-        for i in rows:
-            try:
-                rendered.append(prompt.render(dataset.rows[i]))
-            except TemplateError as e:
-                raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
+        check_rows(sub, required, need_reference=metrics.needs_reference)
+        rendered = _render(prompt, dataset, rows)
         for spec in model_specs:
             variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered))
-    return Plan(variants, dataset, metrics, rows, repeats, provider_options or {})
+    return Plan(variants, dataset, metrics, rows, repeats, provider_options or {}, use_cache)
 
 
-class _Writer:
-    """Buffers finished outputs; scores and stores them in batches off the event loop."""
+def _render(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None) -> list:
+    out: list[list[dict[str, str]] | None] = []
+    for i in rows:
+        if only is not None and i not in only:
+            out.append(None)
+            continue
+        try:
+            out.append(prompt.render(dataset.rows[i]))
+        except TemplateError as e:
+            raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
+    return out
 
-    def __init__(self, db: str | None, plan: Plan):
-        self.db = db
-        self.plan = plan
-        self.pending: list[tuple[Variant, int, int, list[dict[str, str]], Any]] = []
-        self.last_flush = time.monotonic()
 
-    def add(self, variant: Variant, row: int, repeat: int, messages, result) -> None:
-        self.pending.append((variant, row, repeat, messages, result))
+def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
+                  provider_options: dict[str, Any] | None = None, use_cache: bool = True) -> Plan:
+    """The plan that finishes a stored run (`--resume`) or redoes its failed rows (`--retry-errors`).
 
-    def due(self) -> bool:
-        return len(self.pending) >= FLUSH_ROWS or (self.pending and time.monotonic() - self.last_flush > FLUSH_SECONDS)
+    Everything comes from the store: the prompt version, the dataset rows, the model spec, the
+    parameters, the metrics and the number of repeats; `run_id` may be a unique prefix. Resume takes
+    every (row, repeat) without an output, plus successful outputs that lack scores (a process killed
+    between storing a cached answer and its new scores); retry-errors takes those whose output is an
+    error. Provider options (timeout, retries, limits) are this invocation's, not the original's.
+    `plan.todo` may be empty: the run is already complete.
+    """
+    from workbench.metrics import parse_metrics
+    from workbench.store import cache as cache_store
+    from workbench.templates import parse_prompt
 
-    async def flush(self) -> None:
-        batch, self.pending = self.pending, []
-        self.last_flush = time.monotonic()
-        if batch:
-            await asyncio.to_thread(self._write, batch)
+    with store.connect(db) as con:
+        run_id = store.resolve_run(con, run_id)
+        run = store.get_run(con, run_id)
+        version = store.get_prompt_version(con, run["prompt_hash"])
+        ds = store.get_dataset(con, run["dataset_hash"])
+        done = store.done_rows(con, run_id, errors_too=True)
+        ok = store.done_rows(con, run_id, errors_too=False)
+        unscored = cache_store.unscored_outputs(con, run_id)
+    prompt = parse_prompt(version["content"], version["path"] or version["name"])
+    dataset = Dataset(ds["name"], ds["path"] or ds["name"], ds["rows"], ds["columns"],
+                      ds["reference_field"] or "reference", run["lang"])
+    rows = list(range(min(run["n_rows"], len(dataset.rows))))
+    if errors_only:
+        todo = sorted(done - ok)
+    else:
+        every = {(r, k) for r in rows for k in range(run["repeats"])}
+        todo = sorted((every - done) | (unscored & every))
+    messages = _render(prompt, dataset, rows, only={r for r, _ in todo})
+    variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id)
+    metrics = parse_metrics(_metric_list(run["metrics"], run["signatures"]))
+    return Plan([variant], dataset, metrics, rows, run["repeats"], provider_options or {}, use_cache,
+                todo={run_id: todo})
 
-    def _write(self, batch) -> None:
-        ds, ms = self.plan.dataset, self.plan.metrics
-        outputs, scores = [], []
-        for variant, row, repeat, messages, result in batch:
-            rec = {"run_id": variant.run_id, "row_idx": row, "repeat_idx": repeat,
-                   "messages": json.dumps(messages, ensure_ascii=False), "cached": False}
-            if isinstance(result, ProviderError):
-                rec.update(error=result.message, error_kind=result.kind)
-            else:
-                rec.update(text=result.text, finish_reason=result.finish_reason, latency_ms=result.latency_ms,
-                           tokens_in=result.tokens_in, tokens_out=result.tokens_out)
-                values = metric_lib.score(result.text, ds.references(row), ms, ds.lang,
-                                          latency_ms=result.latency_ms, tokens_out=result.tokens_out)
-                scores += [{"run_id": variant.run_id, "row_idx": row, "repeat_idx": repeat, "metric": k, "value": v}
-                           for k, v in values.items()]
-            outputs.append(rec)
-        with store.connect(self.db) as con:
-            store.write_results(con, outputs, scores)
+
+def _metric_list(text: str, signatures: dict[str, str]) -> list[str]:
+    """Undo MetricSet.as_text; the regex pattern (which may hold commas) comes from its signature."""
+    sig = signatures.get("regex")
+    if not sig or "pattern:" not in sig:
+        return [text]
+    pattern = sig.split("pattern:", 1)[1].rsplit("|scale:", 1)[0]
+    names = [n for n in text.replace(f"regex={pattern}", "regex").split(",") if n and n != "regex"]
+    return [",".join(names), f"regex={pattern}"] if names else [f"regex={pattern}"]
 
 
 def create_runs(plan: Plan, db: str | None) -> list[str]:
@@ -134,78 +177,280 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
     return [v.run_id for v in plan.variants]
 
 
-async def _run_variant(plan: Plan, v: Variant, provider: Provider, writer: _Writer, progress: Progress,
-                       concurrency: int, todo: list[tuple[int, int]]) -> None:
-    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-    for item in todo:
-        queue.put_nowait(item)
+def cache_key(provider: Provider, params: dict[str, Any], messages_json: str) -> str:
+    """What makes two requests interchangeable: provider identity, model, parameters, exact messages."""
+    return _key_prefix(provider, params)(messages_json)
+
+
+def _key_prefix(provider: Provider, params: dict[str, Any]) -> Callable[[str], str]:
+    head = json.dumps({"provider": provider.identity(), "params": params}, sort_keys=True, ensure_ascii=False,
+                      default=str)
+    return lambda messages_json: hashlib.sha256(f"{head}\n{messages_json}".encode()).hexdigest()
+
+
+def _caches(plan: Plan, v: Variant) -> bool:
+    temperature = v.params.get("temperature")
+    return plan.use_cache and plan.repeats == 1 and temperature is not None and float(temperature) == 0.0
+
+
+@dataclass
+class _Done:
+    """A finished request waiting to be scored and stored."""
+
+    run_id: str
+    row: int
+    repeat: int
+    messages: str  # JSON
+    result: Completion | ProviderError
+    cached: bool = False
+    key: str | None = None  # response-cache key when the answer should be cached
+    provider: str | None = None  # provider identity JSON, for the cache
+
+
+class _Writer:
+    """Scores finished outputs (in the scorer's worker processes or a thread) and stores them with
+    their scores in one transaction per flush. A flush that finds the file locked for too long keeps
+    its rows for the next one; only the final flush gives up (and then raises)."""
+
+    def __init__(self, db: str | None, plan: Plan, scorer, score_keys: dict[int, str]):
+        self.db, self.plan, self.scorer, self.score_keys = db, plan, scorer, score_keys
+        self.pending: list[_Done] = []
+        self.ready: list[tuple[_Done, dict[str, float]]] = []
+        self.last_flush = time.monotonic()
+        self.task: asyncio.Task | None = None
+        self.written = 0
+
+    def add(self, done: _Done) -> None:
+        self.pending.append(done)
+
+    def due(self) -> bool:
+        if self.task is not None and not self.task.done():
+            return False
+        waiting = len(self.pending) + len(self.ready)
+        return waiting >= FLUSH_ROWS or bool(waiting and time.monotonic() - self.last_flush > FLUSH_SECONDS)
+
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self.flush())
+
+    async def flush(self, final: bool = False) -> None:
+        if self.task is not None and not self.task.done() and self.task is not asyncio.current_task():
+            await asyncio.shield(self.task)
+        batch, self.pending = self.pending, []
+        self.last_flush = time.monotonic()
+        ok = [d for d in batch if not isinstance(d.result, ProviderError)]
+        refs = self.plan.dataset.references
+        scores = iter(await self.scorer.score(
+            [(d.result.text, refs(d.row), d.result.latency_ms, d.result.tokens_out) for d in ok]))
+        self.ready += [(d, {} if isinstance(d.result, ProviderError) else next(scores)) for d in batch]
+        if not self.ready:
+            return
+        ready, self.ready = self.ready, []
+        try:
+            await asyncio.to_thread(self._write, ready, final)
+        except StoreBusyError:
+            self.ready = ready + self.ready
+            if final:
+                raise
+
+    def _write(self, ready: list[tuple[_Done, dict[str, float]]], final: bool) -> None:
+        from workbench.store import cache as cache_store
+
+        outputs, scores, entries = [], [], []
+        for d, values in ready:
+            rec = {"run_id": d.run_id, "row_idx": d.row, "repeat_idx": d.repeat, "messages": d.messages,
+                   "cached": d.cached}
+            r = d.result
+            if isinstance(r, ProviderError):
+                rec.update(error=r.message, error_kind=r.kind)
+            else:
+                rec.update(text=r.text, finish_reason=r.finish_reason, latency_ms=r.latency_ms,
+                           tokens_in=r.tokens_in, tokens_out=r.tokens_out)
+                scores += [{"run_id": d.run_id, "row_idx": d.row, "repeat_idx": d.repeat, "metric": k, "value": v}
+                           for k, v in values.items()]
+                if d.key:
+                    entries.append({"key": d.key, "provider": d.provider, "text": r.text,
+                                    "finish_reason": r.finish_reason, "latency_ms": r.latency_ms,
+                                    "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
+                                    "score_key": self.score_keys.get(d.row), "score_names": list(values),
+                                    "score_values": list(values.values())})
+            outputs.append(rec)
+        wait = store.db.LOCK_WAIT_SECONDS * (4 if final else 1)
+        with store.connect(self.db, wait=wait) as con:
+            store.write_results(con, outputs, scores)
+            cache_store.save(con, entries)
+        self.written += len(outputs)
+
+
+def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
+    """Per row: what its scores depend on besides the output (references, language, metrics, versions)."""
+    lang = plan.dataset.lang
+    head = json.dumps([plan.metrics.as_text(), lang, metric_lib.signatures(plan.metrics, lang)], sort_keys=True)
+    refs = plan.dataset.references
+    return {r: hashlib.sha256(f"{head}\n{json.dumps(refs(r), ensure_ascii=False)}".encode()).hexdigest()[:32]
+            for r in rows}
+
+
+async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider], work: Todo,
+                     score_keys: dict[int, str], progress: dict[str, Progress], writer: _Writer,
+                     msg_json: Callable[[Variant, int], str]) -> None:
+    """Serve what the cache holds (outputs and, when they match, scores copied inside DuckDB);
+    queue cached answers whose scores must be computed again; leave the rest in `work`."""
+    from workbench.store import cache as cache_store
+
+    wanted: dict[str, list] = {k: [] for k in cache_store.LOOKUP_SCHEMA.names}
+    keyed: dict[str, tuple[Variant, str]] = {}
+    for v in plan.variants:
+        if not _caches(plan, v) or not work[v.run_id]:
+            continue
+        prefix = _key_prefix(providers[v.model_spec], v.params)
+        ident = json.dumps(providers[v.model_spec].identity(), sort_keys=True)
+        keyed[v.run_id] = (v, ident)
+        for row, rep in work[v.run_id]:
+            m = msg_json(v, row)
+            wanted["run_id"].append(v.run_id)
+            wanted["row_idx"].append(row)
+            wanted["repeat_idx"].append(rep)
+            wanted["key"].append(prefix(m))
+            wanted["messages"].append(m)
+            wanted["score_key"].append(score_keys[row])
+    if not wanted["key"]:
+        return
+
+    def lookup():
+        with store.connect(db) as con:
+            return cache_store.apply_hits(con, wanted)
+
+    hits, rescore = await asyncio.to_thread(lookup)
+    served: dict[str, set[tuple[int, int]]] = collections.defaultdict(set)
+    for rid, r, k in hits:
+        served[rid].add((r, k))
+    for rid, pairs in served.items():
+        work[rid] = [p for p in work[rid] if p not in pairs]
+        progress[rid].done += len(pairs)
+        progress[rid].cached += len(pairs)
+    for rid, r, k, key, text, finish, latency, t_in, t_out in rescore:
+        v, ident = keyed[rid]
+        writer.add(_Done(rid, r, k, msg_json(v, r), Completion(text, finish, t_in, t_out, latency), cached=True,
+                         key=key, provider=ident))
+
+
+async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asyncio.Semaphore, n_workers: int,
+                       writer: _Writer, progress: Progress, todo: list[tuple[int, int]], stop: threading.Event,
+                       msg_json: Callable[[Variant, int], str]) -> None:
+    queue = collections.deque(todo)
+    prefix = _key_prefix(provider, v.params) if _caches(plan, v) else None
+    ident = json.dumps(provider.identity(), sort_keys=True) if prefix else None
     index = {row: k for k, row in enumerate(plan.rows)}
 
     async def worker() -> None:
-        while not queue.empty():
-            items = [queue.get_nowait()]
-            while len(items) < provider.batch_size and not queue.empty():
-                items.append(queue.get_nowait())
+        while queue and not stop.is_set():
+            items = [queue.popleft()]
+            while len(items) < provider.batch_size and queue:
+                items.append(queue.popleft())
             batch = [v.messages[index[row]] for row, _ in items]
-            try:
-                results = await provider.complete_batch(batch, v.params)
-            except ProviderError as e:
-                results = [e] * len(items)
-            for (row, rep), msgs, res in zip(items, batch, results):
-                writer.add(v, row, rep, msgs, res)
+            async with limit:
+                if stop.is_set():
+                    return
+                try:
+                    results = await provider.complete_batch(batch, v.params)
+                except ProviderError as e:
+                    results = [e] * len(items)
+            for (row, rep), res in zip(items, results):
+                m = msg_json(v, row)
+                ok = not isinstance(res, ProviderError)
+                writer.add(_Done(v.run_id, row, rep, m, res, key=prefix(m) if prefix and ok else None,
+                                 provider=ident))
                 progress.done += 1
-                progress.errors += isinstance(res, ProviderError)
+                progress.errors += not ok
 
-    n = max(1, min(concurrency or provider.max_concurrency, len(todo)))
-    await asyncio.gather(*(worker() for _ in range(n)))
+    await asyncio.gather(*(worker() for _ in range(max(1, min(n_workers, len(todo))))))
 
 
 async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
                   on_progress: Callable[[list[Progress]], None] | None = None,
-                  todo: dict[str, list[tuple[int, int]]] | None = None,
-                  cancel: threading.Event | None = None) -> list[str]:
-    """Generate, score and store every variant; returns run ids. Each run ends done or cancelled.
+                  todo: Todo | None = None, cancel: threading.Event | None = None) -> list[str]:
+    """Generate, score and store every variant; returns run ids. Each run ends done, cancelled or failed.
 
-    `cancel` (set from another thread, e.g. the app's Cancel button) stops the run after flushing
-    what has finished; the run is left `cancelled` and can be resumed.
+    `concurrency` bounds the requests in flight per provider (default: the provider's own, e.g. 16 for
+    API models); `todo` (or `plan.todo`, from plan_from_run) restricts each run to those (row, repeat)
+    pairs. `cancel` (set from another thread, e.g. the app's Cancel button) stops new requests,
+    flushes what has finished and leaves the runs `cancelled`, resumable with plan_from_run.
     """
+    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
+
     if any(v.run_id is None for v in plan.variants):
         create_runs(plan, db)
+    todo = todo if todo is not None else plan.todo
+    every = [(r, k) for r in plan.rows for k in range(plan.repeats)]
+    work: Todo = {v.run_id: list(todo[v.run_id]) if todo is not None and v.run_id in todo else list(every)
+                  for v in plan.variants}
+    progress = {v.run_id: Progress(v.run_id, len(work[v.run_id])) for v in plan.variants}
     providers: dict[str, Provider] = {}
-    for v in plan.variants:
-        if v.model_spec not in providers:
-            providers[v.model_spec] = make_provider(v.model_spec, **plan.provider_options)
-    writer = _Writer(db, plan)
-    work = {v.run_id: (todo or {}).get(v.run_id) or [(r, k) for r in plan.rows for k in range(plan.repeats)]
-            for v in plan.variants}
-    progress = [Progress(v.run_id, len(work[v.run_id])) for v in plan.variants]
+    stop = threading.Event()  # ours: `cancel` belongs to the caller
     status = "cancelled"
-    tasks = [asyncio.create_task(_run_variant(plan, v, providers[v.model_spec], writer, p,
-                                              concurrency or 0, work[v.run_id]))
-             for v, p in zip(plan.variants, progress)]
-    gathered = asyncio.gather(*tasks)
+    scorer = BatchScorer(plan.metrics, plan.dataset.lang)
+    writer = _Writer(db, plan, scorer, {})
+    index = {row: k for k, row in enumerate(plan.rows)}
+    json_cache: dict[tuple[int, int], str] = {}
+
+    def msg_json(v: Variant, row: int) -> str:
+        key = (id(v.messages), row)
+        if key not in json_cache:
+            json_cache[key] = json.dumps(v.messages[index[row]], ensure_ascii=False)
+        return json_cache[key]
+
+    tasks: list[asyncio.Task] = []
     try:
+        for v in plan.variants:
+            if v.model_spec not in providers:
+                providers[v.model_spec] = make_provider(v.model_spec, **plan.provider_options)
+        if any(_caches(plan, v) for v in plan.variants):
+            rows = {r for pairs in work.values() for r, _ in pairs}
+            writer.score_keys = _score_keys(plan, rows)
+            await _use_cache(db, plan, providers, work, writer.score_keys, progress, writer, msg_json)
+        n_score = sum(len(w) for w in work.values()) + len(writer.pending)
+        if n_score >= POOL_MIN_ITEMS and EXPENSIVE_METRICS & set(plan.metrics.names):
+            scorer = writer.scorer = BatchScorer(plan.metrics, plan.dataset.lang, pool=True)
+        limits = {}
+        for spec, p in providers.items():
+            n = p.max_concurrency if p.batch_size > 1 else (concurrency or p.max_concurrency)
+            limits[spec] = (asyncio.Semaphore(max(1, n)), max(1, n))
+        for v in plan.variants:
+            sem, n = limits[v.model_spec]
+            tasks.append(asyncio.ensure_future(_run_variant(plan, v, providers[v.model_spec], sem, n, writer,
+                                                            progress[v.run_id], work[v.run_id], stop, msg_json)))
+        gathered = asyncio.gather(*tasks)
         while not gathered.done():
             await asyncio.wait([gathered], timeout=0.1)
             if cancel is not None and cancel.is_set():
                 break
             if writer.due():
-                await writer.flush()
+                writer.start()
             if on_progress:
-                on_progress(progress)
+                on_progress(list(progress.values()))
         if gathered.done():
             gathered.result()
             status = "done"
+    except asyncio.CancelledError:  # Ctrl-C under asyncio.run: leave a resumable run
+        status = "cancelled"
+        raise
+    except BaseException:
+        status = "failed"
+        raise
     finally:
-        if not gathered.done():
-            gathered.cancel()
-            await asyncio.gather(gathered, return_exceptions=True)
-        await writer.flush()
-        for p in providers.values():
-            await p.aclose()
-        with store.connect(db) as con:
-            for v in plan.variants:
-                store.set_status(con, v.run_id, status)
-        if on_progress:
-            on_progress(progress)
+        stop.set()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await writer.flush(final=True)
+        finally:
+            scorer.close()
+            for p in providers.values():
+                await p.aclose()
+            with store.connect(db) as con:
+                for v in plan.variants:
+                    store.set_status(con, v.run_id, status)
+            if on_progress:
+                on_progress(list(progress.values()))
     return [v.run_id for v in plan.variants]

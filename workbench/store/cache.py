@@ -51,7 +51,7 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple[int, int]]
     """Store every cached answer among `wanted` (LOOKUP_SCHEMA columns) as an output with `cached = true`,
     with its stored scores where they were computed for the same `score_key`, in one transaction.
 
-    Returns the (row_idx, repeat_idx) pairs served from the cache, and for those whose scores must be
+    Returns the (run_id, row_idx, repeat_idx) served from the cache, and for those whose scores must be
     computed again: (run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out).
     """
     if not wanted["key"]:
@@ -71,7 +71,7 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple[int, int]]
                SELECT w.run_id, w.row_idx, w.repeat_idx, unnest(c.score_names), unnest(c.score_values)
                FROM _want w JOIN response_cache c ON c.key = w.key AND c.score_key = w.score_key""")
         hits = con.execute(
-            "SELECT w.row_idx, w.repeat_idx FROM _want w JOIN response_cache c ON c.key = w.key").fetchall()
+            "SELECT w.run_id, w.row_idx, w.repeat_idx FROM _want w JOIN response_cache c ON c.key = w.key").fetchall()
         rescore = con.execute(
             """SELECT w.run_id, w.row_idx, w.repeat_idx, w.key, c.text, c.finish_reason, c.latency_ms, c.tokens_in,
                       c.tokens_out
@@ -85,6 +85,16 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple[int, int]]
     return hits, rescore
 
 
+def unscored_outputs(con: Con, run_id: str) -> set[tuple[int, int]]:
+    """(row_idx, repeat_idx) of successful outputs without any score: a cached answer stored by a
+    process that died before its new scores were; resuming scores them."""
+    return {(r, k) for r, k in con.execute(
+        """SELECT o.row_idx, o.repeat_idx FROM outputs o
+           WHERE o.run_id = ? AND o.error IS NULL AND NOT EXISTS (
+               SELECT 1 FROM scores s WHERE s.run_id = o.run_id AND s.row_idx = o.row_idx
+                                           AND s.repeat_idx = o.repeat_idx)""", [run_id]).fetchall()}
+
+
 def stats(con: Con) -> dict[str, int]:
     n, size = con.execute("SELECT count(*), coalesce(sum(length(text)), 0) FROM response_cache").fetchone()
     return {"entries": int(n), "text_chars": int(size)}
@@ -94,3 +104,8 @@ def clear(con: Con) -> int:
     n = con.execute("SELECT count(*) FROM response_cache").fetchone()[0]
     con.execute("DELETE FROM response_cache")
     return int(n)
+
+
+def cached_count(con: Con, run_id: str) -> int:
+    """Outputs of a run that were served from the response cache."""
+    return int(con.execute("SELECT count(*) FROM outputs WHERE run_id = ? AND cached", [run_id]).fetchone()[0])
