@@ -93,7 +93,7 @@ def build_bundle(con, run_ids: list[str], metric: str) -> Bundle:
         "beaten": [{"run": c.run_id, "prompt": f"{c.prompt_name}@{c.prompt_version[:8]}", "model": c.model_spec,
                     metric: round(c.effective, 4)} for c in ranked[1:]],
     }
-    return Bundle(f"{_safe(best.prompt_name)}.best.yaml", render_bundle(prompt, metadata), metadata)
+    return Bundle(f"{_safe(prompt.name)}.best.yaml", render_bundle(prompt, metadata), metadata)
 
 
 def render_bundle(prompt: Prompt, metadata: dict[str, Any]) -> str:
