@@ -73,3 +73,11 @@ def run_process(*args: str, env: dict | None = None, timeout: float = 120) -> su
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
                           env=full_env, cwd=ROOT, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """(folder, card, seconds) of a real tiny model fine-tuned from scratch once per session (tests/tiny_model.py)."""
+    from tests.tiny_model import train_tiny
+
+    return train_tiny(tmp_path_factory.mktemp("tiny-model"))

@@ -101,10 +101,8 @@ def load_base(base: str, texts: list[str], spec: TinySpec, seed: int):
         return build_model(tokenizer, spec, seed), tokenizer, "tiny (trained from scratch on this data)"
     from workbench.providers.hf import load_checkpoint
 
-    model, tokenizer = load_checkpoint(base, device="cpu", dtype="float32", where="--base", for_training=True)
-    if not tokenizer.chat_template:
-        raise UserError("the base tokenizer has no chat template; fine-tuning needs one so training and generation "
-                        "format turns alike (set `chat_template` in its tokenizer_config.json)", base)
+    model, tokenizer = load_checkpoint(base, device="cpu", dtype="float32", where="--base", for_training=True,
+                                       require_chat_template=True)
     return model, tokenizer, base
 
 
@@ -112,7 +110,11 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
     """Fine-tune and save. Raises UserError for bad input before any training starts."""
     check_config(cfg)
     started = time.perf_counter()
+    from transformers.utils import logging as hf_logging
+
     from workbench.templates import load_prompt
+
+    hf_logging.disable_progress_bar()  # the library's loading/saving bars; the training bar is ours
 
     prompts = [load_prompt(p) for p in cfg.prompts]
     examples = load_examples(cfg.data, prompts, cfg.reference_field, cfg.eval_split, cfg.seed)
@@ -163,7 +165,25 @@ def _context(model, tokenizer) -> int:
     return int(min(x for x in (n, limit, 4096) if x))
 
 
+def _hide_data_folder() -> None:
+    """A `datasets/` folder in the working directory (this repo has one) is a namespace package that
+    transformers mistakes for Hugging Face `datasets` when the current folder is on sys.path (pytest,
+    python -m); the Trainer then fails on `datasets.Dataset`. Only a namespace package is hidden: a real
+    install always wins over one on import."""
+    import importlib.util
+
+    if "datasets" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec("datasets")
+    except (ImportError, ValueError):
+        return
+    if spec is not None and spec.origin is None and spec.submodule_search_locations is not None:
+        sys.modules["datasets"] = None  # type: ignore[assignment]  # find_spec now answers None
+
+
 def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scratch: str):
+    _hide_data_folder()
     import torch
     from transformers import (
         DataCollatorForSeq2Seq,

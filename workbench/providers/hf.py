@@ -93,7 +93,7 @@ def _fingerprint(p: Path) -> tuple:
 
 
 def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", where: str = "--model",
-                    for_training: bool = False):
+                    for_training: bool = False, require_chat_template: bool = False):
     """(model, tokenizer) from a local folder, with a one-line UserError for anything that is not one.
 
     Inference loads are cached per (folder, contents, device, dtype); training gets a fresh copy.
@@ -106,11 +106,17 @@ def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", wher
                 return _CACHE[key]
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # per-tensor loading bars; our own progress is shown where it matters
+    hf_logging.set_verbosity_error()
     try:
         tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a bad folder
         raise UserError(f"cannot load a tokenizer from {path}: {_one_line(e)}", where) from None
+    if require_chat_template and not tokenizer.chat_template:
+        raise UserError("the tokenizer has no chat template; fine-tuning needs one so that training and generation "
+                        "format turns alike (set `chat_template` in its tokenizer_config.json)", path)
     try:
         model = AutoModelForCausalLM.from_pretrained(p, local_files_only=True, dtype=getattr(torch, dtype))
     except Exception as e:
