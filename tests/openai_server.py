@@ -65,6 +65,10 @@ class OpenAIServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
     record: bool = True
+    # (monotonic arrival time, request number) per chat request, and the most requests seen at once
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def __post_init__(self):
         self._counter = itertools.count(1)
@@ -137,6 +141,15 @@ class OpenAIServer:
         if self.record:
             self.requests.append(req)
             self.headers_seen.append(headers)
+            self.arrivals.append((time.monotonic(), n))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(n, req, writer)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, n: int, req: dict[str, Any], writer) -> bool:
         fault = self.fault(n, req) if self.fault else None
         if self.latency:
             await asyncio.sleep(self.latency)

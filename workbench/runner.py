@@ -94,7 +94,7 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
     variants = []
     for prompt in prompts:
         required, _ = prompt.variables()
-        check_rows(sub, required, need_reference=metrics.needs_reference)
+        check_rows(sub, required, need_reference=metrics.needs_reference, needed_by=prompt.path)
         rendered = _render(prompt, dataset, rows)
         for spec in model_specs:
             variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered))

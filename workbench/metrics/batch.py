@@ -1,9 +1,11 @@
-"""Score many outputs at once, off the event loop: in a pool of worker processes when there are
-enough of them to pay for its start-up (~0.3 s), in the calling thread otherwise.
+"""Score many outputs at once, off the event loop: in worker processes when there are enough of
+them to pay for starting those (~0.3 s), in a thread otherwise.
 
 The reference-overlap metrics are pure Python and hold the GIL, so a thread does not take them off
-the critical path of a run; a process does. The pool uses the "spawn" start method: the runner is
-also called from the app's background threads, and forking a process that has threads is unsafe.
+the critical path of a run; a process does. Workers are plain `python -c` subprocesses that read
+pickled chunks on stdin and write scores on stdout: unlike multiprocessing's spawn and forkserver
+methods they never re-import the caller's __main__ (a user script without a main guard, a notebook,
+Streamlit), and unlike fork they are safe to start from the app's threaded process.
 Values are exactly those of `workbench.metrics.score` (it is what the workers call).
 """
 
@@ -11,16 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from pathlib import Path
 
 from workbench import metrics as metric_lib
 
 # (prediction, references, latency_ms, tokens_out)
 Item = tuple[str, Sequence[str], float | None, int | None]
 
-POOL_MIN_ITEMS = 300  # fewer outputs than this are scored in-process: a pool costs more than it saves
-CHUNK = 64  # items per task sent to a worker
+POOL_MIN_ITEMS = 300  # fewer outputs than this are scored in-process: workers cost more than they save
+CHUNK = 64  # items per message to a worker
 
 
 def score_items(items: Sequence[Item], metrics: metric_lib.MetricSet, lang: str) -> list[dict[str, float]]:
@@ -34,59 +41,113 @@ def default_workers() -> int:
     return max(1, min(2, (os.cpu_count() or 2) - 1))
 
 
-def _warm(metrics: metric_lib.MetricSet, lang: str) -> None:
-    """Import the metric libraries in a fresh worker before real work arrives."""
-    score_items([("a b", ["a b"], None, None)], metrics, lang)
+def worker_main() -> None:
+    """A scoring worker: length-prefixed pickles in on stdin, out on stdout, until stdin closes."""
+    from workbench.metrics import overlap
+
+    overlap._bleu("13a"), overlap._bleu("zh"), overlap._chrf()  # import sacrebleu before work arrives
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        head = inp.read(8)
+        if len(head) < 8:
+            return
+        items, metrics, lang = pickle.loads(inp.read(int.from_bytes(head, "little")))
+        data = pickle.dumps(score_items(items, metrics, lang), protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(data).to_bytes(8, "little") + data)
+        out.flush()
+
+
+class _Worker:
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])  # so a source checkout works without installing
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from workbench.metrics.batch import worker_main; worker_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+    def call(self, payload) -> list[dict[str, float]]:
+        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.write(len(data).to_bytes(8, "little") + data)
+        self.proc.stdin.flush()
+        head = self.proc.stdout.read(8)
+        if len(head) < 8:
+            raise RuntimeError(f"scoring worker exited with {self.proc.poll()}")
+        return pickle.loads(self.proc.stdout.read(int.from_bytes(head, "little")))
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
 
 
 class BatchScorer:
-    """Scores chunks of items; `pool=True` uses worker processes (started at once, in the background)."""
+    """Scores lists of items; `pool=True` starts worker processes at once (they warm up meanwhile)."""
 
     def __init__(self, metrics: metric_lib.MetricSet, lang: str, pool: bool = False, workers: int | None = None):
         self.metrics, self.lang = metrics, lang
-        self._pool: Executor | None = None
+        self._workers: list[_Worker] = []
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._lock = threading.Lock()
         if pool:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            n = workers or default_workers()
-            self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
-            for _ in range(n):
-                self._pool.submit(_warm, metrics, lang)
+            for _ in range(workers or default_workers()):
+                w = _Worker()
+                self._workers.append(w)
+                self._idle.put(w)
 
     @property
     def uses_pool(self) -> bool:
-        return self._pool is not None
+        return bool(self._workers)
+
+    def _chunk(self, items: Sequence[Item]) -> list[dict[str, float]]:
+        """Score one chunk on an idle worker; if workers are gone or one fails, in this thread."""
+        with self._lock:
+            alive = bool(self._workers)
+        if not alive:
+            return score_items(items, self.metrics, self.lang)
+        w = self._idle.get()
+        try:
+            result = w.call((list(items), self.metrics, self.lang))
+        except (OSError, RuntimeError, EOFError, pickle.PickleError):
+            with self._lock:
+                if w in self._workers:
+                    self._workers.remove(w)
+            w.close()
+            return score_items(items, self.metrics, self.lang)
+        self._idle.put(w)
+        return result
+
+    def _chunks(self, items: Sequence[Item]) -> list[Sequence[Item]]:
+        return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
     async def score(self, items: Sequence[Item]) -> list[dict[str, float]]:
         """Scores of the items in order; never blocks the event loop."""
         if not items:
             return []
-        if self._pool is None:
+        if not self._workers:
             return await asyncio.to_thread(score_items, items, self.metrics, self.lang)
-        loop = asyncio.get_running_loop()
-        parts = [loop.run_in_executor(self._pool, score_items, items[i:i + CHUNK], self.metrics, self.lang)
-                 for i in range(0, len(items), CHUNK)]
         out: list[dict[str, float]] = []
-        for part in await asyncio.gather(*parts):
+        for part in await asyncio.gather(*(asyncio.to_thread(self._chunk, c) for c in self._chunks(items))):
             out += part
         return out
 
     def score_now(self, items: Sequence[Item]) -> list[dict[str, float]]:
-        """Blocking variant for callers without an event loop (e.g. `workbench score`, the benches)."""
-        if self._pool is None:
+        """Blocking variant for callers without an event loop (the metrics bench, scripts)."""
+        if not self._workers:
             return score_items(items, self.metrics, self.lang)
-        futures = [self._pool.submit(score_items, items[i:i + CHUNK], self.metrics, self.lang)
-                   for i in range(0, len(items), CHUNK)]
-        out: list[dict[str, float]] = []
-        for f in futures:
-            out += f.result()
-        return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self._workers)) as ex:
+            parts = list(ex.map(self._chunk, self._chunks(items)))
+        return [s for part in parts for s in part]
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for w in workers:
+            w.close()
 
     def __enter__(self) -> BatchScorer:
         return self

@@ -81,6 +81,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        2,
+        "batch engine: response cache",
+        """
+        CREATE TABLE response_cache (
+            key VARCHAR PRIMARY KEY,           -- sha256 of provider identity, params and rendered messages
+            provider VARCHAR NOT NULL,         -- the identity as JSON (kind, model, base URL; never a key)
+            text VARCHAR NOT NULL,
+            finish_reason VARCHAR,
+            latency_ms DOUBLE,                 -- of the request that produced it
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            score_key VARCHAR,                 -- references + metrics + signatures the scores below belong to
+            score_names VARCHAR[],
+            score_values DOUBLE[],
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        """,
+    ),
+    (
         3,
         "annotation: blind rating sessions, items, assignments, ratings",
         """
@@ -124,25 +143,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             tags VARCHAR[],
             rated_at TIMESTAMP DEFAULT current_timestamp,
             PRIMARY KEY (session_id, item_idx, annotator, kind)
-        );
-        """,
-    ),
-    (
-        2,
-        "batch engine: response cache",
-        """
-        CREATE TABLE response_cache (
-            key VARCHAR PRIMARY KEY,           -- sha256 of provider identity, params and rendered messages
-            provider VARCHAR NOT NULL,         -- the identity as JSON (kind, model, base URL; never a key)
-            text VARCHAR NOT NULL,
-            finish_reason VARCHAR,
-            latency_ms DOUBLE,                 -- of the request that produced it
-            tokens_in INTEGER,
-            tokens_out INTEGER,
-            score_key VARCHAR,                 -- references + metrics + signatures the scores below belong to
-            score_names VARCHAR[],
-            score_values DOUBLE[],
-            created_at TIMESTAMP DEFAULT current_timestamp
         );
         """,
     ),
