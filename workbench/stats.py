@@ -60,22 +60,22 @@ class PairedResult:
         """The finding in words, e.g. 'B is better than A on bleu by +0.042 (95% CI [+0.010, +0.070]), ...'."""
         unit = metric_lib.UNITS.get(self.metric, "")
         unit = f" {unit}" if unit else ""
-        ci = f"({self.level:.0%} CI [{_num(self.ci_low)}, {_num(self.ci_high)}])"
+        ci = f"({self.level:.0%} CI [{_num(self.ci_low, self.metric)}, {_num(self.ci_high, self.metric)}])"
         p = f"Wilcoxon {_p(self.wilcoxon_p)}, sign test {_p(self.sign_p)}, n={self.n}"
+        delta = f"{_num(self.delta, self.metric)}{unit} {ci}, {p}"
         if self.verdict == "unclear":
-            return f"No clear difference between {b} and {a} on {self.metric}: {_num(self.delta)}{unit} {ci}, {p}"
+            return f"No clear difference between {b} and {a} on {self.metric}: {delta}"
         word = {"better": "better than", "worse": "worse than", "higher": "higher than", "lower": "lower than"}
-        return f"{b} is {word[self.verdict]} {a} on {self.metric} by {_num(self.delta)}{unit} {ci}, {p}"
+        return f"{b} is {word[self.verdict]} {a} on {self.metric} by {delta}"
 
 
-def _num(x: float) -> str:
+def _num(x: float, metric: str) -> str:
+    """Scores on the 0-1 scale with three decimals; measurements (ms, characters, tokens) by magnitude."""
     if x is None or math.isnan(x):
         return "n/a"
-    if abs(x) >= 100:
-        return f"{x:+.0f}"
-    if abs(x) >= 1:
-        return f"{x:+.2f}"
-    return f"{x:+.3f}"
+    if metric in HIGHER_IS_BETTER or abs(x) < 1:
+        return f"{x:+.3f}"
+    return f"{x:+.0f}" if abs(x) >= 100 else f"{x:+.2f}"
 
 
 def _p(p: float) -> str:

@@ -24,6 +24,8 @@ PAGES = [
     st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:"),
     st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/compare:"),
     st.Page(HERE / "pages" / "export.py", title="Export", icon=":material/download:"),
+    st.Page(HERE / "pages" / "annotate.py", title="Annotate", icon=":material/rate_review:"),
+    st.Page(HERE / "pages" / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ]
 
 st.navigation(PAGES).run()

@@ -1,0 +1,143 @@
+"""Annotate: rate outputs blind, one item at a time, with a keyboard shortcut for every rating.
+
+Nothing on this page names a variant (run, prompt or model): sessions are created, and results read,
+on the Leaderboard page. Model outputs and dataset fields are shown with st.text, never as Markdown or
+HTML. The session and the annotator's name are kept in the URL, so a reload (or the same link later)
+resumes at the next unrated item; the ratings themselves live in the database.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench import annotation, store
+from workbench.app import context
+
+ss = st.session_state
+BUTTONS = {
+    "likert": [(v, v, v) for v in annotation.SCALES["likert"]],
+    "thumbs": [("up", "Thumbs up", "U"), ("down", "Thumbs down", "D")],
+    "pairwise": [("A", "A is better", "A"), ("B", "B is better", "B"), ("tie", "Tie", "T"),
+                 ("both_bad", "Both bad", "X")],
+}
+ICONS = {"up": ":material/thumb_up:", "down": ":material/thumb_down:"}
+
+
+def session_label(r: dict) -> str:
+    what = "pairwise" if r["kind"] == "pairwise" else f"single, {r['scale']}"
+    return " · ".join(x for x in (r["id"], r["name"], what, f"{r['n_items']} items") if isinstance(x, str) and x)
+
+
+st.title("Annotate")
+db = context.db()
+with store.connect(db) as con:
+    sessions = store.list_sessions(con)
+if sessions.empty:
+    st.info("No rating sessions yet. Create one on the Leaderboard page, or with "
+            "`workbench annotate create --runs RUN [RUN ...] [--pairwise]`.")
+    st.stop()
+
+ids = sessions["id"].tolist()
+info = {r["id"]: r for r in sessions.to_dict(orient="records")}
+wanted = st.query_params.get("session")
+if "ann_session" not in ss and wanted in ids:
+    ss["ann_session"] = wanted
+if "ann_name" not in ss:
+    ss["ann_name"] = st.query_params.get("annotator", "")
+left, right = st.columns([3, 2])
+sid = left.selectbox("Session", ids, key="ann_session", format_func=lambda s: session_label(info[s]))
+name = right.text_input("Your name", key="ann_name", placeholder="who is rating?").strip()
+st.query_params["session"] = sid
+if not name:
+    st.query_params.pop("annotator", None)
+    st.info("Say who you are to start rating. Each item goes to its own set of annotators; your ratings are saved "
+            "as you go, so you can stop and come back at any time.")
+    st.stop()
+st.query_params["annotator"] = name
+
+
+def rate(value: str, item_idx: int) -> None:
+    """Button callback: store the rating with the comment and tags typed for this item, then move on."""
+    try:
+        with store.connect(db) as con:
+            annotation.record_rating(con, sid, item_idx, name, value, ss.get(f"ann_comment_{sid}_{item_idx}"),
+                                     ss.get(f"ann_tags_{sid}_{item_idx}"))
+        ss["ann_review"] = None
+        ss["ann_flash"] = f"Saved {value} for item {item_idx + 1}."
+    except Exception as e:  # noqa: BLE001 - shown on the next run of the page
+        ss["ann_error"] = e
+
+
+def review(item_idx: int | None) -> None:
+    ss["ann_review"] = item_idx
+
+
+try:
+    with store.connect(db) as con:
+        reviewing = ss.get("ann_review")
+        item = (annotation.get_item(con, sid, reviewing, name) if reviewing is not None
+                else annotation.next_item(con, sid, name))
+        progress = annotation.progress(con, sid, name)
+        previous = annotation.previous_rated(con, sid, name, item.item_idx if item else None)
+except Exception as e:  # noqa: BLE001
+    context.show_error(e)
+    st.stop()
+
+if "ann_error" in ss:
+    context.show_error(ss.pop("ann_error"))
+if "ann_flash" in ss:
+    st.toast(ss.pop("ann_flash"), icon=":material/check:")
+
+mine = progress.rated + progress.remaining
+st.progress(progress.rated / mine if mine else 1.0,
+            text=f"You: {progress.rated} rated, {progress.remaining} to go · session: {progress.session_ratings} of "
+                 f"{progress.session_target} ratings ({progress.n_items} items × k={info[sid]['k']})")
+
+if item is None:
+    st.success("All your items are rated. Thank you!", icon=":material/celebration:")
+    if previous is not None:
+        st.button("Review your last rating", on_click=review, args=(previous,), icon=":material/undo:")
+    st.stop()
+
+st.subheader(f"Item {item.item_idx + 1} of {progress.n_items}")
+if reviewing is not None and item.rating:
+    st.info(f"You rated this item {item.rating['value']}. Choose again to change it.", icon=":material/history:")
+
+with st.container(border=True):
+    st.caption("Input")
+    for field, value in item.inputs.items():
+        st.text(f"{field}: {value}")
+    if item.reference is not None:
+        with st.expander("Reference answer"):
+            st.text(item.reference)
+
+if item.kind == "pairwise":
+    col_a, col_b = st.columns(2)
+    for col, side, text in ((col_a, "A", item.text_a), (col_b, "B", item.text_b)):
+        with col.container(border=True):
+            st.markdown(f"**Answer {side}**")
+            st.text(text)
+else:
+    with st.container(border=True):
+        st.markdown("**Answer**")
+        st.text(item.text_a)
+
+st.text(item.rubric)  # written by whoever created the session: shown as plain text too
+c1, c2 = st.columns([3, 2])
+previous_comment = (item.rating or {}).get("comment") or ""
+previous_tags = list((item.rating or {}).get("tags") or [])
+c1.text_input("Comment (optional)", value=previous_comment, key=f"ann_comment_{sid}_{item.item_idx}")
+c2.multiselect("Tags (optional)", list(dict.fromkeys(item.tags + previous_tags)), default=previous_tags,
+               accept_new_options=True, key=f"ann_tags_{sid}_{item.item_idx}")
+
+cols = st.columns(len(BUTTONS[item.scale]))
+for col, (value, label, key) in zip(cols, BUTTONS[item.scale]):
+    col.button(label, key=f"ann_rate_{value}", shortcut=key, on_click=rate, args=(value, item.item_idx),
+               icon=ICONS.get(value), width="stretch",
+               type="primary" if item.rating and item.rating["value"] == value else "secondary")
+nav_prev, nav_next, _ = st.columns([1, 1, 2])
+nav_prev.button("Previous", key="ann_prev", shortcut="P", on_click=review, args=(previous,),
+                disabled=previous is None, icon=":material/arrow_back:", width="stretch")
+if reviewing is not None:
+    nav_next.button("Next unrated", key="ann_next", shortcut="N", on_click=review, args=(None,),
+                    icon=":material/arrow_forward:", width="stretch")

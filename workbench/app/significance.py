@@ -1,0 +1,51 @@
+"""The Compare page's answer to "is B better than A, and how sure are we?" (see workbench.stats)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from workbench import stats, store
+from workbench.app import context
+
+
+@st.cache_data(ttl=30, max_entries=16, show_spinner="Bootstrapping…")
+def _compare(db: str, run_a: str, run_b: str, stamp: tuple) -> list[stats.PairedResult]:
+    with store.connect(db) as con:
+        return stats.compare(con, run_a, run_b)
+
+
+def render_significance(db: str, run_a: str, run_b: str) -> None:
+    """Paired bootstrap CI of B - A per metric and the Wilcoxon / sign tests, in a table and in words."""
+    try:
+        with store.connect(db) as con:
+            stamp = tuple((r["status"], str(r["finished_at"])) for r in (store.get_run(con, run_a),
+                                                                          store.get_run(con, run_b)))
+        results = _compare(db, run_a, run_b, stamp)
+    except Exception as e:  # noqa: BLE001 - shown inline; the rest of the page still works
+        context.show_error(e)
+        return
+    if not results:
+        st.info("The two runs share no scored rows.")
+        return
+    icons = {"better": ":material/trending_up:", "worse": ":material/trending_down:",
+             "higher": ":material/arrow_upward:", "lower": ":material/arrow_downward:",
+             "unclear": ":material/drag_handle:"}
+    for r in results:
+        # The sentence is built from metric names and numbers only, never from model output.
+        st.markdown(f"{icons[r.verdict]} {r.sentence()}")
+    table = pd.DataFrame([{
+        "metric": r.metric, "A": r.mean_a, "B": r.mean_b, "B − A": r.delta,
+        "95% CI": f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", "Wilcoxon p": r.wilcoxon_p, "sign test p": r.sign_p,
+        "B better / tie / worse (rows)": f"{r.wins} / {r.ties} / {r.losses}", "n": r.n, "verdict": r.verdict,
+    } for r in results])
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"A": st.column_config.NumberColumn(format="%.4f"),
+                                "B": st.column_config.NumberColumn(format="%.4f"),
+                                "B − A": st.column_config.NumberColumn(format="%+.4f"),
+                                "Wilcoxon p": st.column_config.NumberColumn(format="%.4f"),
+                                "sign test p": st.column_config.NumberColumn(format="%.4f")})
+    st.caption("Paired over the dataset rows both runs scored (repeats averaged). 95% CI: bootstrap of the mean "
+               "per-row difference (BCa, 2000 resamples). Wilcoxon signed-rank and sign tests are two-sided. "
+               "A verdict needs the whole interval on one side of 0; each metric is its own test, so expect the odd "
+               "chance finding when you look at many.")
