@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from dataclasses import asdict
 
@@ -160,3 +161,35 @@ def test_two_processes_rating_at_once_lose_nothing(db, tmp_path):
                             [sid]).fetchall()
     assert per_annotator == {"ann": 500, "bob": 500}
     assert max(lo for lo, _ in spans) < min(hi for _, hi in spans)  # the two really wrote at the same time
+
+
+def test_annotators_claiming_at_once_in_one_process_never_overfill_an_item(db):
+    """The app serves everyone from one process: rival claims on an item's last place conflict and retry."""
+    runs = make_runs(db, VARIANTS, n_rows=15)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, k=2, seed=6))
+    errors = []
+
+    def annotate(name: str) -> None:
+        try:
+            while True:
+                with store.connect(db) as con:
+                    item = an.next_item(con, sid, name)
+                    if item is None:
+                        return
+                    an.record_rating(con, sid, item.item_idx, name, "3")
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=annotate, args=(f"annotator-{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    with store.connect(db) as con:
+        per_item = con.execute("SELECT item_idx, count(*), count(DISTINCT annotator) FROM ratings "
+                               "WHERE session_id = ? GROUP BY 1", [sid]).fetchall()
+        assigned = con.execute("SELECT count(*) FROM annotation_assignments WHERE session_id = ?", [sid]).fetchone()
+    assert len(per_item) == 30 and all(n == 2 and d == 2 for _, n, d in per_item)
+    assert assigned == (60,)

@@ -54,6 +54,8 @@ if not name:
             "as you go, so you can stop and come back at any time.")
     st.stop()
 st.query_params["annotator"] = name
+if ss.get("ann_for") != (sid, name):  # another session or annotator: start at their next unrated item
+    ss["ann_for"], ss["ann_review"] = (sid, name), None
 
 
 def rate(value: str, item_idx: int) -> None:
