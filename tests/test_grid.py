@@ -90,7 +90,7 @@ def test_filters_search_and_pages(db, two):
     p = grid.query(g, page=1, page_size=4)
     assert (p.page, p.n_pages, p.total, p.rows["row_idx"].tolist()) == (1, 2, 6, [4, 5])
     assert grid.query(g, page=99, page_size=4).page == 1  # clamped
-    assert "haystack" not in p.rows.columns
+    assert "haystack" not in p.rows.columns and len(g.haystack) == 6
 
 
 def test_runs_on_different_datasets_are_refused(db, two):
@@ -122,3 +122,13 @@ def test_grid_page_html_is_escaped(db):
     out = page_html(g, grid.query(g), "reference")
     assert "<script" not in out and "<b>" not in out and "](" not in out
     assert "&#60;script&#62;" in out
+
+
+def test_input_shows_every_field_the_prompt_reads(db):
+    yaml = "name: p\nmessages:\n- role: user\n  content: '{{ product }}: {{ question }} {{ note | default(\"\") }}'\n"
+    rows = [{"question": "q?", "product": "lamp", "note": None, "reference": "r", "x": 1},
+            {"question": 'say "hi"', "product": "sofa", "reference": "r2", "x": 2}]
+    ids = make_runs(db, rows, [{"texts": ["a", "b"], "scores": [1.0, 0.5]}], prompt_yaml=yaml)
+    f = load(db, ids).frame
+    assert f["input"].tolist() == ["question: q?\nproduct: lamp", 'question: say "hi"\nproduct: sofa']
+    assert f["reference"].tolist() == ["r", "r2"]

@@ -7,7 +7,7 @@ switching pages costs nothing but rendering the page. The grid shows the first r
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 from dataclasses import dataclass
 
@@ -26,11 +26,20 @@ SORTS = {"row": "dataset order", "worst": "worst score first", "disagreement": "
 class Grid:
     runs: list[dict]  # the runs, in column order
     metric: str | None
-    frame: pd.DataFrame  # row_idx, input, reference, text_i, error_i, score_i, worst, spread, any_error, haystack
+    frame: pd.DataFrame  # row_idx, input, reference, text_i, error_i, score_i, worst, spread, any_error
 
     @property
     def n_items(self) -> int:
         return len(self.frame)
+
+    @functools.cached_property
+    def haystack(self) -> pd.Series:
+        """Input, reference, outputs and errors of each item in lower case: built on the first search."""
+        f = self.frame
+        hay = f["input"].fillna("") + "\n" + f["reference"].fillna("")
+        for i in range(len(self.runs)):
+            hay = hay + "\n" + f[f"text_{i}"].fillna("") + "\n" + f[f"error_{i}"].fillna("")
+        return hay.str.lower()
 
 
 @dataclass
@@ -67,22 +76,13 @@ def load_grid(con, run_ids: list[str], metric: str | None) -> Grid:
             r["prompt_content"] = store.get_prompt_version(con, r["prompt_hash"])["content"]
         except UserError:
             r["prompt_content"] = None
-    ds = store.get_dataset(con, runs[0]["dataset_hash"])
+    ds = store.get_dataset(con, runs[0]["dataset_hash"], rows=False)
     ref_field = ds["reference_field"] or "reference"
     fields = input_fields(runs, ds["columns"], ref_field)
-    rows = ds["rows"][: max(int(r["n_rows"]) for r in runs)]  # runs with --limit cover the first rows
-    frame = pd.DataFrame({
-        "row_idx": np.arange(len(rows)),
-        "input": ["\n".join(f"{k}: {_text(r.get(k))}" for k in fields if k in r) if len(fields) > 1
-                  else _text(r.get(fields[0])) if fields else "" for r in rows],
-        "reference": [_text(r.get(ref_field)) for r in rows],
-    })
-    long = store.grid_outputs(con, run_ids, metric)
-    for i, run_id in enumerate(run_ids):
-        part = long[long["run_id"] == run_id].set_index("row_idx")
-        frame[f"text_{i}"] = part["text"].reindex(frame["row_idx"]).to_numpy()
-        frame[f"error_{i}"] = part["error"].reindex(frame["row_idx"]).to_numpy()
-        frame[f"score_{i}"] = part["score"].reindex(frame["row_idx"]).to_numpy(dtype=float)
+    n_rows = max(int(r["n_rows"]) for r in runs)  # runs with --limit cover the first rows
+    frame = store.grid_frame(con, run_ids, metric, ds["hash"], n_rows, fields, ref_field)
+    for i in range(len(run_ids)):
+        frame[f"score_{i}"] = frame[f"score_{i}"].astype(float)
     n = len(run_ids)
     scores = frame[[f"score_{i}" for i in range(n)]].to_numpy(dtype=float)
     has = ~np.isnan(scores).all(axis=1)
@@ -97,10 +97,6 @@ def load_grid(con, run_ids: list[str], metric: str | None) -> Grid:
     frame["worst"] = worst
     frame["spread"] = spread
     frame["any_error"] = frame[[f"error_{i}" for i in range(n)]].notna().any(axis=1)
-    hay = frame["input"].fillna("") + "\n" + frame["reference"].fillna("")
-    for i in range(n):
-        hay = hay + "\n" + frame[f"text_{i}"].fillna("") + "\n" + frame[f"error_{i}"].fillna("")
-    frame["haystack"] = hay.str.lower()
     return Grid(runs, metric, frame)
 
 
@@ -114,7 +110,7 @@ def query(grid: Grid, sort: str = "row", errors_only: bool = False, search: str 
     if errors_only:
         mask &= df["any_error"].to_numpy()
     if search.strip():
-        mask &= df["haystack"].str.contains(search.strip().lower(), regex=False).to_numpy()
+        mask &= grid.haystack.str.contains(search.strip().lower(), regex=False).to_numpy()
     view = df[mask]
     if sort == "worst":
         worst_first = grid.metric not in LOWER_IS_BETTER  # low scores are bad, unless lower is better
@@ -125,16 +121,9 @@ def query(grid: Grid, sort: str = "row", errors_only: bool = False, search: str 
     total = len(view)
     n_pages = max(1, math.ceil(total / page_size))
     page = min(max(0, page), n_pages - 1)
-    rows = view.iloc[page * page_size:(page + 1) * page_size].drop(columns=["haystack"])
+    rows = view.iloc[page * page_size:(page + 1) * page_size]
     return Page(rows, total, page, n_pages)
 
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def histogram(con, runs: list[dict], metric: str, bins: int = 20) -> pd.DataFrame:

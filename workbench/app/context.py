@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -119,3 +120,23 @@ def load_secrets() -> None:
             return
         if value:
             os.environ[name] = str(value)
+
+
+@st.cache_resource
+def warm_up() -> threading.Thread:
+    """Import the heavy libraries of Compare and Run in the background once per process, so the first
+    visit to those pages does not pay for them (scipy.stats alone takes about a second on 2 cores)."""
+
+    def imports() -> None:
+        import altair as alt
+        import pandas as pd
+        import scipy.stats  # noqa: F401
+
+        import workbench.analysis  # noqa: F401
+        import workbench.runner  # noqa: F401
+
+        alt.Chart(pd.DataFrame({"x": [0]})).mark_bar().encode(x="x:Q").to_dict()  # loads the schema validator
+
+    thread = threading.Thread(target=imports, daemon=True, name="workbench-warm-up")
+    thread.start()
+    return thread

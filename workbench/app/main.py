@@ -16,6 +16,7 @@ HERE = Path(__file__).parent
 
 st.set_page_config(page_title="workbench", page_icon=":material/science:", layout="wide")
 context.load_secrets()
+context.warm_up()
 
 PAGES = [
     st.Page(HERE / "pages" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),

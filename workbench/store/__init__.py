@@ -4,9 +4,11 @@ from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import connect, db_path, migrate
 from workbench.store.grid import (
     dataset_rows,
+    grid_frame,
     grid_outputs,
     run_choices,
     run_metrics,
+    run_stamp,
     score_values,
     token_stats,
 )
@@ -51,7 +53,7 @@ __all__ = [
 ]
 __all__ += [
     "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",
-    "get_prompt_version", "list_prompt_versions", "run_choices",
+    "get_prompt_version", "list_prompt_versions", "run_choices", "grid_frame", "run_stamp",
 ]
 __all__ += [
     "annotator_progress", "claim_item", "claimable_count", "create_session", "get_rating", "get_session", "is_assigned", "item_outputs",

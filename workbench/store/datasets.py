@@ -20,14 +20,16 @@ def list_datasets(con: Con) -> pd.DataFrame:
     ).df()
 
 
-def get_dataset(con: Con, dataset_hash: str) -> dict[str, Any]:
-    """Metadata and rows (parsed) of a stored dataset."""
+def get_dataset(con: Con, dataset_hash: str, rows: bool = True) -> dict[str, Any]:
+    """Metadata and (unless rows=False) the rows, parsed, of a stored dataset."""
     cur = con.execute("SELECT * FROM datasets WHERE hash = ?", [dataset_hash])
     row = cur.fetchone()
     if row is None:
         raise UserError(f"no stored dataset {dataset_hash!r}", "dataset")
     meta = dict(zip([d[0] for d in cur.description], row))
+    meta["columns"] = list(meta["columns"] or [])
+    if not rows:
+        return meta
     data = con.execute("SELECT data FROM dataset_rows WHERE dataset_hash = ? ORDER BY row_idx", [dataset_hash]).fetchall()
     meta["rows"] = [json.loads(d) for (d,) in data]
-    meta["columns"] = list(meta["columns"] or [])
     return meta

@@ -83,14 +83,9 @@ else:
     metric = None
     st.caption("No scores yet.")
 
-# --- Significance (paired statistics for two variants) goes here. ---
-if render_significance is not None and len(run_ids) >= 2:
-    st.subheader("Is one variant better?")
-    a_col, b_col = st.columns(2)
-    run_a = a_col.selectbox("A", run_ids, index=0, format_func=labels.get, key="sig_a")
-    run_b = b_col.selectbox("B", run_ids, index=1, format_func=labels.get, key="sig_b")
-    if run_a != run_b:
-        render_significance(db, run_a, run_b)
+# --- Significance (paired statistics for two variants) goes here, drawn after the grid: the ---
+# --- bootstrap takes a second or two on 10,000 rows and the grid should not wait for it.     ---
+significance = st.container() if render_significance is not None and len(run_ids) >= 2 else None
 
 
 @st.fragment
@@ -109,8 +104,7 @@ def show_grid() -> None:
         other = p2.selectbox("Marked variant", range(len(run_ids)), index=1,
                              format_func=lambda i: labels[run_ids[i]], key="cmp_other")
     with store.connect(db) as con:
-        stamp = tuple(store.run_choices(con).set_index("id").loc[run_ids, "status"]) + tuple(
-            store.list_runs(con).set_index("id").loc[run_ids, "n_outputs"])
+        stamp = store.run_stamp(con, run_ids)
     g = load_grid(db, tuple(run_ids), metric, stamp)
     page_size = st.session_state.get("cmp_page_size", 25)
     first = grid.query(g, sort, errors_only, search, 0, page_size)
@@ -118,7 +112,8 @@ def show_grid() -> None:
     if ss.get("cmp_filters") != filters or ss.get("cmp_page", 1) > first.n_pages:
         ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
     n1, n2, n3 = st.columns([1, 1, 4], vertical_alignment="bottom")
-    page = n1.number_input(f"Page (of {first.n_pages})", 1, first.n_pages, 1, key="cmp_page") - 1
+    page = n1.number_input(f"Page (of {first.n_pages})", min_value=1, max_value=first.n_pages, step=1,
+                           key="cmp_page") - 1
     n2.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="cmp_page_size")
     view = grid.query(g, sort, errors_only, search, page, page_size) if page else first
     n3.caption(f"{view.total:,} of {g.n_items:,} items · lower is better for {metric}" if metric in LOWER_IS_BETTER
@@ -130,3 +125,14 @@ def show_grid() -> None:
 
 
 show_grid()
+
+if significance is not None:
+    with significance:
+        st.subheader("Is one variant better?")
+        a_col, b_col = st.columns(2)
+        run_a = a_col.selectbox("A", run_ids, index=0, format_func=labels.get, key="sig_a")
+        run_b = b_col.selectbox("B", run_ids, index=1, format_func=labels.get, key="sig_b")
+        if run_a != run_b:
+            render_significance(db, run_a, run_b)
+        else:
+            st.caption("Choose two different variants.")

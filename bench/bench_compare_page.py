@@ -1,0 +1,158 @@
+"""Compare page at scale: 10,000 items x 4 variants, in Chromium against a real Streamlit server.
+
+Figures (issue 5): time from navigation to the first paint of the grid (goal <= 2 s) and from asking
+for another page of the grid to its rows on screen (goal <= 0.5 s), each printed as a ratio to its
+goal (<= 1.0 meets it); and the resident memory of the Streamlit process (its peak, and now), with
+the same process measured on an empty database for scale. The data is written straight through the
+store (write_results), so set-up takes seconds.
+
+    .venv/bin/python bench/bench_compare_page.py [--items 10000] [--variants 4] [--switches 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import app_server, chromium  # noqa: E402
+from workbench import store  # noqa: E402
+from workbench.datasets import Dataset  # noqa: E402
+
+WORDS = ("order refund shipping password account delivery return label invoice store card payment address "
+         "tracking business days within email link reset support window item warranty exchange").split()
+METRICS = ("bleu", "rougeL", "exact", "latency_ms")
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def build(db: str, items: int, variants: int) -> None:
+    rng = random.Random(0)
+    rows = [{"id": i, "question": sentence(rng, 12), "reference": sentence(rng, 30)} for i in range(items)]
+    ds = Dataset("bench", "bench.jsonl", rows, ["id", "question", "reference"])
+    prompt = "name: bench\nmessages:\n- role: user\n  content: '{{ question }}'\n"
+    with store.connect(db) as con:
+        h = store.save_dataset(con, ds)
+        for v in range(variants):
+            version = f"{v:016x}"
+            store.save_prompt_version(con, f"variant{v}", None, version, prompt)
+            run_id = store.create_run(con, prompt_hash=version, prompt_name=f"variant{v}",
+                                      model_spec=f"openai:model-{v}", params={}, dataset_hash=h, n_rows=items,
+                                      repeats=1, metrics=",".join(METRICS), lang="en", signatures={})
+            outputs, scores = [], []
+            for i, r in enumerate(rows):
+                error = "timeout: request timed out" if rng.random() < 0.01 else None
+                text = None if error else (r["reference"] if rng.random() < 0.3 else sentence(rng, 28))
+                outputs.append({"run_id": run_id, "row_idx": i, "repeat_idx": 0, "messages": "[]", "text": text,
+                                "error": error, "cached": False, "latency_ms": rng.uniform(200, 900),
+                                "tokens_in": 20, "tokens_out": 40})
+                if not error:
+                    scores += [{"run_id": run_id, "row_idx": i, "repeat_idx": 0, "metric": m,
+                                "value": rng.random() if m != "latency_ms" else rng.uniform(200, 900)}
+                               for m in METRICS]
+            store.write_results(con, outputs, scores)
+            store.set_status(con, run_id, "done")
+
+
+def streamlit_process(port: str) -> psutil.Process:
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if "streamlit" in cmd and port in cmd:
+            return p
+    raise RuntimeError("streamlit process not found")
+
+
+def peak_rss_mb(proc: psutil.Process) -> tuple[float, float]:
+    status = Path(f"/proc/{proc.pid}/status").read_text()
+    field = {line.split(":")[0]: line.split(":")[1] for line in status.splitlines() if ":" in line}
+    return int(field["VmHWM"].split()[0]) / 1024, int(field["VmRSS"].split()[0]) / 1024
+
+
+def open_compare(page, url: str, how: str, ready: str) -> float:
+    """Seconds from asking for the Compare page to `ready` on screen: through the sidebar of a running app
+    ("nav"), or by loading its address in a fresh tab state ("load": Streamlit's own start-up included)."""
+    page.goto(url)
+    page.get_by_role("heading", name="Prompts").wait_for()
+    start = time.perf_counter()
+    if how == "nav":
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Compare").click()
+    else:
+        page.goto(f"{url}/compare")
+    page.locator(ready).first.wait_for()
+    return time.perf_counter() - start
+
+
+def measure(db: str, how: str, switches: int, ready: str) -> dict:
+    """On a fresh server (nothing cached): open Compare one way, then switch grid pages."""
+    out = {}
+    with app_server(db) as url, chromium() as browser:
+        proc = streamlit_process(url.rsplit(":", 1)[1])
+        page = browser.new_page(viewport={"width": 1500, "height": 1200})
+        page.set_default_timeout(60_000)
+        out["first_s"] = open_compare(page, url, how, ready)
+        times = []
+        number = page.get_by_label("Page (of", exact=False)
+        for k in range(switches):
+            target = 2 + k
+            start = time.perf_counter()
+            number.fill(str(target))
+            number.press("Enter")
+            page.wait_for_function(
+                "n => { const c = document.querySelector('table.wb-grid tbody td.idx');"
+                " return c && c.textContent === n; }", arg=str((target - 1) * 25 + 1))
+            times.append(time.perf_counter() - start)
+        if times:
+            out["switch_s"], out["switch_max_s"] = statistics.median(times), max(times)
+        out["peak_rss_mb"], out["rss_mb"] = peak_rss_mb(proc)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=10_000)
+    ap.add_argument("--variants", type=int, default=4)
+    ap.add_argument("--switches", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=3, help="fresh servers per way of opening the page")
+    args = ap.parse_args()
+    ways = (("nav", "from the sidebar"), ("load", "loading its URL"))
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = str(Path(tmp) / "empty.duckdb")
+        with store.connect(empty):
+            pass
+        empty_ready = '[data-testid="stAlert"]'  # "No runs yet": the page's own cost
+        baseline = {how: [measure(empty, how, 0, empty_ready) for _ in range(args.repeat)] for how, _ in ways}
+        db = str(Path(tmp) / "bench.duckdb")
+        t = time.perf_counter()
+        build(db, args.items, args.variants)
+        print(f"set-up: {args.items:,} items x {args.variants} variants written in {time.perf_counter() - t:.1f} s")
+        runs = {how: [measure(db, how, args.switches if (how == "nav" and k == 0) else 0, "table.wb-grid")
+                      for k in range(args.repeat)] for how, _ in ways}
+    print(f"median of {args.repeat} fresh servers each (machine load average now: {os.getloadavg()[0]:.1f})")
+    for key, how in ways:
+        first = statistics.median(r["first_s"] for r in runs[key])
+        base = statistics.median(r["first_s"] for r in baseline[key])
+        print(f"grid first paint, {how:16s} {first:.2f} s   ratio to goal 2 s: {first / 2.0:.2f}"
+              f"   (empty Compare page the same way: {base:.2f} s)")
+    m = runs["nav"][0]
+    print(f"page switch (median)  {m['switch_s']:.3f} s  ratio to goal 0.5 s: {m['switch_s'] / 0.5:.2f}"
+          f"   (slowest of {args.switches}: {m['switch_max_s']:.3f} s, ratio {m['switch_max_s'] / 0.5:.2f})")
+    peak = max(r["peak_rss_mb"] for r in runs["nav"])
+    base_peak = max(r["peak_rss_mb"] for r in baseline["nav"])
+    print(f"streamlit RSS         peak {peak:.0f} MB, after the page switches {m['rss_mb']:.0f} MB; "
+          f"on an empty database: peak {base_peak:.0f} MB (ratio {peak / base_peak:.2f})")
+
+
+if __name__ == "__main__":
+    main()
