@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+
 from workbench import metrics as metric_lib
 from workbench import store
 from workbench.datasets import Dataset, check_rows
@@ -209,8 +211,9 @@ class _Done:
 
 class _Writer:
     """Scores finished outputs (in the scorer's worker processes or a thread) and stores them with
-    their scores in one transaction per flush. A flush that finds the file locked for too long keeps
-    its rows for the next one; only the final flush gives up (and then raises)."""
+    their scores in one transaction per flush. A flush that fails (the file locked for too long, a
+    transient DuckDB error) keeps its rows for the next one; only the final flush, after three
+    tries, gives up and raises (the run is then `failed`, and resumable)."""
 
     def __init__(self, db: str | None, plan: Plan, scorer, score_keys: dict[int, str]):
         self.db, self.plan, self.scorer, self.score_keys = db, plan, scorer, score_keys
@@ -245,12 +248,18 @@ class _Writer:
         if not self.ready:
             return
         ready, self.ready = self.ready, []
-        try:
-            await asyncio.to_thread(self._write, ready, final)
-        except StoreBusyError:
-            self.ready = ready + self.ready
-            if final:
-                raise
+        for attempt in range(3 if final else 1):
+            try:
+                await asyncio.to_thread(self._write, ready, final)
+                return
+            except (StoreBusyError, duckdb.Error) as e:
+                # Kept for the next flush: a busy file, or a transient error of DuckDB's in-process
+                # instance cache when another thread opens the file as we close it.
+                error = e
+                await asyncio.sleep(0.2 * (attempt + 1))
+        self.ready = ready + self.ready
+        if final:
+            raise error
 
     def _write(self, ready: list[tuple[_Done, dict[str, float]]], final: bool) -> None:
         from workbench.store import cache as cache_store
