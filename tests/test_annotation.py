@@ -124,7 +124,7 @@ WRITER = textwrap.dedent("""
     from workbench import annotation as an, store
     db, sid, name, go, per_connection = sys.argv[1:6]
     with store.connect(db) as con:
-        items = [i for i in range(1000) if store.is_assigned(con, sid, i, name)][:500]
+        items = store.assigned_items(con, sid, name)[:500]
     while not os.path.exists(go):
         time.sleep(0.01)
     step = int(per_connection)

@@ -6,8 +6,8 @@ regularisation so a variant that never lost still gets a finite strength) and ce
 difference of 1.0 means odds of e (~73%) of winning.
 
 Ties: "tie" and "both bad" carry no preference, so each counts as half a win for each side (the rule
-Chatbot Arena uses for ties, "both bad" included). In the fit every decisive vote is entered twice and
-every tie once in each direction, which is exactly that weighting.
+Chatbot Arena uses for ties, "both bad" included): the fit works on a matrix of win counts where a
+tie adds 0.5 in each direction.
 
 Confidence intervals: the votes are resampled by item (all annotators' votes on a pair go together,
 since they judged the same two answers), the model is refitted, and the 2.5th and 97.5th percentiles
@@ -72,11 +72,15 @@ def fit(n: int, wins: np.ndarray, ties: np.ndarray) -> np.ndarray:
     """Strengths of n players from (winner, loser) rows and (i, j) tie rows, centred on 0."""
     import choix
 
-    data = [(int(w), int(lo)) for w, lo in wins] * 2
-    data += [(int(i), int(j)) for i, j in ties] + [(int(j), int(i)) for i, j in ties]
-    if not data:
+    wins = np.asarray(wins, dtype=int).reshape(-1, 2)
+    ties = np.asarray(ties, dtype=int).reshape(-1, 2)
+    if not len(wins) and not len(ties):
         return np.zeros(n)
-    theta = np.asarray(choix.ilsr_pairwise(n, data, alpha=REGULARISATION), dtype=float)
+    counts = np.zeros((n, n))  # counts[i, j]: times i beat j; a tie is half a win each way
+    np.add.at(counts, (wins[:, 0], wins[:, 1]), 1.0)
+    np.add.at(counts, (ties[:, 0], ties[:, 1]), 0.5)
+    np.add.at(counts, (ties[:, 1], ties[:, 0]), 0.5)
+    theta = np.asarray(choix.ilsr_pairwise_dense(counts, alpha=REGULARISATION), dtype=float)
     return theta - theta.mean()
 
 

@@ -15,6 +15,7 @@ from workbench.store.grid import (
 from workbench.store.prompts import get_prompt_version, list_prompt_versions
 from workbench.store.ratings import (
     annotator_progress,
+    assigned_items,
     claim_item,
     claimable_count,
     create_session,
@@ -56,7 +57,8 @@ __all__ += [
     "get_prompt_version", "list_prompt_versions", "run_choices", "grid_frame", "run_stamp",
 ]
 __all__ += [
-    "annotator_progress", "claim_item", "claimable_count", "create_session", "get_rating", "get_session", "is_assigned", "item_outputs",
-    "list_sessions", "load_ratings", "next_assigned_unrated", "output_scores", "rated_items", "resolve_session",
-    "session_rating_count", "upsert_ratings", "usable_outputs",
+    "annotator_progress", "assigned_items", "claim_item", "claimable_count", "create_session", "get_rating",
+    "get_session", "is_assigned", "item_outputs", "list_sessions", "load_ratings", "next_assigned_unrated",
+    "output_scores", "rated_items", "resolve_session", "session_rating_count", "upsert_ratings",
+    "usable_outputs",
 ]

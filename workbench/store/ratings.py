@@ -168,6 +168,13 @@ def claimable_count(con: Con, session_id: str, annotator: str, k: int) -> int:
         [session_id, k, annotator]).fetchone()[0])
 
 
+def assigned_items(con: Con, session_id: str, annotator: str) -> list[int]:
+    """Items assigned to this annotator, in the stored order."""
+    return [int(i) for (i,) in con.execute(
+        "SELECT item_idx FROM annotation_assignments WHERE session_id = ? AND annotator = ? ORDER BY item_idx",
+        [session_id, annotator]).fetchall()]
+
+
 def is_assigned(con: Con, session_id: str, item_idx: int, annotator: str) -> bool:
     return con.execute("SELECT 1 FROM annotation_assignments WHERE session_id = ? AND item_idx = ? AND annotator = ?",
                        [session_id, item_idx, annotator]).fetchone() is not None
