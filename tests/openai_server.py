@@ -101,6 +101,11 @@ class OpenAIServer:
         if self._loop and self._server:
             async def close():
                 self._server.close()
+                # end handlers still sleeping (slow faults, latency) so none is left to a closed loop
+                pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
@@ -123,7 +128,7 @@ class OpenAIServer:
                 keep = await self._respond(method, path, headers, body, writer)
                 if not keep:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
             writer.close()

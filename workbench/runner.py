@@ -428,17 +428,17 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
             sem, n = limits[v.model_spec]
             tasks.append(asyncio.ensure_future(_run_variant(plan, v, providers[v.model_spec], sem, n, writer,
                                                             progress[v.run_id], work[v.run_id], stop, msg_json)))
-        gathered = asyncio.gather(*tasks)
-        while not gathered.done():
-            await asyncio.wait([gathered], timeout=0.1)
+        while not all(t.done() for t in tasks):
+            await asyncio.wait(tasks, timeout=0.1)
             if cancel is not None and cancel.is_set():
                 break
             if writer.due():
                 writer.start()
             if on_progress:
                 on_progress(list(progress.values()))
-        if gathered.done():
-            gathered.result()
+        if all(t.done() for t in tasks):
+            for t in tasks:
+                t.result()  # a bug in a worker surfaces here
             status = "done"
     except asyncio.CancelledError:  # Ctrl-C under asyncio.run: leave a resumable run
         status = "cancelled"
