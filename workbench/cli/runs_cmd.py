@@ -64,11 +64,28 @@ def show(args: argparse.Namespace) -> int:
     print()
     table(["metric", "mean", "95% CI", "n"],
           [[m.metric, m.mean, f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]", m.n] for m in s.metrics])
+    _show_batch_facts(s, fmt, table)
     if r.get("signatures"):
         print()
         for metric, sig in r["signatures"].items():
             print(f"  {metric}: {sig}")
     return 0
+
+
+def _show_batch_facts(s, fmt, table) -> None:
+    """Cached outputs, an incomplete run's next step, and for repeated runs how stable the prompt is."""
+    r = s.run
+    if s.n_cached:
+        print(f"\ncached {s.n_cached} of {s.n_outputs} outputs (served from the response cache)")
+    if s.n_outputs < s.n_rows and r["status"] != "running":
+        print(f"\nincomplete: workbench eval --resume {r['id']}")
+    st = s.stability
+    if st:
+        share = f" ({st['changed_share']:.0%})" if st["changed_share"] is not None else ""
+        print(f"\nrepeats {r['repeats']}: output changed in {st['changed_rows']} of {st['rows']} rows{share}")
+        table(["metric", "mean per-row variance", "mean per-row sd", "max per-row variance", "rows"],
+              [[m, v["mean_row_variance"], v["mean_row_sd"], v["max_row_variance"], v["rows"]]
+               for m, v in st["metrics"].items()])
 
 
 def compare(args: argparse.Namespace) -> int:
