@@ -96,8 +96,8 @@ def chrf(prediction: str, references: list[str], lang: str = "en") -> float:
     best_f = -1.0
     for ref in references:  # sacrebleu's rule: the statistics of the reference with the best F
         stats: list[int] = []
-        for h, g in zip(hyp_grams, _char_ngrams("".join(ref.split()), m.char_order)):
-            stats += [len(h) if g else 0, len(g), _matches(h, g) if g and h else 0]
+        for n, (h, g) in enumerate(zip(hyp_grams, _char_ngrams("".join(ref.split()), m.char_order)), 1):
+            stats += [len(h) if g else 0, len(g), _matches(h, g, n <= 2) if g and h else 0]
         f = m._compute_f_score(stats)
         if f > best_f:
             best_f, best_stats = f, stats
@@ -116,8 +116,12 @@ def _char_ngrams(line: str, max_order: int) -> list[list[str]]:
     return out
 
 
-def _matches(h: list, r: list) -> int:
+def _matches(h: list, r: list, repeats_likely: bool = False) -> int:
     """Size of the multiset intersection: the sum over n-grams of min(count in h, count in r)."""
+    if repeats_likely:  # short n-grams repeat anyway: count straight away
+        ch, cr = Counter(h), Counter(r)
+        common = ch.keys() & cr.keys()
+        return sum(map(min, map(ch.__getitem__, common), map(cr.__getitem__, common)))
     hs, rs = set(h), set(r)
     common = hs & rs
     if not common:
