@@ -227,3 +227,32 @@ def test_export_page_offers_the_bundle_and_writes_it(db, openai_server, app_dirs
     assert meta["chosen_by"]["metric"] == "exact" and meta["model"].startswith("openai:test@")
     next(b for b in at.button if b.label == "Prepare the file").click().run()
     assert len(at.get("download_button")) == 2
+
+
+def test_a_running_job_survives_leaving_the_page_and_can_be_cancelled(db):
+    from tests.openai_server import OpenAIServer
+    from workbench.app.context import job_registry
+
+    with OpenAIServer(latency=0.2) as server:
+        at = page("run").run()
+        at.multiselect(key="run_prompts").set_value(["support_zero_shot.yaml (file)"])
+        at.multiselect(key="run_models").set_value([])
+        at.text_input(key="run_extra_model").set_value(f"openai:slow@{server.base_url}")
+        options = at.selectbox(key="run_dataset").options
+        at.selectbox(key="run_dataset").select_index(options.index("support_en.jsonl"))
+        at.number_input(key="run_limit").set_value(100)
+        at.number_input(key="run_concurrency").set_value(1)
+        at.button[0].click().run()
+        job = next(j for j in job_registry().list() if j.db == db)
+
+        # Another session (a new tab, or coming back to the page): the run is there, with its progress.
+        again = page("run").run()
+        no_exceptions(again)
+        bars = again.get("progress")
+        assert bars and "started in this app" in bars[0].proto.text
+        cancel = next(b for b in again.button if b.label == "Cancel")
+        cancel.click().run()
+        assert job.wait(30)
+    with store.connect(db) as con:
+        runs = store.list_runs(con)
+    assert runs["status"].tolist() == ["cancelled"] and 0 < runs["n_outputs"].iloc[0] < 100
