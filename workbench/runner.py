@@ -377,13 +377,15 @@ async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asynci
 
 async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
                   on_progress: Callable[[list[Progress]], None] | None = None,
-                  todo: Todo | None = None, cancel: threading.Event | None = None) -> list[str]:
+                  todo: Todo | None = None, cancel: threading.Event | None = None,
+                  providers: dict[str, Provider] | None = None) -> list[str]:
     """Generate, score and store every variant; returns run ids. Each run ends done, cancelled or failed.
 
     `concurrency` bounds the requests in flight per provider (default: the provider's own, e.g. 16 for
     API models); `todo` (or `plan.todo`, from plan_from_run) restricts each run to those (row, repeat)
     pairs. `cancel` (set from another thread, e.g. the app's Cancel button) stops new requests,
     flushes what has finished and leaves the runs `cancelled`, resumable with plan_from_run.
+    `providers` (spec -> Provider, e.g. built to validate the specs first) are used and closed.
     """
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
@@ -394,7 +396,7 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     work: Todo = {v.run_id: list(todo[v.run_id]) if todo is not None and v.run_id in todo else list(every)
                   for v in plan.variants}
     progress = {v.run_id: Progress(v.run_id, len(work[v.run_id])) for v in plan.variants}
-    providers: dict[str, Provider] = {}
+    providers = dict(providers or {})
     stop = threading.Event()  # ours: `cancel` belongs to the caller
     status = "cancelled"
     scorer = BatchScorer(plan.metrics, plan.dataset.lang)

@@ -84,11 +84,10 @@ def run(args: argparse.Namespace) -> int:
         plan = _plan_new(args, options)
         dataset_path = plan.dataset.path
     # Build providers before creating runs: a bad spec or missing key must leave nothing behind.
-    for spec in dict.fromkeys(v.model_spec for v in plan.variants):
-        make_provider(spec, **options)
+    providers = {spec: make_provider(spec, **options) for spec in dict.fromkeys(v.model_spec for v in plan.variants)}
     show_progress = not args.json and sys.stderr.isatty()
     started = time.perf_counter()
-    run_ids = asyncio.run(runner.execute(plan, args.db, concurrency=args.concurrency,
+    run_ids = asyncio.run(runner.execute(plan, args.db, concurrency=args.concurrency, providers=providers,
                                          on_progress=_progress_printer() if show_progress else None))
     elapsed = time.perf_counter() - started
     with store.connect(args.db) as con:
