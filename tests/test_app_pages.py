@@ -224,7 +224,7 @@ def test_export_page_offers_the_bundle_and_writes_it(db, openai_server, app_dirs
     from workbench.bundle import read_bundle
 
     meta, prompt = read_bundle(written[0].read_text(encoding="utf-8"))
-    assert meta["chosen_by"]["metric"] == "exact" and meta["model"].startswith("openai:test@")
+    assert meta["chosen_by"]["metric"] == "bleu" and meta["model"].startswith("openai:test@")
     next(b for b in at.button if b.label == "Prepare the file").click().run()
     assert len(at.get("download_button")) == 2
 

@@ -74,6 +74,11 @@ def pick_runs(key: str) -> list[str]:
     return chosen
 
 
+def main_metric(metrics: list[str]) -> str:
+    """The metric pages open on: BLEU, chrF or ROUGE-L when scored (graded, unlike exact match)."""
+    return next((m for m in ("bleu", "chrf", "rougeL") if m in metrics), metrics[0])
+
+
 def runs_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A run listing for display (st.dataframe renders cells as text, never HTML)."""
     return df.rename(columns={"prompt_name": "prompt", "model_spec": "model"})

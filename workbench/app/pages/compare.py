@@ -69,7 +69,7 @@ st.caption("Metrics: mean ± half-width of the 95% confidence interval (t-interv
 
 quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
 if metrics:
-    metric = st.selectbox("Metric", metrics, index=metrics.index(quality[0]), key="cmp_metric")
+    metric = st.selectbox("Metric", metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
     with store.connect(db) as con:
         hist = grid.histogram(con, runs, metric)
     if not hist.empty:

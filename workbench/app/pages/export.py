@@ -28,7 +28,9 @@ if not metrics:
     st.caption("The chosen runs have no scores yet.")
 else:
     quality = [m for m in metrics if m not in ("length", "tokens_out")]
-    metric = st.selectbox("Choose the best by", quality or metrics, key="exp_metric",
+    options = quality or metrics
+    metric = st.selectbox("Choose the best by", options, index=options.index(context.main_metric(options)),
+                          key="exp_metric",
                           help="Quality metrics count errored rows as 0; lower is better for latency.")
     try:
         with store.connect(db) as con:
@@ -48,7 +50,8 @@ else:
         c1, c2 = st.columns(2)
         c1.download_button("Download the bundle", chosen.text, file_name=chosen.filename, mime="application/yaml",
                            icon=":material/download:", on_click="ignore")
-        if c2.button(f"Write it to {library.prompts_dir()}/", type="primary", icon=":material/save:"):
+        if c2.button("Write it to the prompts folder", type="primary", icon=":material/save:",
+                     help=f"{library.prompts_dir() / chosen.filename}"):
             path = bundle.write_bundle(chosen, library.prompts_dir())
             st.success(f"Wrote {path}: run it with `workbench eval {path} --data … --model {best.model_spec}`")
     except Exception as e:  # noqa: BLE001 - shown inline

@@ -99,9 +99,10 @@ with edit:
 
     st.markdown("**Messages** (each a Jinja template; Ctrl+Enter or leaving the box updates the preview)")
     for n, uid in enumerate(list(ss["draft_msgs"])):
-        r, c, x = st.columns([1.2, 6, 0.6], vertical_alignment="top")
-        r.selectbox("Role", ROLES, key=f"role_{uid}", label_visibility="collapsed" if n else "visible")
-        c.text_area(f"Message {n + 1}", key=f"content_{uid}", height=110)
+        r, c, x = st.columns([1.5, 6, 0.6], vertical_alignment="top")
+        r.selectbox("Role", ROLES, key=f"role_{uid}")
+        lines = sum(1 + len(line) // 70 for line in ss[f"content_{uid}"].splitlines())
+        c.text_area(f"Message {n + 1}", key=f"content_{uid}", height=min(420, max(90, 24 * lines + 40)))
         if x.button("✕", key=f"remove_{uid}", help="remove this message", disabled=len(ss["draft_msgs"]) == 1):
             ss["draft_msgs"].remove(uid)
             st.rerun()
