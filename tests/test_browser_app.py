@@ -119,4 +119,20 @@ def test_author_run_compare_export(tmp_path):
         page.get_by_text("Wrote").wait_for()
         assert (prompts / "support_zero_shot.best.yaml").exists()
         screenshot(page, "app-6-export")
+
+        # The remaining pages draw in the browser too (screenshots for review).
+        goto(page, "Datasets")
+        page.get_by_text("Upload a file").click()
+        upload = tmp_path / "upload.csv"
+        upload.write_text("question,reference\nHow do I pay?,By card.\nWhere is my order?,\n", encoding="utf-8")
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(upload))
+        page.get_by_text("1 problem").wait_for()  # the empty reference on data row 2
+        page.get_by_role("button", name="Keep this dataset in the workbench").click()
+        page.get_by_text("Stored as upload").wait_for()
+        with store.connect(db) as con:
+            assert store.list_datasets(con).query("name == 'upload'")["n_rows"].tolist() == [2]
+        screenshot(page, "app-7-datasets")
+        goto(page, "Models")
+        page.get_by_text("OPENAI_API_KEY is not set").wait_for()
+        screenshot(page, "app-8-models")
         assert page.evaluate("window.__pwned") is None

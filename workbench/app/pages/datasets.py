@@ -12,7 +12,7 @@ from workbench.errors import UserError
 st.title("Datasets")
 ss = st.session_state
 
-source = st.radio("Source", ["Upload a file", "Open a dataset"], horizontal=True, key="ds_source")
+source = st.radio("Source", ["Open a dataset", "Upload a file"], horizontal=True, key="ds_source")
 dataset = None
 if source == "Upload a file":
     up = st.file_uploader("CSV, TSV, JSONL or Parquet", type=["csv", "tsv", "jsonl", "ndjson", "parquet"],

@@ -40,7 +40,9 @@ options = prompt_options()
 with st.form("start_run"):
     chosen = st.multiselect("Prompt versions", list(options), default=list(options)[:1], key="run_prompts")
     specs = context.model_specs()
-    models = st.multiselect("Models", specs, default=specs[:1], key="run_models")
+    models = st.multiselect("Models", specs, default=specs[:1], key="run_models",
+                            help=None if specs else "No model yet: add an OpenAI-compatible server on the Models "
+                            "page, set OPENAI_API_KEY, or type a spec below.")
     extra = st.text_input("Other model spec (optional)", key="run_extra_model",
                           placeholder="openai:MODEL@http://127.0.0.1:8000/v1")
     choice, dataset = context.pick_dataset("Dataset", "run_dataset")
@@ -83,7 +85,7 @@ def live() -> None:
         job = mine.get(r["id"])
         c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
         where = "this app" if job else "another process (CLI?)"
-        c1.progress(float(r["fraction"]), text=f"{r['prompt_name']}@{r['prompt_hash'][:8]} × {r['model_spec']} · "
+        c1.progress(float(r["fraction"]), text=f"`{r['prompt_name']}@{r['prompt_hash'][:8]}` × `{r['model_spec']}` · "
                     f"{r['done']}/{r['total']} done · {r['errors']} errors · {r['id']} · started in {where}")
         if job is not None and job.alive:
             if job.cancel.is_set():
