@@ -22,10 +22,16 @@ def test_fisher_interval_hand_computed():
     assert math.isnan(trust.fisher_ci(0.5, 3, "spearman")[0])
 
 
+GENERIC = ("Thank you so much for reaching out to us today! We really appreciate your message and we are always "
+           "happy to help. Please have a look at the help centre on our website, where you will find many useful "
+           "articles, or get in touch again and one of our friendly team members will get back to you soon.")
+
+
 def answer(v: int, row: dict) -> str:
-    """Variant 0 answers with the reference, 1 with its first half, 2 with something generic."""
+    """Variant 0 answers with the reference, 1 with its first half, 2 with a long generic reply (so that
+    length does not track quality)."""
     ref = row["reference"]
-    return [ref, ref[: len(ref) // 2], "Thanks for reaching out! Please check our help centre."][v]
+    return [ref, ref[: len(ref) // 2], GENERIC][v]
 
 
 VARIANTS = [("support_few_shot", "openai:good"), ("support_zero_shot", "openai:half"),
@@ -53,6 +59,7 @@ def test_single_session_correlations_point_at_the_metric_that_tracks_humans(db):
         assert c.spearman > 0.7 and c.kendall > 0.5 and c.spearman_p < 0.001 and c.n == 45
         assert c.spearman_ci[0] < c.spearman < c.spearman_ci[1] <= 1
     assert rep.correlations[0].metric in ("bleu", "chrf", "rougeL", "exact", "contains")
+    assert by["length"].spearman < 0.3  # the longest answers are the worst ones here
     assert rep.correlations == sorted(rep.correlations, key=lambda c: -c.aligned)
 
 

@@ -34,14 +34,21 @@ def _transaction(con: Con, work: Callable[[], T]) -> T:
             con.execute("COMMIT")
             return result
         except duckdb.TransactionException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             if attempt == CONFLICT_RETRIES - 1:
                 raise
             time.sleep(0.005 * (attempt + 1))
         except Exception:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
     raise AssertionError("unreachable")
+
+
+def _rollback(con: Con) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:  # a failed COMMIT has already ended the transaction
+        pass
 
 
 def _insert_frame(con: Con, table: str, df: pd.DataFrame, replace: bool = False) -> None:
