@@ -54,3 +54,11 @@ def test_diff_html_wraps_changes_and_escapes_inside_them():
     assert "<ins>" in out and "<b>" not in out and "&#60;b&#62;" in out
     assert "<del>24</del>" in out
     assert "<del>" not in diff_html("a b", "a c", show_deleted=False)
+
+
+def test_markdown_literal_escapes_every_markdown_construct():
+    from workbench.textdiff import markdown_literal
+
+    out = markdown_literal("![x](http://e/x.png) <b>hi</b> **y** `c` [l](u)")
+    assert out == r"\!\[x\]\(http\:\/\/e\/x\.png\) \<b\>hi\<\/b\> \*\*y\*\* \`c\` \[l\]\(u\)"
+    assert markdown_literal("a\nb") == "a  \nb"

@@ -63,3 +63,12 @@ def diff_html(base: str, text: str, show_deleted: bool = True) -> str:
         elif show_deleted:
             parts.append(f"<del>{escape(piece)}</del>")
     return "".join(parts)
+
+
+MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_literal(text: str) -> str:
+    """Text for a Markdown context (st.error, st.caption…) that shows as typed: every ASCII punctuation
+    character backslash-escaped (CommonMark), so no link, image, emphasis or HTML can form."""
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text or "")).replace("\n", "  \n")

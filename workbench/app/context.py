@@ -12,6 +12,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from workbench import catalog, jobs, store
 from workbench.errors import StoreBusyError, UserError
+from workbench.textdiff import markdown_literal
 
 OPENAI_MODELS = ["openai:gpt-4o-mini", "openai:gpt-4o"]
 
@@ -29,11 +30,11 @@ def job_registry() -> jobs.Jobs:
 def show_error(e: Exception) -> None:
     """A user error as one line naming the place; anything else with its type."""
     if isinstance(e, UserError):
-        st.error(f"{e.where}: {e.message}" if e.where else e.message, icon=":material/error:")
+        st.error(markdown_literal(f"{e.where}: {e.message}" if e.where else e.message), icon=":material/error:")
     elif isinstance(e, StoreBusyError):
-        st.error(str(e), icon=":material/lock:")
+        st.error(markdown_literal(str(e)), icon=":material/lock:")
     else:
-        st.error(f"{type(e).__name__}: {e}", icon=":material/error:")
+        st.error(markdown_literal(f"{type(e).__name__}: {e}"), icon=":material/error:")
 
 
 def custom_models() -> list[str]:

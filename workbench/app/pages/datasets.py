@@ -8,6 +8,7 @@ import streamlit as st
 from workbench import catalog, library
 from workbench.app import context
 from workbench.errors import UserError
+from workbench.textdiff import markdown_literal
 
 st.title("Datasets")
 ss = st.session_state
@@ -41,8 +42,8 @@ if dataset is not None:
                         if detected in ("en", "zh") else 0, key=f"ds_lang_{dataset.hash}",
                         help=f"detected: {detected}")
     dataset.lang = lang
-    st.caption(f"{dataset.path} · {len(dataset.rows)} rows · columns: {', '.join(columns)} · "
-               f"encoding: {dataset.encoding or 'n/a'} · hash {dataset.hash}")
+    st.caption(markdown_literal(f"{dataset.path} · {len(dataset.rows)} rows · columns: {', '.join(columns)} · "
+                                f"encoding: {dataset.encoding or 'n/a'} · hash {dataset.hash}"))
     st.dataframe(dataset.rows[:200], width="stretch", height=280)
 
     st.subheader("Validation")
@@ -69,6 +70,7 @@ if dataset is not None:
         if st.button("Keep this dataset in the workbench", type="primary", icon=":material/save:"):
             try:
                 h = catalog.save_dataset(dataset, context.db())
-                st.success(f"Stored as {dataset.name} ({h[:8]}): it is now offered on the Prompts and Run pages.")
+                st.success(markdown_literal(f"Stored as {dataset.name} ({h[:8]}): it is now offered on the Prompts "
+                                            "and Run pages."))
             except Exception as e:  # noqa: BLE001 - shown inline
                 context.show_error(e)

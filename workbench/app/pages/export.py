@@ -12,6 +12,7 @@ import streamlit as st
 from workbench import bundle, export, library, store
 from workbench.app import context
 from workbench.metrics import LOWER_IS_BETTER
+from workbench.textdiff import markdown_literal
 
 st.title("Export")
 ss = st.session_state
@@ -53,7 +54,8 @@ else:
         if c2.button("Write it to the prompts folder", type="primary", icon=":material/save:",
                      help=f"{library.prompts_dir() / chosen.filename}"):
             path = bundle.write_bundle(chosen, library.prompts_dir())
-            st.success(f"Wrote {path}: run it with `workbench eval {path} --data … --model {best.model_spec}`")
+            st.success(markdown_literal(f"Wrote {path}: run it with: workbench eval {path} --data DATASET "
+                                        f"--model {best.model_spec}"))
     except Exception as e:  # noqa: BLE001 - shown inline
         context.show_error(e)
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from workbench import catalog
 from workbench.app import context
+from workbench.textdiff import markdown_literal
 
 st.title("Models")
 
@@ -70,7 +71,7 @@ if st.button("Send", type="primary", icon=":material/send:"):
                 st.text(message)
             with st.chat_message("assistant"):
                 st.text(done.text)
-            st.caption(f"{done.latency_ms or 0:.0f} ms · tokens in {done.tokens_in} / out {done.tokens_out} · "
-                       f"finish: {done.finish_reason}")
+            st.caption(markdown_literal(f"{done.latency_ms or 0:.0f} ms · tokens in {done.tokens_in} / out "
+                                        f"{done.tokens_out} · finish: {done.finish_reason}"))
         except Exception as e:  # noqa: BLE001 - a provider error is shown, not raised
             context.show_error(e)

@@ -12,6 +12,7 @@ import yaml
 from workbench import library, store
 from workbench.app import context
 from workbench.templates import ROLES, parse_prompt
+from workbench.textdiff import markdown_literal
 
 NEW = "(new prompt)"
 BLANK = {"name": "my_prompt", "description": "", "messages": [
@@ -158,8 +159,8 @@ with view:
                      + (" (optional)" if v in pv.optional else "") for v in need]
             st.markdown("Variables: " + ", ".join(marks))
         if pv.missing:
-            st.error(f"The dataset has no column {', '.join(map(repr, pv.missing))} "
-                     f"(it has: {', '.join(columns or [])})", icon=":material/error:")
+            st.error(markdown_literal(f"The dataset has no column {', '.join(map(repr, pv.missing))} "
+                                      f"(it has: {', '.join(columns or [])})"), icon=":material/error:")
     if pv.error is not None:
         context.show_error(pv.error)
         if pv.source_line is not None:
@@ -179,7 +180,7 @@ with view:
         except Exception as e:  # noqa: BLE001 - shown inline
             context.show_error(e)
     if ss.get("saved_message"):
-        st.success(ss.pop("saved_message"), icon=":material/check:")
+        st.success(markdown_literal(ss.pop("saved_message")), icon=":material/check:")
 
 st.divider()
 st.subheader("History")

@@ -10,6 +10,7 @@ from workbench.app import context
 from workbench.errors import UserError
 from workbench.metrics import ALL, DEFAULT, parse_metrics
 from workbench.templates import parse_prompt
+from workbench.textdiff import markdown_literal
 
 st.title("Run")
 ss = st.session_state
@@ -94,7 +95,7 @@ def live() -> None:
                 c2.button("Cancel", key=f"cancel_{job.id}_{r['id']}", on_click=registry.cancel, args=(job.id,))
     for j in registry.list():
         if j.error:
-            st.error(f"Job {j.id} ({'; '.join(j.labels)}): {j.error}", icon=":material/error:")
+            st.error(markdown_literal(f"Job {j.id} ({'; '.join(j.labels)}): {j.error}"), icon=":material/error:")
     shown = table.head(50)[["id", "prompt_name", "prompt_hash", "model_spec", "dataset", "status", "done", "total",
                             "errors", "created_at", "finished_at"]]
     st.dataframe(context.runs_frame(shown), hide_index=True, width="stretch",
