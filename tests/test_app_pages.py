@@ -249,7 +249,8 @@ def test_a_running_job_survives_leaving_the_page_and_can_be_cancelled(db):
         again = page("run").run()
         no_exceptions(again)
         bars = again.get("progress")
-        assert bars and "started in this app" in bars[0].proto.text
+        assert bars and "started in this app" in bars[0].proto.text, (
+            [b.proto.text for b in bars], [e.value for e in again.error], job.error, job.alive)
         cancel = next(b for b in again.button if b.label == "Cancel")
         cancel.click().run()
         assert job.wait(30)
