@@ -172,6 +172,12 @@ def test_compare_filters_and_searches(db, openai_server):
     filtered = at.get("html")[0].proto.body
     assert 0 < filtered.count("<td class='idx'>") < 12
     at.text_input(key="cmp_search").set_value("").run()
+    at.selectbox(key="cmp_page_size").set_value(10).run()
+    assert at.get("html")[0].proto.body.count("<td class='idx'>") == 10
+    at.button(key="cmp_next").click().run()
+    no_exceptions(at)
+    assert at.number_input(key="cmp_page").value == 2
+    assert at.get("html")[0].proto.body.count("<td class='idx'>") == 2 and at.button(key="cmp_next").disabled
     at.checkbox(key="cmp_errors").check().run()
     assert not at.get("html") and any("No item matches" in c.value for c in at.caption)
 

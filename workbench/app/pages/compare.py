@@ -40,15 +40,32 @@ def load_grid(db: str, run_ids: tuple[str, ...], metric: str | None, stamp: tupl
         return grid.load_grid(con, list(run_ids), metric)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def summarize(db: str, run_ids: tuple[str, ...], stamp: tuple):
+    """Summaries, token totals and metric names of the runs; recomputed when `stamp` says they changed."""
+    with store.connect(db) as con:
+        return ([analysis.summarize(con, r) for r in run_ids], store.token_stats(con, list(run_ids)).set_index("run_id"),
+                store.run_metrics(con, list(run_ids)))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def histogram(db: str, runs: list[dict], metric: str, stamp: tuple):
+    with store.connect(db) as con:
+        return grid.histogram(con, runs, metric)
+
+
+def step_page(delta: int) -> None:
+    ss["cmp_page"] = max(1, ss.get("cmp_page", 1) + delta)
+
+
 run_ids = context.pick_runs("cmp")
 if not run_ids:
     st.stop()
 
 db = context.db()
 with store.connect(db) as con:
-    summaries = [analysis.summarize(con, r) for r in run_ids]
-    tokens = store.token_stats(con, run_ids).set_index("run_id")
-    metrics = store.run_metrics(con, run_ids)
+    stamp = store.run_stamp(con, run_ids)
+summaries, tokens, metrics = summarize(db, tuple(run_ids), stamp)
 runs = [s.run for s in summaries]
 labels = {r["id"]: grid.variant_label(r) for r in runs}
 
@@ -70,8 +87,7 @@ st.caption("Metrics: mean ± half-width of the 95% confidence interval (t-interv
 quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
 if metrics:
     metric = st.selectbox("Metric", metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
-    with store.connect(db) as con:
-        hist = grid.histogram(con, runs, metric)
+    hist = histogram(db, runs, metric, stamp)
     if not hist.empty:
         chart = alt.Chart(hist).mark_bar(opacity=0.55).encode(
             x=alt.X("start:Q", bin="binned", title=metric), x2="end:Q",
@@ -104,19 +120,23 @@ def show_grid() -> None:
         other = p2.selectbox("Marked variant", range(len(run_ids)), index=1,
                              format_func=lambda i: labels[run_ids[i]], key="cmp_other")
     with store.connect(db) as con:
-        stamp = store.run_stamp(con, run_ids)
-    g = load_grid(db, tuple(run_ids), metric, stamp)
+        now = store.run_stamp(con, run_ids)
+    g = load_grid(db, tuple(run_ids), metric, now)
     page_size = st.session_state.get("cmp_page_size", 25)
     first = grid.query(g, sort, errors_only, search, 0, page_size)
     filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
     if ss.get("cmp_filters") != filters or ss.get("cmp_page", 1) > first.n_pages:
         ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
-    n1, n2, n3 = st.columns([1, 1, 4], vertical_alignment="bottom")
+    n0, n1, n2, n3, n4 = st.columns([0.6, 1, 0.6, 1, 3], vertical_alignment="bottom")
+    n0.button("Previous", icon=":material/chevron_left:", on_click=step_page, args=(-1,),
+              disabled=ss.get("cmp_page", 1) <= 1, key="cmp_prev")
     page = n1.number_input(f"Page (of {first.n_pages})", min_value=1, max_value=first.n_pages, step=1,
                            key="cmp_page") - 1
-    n2.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="cmp_page_size")
+    n2.button("Next", icon=":material/chevron_right:", on_click=step_page, args=(1,),
+              disabled=page + 1 >= first.n_pages, key="cmp_next")
+    n3.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="cmp_page_size")
     view = grid.query(g, sort, errors_only, search, page, page_size) if page else first
-    n3.caption(f"{view.total:,} of {g.n_items:,} items · lower is better for {metric}" if metric in LOWER_IS_BETTER
+    n4.caption(f"{view.total:,} of {g.n_items:,} items · lower is better for {metric}" if metric in LOWER_IS_BETTER
                else f"{view.total:,} of {g.n_items:,} items")
     if view.total:
         st.html(page_html(g, view, diff, base, other))
