@@ -107,7 +107,7 @@ def test_huge_or_slow_output_is_refused(source):
 
 def test_render_cap_is_total_across_messages():
     text = "x" * (MAX_RENDERED_CHARS // 2 + 10)
-    p = parse_prompt(f"name: t\nmessages:\n  - role: system\n    content: '{{{{ a }}}}'\n  - role: user\n    content: '{{{{ a }}}}'\n", "p.yaml")
+    p = parse_prompt("name: t\nmessages:\n  - role: system\n    content: '{{ a }}'\n  - role: user\n    content: '{{ a }}'\n", "p.yaml")
     with pytest.raises(TemplateError):
         p.render({"a": text})
 
