@@ -294,9 +294,14 @@ def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
     """Per row: what its scores depend on besides the output (references, language, metrics, versions)."""
     lang = plan.dataset.lang
     head = json.dumps([plan.metrics.as_text(), lang, metric_lib.signatures(plan.metrics, lang)], sort_keys=True)
-    refs = plan.dataset.references
-    return {r: hashlib.sha256(f"{head}\n{json.dumps(refs(r), ensure_ascii=False)}".encode()).hexdigest()[:32]
-            for r in rows}
+    by_refs: dict[tuple[str, ...], str] = {}  # references repeat across rows (one answer per intent)
+    out = {}
+    for r in rows:
+        refs = tuple(plan.dataset.references(r))
+        if refs not in by_refs:
+            by_refs[refs] = hashlib.sha256(f"{head}\n{json.dumps(refs, ensure_ascii=False)}".encode()).hexdigest()[:32]
+        out[r] = by_refs[refs]
+    return out
 
 
 async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider], work: Todo,

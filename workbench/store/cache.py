@@ -65,15 +65,11 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple[int, int]]
                                                finish_reason, latency_ms, tokens_in, tokens_out, cached)
                SELECT w.run_id, w.row_idx, w.repeat_idx, w.messages, c.text, NULL, NULL, c.finish_reason,
                       c.latency_ms, c.tokens_in, c.tokens_out, true
-               FROM _want w JOIN response_cache c ON c.key = w.key
-               ORDER BY w.run_id, w.row_idx, w.repeat_idx""")
+               FROM _want w JOIN response_cache c ON c.key = w.key""")
         con.execute(
             """INSERT OR REPLACE INTO scores (run_id, row_idx, repeat_idx, metric, value)
-               SELECT run_id, row_idx, repeat_idx, metric, value FROM (
-                   SELECT w.run_id, w.row_idx, w.repeat_idx, unnest(c.score_names) AS metric,
-                          unnest(c.score_values) AS value, unnest(range(len(c.score_names))) AS i
-                   FROM _want w JOIN response_cache c ON c.key = w.key AND c.score_key = w.score_key)
-               ORDER BY run_id, row_idx, repeat_idx, i""")  # stored in the order a fresh run stores them
+               SELECT w.run_id, w.row_idx, w.repeat_idx, unnest(c.score_names), unnest(c.score_values)
+               FROM _want w JOIN response_cache c ON c.key = w.key AND c.score_key = w.score_key""")
         hits = con.execute(
             "SELECT w.run_id, w.row_idx, w.repeat_idx FROM _want w JOIN response_cache c ON c.key = w.key").fetchall()
         rescore = con.execute(
