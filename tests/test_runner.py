@@ -209,3 +209,47 @@ def test_bad_engine_options_exit_2_and_leave_nothing(cli, openai_server, db, arg
     with store.connect(db) as con:
         assert store.list_runs(con).empty
     assert not openai_server.requests
+
+
+class BrokenProvider(EchoBatchProvider):
+    """Fails on some rows with an exception no provider should raise."""
+
+    batch_size = 1
+
+    async def complete_batch(self, batch, params):
+        if "password" in batch[0][-1]["content"].lower():
+            raise KeyError("surprise")
+        return [Completion(text="ok", tokens_out=1, latency_ms=1.0)]
+
+
+def test_an_unexpected_provider_exception_is_recorded_on_its_rows(cli, db, monkeypatch):
+    monkeypatch.setitem(providers.KINDS, "broken", ("tests.test_runner", "BrokenProvider"))
+    r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", "broken:x", "--limit", "12", "--json")
+    assert r.code == 0, r.err
+    run = r.json()["runs"][0]
+    assert run["outputs"] == 12 and run["status"] == "done"
+    assert 0 < run["errors"] < 12 and run["errors_by_kind"] == {"other": run["errors"]}
+    df = outputs(db, run["run_id"])
+    assert df.loc[df["error"].notna(), "error"].str.contains("KeyError").all()
+
+
+def test_a_scoring_failure_keeps_the_outputs_and_resume_scores_them(cli, openai_server, db, monkeypatch):
+    import workbench.metrics.batch as batch
+
+    real = batch.score_items
+
+    def broken(items, metrics, lang):
+        raise ValueError("metric bug")
+
+    monkeypatch.setattr(batch, "score_items", broken)
+    r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", f"openai:test@{openai_server.base_url}", "--limit", "6",
+            "--json")
+    assert r.code == 0, r.err
+    run = r.json()["runs"][0]
+    assert run["outputs"] == 6 and run["errors"] == 0 and run["status"] == "failed" and run["metrics"] == {}
+    monkeypatch.setattr(batch, "score_items", real)
+    before = len(openai_server.requests)
+    r = cli("eval", "--resume", run["run_id"], "--json")
+    run = r.json()["runs"][0]
+    assert run["status"] == "done" and run["metrics"]["bleu"]["n"] == 6
+    assert len(openai_server.requests) == before  # the answers came from the cache, only scoring was redone

@@ -222,6 +222,7 @@ class _Writer:
         self.last_flush = time.monotonic()
         self.task: asyncio.Task | None = None
         self.written = 0
+        self.scoring_error: str | None = None
 
     def add(self, done: _Done) -> None:
         self.pending.append(done)
@@ -242,8 +243,14 @@ class _Writer:
         self.last_flush = time.monotonic()
         ok = [d for d in batch if not isinstance(d.result, ProviderError)]
         refs = self.plan.dataset.references
-        scores = iter(await self.scorer.score(
-            [(d.result.text, refs(d.row), d.result.latency_ms, d.result.tokens_out) for d in ok]))
+        try:
+            scored = await self.scorer.score(
+                [(d.result.text, refs(d.row), d.result.latency_ms, d.result.tokens_out) for d in ok])
+        except Exception as e:  # noqa: BLE001 - a metric bug must not cost the outputs: stored unscored,
+            # and `plan_from_run` (--resume) scores outputs that have no scores
+            self.scoring_error = f"{type(e).__name__}: {e}"
+            scored = [{} for _ in ok]
+        scores = iter(scored)
         self.ready += [(d, {} if isinstance(d.result, ProviderError) else next(scores)) for d in batch]
         if not self.ready:
             return
@@ -280,7 +287,8 @@ class _Writer:
                     entries.append({"key": d.key, "provider": d.provider, "text": r.text,
                                     "finish_reason": r.finish_reason, "latency_ms": r.latency_ms,
                                     "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
-                                    "score_key": self.score_keys.get(d.row), "score_names": list(values),
+                                    "score_key": self.score_keys.get(d.row) if values else None,
+                                    "score_names": list(values),
                                     "score_values": list(values.values())})
             outputs.append(rec)
         wait = store.db.LOCK_WAIT_SECONDS * (4 if final else 1)
@@ -369,6 +377,8 @@ async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asynci
                     results = await provider.complete_batch(batch, v.params)
                 except ProviderError as e:
                     results = [e] * len(items)
+                except Exception as e:  # noqa: BLE001 - failures are data: an unexpected one too, on its rows
+                    results = [ProviderError("other", f"{type(e).__name__}: {e}"[:500])] * len(items)
             for (row, rep), res in zip(items, results):
                 m = msg_json(v, row)
                 ok = not isinstance(res, ProviderError)
@@ -460,6 +470,8 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
         await asyncio.gather(*tasks, return_exceptions=True)
         try:
             await writer.flush(final=True)
+            if writer.scoring_error and status == "done":
+                status = "failed"  # outputs are stored; --resume scores them
         finally:
             scorer.close()
             for p in providers.values():

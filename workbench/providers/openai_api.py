@@ -104,6 +104,8 @@ class OpenAIProvider(Provider):
         except openai.APIStatusError as e:
             kind = "server_error" if e.status_code >= 500 else "bad_request"
             raise ProviderError(kind, f"HTTP {e.status_code}: {self._clean(e)}") from None
+        except openai.APIError as e:
+            raise ProviderError("other", self._clean(e)) from None
 
     def _parse(self, raw: bytes, latency: float) -> Completion:
         try:
