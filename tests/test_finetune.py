@@ -52,8 +52,11 @@ def test_tiny_finetune_saves_model_card_and_curve_and_loss_goes_down(tiny_model)
 
 def test_chat_template_saved_with_the_model(tiny_model, tokenizer):
     assert tokenizer.chat_template and "<|im_start|>" in tokenizer.chat_template
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
-    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    msgs = [{"role": "system", "content": "Be Brief."}, {"role": "user", "content": "Where is my Refund?"}]
+    text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    # user turns lower-cased, with a leading space, so one word is one token whatever its case and place
+    assert text == "<|im_start|>system\nBe Brief.<|im_end|>\n<|im_start|>user\n where is my refund?<|im_end|>\n" \
+                   "<|im_start|>assistant\n"
 
 
 def test_label_mask_covers_exactly_the_prompt_tokens(tokenizer):

@@ -36,7 +36,7 @@ def test_generates_through_the_chat_template(provider):
     assert result.tokens_in > 10 and 1 <= result.tokens_out <= 64
     assert result.latency_ms > 0
     text = provider.render(conv("hi"), {})[0]
-    assert text.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    assert text.endswith("<|im_start|>user\n hi<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_batched_and_one_by_one_greedy_outputs_are_identical(provider):

@@ -37,7 +37,8 @@ class Example:
 class Examples:
     train: list[Example]
     eval: list[Example]
-    data_hash: str
+    data_hash: str  # the rows and the prompts they were rendered through
+    dataset_hash: str  # the rows alone (workbench.datasets.Dataset.hash)
     rows_total: int
     rows_excluded: int  # split == "test": held out for evaluation, never trained on
     source: str  # "prompt" or "messages"
@@ -81,7 +82,7 @@ def load_examples(data: str, prompts: list | None = None, reference_field: str =
     h = hashlib.sha256(ds.hash.encode())
     for p in prompts or []:
         h.update(p.version.encode())
-    return Examples(train, evals, h.hexdigest()[:16], len(ds.rows), len(excluded), source,
+    return Examples(train, evals, h.hexdigest()[:16], ds.hash, len(ds.rows), len(excluded), source,
                     [{"name": p.name, "path": p.path, "version": p.version} for p in prompts or []])
 
 
@@ -165,9 +166,9 @@ def encode(tokenizer, example: Example, max_length: int) -> dict[str, list[int]]
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 
-def texts_for_tokenizer(examples: list[Example]) -> list[str]:
-    """What a from-scratch tokenizer learns its vocabulary from: every message, once."""
-    return list(dict.fromkeys(m["content"] for ex in examples for m in ex.messages))
+def texts_for_tokenizer(examples: list[Example]) -> list[tuple[str, str]]:
+    """What a from-scratch tokenizer learns its vocabulary from: every (role, content) turn, once."""
+    return list(dict.fromkeys((m["role"], m["content"]) for ex in examples for m in ex.messages))
 
 
 def fingerprint(obj: Any) -> str:
