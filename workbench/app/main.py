@@ -1,4 +1,4 @@
-"""Streamlit entry point: `workbench app` (or `streamlit run workbench/app/main.py`).
+"""Streamlit entry point, started by `workbench app` through workbench/app/serve.py.
 
 Pages live in workbench/app/pages/ and stay thin over the core modules. Other features add their
 pages by appending to PAGES.

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
-
-APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
 
 
 def register(sub, common) -> None:
@@ -24,7 +21,7 @@ def streamlit_command(db: str, port: int, address: str) -> tuple[list[str], dict
     """The argv and environment that start the app on `db`."""
     from workbench import store
 
-    argv = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+    argv = [sys.executable, "-m", "workbench.app.serve", "--server.port", str(port),
             "--server.address", address, "--browser.gatherUsageStats", "false"]
     env = {**os.environ, "WORKBENCH_DB": os.path.abspath(store.db_path(db))}
     return argv, env
