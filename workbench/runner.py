@@ -223,6 +223,7 @@ class _Writer:
         self.task: asyncio.Task | None = None
         self.written = 0
         self.scoring_error: str | None = None
+        self.status_written = False
 
     def add(self, done: _Done) -> None:
         self.pending.append(done)
@@ -236,7 +237,9 @@ class _Writer:
     def start(self) -> None:
         self.task = asyncio.ensure_future(self.flush())
 
-    async def flush(self, final: bool = False) -> None:
+    async def flush(self, final: bool = False, status: str | None = None) -> None:
+        """Score and store what finished. The final flush also sets the runs' `status` in its transaction's
+        connection (one open of the file fewer per run; small runs feel it)."""
         if self.task is not None and not self.task.done() and self.task is not asyncio.current_task():
             await asyncio.shield(self.task)
         batch, self.pending = self.pending, []
@@ -252,12 +255,14 @@ class _Writer:
             scored = [{} for _ in ok]
         scores = iter(scored)
         self.ready += [(d, {} if isinstance(d.result, ProviderError) else next(scores)) for d in batch]
-        if not self.ready:
+        if status == "done" and self.scoring_error:
+            status = "failed"  # the outputs are stored; --resume scores them
+        if not self.ready and status is None:
             return
         ready, self.ready = self.ready, []
         for attempt in range(3 if final else 1):
             try:
-                await asyncio.to_thread(self._write, ready, final)
+                await asyncio.to_thread(self._write, ready, final, status)
                 return
             except (StoreBusyError, duckdb.Error) as e:
                 # Kept for the next flush: a busy file, or a transient error of DuckDB's in-process
@@ -268,7 +273,7 @@ class _Writer:
         if final:
             raise error
 
-    def _write(self, ready: list[tuple[_Done, dict[str, float]]], final: bool) -> None:
+    def _write(self, ready: list[tuple[_Done, dict[str, float]]], final: bool, status: str | None = None) -> None:
         from workbench.store import cache as cache_store
 
         outputs, scores, entries = [], [], []
@@ -295,6 +300,10 @@ class _Writer:
         with store.connect(self.db, wait=wait) as con:
             store.write_results(con, outputs, scores)
             cache_store.save(con, entries)
+            if status is not None:
+                for v in self.plan.variants:
+                    store.set_status(con, v.run_id, status)
+                self.status_written = True
         self.written += len(outputs)
 
 
@@ -469,16 +478,15 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         try:
-            await writer.flush(final=True)
-            if writer.scoring_error and status == "done":
-                status = "failed"  # outputs are stored; --resume scores them
+            await writer.flush(final=True, status=status)
         finally:
             scorer.close()
             for p in providers.values():
                 await p.aclose()
-            with store.connect(db) as con:
-                for v in plan.variants:
-                    store.set_status(con, v.run_id, status)
+            if not writer.status_written:  # the final flush failed: still say how the run ended
+                with store.connect(db) as con:
+                    for v in plan.variants:
+                        store.set_status(con, v.run_id, "failed" if status == "done" else status)
             if on_progress:
                 on_progress(list(progress.values()))
     return [v.run_id for v in plan.variants]
