@@ -127,11 +127,11 @@ def query(grid: Grid, sort: str = "row", errors_only: bool = False, search: str 
 
 
 def histogram(con, runs: list[dict], metric: str, bins: int = 20) -> pd.DataFrame:
-    """variant, start, end, count: each run's score distribution binned here, so a chart of
+    """run_id, variant, start, end, count: each run's score distribution binned here, so a chart of
     40,000 scores ships 20 bars per variant to the browser instead of every point."""
     values = store.score_values(con, [r["id"] for r in runs], metric)
     if values.empty:
-        return pd.DataFrame(columns=["variant", "start", "end", "count"])
+        return pd.DataFrame(columns=["run_id", "variant", "start", "end", "count"])
     lo, hi = float(values["value"].min()), float(values["value"].max())
     if 0.0 <= lo and hi <= 1.0:
         lo, hi = 0.0, 1.0  # quality scores: the whole scale, so variants line up
@@ -139,10 +139,15 @@ def histogram(con, runs: list[dict], metric: str, bins: int = 20) -> pd.DataFram
     parts = []
     for r in runs:
         counts, _ = np.histogram(values.loc[values["run_id"] == r["id"], "value"].to_numpy(), bins=edges)
-        parts.append(pd.DataFrame({"variant": variant_label(r), "start": edges[:-1], "end": edges[1:],
-                                   "count": counts}))
+        parts.append(pd.DataFrame({"run_id": r["id"], "variant": variant_label(r), "start": edges[:-1],
+                                   "end": edges[1:], "count": counts}))
     return pd.concat(parts, ignore_index=True)
 
 
 def variant_label(run: dict) -> str:
     return f"{run['prompt_name']}@{run['prompt_hash'][:6]} × {run['model_spec']} ({run['id'][:6]})"
+
+
+def variant_key(n: int) -> str:
+    """A, B, C… for the n-th variant: short names for chart legends and column heads."""
+    return chr(ord("A") + n) if n < 26 else str(n + 1)

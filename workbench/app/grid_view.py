@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from workbench.grid import Grid, Page, variant_label
+from workbench.grid import Grid, Page, variant_key, variant_label
 from workbench.textdiff import diff_html, escape
 
 STYLE = """<style>
@@ -36,7 +36,7 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
     """The page's rows as a table. diff='pair' marks variant `other` against variant `base`."""
     n = len(grid.runs)
     head = ["<th class='idx'>#</th>", "<th>input</th>", "<th>reference</th>"]
-    head += [f"<th>{escape(variant_label(r))}</th>" for r in grid.runs]
+    head += [f"<th>{escape(f'{variant_key(n)} · {variant_label(r)}')}</th>" for n, r in enumerate(grid.runs)]
     body = []
     for row in page.rows.to_dict(orient="records"):
         cells = [f"<td class='idx'>{int(row['row_idx']) + 1}</td>", f"<td>{escape(row['input'])}</td>",

@@ -67,7 +67,8 @@ with store.connect(db) as con:
     stamp = store.run_stamp(con, run_ids)
 summaries, tokens, metrics = summarize(db, tuple(run_ids), stamp)
 runs = [s.run for s in summaries]
-labels = {r["id"]: grid.variant_label(r) for r in runs}
+keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
+labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
 
 st.subheader("Summary")
 rows = []
@@ -89,11 +90,15 @@ if metrics:
     metric = st.selectbox("Metric", metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
     hist = histogram(db, runs, metric, stamp)
     if not hist.empty:
-        chart = alt.Chart(hist).mark_bar(opacity=0.55).encode(
-            x=alt.X("start:Q", bin="binned", title=metric), x2="end:Q",
-            y=alt.Y("count:Q", stack=None, title="outputs"),
-            color=alt.Color("variant:N", legend=alt.Legend(orient="bottom", columns=1, labelLimit=600)),
-            tooltip=["variant", "start", "end", "count"]).properties(height=220)
+        # One step line per variant over shared bins: four distributions stay readable where bars would hide
+        # each other.
+        hist["key"] = hist["run_id"].map(keys)
+        chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
+            x=alt.X("start:Q", title=f"{metric} (bin start)"),
+            y=alt.Y("count:Q", title="outputs"),
+            color=alt.Color("key:N", title="variant", legend=alt.Legend(orient="right")),
+            tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
+                     "count"]).properties(height=240)
         st.altair_chart(chart, width="stretch")
 else:
     metric = None
@@ -107,7 +112,7 @@ significance = st.container() if render_significance is not None and len(run_ids
 @st.fragment
 def show_grid() -> None:
     st.subheader("Outputs side by side")
-    c1, c2, c3, c4 = st.columns([2, 2, 1, 3], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns([2, 2, 1.3, 3], vertical_alignment="bottom")
     sort = c1.selectbox("Sort", list(grid.SORTS), format_func=grid.SORTS.get, key="cmp_sort")
     diff = c2.selectbox("Highlight differences", list(DIFF_MODES), format_func=DIFF_MODES.get, key="cmp_diff")
     errors_only = c3.checkbox("Errors only", key="cmp_errors")
@@ -127,8 +132,8 @@ def show_grid() -> None:
     filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
     if ss.get("cmp_filters") != filters or ss.get("cmp_page", 1) > first.n_pages:
         ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
-    n0, n1, n2, n3, n4 = st.columns([0.6, 1, 0.6, 1, 3], vertical_alignment="bottom")
-    n0.button("Previous", icon=":material/chevron_left:", on_click=step_page, args=(-1,),
+    n0, n1, n2, n3, n4 = st.columns([1, 1, 1, 1, 2.5], vertical_alignment="bottom")
+    n0.button("Prev", icon=":material/chevron_left:", on_click=step_page, args=(-1,),
               disabled=ss.get("cmp_page", 1) <= 1, key="cmp_prev")
     page = n1.number_input(f"Page (of {first.n_pages})", min_value=1, max_value=first.n_pages, step=1,
                            key="cmp_page") - 1
