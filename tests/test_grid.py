@@ -132,3 +132,12 @@ def test_input_shows_every_field_the_prompt_reads(db):
     f = load(db, ids).frame
     assert f["input"].tolist() == ["question: q?\nproduct: lamp", 'question: say "hi"\nproduct: sofa']
     assert f["reference"].tolist() == ["r", "r2"]
+
+
+def test_grid_page_clips_runaway_outputs(db):
+    from workbench.app.grid_view import MAX_CHARS, page_html
+
+    ids = make_runs(db, [{"question": "q", "reference": "short"}], [{"texts": ["word " * 5000], "scores": [0.0]}])
+    g = load(db, ids)
+    out = page_html(g, grid.query(g), "reference")
+    assert len(out) < 4 * MAX_CHARS + 5000 and f"{25000 - MAX_CHARS:,} more characters" in out

@@ -26,6 +26,16 @@ STYLE = """<style>
 DIFF_MODES = {"reference": "against the reference", "pair": "between two variants", "none": "no highlighting"}
 
 
+MAX_CHARS = 3000  # per cell: a runaway output must not make the page heavy
+
+
+def _clip(text: str) -> tuple[str, str]:
+    """(shown part, note on what was left out)."""
+    if len(text) <= MAX_CHARS:
+        return text, ""
+    return text[:MAX_CHARS], f"<span class='empty'> … {len(text) - MAX_CHARS:,} more characters</span>"
+
+
 def _score(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -39,20 +49,25 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
     head += [f"<th>{escape(f'{variant_key(n)} · {variant_label(r)}')}</th>" for n, r in enumerate(grid.runs)]
     body = []
     for row in page.rows.to_dict(orient="records"):
-        cells = [f"<td class='idx'>{int(row['row_idx']) + 1}</td>", f"<td>{escape(row['input'])}</td>",
-                 f"<td>{escape(row['reference'])}</td>"]
+        (inp, inp_more), (ref, ref_more) = _clip(row["input"]), _clip(row["reference"])
+        cells = [f"<td class='idx'>{int(row['row_idx']) + 1}</td>", f"<td>{escape(inp)}{inp_more}</td>",
+                 f"<td>{escape(ref)}{ref_more}</td>"]
         for i in range(n):
             text, error = row.get(f"text_{i}"), row.get(f"error_{i}")
             if isinstance(error, str):
-                cell = f"<span class='err'>error: {escape(error)}</span>"
+                cell = f"<span class='err'>error: {escape(_clip(error)[0])}</span>"
             elif not isinstance(text, str):
                 cell = "<span class='empty'>(not run yet)</span>"
-            elif diff == "reference" and row["reference"]:
-                cell = diff_html(row["reference"], text, show_deleted=False)
-            elif diff == "pair" and i == other and isinstance(row.get(f"text_{base}"), str):
-                cell = diff_html(row[f"text_{base}"], text)
             else:
-                cell = escape(text)
+                text, more = _clip(text)
+                base_text = row.get(f"text_{base}")
+                if diff == "reference" and ref:
+                    cell = diff_html(ref, text, show_deleted=False)
+                elif diff == "pair" and i == other and isinstance(base_text, str):
+                    cell = diff_html(_clip(base_text)[0], text)
+                else:
+                    cell = escape(text)
+                cell += more
             score = _score(row.get(f"score_{i}"))
             if score and grid.metric:
                 cell += f"<span class='score'>{escape(grid.metric)} {score}</span>"
