@@ -19,6 +19,8 @@ try:  # the statistics section (paired bootstrap, tests) comes with the rating f
 except ImportError:
     render_significance = None
 
+AUTO_SIGNIFICANCE_ROWS = 2000  # above this the bootstrap waits for a click: it would hold up the page
+
 st.title("Compare")
 ss = st.session_state
 
@@ -157,7 +159,11 @@ if significance is not None:
         a_col, b_col = st.columns(2)
         run_a = a_col.selectbox("A", run_ids, index=0, format_func=labels.get, key="sig_a")
         run_b = b_col.selectbox("B", run_ids, index=1, format_func=labels.get, key="sig_b")
-        if run_a != run_b:
-            render_significance(db, run_a, run_b)
-        else:
+        rows = max(s.n_outputs for s in summaries)
+        if run_a == run_b:
             st.caption("Choose two different variants.")
+        elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
+            render_significance(db, run_a, run_b)
+        elif st.button(f"Test it (paired bootstrap over {rows:,} rows: a few seconds)", key="sig_go"):
+            ss["sig_asked"] = (run_a, run_b)
+            render_significance(db, run_a, run_b)
