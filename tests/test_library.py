@@ -68,3 +68,15 @@ def test_save_writes_the_file_and_one_version_per_content(tmp_path, db):
     prompt.name = "../escape"
     with pytest.raises(TemplateError):
         library.save_prompt(prompt, db, tmp_path)
+
+
+def test_overview_lists_files_and_stored_versions(tmp_path, db):
+    prompt = load_prompt(ROOT / "prompts" / "support_zero_shot.yaml")
+    library.save_prompt(prompt, db, tmp_path)
+    (tmp_path / "other.yaml").write_text((ROOT / "prompts" / "support_persona.yaml").read_text(encoding="utf-8"))
+    with store.connect(db) as con:
+        store.save_prompt_version(con, "gone", None, "f" * 16, "name: gone\nmessages: []\n")
+    df = library.overview(db, tmp_path).set_index("file")
+    assert df.loc["support_zero_shot.yaml", "saved"] and df.loc["support_zero_shot.yaml", "versions"] == 1
+    assert not df.loc["other.yaml", "saved"]
+    assert df.loc["(database only)", "name"] == "gone"

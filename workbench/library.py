@@ -152,3 +152,25 @@ def version_diff(old: str, new: str, old_label: str = "old", new_label: str = "n
     """Unified diff of two versions' YAML."""
     return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                         fromfile=old_label, tofile=new_label))
+
+
+def overview(db: str | None = None, directory: str | Path | None = None) -> pd.DataFrame:
+    """One line per prompt file: its name, version, whether that version is stored, and how many
+    versions and runs the database holds under that name (prompts only in the database too)."""
+    with store.connect(db) as con:
+        versions = store.list_prompt_versions(con)
+    by_name = versions.groupby("name").agg(versions=("hash", "size"), runs=("n_runs", "sum"),
+                                           last_stored=("created_at", "max")) if not versions.empty else None
+    rows = []
+    for path in list_prompt_files(directory):
+        prompt, err = read_prompt_file(path)
+        name = prompt.name if prompt else path.stem
+        rows.append({"file": path.name, "name": name, "version": prompt.version[:8] if prompt else "(invalid)",
+                     "saved": bool(prompt and (versions["hash"] == prompt.version).any()) if len(versions) else False})
+    df = pd.DataFrame(rows, columns=["file", "name", "version", "saved"])
+    if by_name is not None:
+        df = df.merge(by_name, left_on="name", right_index=True, how="outer")
+        df["file"] = df["file"].fillna("(database only)")
+        df["saved"] = df["saved"].fillna(False).astype(bool)
+        df[["versions", "runs"]] = df[["versions", "runs"]].fillna(0).astype(int)
+    return df.reset_index(drop=True)

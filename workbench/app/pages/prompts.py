@@ -89,6 +89,9 @@ if ss.get("draft_source") != source or "draft_msgs" not in ss:
     open_source(source)
 if ss.get("load_error") is not None and ss.get("draft_source") == source:
     context.show_error(ss["load_error"])
+with st.expander("All prompts: files and stored versions"):
+    st.dataframe(library.overview(context.db()), hide_index=True, width="stretch",
+                 column_config={"saved": st.column_config.CheckboxColumn("file's version stored")})
 
 edit, view = st.columns([3, 2], gap="large")
 
