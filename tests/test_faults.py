@@ -159,14 +159,14 @@ def wait_for_outputs(db: str, proc: subprocess.Popen, at_least: int, timeout: fl
 
 
 def test_sigkill_mid_run_then_resume_gives_exactly_n_outputs(cli, db):
-    n = 80
+    n = 160
     with OpenAIServer(latency=0.05) as server:
         proc = eval_process(db, server.base_url, "--limit", str(n))
-        wait_for_outputs(db, proc, 20)
+        wait_for_outputs(db, proc, 10)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         (run_id,), done = stored(db)
-        assert 20 <= done < n
+        assert 10 <= done < n
         with store.connect(db) as con:
             assert store.get_run(con, run_id)["status"] == "running"  # killed: nobody marked it
         before = len(server.requests)
@@ -184,7 +184,7 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_outputs(cli, db):
 
 
 def test_ctrl_c_leaves_a_cancelled_run_that_resumes(cli, db):
-    n = 80
+    n = 160
     with OpenAIServer(latency=0.05) as server:
         proc = eval_process(db, server.base_url, "--limit", str(n))
         wait_for_outputs(db, proc, 10)

@@ -36,10 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
-
 from workbench import metrics as metric_lib
-from workbench import store
 from workbench.datasets import Dataset, check_rows
 from workbench.errors import StoreBusyError, TemplateError, UserError
 from workbench.providers import Completion, Provider, ProviderError, make_provider
@@ -50,6 +47,9 @@ FLUSH_ROWS = 500
 EXPENSIVE_METRICS = {"bleu", "chrf", "rouge1", "rouge2", "rougeL"}
 
 Todo = dict[str, list[tuple[int, int]]]  # run id -> (row_idx, repeat_idx) still to do
+
+# The store (DuckDB, Arrow, pandas) is imported where it is used, not with this module: when the runs are
+# new and the cache is not involved, `execute` creates them in a thread while the first requests go out.
 
 
 @dataclass
@@ -127,6 +127,7 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     error. Provider options (timeout, retries, limits) are this invocation's, not the original's.
     `plan.todo` may be empty: the run is already complete.
     """
+    from workbench import store
     from workbench.metrics import parse_metrics
     from workbench.store import cache as cache_store
     from workbench.templates import parse_prompt
@@ -167,6 +168,8 @@ def _metric_list(text: str, signatures: dict[str, str]) -> list[str]:
 
 def create_runs(plan: Plan, db: str | None) -> list[str]:
     """Record prompt versions, the dataset and one run per variant, in one unit of work."""
+    from workbench import store
+
     sigs = metric_lib.signatures(plan.metrics, plan.dataset.lang)
     with store.connect(db) as con:
         ds_hash = store.save_dataset(con, plan.dataset)
@@ -199,7 +202,7 @@ def _caches(plan: Plan, v: Variant) -> bool:
 class _Done:
     """A finished request waiting to be scored and stored."""
 
-    run_id: str
+    variant: Variant  # its run id may still be in the making (see execute)
     row: int
     repeat: int
     messages: str  # JSON
@@ -224,6 +227,7 @@ class _Writer:
         self.written = 0
         self.scoring_error: str | None = None
         self.status_written = False
+        self.created: asyncio.Future | None = None  # set while execute creates the runs in a thread
 
     def add(self, done: _Done) -> None:
         self.pending.append(done)
@@ -259,6 +263,10 @@ class _Writer:
             status = "failed"  # the outputs are stored; --resume scores them
         if not self.ready and status is None:
             return
+        if self.created is not None:
+            await self.created  # the runs exist before anything is written to them (raises if that failed)
+        import duckdb
+
         ready, self.ready = self.ready, []
         for attempt in range(3 if final else 1):
             try:
@@ -274,11 +282,13 @@ class _Writer:
             raise error
 
     def _write(self, ready: list[tuple[_Done, dict[str, float]]], final: bool, status: str | None = None) -> None:
+        from workbench import store
         from workbench.store import cache as cache_store
 
         outputs, scores, entries = [], [], []
         for d, values in ready:
-            rec = {"run_id": d.run_id, "row_idx": d.row, "repeat_idx": d.repeat, "messages": d.messages,
+            run_id = d.variant.run_id
+            rec = {"run_id": run_id, "row_idx": d.row, "repeat_idx": d.repeat, "messages": d.messages,
                    "cached": d.cached}
             r = d.result
             if isinstance(r, ProviderError):
@@ -286,7 +296,7 @@ class _Writer:
             else:
                 rec.update(text=r.text, finish_reason=r.finish_reason, latency_ms=r.latency_ms,
                            tokens_in=r.tokens_in, tokens_out=r.tokens_out)
-                scores += [{"run_id": d.run_id, "row_idx": d.row, "repeat_idx": d.repeat, "metric": k, "value": v}
+                scores += [{"run_id": run_id, "row_idx": d.row, "repeat_idx": d.repeat, "metric": k, "value": v}
                            for k, v in values.items()]
                 if d.key:
                     entries.append({"key": d.key, "provider": d.provider, "text": r.text,
@@ -321,22 +331,22 @@ def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
     return out
 
 
-async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider], work: Todo,
-                     score_keys: dict[int, str], progress: dict[str, Progress], writer: _Writer,
+async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider], work: dict[int, list],
+                     score_keys: dict[int, str], progress: dict[int, Progress], writer: _Writer,
                      msg_json: Callable[[Variant, int], str]) -> None:
     """Serve what the cache holds (outputs and, when they match, scores copied inside DuckDB);
-    queue cached answers whose scores must be computed again; leave the rest in `work`."""
+    queue cached answers whose scores must be computed again; leave the rest in `work` (per variant)."""
+    from workbench import store
     from workbench.store import cache as cache_store
 
     wanted: dict[str, list] = {k: [] for k in cache_store.LOOKUP_SCHEMA.names}
-    keyed: dict[str, tuple[Variant, str]] = {}
-    for v in plan.variants:
-        if not _caches(plan, v) or not work[v.run_id]:
+    keyed: dict[str, tuple[int, Variant, str]] = {}  # run id -> (variant index, variant, provider identity)
+    for i, v in enumerate(plan.variants):
+        if not _caches(plan, v) or not work[i]:
             continue
         prefix = _key_prefix(providers[v.model_spec], v.params)
-        ident = json.dumps(providers[v.model_spec].identity(), sort_keys=True)
-        keyed[v.run_id] = (v, ident)
-        for row, rep in work[v.run_id]:
+        keyed[v.run_id] = (i, v, json.dumps(providers[v.model_spec].identity(), sort_keys=True))
+        for row, rep in work[i]:
             m = msg_json(v, row)
             wanted["run_id"].append(v.run_id)
             wanted["row_idx"].append(row)
@@ -356,12 +366,13 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
     for rid, r, k in hits:
         served[rid].add((r, k))
     for rid, pairs in served.items():
-        work[rid] = [p for p in work[rid] if p not in pairs]
-        progress[rid].done += len(pairs)
-        progress[rid].cached += len(pairs)
+        i = keyed[rid][0]
+        work[i] = [p for p in work[i] if p not in pairs]
+        progress[i].done += len(pairs)
+        progress[i].cached += len(pairs)
     for rid, r, k, key, text, finish, latency, t_in, t_out in rescore:
-        v, ident = keyed[rid]
-        writer.add(_Done(rid, r, k, msg_json(v, r), Completion(text, finish, t_in, t_out, latency), cached=True,
+        _, v, ident = keyed[rid]
+        writer.add(_Done(v, r, k, msg_json(v, r), Completion(text, finish, t_in, t_out, latency), cached=True,
                          key=key, provider=ident))
 
 
@@ -391,7 +402,7 @@ async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asynci
             for (row, rep), res in zip(items, results):
                 m = msg_json(v, row)
                 ok = not isinstance(res, ProviderError)
-                writer.add(_Done(v.run_id, row, rep, m, res, key=prefix(m) if prefix and ok else None,
+                writer.add(_Done(v, row, rep, m, res, key=prefix(m) if prefix and ok else None,
                                  provider=ident))
                 progress.done += 1
                 progress.errors += not ok
@@ -413,18 +424,24 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     """
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
+    uses_cache = any(_caches(plan, v) for v in plan.variants)
+    create: asyncio.Future | None = None
     if any(v.run_id is None for v in plan.variants):
-        create_runs(plan, db)
+        if uses_cache:  # the cache lookup stores outputs into the runs: they must exist first
+            create_runs(plan, db)
+        else:  # the first requests need no run: create them (and import the store) meanwhile
+            create = asyncio.ensure_future(asyncio.to_thread(create_runs, plan, db))
     todo = todo if todo is not None else plan.todo
     every = [(r, k) for r in plan.rows for k in range(plan.repeats)]
-    work: Todo = {v.run_id: list(todo[v.run_id]) if todo is not None and v.run_id in todo else list(every)
-                  for v in plan.variants}
-    progress = {v.run_id: Progress(v.run_id, len(work[v.run_id])) for v in plan.variants}
+    work = {i: list(todo[v.run_id]) if todo is not None and v.run_id in todo else list(every)
+            for i, v in enumerate(plan.variants)}
+    progress = {i: Progress(v.run_id or "", len(work[i])) for i, v in enumerate(plan.variants)}
     providers = dict(providers or {})
     stop = threading.Event()  # ours: `cancel` belongs to the caller
     status = "cancelled"
     scorer = BatchScorer(plan.metrics, plan.dataset.lang)
     writer = _Writer(db, plan, scorer, {})
+    writer.created = create
     index = {row: k for k, row in enumerate(plan.rows)}
     json_cache: dict[tuple[int, int], str] = {}
 
@@ -439,7 +456,7 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
         for v in plan.variants:
             if v.model_spec not in providers:
                 providers[v.model_spec] = make_provider(v.model_spec, **plan.provider_options)
-        if any(_caches(plan, v) for v in plan.variants):
+        if uses_cache:
             rows = {r for pairs in work.values() for r, _ in pairs}
             writer.score_keys = _score_keys(plan, rows)
             await _use_cache(db, plan, providers, work, writer.score_keys, progress, writer, msg_json)
@@ -450,11 +467,16 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
         for spec, p in providers.items():
             n = p.max_concurrency if p.batch_size > 1 else (concurrency or p.max_concurrency)
             limits[spec] = (asyncio.Semaphore(max(1, n)), max(1, n))
-        for v in plan.variants:
+        for i, v in enumerate(plan.variants):
             sem, n = limits[v.model_spec]
             tasks.append(asyncio.ensure_future(_run_variant(plan, v, providers[v.model_spec], sem, n, writer,
-                                                            progress[v.run_id], work[v.run_id], stop, msg_json)))
+                                                            progress[i], work[i], stop, msg_json)))
         while not all(t.done() for t in tasks):
+            if create is not None and create.done():
+                create.result()  # could not create the runs (e.g. the file stayed locked): stop here
+                for i, v in enumerate(plan.variants):
+                    progress[i].run_id = v.run_id
+                create = None
             await asyncio.wait(tasks, timeout=0.1)
             if cancel is not None and cancel.is_set():
                 break
@@ -483,10 +505,15 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
             scorer.close()
             for p in providers.values():
                 await p.aclose()
-            if not writer.status_written:  # the final flush failed: still say how the run ended
+            created = [v.run_id for v in plan.variants if v.run_id]
+            if not writer.status_written and created:  # the final flush failed: still say how the run ended
+                from workbench import store
+
                 with store.connect(db) as con:
-                    for v in plan.variants:
-                        store.set_status(con, v.run_id, "failed" if status == "done" else status)
+                    for run_id in created:
+                        store.set_status(con, run_id, "failed" if status == "done" else status)
+            for i, v in enumerate(plan.variants):
+                progress[i].run_id = v.run_id or ""
             if on_progress:
                 on_progress(list(progress.values()))
     return [v.run_id for v in plan.variants]
