@@ -45,6 +45,7 @@ from workbench.templates import Prompt
 
 FLUSH_SECONDS = 0.5
 FLUSH_ROWS = 500
+CANCEL_GRACE_SECONDS = 2.0  # on `cancel`, how long requests in flight may still finish (Ctrl-C does not wait)
 EXPENSIVE_METRICS = {"bleu", "chrf", "rouge1", "rouge2", "rougeL"}
 
 Todo = dict[str, list[tuple[int, int]]]  # run id -> (row_idx, repeat_idx) still to do
@@ -422,8 +423,9 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
 
     `concurrency` bounds the requests in flight per provider (default: the provider's own, e.g. 16 for
     API models); `todo` (or `plan.todo`, from plan_from_run) restricts each run to those (row, repeat)
-    pairs. `cancel` (set from another thread, e.g. the app's Cancel button) stops new requests,
-    flushes what has finished and leaves the runs `cancelled`, resumable with plan_from_run.
+    pairs. `cancel` (set from another thread, e.g. the app's Cancel button) stops new requests, lets
+    those in flight finish for up to CANCEL_GRACE_SECONDS, flushes what has finished and leaves the runs
+    `cancelled`, resumable with plan_from_run.
     `providers` (spec -> Provider, e.g. built to validate the specs first) are used and closed.
     """
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
@@ -484,6 +486,9 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
                 create = None
             await asyncio.wait(tasks, timeout=0.1)
             if cancel is not None and cancel.is_set():
+                # no new requests; those in flight (already paid for) get a moment to finish and be stored
+                stop.set()
+                await asyncio.wait(tasks, timeout=CANCEL_GRACE_SECONDS)
                 break
             if writer.due():
                 writer.start()
