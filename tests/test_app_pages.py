@@ -34,7 +34,7 @@ def app_dirs(tmp_path, monkeypatch):
 
 
 def page(name: str) -> AppTest:
-    return AppTest.from_file(str(APP / "pages" / f"{name}.py"), default_timeout=60)
+    return AppTest.from_file(str(APP / "views" / f"{name}.py"), default_timeout=60)
 
 
 def populate(db: str, base_url: str, rows: int = 8) -> list[str]:
@@ -60,7 +60,7 @@ def test_main_navigates_every_page():
     no_exceptions(at)
     assert at.title[0].value == "Prompts"
     for name in PAGES[1:]:
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"views/{name}.py").run()
         no_exceptions(at)
         assert at.title[0].value.lower() == name
 

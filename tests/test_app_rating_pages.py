@@ -9,7 +9,7 @@ from tests.annotation_runs import ROOT, make_runs
 from workbench import annotation as an
 from workbench import store
 
-PAGES = ROOT / "workbench" / "app" / "pages"
+PAGES = ROOT / "workbench" / "app" / "views"
 
 
 def answer(v: int, row: dict) -> str:

@@ -1,6 +1,7 @@
-"""Streamlit entry point, started by `workbench app` through workbench/app/serve.py.
+"""Streamlit entry point, started by `workbench app` (streamlit run workbench/app/main.py).
 
-Pages live in workbench/app/pages/ and stay thin over the core modules. Other features add their
+Pages live in workbench/app/views/ (not pages/: a folder of that name beside main.py switches Streamlit to its
+old file-based navigation for deep links) and stay thin over the core modules. Other features add their
 pages by appending to PAGES.
 """
 
@@ -19,14 +20,14 @@ context.load_secrets()
 context.warm_up()
 
 PAGES = [
-    st.Page(HERE / "pages" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),
-    st.Page(HERE / "pages" / "datasets.py", title="Datasets", icon=":material/table:"),
-    st.Page(HERE / "pages" / "models.py", title="Models", icon=":material/smart_toy:"),
-    st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:"),
-    st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/compare:"),
-    st.Page(HERE / "pages" / "export.py", title="Export", icon=":material/download:"),
-    st.Page(HERE / "pages" / "annotate.py", title="Annotate", icon=":material/rate_review:"),
-    st.Page(HERE / "pages" / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+    st.Page(HERE / "views" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),
+    st.Page(HERE / "views" / "datasets.py", title="Datasets", icon=":material/table:"),
+    st.Page(HERE / "views" / "models.py", title="Models", icon=":material/smart_toy:"),
+    st.Page(HERE / "views" / "run.py", title="Run", icon=":material/play_arrow:"),
+    st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/compare:"),
+    st.Page(HERE / "views" / "export.py", title="Export", icon=":material/download:"),
+    st.Page(HERE / "views" / "annotate.py", title="Annotate", icon=":material/rate_review:"),
+    st.Page(HERE / "views" / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ]
 
 st.navigation(PAGES).run()

@@ -21,7 +21,8 @@ def streamlit_command(db: str, port: int, address: str) -> tuple[list[str], dict
     """The argv and environment that start the app on `db`."""
     from workbench import store
 
-    argv = [sys.executable, "-m", "workbench.app.serve", "--server.port", str(port),
+    main = os.path.join(os.path.dirname(os.path.dirname(__file__)), "app", "main.py")
+    argv = [sys.executable, "-m", "streamlit", "run", main, "--server.port", str(port),
             "--server.address", address, "--browser.gatherUsageStats", "false"]
     env = {**os.environ, "WORKBENCH_DB": os.path.abspath(store.db_path(db))}
     return argv, env
