@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from workbench import store
 from workbench.errors import UserError
-from workbench.metrics import LOWER_IS_BETTER
+from workbench.metrics import LOWER_IS_BETTER, UNIT_INTERVAL
 
 
 @dataclass
@@ -89,6 +89,8 @@ def summarize(con, run_id: str) -> RunSummary:
     order = ["regex" if m.startswith("regex=") else m for m in order]
     for metric, n, mean, sd in store.score_moments(con, run_id):
         lo, hi = t_interval(mean, sd, n)
+        if metric in UNIT_INTERVAL:  # a t-interval on few rows can leave the scale; the mean cannot
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
         summary.metrics.append(MetricSummary(metric, mean, lo, hi, n))
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
     _add_batch_facts(con, summary)

@@ -17,6 +17,7 @@ NEEDS_REFERENCE = {"exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rou
 ALL = NEEDS_REFERENCE | {"regex", "json_valid", "length", "latency_ms", "tokens_out"}
 UNITS = {"length": "chars", "latency_ms": "ms", "tokens_out": "tokens"}
 LOWER_IS_BETTER = {"latency_ms"}
+UNIT_INTERVAL = ALL - set(UNITS)  # scores on the 0-1 scale
 
 
 @dataclass(frozen=True)
