@@ -69,7 +69,7 @@ def train_default_model(out: Path, progress: bool = True):
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     cfg = FinetuneConfig(data=_bundled(DATA), out=str(tmp), base="tiny", prompts=[_bundled(p) for p in PROMPTS],
-                         tiny=TinySpec(**TINY), progress=progress, **RECIPE)
+                         tiny=TinySpec(**TINY), progress=progress, name=out.name, **RECIPE)
     try:
         result = finetune(cfg)
         if out.exists():

@@ -49,9 +49,9 @@ def build_card(*, base: str, from_scratch: bool, data: str, examples, n_train_ex
     }
 
 
-def write_card(card: dict[str, Any], out: Path) -> None:
+def write_card(card: dict[str, Any], out: Path, name: str) -> None:
     (out / "model_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(markdown(card, out.name), encoding="utf-8")
+    (out / "README.md").write_text(markdown(card, name), encoding="utf-8")
 
 
 def markdown(card: dict[str, Any], name: str) -> str:

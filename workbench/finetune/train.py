@@ -50,6 +50,7 @@ class FinetuneConfig:
     max_steps: int = -1  # >0 caps the run (tests, quick tries)
     tiny: TinySpec = field(default_factory=TinySpec)
     progress: bool = True
+    name: str | None = None  # for the card and the plot; default: the folder's name
 
 
 @dataclass
@@ -154,8 +155,9 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         host={"python": platform.python_version(), "torch": _version("torch"),
               "transformers": _version("transformers")},
     )
-    card_lib.plot_losses(history, out / "loss_curve.png", title=f"{out.name}: {cfg.optimizer}, lr {lr:g}")
-    card_lib.write_card(card, out)
+    name = cfg.name or out.name
+    card_lib.plot_losses(history, out / "loss_curve.png", title=f"{name}: {cfg.optimizer}, lr {lr:g}")
+    card_lib.write_card(card, out, name)
     return FinetuneResult(out, card)
 
 
