@@ -497,7 +497,8 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
         if all(t.done() for t in tasks):
             for t in tasks:
                 t.result()  # a bug in a worker surfaces here
-            status = "done"
+            if not stop.is_set() or all(p.done >= p.total for p in progress.values()):
+                status = "done"
     except asyncio.CancelledError:  # Ctrl-C under asyncio.run: leave a resumable run
         status = "cancelled"
         raise
