@@ -435,11 +435,12 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     writer = _Writer(db, plan, scorer, {})
     db_thread = writer.db_thread
     create: asyncio.Future | None = None
+    create_later = False
     if any(v.run_id is None for v in plan.variants):
         if uses_cache:  # the cache lookup stores outputs into the runs: they must exist first
             create_runs(plan, db)
-        else:  # the first requests need no run: create them (and import the store) meanwhile
-            create = asyncio.get_running_loop().run_in_executor(db_thread, create_runs, plan, db)
+        else:  # the first requests need no run: create them (and import the store) once those are out
+            create_later = True
     todo = todo if todo is not None else plan.todo
     every = [(r, k) for r in plan.rows for k in range(plan.repeats)]
     work = {i: list(todo[v.run_id]) if todo is not None and v.run_id in todo else list(every)
@@ -448,7 +449,6 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     providers = dict(providers or {})
     stop = threading.Event()  # ours: `cancel` belongs to the caller
     status = "cancelled"
-    writer.created = create
     index = {row: k for k, row in enumerate(plan.rows)}
     json_cache: dict[tuple[int, int], str] = {}
 
@@ -478,6 +478,9 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
             sem, n = limits[v.model_spec]
             tasks.append(asyncio.ensure_future(_run_variant(plan, v, providers[v.model_spec], sem, n, writer,
                                                             progress[i], work[i], stop, msg_json)))
+        if create_later:
+            await asyncio.sleep(0.01)  # let the workers put their first requests on the wire
+            create = writer.created = asyncio.get_running_loop().run_in_executor(db_thread, create_runs, plan, db)
         while not all(t.done() for t in tasks):
             if create is not None and create.done():
                 create.result()  # could not create the runs (e.g. the file stayed locked): stop here

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 
 
@@ -60,15 +61,15 @@ def parse_params(items: list[str]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
-    import threading
 
     from workbench import runner
     from workbench.cli.output import print_json, table
     from workbench.errors import UserError
     from workbench.providers import make_provider
 
-    # What the summary needs afterwards (numpy, scipy's t quantile) loads while the first requests wait.
-    threading.Thread(target=_prefetch, daemon=True).start()
+    # What the summary needs afterwards (numpy, scipy's t quantile) loads while requests are in flight.
+    requests_out = threading.Event()
+    threading.Thread(target=_prefetch, args=(requests_out,), daemon=True).start()
 
     options = {"timeout": args.timeout, "retries": args.retries, "rpm": args.rpm, "tpm": args.tpm}
     if args.concurrency is not None and args.concurrency < 1:
@@ -89,10 +90,19 @@ def run(args: argparse.Namespace) -> int:
         dataset_path = plan.dataset.path
     # Build providers before creating runs: a bad spec or missing key must leave nothing behind.
     providers = {spec: make_provider(spec, **options) for spec in dict.fromkeys(v.model_spec for v in plan.variants)}
-    show_progress = not args.json and sys.stderr.isatty()
+    printer = _progress_printer() if not args.json and sys.stderr.isatty() else None
+
+    def on_progress(progress) -> None:
+        requests_out.set()
+        if printer:
+            printer(progress)
+
     started = time.perf_counter()
-    run_ids = asyncio.run(runner.execute(plan, args.db, concurrency=args.concurrency, providers=providers,
-                                         on_progress=_progress_printer() if show_progress else None))
+    try:
+        run_ids = asyncio.run(runner.execute(plan, args.db, concurrency=args.concurrency, providers=providers,
+                                             on_progress=on_progress))
+    finally:
+        requests_out.set()
     elapsed = time.perf_counter() - started
     from workbench import analysis, store
 
@@ -117,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prefetch() -> None:
+def _prefetch(after: threading.Event) -> None:
     import importlib
+
+    after.wait()
 
     for name in ("numpy", "scipy.special"):
         try:
