@@ -20,18 +20,25 @@ mkdir -p "$OUT"
 export WORKBENCH_DB="$OUT/workbench.duckdb"
 grep '"split": "test"' datasets/support_en.jsonl > "$OUT/held_out.jsonl"
 
-echo "== 1. base: tiny model trained from scratch on the knowledge base"
-$WB finetune --data datasets/faq_en.jsonl --prompt examples/faq_as_chat.yaml --reference text \
-    --base tiny --epochs 40 --batch-size 6 --eval-split 0 --out "$OUT/faq-base"
+# BASE=/path/to/a/local/instruct/checkpoint uses that instead of step 1 (then also set LR, e.g. LR=2e-5, and EPOCHS).
+BASE=${BASE:-}
+LR=${LR:-3e-3}
+EPOCHS=${EPOCHS:-12}
+if [ -z "$BASE" ]; then
+    echo "== 1. base: tiny model trained from scratch on the knowledge base"
+    $WB finetune --data datasets/faq_en.jsonl --prompt examples/faq_as_chat.yaml --reference text \
+        --base tiny --epochs 40 --batch-size 6 --eval-split 0 --out "$OUT/faq-base"
+    BASE="$OUT/faq-base"
+fi
 
 echo "== 2. fine-tune that base on the support train split (few-shot prompt)"
 $WB finetune --data datasets/support_en.jsonl --prompt prompts/support_few_shot.yaml \
-    --base "$OUT/faq-base" --optimizer adamw --lr 3e-3 --epochs 12 --batch-size 16 --eval-split test \
+    --base "$BASE" --optimizer adamw --lr "$LR" --epochs "$EPOCHS" --batch-size 16 --eval-split test \
     --out "$OUT/support-finetuned"
 
 run_id() { $PY -c 'import json, sys; print(json.load(sys.stdin)["runs"][0]["run_id"])'; }
 echo "== 3. the few-shot prompt on both, over the held-out split"
-A=$($WB eval prompts/support_few_shot.yaml --data "$OUT/held_out.jsonl" --model "hf:$OUT/faq-base" --json | run_id)
+A=$($WB eval prompts/support_few_shot.yaml --data "$OUT/held_out.jsonl" --model "hf:$BASE" --json | run_id)
 B=$($WB eval prompts/support_few_shot.yaml --data "$OUT/held_out.jsonl" --model "hf:$OUT/support-finetuned" --json | run_id)
 $WB runs
 echo
