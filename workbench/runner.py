@@ -31,6 +31,7 @@ import collections
 import concurrent.futures
 import hashlib
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from workbench.templates import Prompt
 
 FLUSH_SECONDS = 0.5
 FLUSH_ROWS = 500
+LOOKUP_CHUNK = 2000  # cache lookups per DuckDB statement, pipelined with computing the next keys
 CANCEL_GRACE_SECONDS = 2.0  # on `cancel`, how long requests in flight may still finish (Ctrl-C does not wait)
 EXPENSIVE_METRICS = {"bleu", "chrf", "rouge1", "rouge2", "rougeL"}
 
@@ -344,29 +346,54 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
     from workbench import store
     from workbench.store import cache as cache_store
 
-    wanted: dict[str, list] = {k: [] for k in cache_store.LOOKUP_SCHEMA.names}
-    keyed: dict[str, tuple[int, Variant, str]] = {}  # run id -> (variant index, variant, provider identity)
-    for i, v in enumerate(plan.variants):
-        if not _caches(plan, v) or not work[i]:
-            continue
-        prefix = _key_prefix(providers[v.model_spec], v.params)
-        keyed[v.run_id] = (i, v, json.dumps(providers[v.model_spec].identity(), sort_keys=True))
-        for row, rep in work[i]:
-            m = msg_json(v, row)
-            wanted["run_id"].append(v.run_id)
-            wanted["row_idx"].append(row)
-            wanted["repeat_idx"].append(rep)
-            wanted["key"].append(prefix(m))
-            wanted["messages"].append(m)
-            wanted["score_key"].append(score_keys[row])
-    if not wanted["key"]:
-        return
+    # Keys are computed here in chunks while the store thread copies the previous chunk inside DuckDB
+    # (which runs without the GIL): the JSON and hashing overlap the inserts. One transaction for all.
+    chunks: queue.Queue = queue.Queue()
 
     def lookup():
+        hits: list[tuple] = []
+        rescore: list[tuple] = []
         with store.connect(db) as con:
-            return cache_store.apply_hits(con, wanted)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                while (chunk := chunks.get()) is not None:
+                    h, r = cache_store.apply_hits(con, chunk, transaction=False)
+                    hits += h
+                    rescore += r
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return hits, rescore
 
-    hits, rescore = await asyncio.get_running_loop().run_in_executor(writer.db_thread, lookup)
+    if not any(_caches(plan, v) and work[i] for i, v in enumerate(plan.variants)):
+        return
+
+    keyed: dict[str, tuple[int, Variant, str]] = {}  # run id -> (variant index, variant, provider identity)
+    pending = asyncio.get_running_loop().run_in_executor(writer.db_thread, lookup)
+    try:
+        wanted: dict[str, list] = {k: [] for k in cache_store.LOOKUP_SCHEMA.names}
+        for i, v in enumerate(plan.variants):
+            if not _caches(plan, v) or not work[i]:
+                continue
+            prefix = _key_prefix(providers[v.model_spec], v.params)
+            keyed[v.run_id] = (i, v, json.dumps(providers[v.model_spec].identity(), sort_keys=True))
+            for row, rep in work[i]:
+                m = msg_json(v, row)
+                wanted["run_id"].append(v.run_id)
+                wanted["row_idx"].append(row)
+                wanted["repeat_idx"].append(rep)
+                wanted["key"].append(prefix(m))
+                wanted["messages"].append(m)
+                wanted["score_key"].append(score_keys[row])
+                if len(wanted["key"]) >= LOOKUP_CHUNK:
+                    chunks.put(wanted)
+                    wanted = {k: [] for k in cache_store.LOOKUP_SCHEMA.names}
+        if wanted["key"]:
+            chunks.put(wanted)
+    finally:
+        chunks.put(None)
+    hits, rescore = await pending
     served: dict[str, set[tuple[int, int]]] = collections.defaultdict(set)
     for rid, r, k in hits:
         served[rid].add((r, k))
@@ -451,11 +478,12 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     status = "cancelled"
     index = {row: k for k, row in enumerate(plan.rows)}
     json_cache: dict[tuple[int, int], str] = {}
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode  # = json.dumps, ~25% faster
 
     def msg_json(v: Variant, row: int) -> str:
         key = (id(v.messages), row)
         if key not in json_cache:
-            json_cache[key] = json.dumps(v.messages[index[row]], ensure_ascii=False)
+            json_cache[key] = encode(v.messages[index[row]])
         return json_cache[key]
 
     tasks: list[asyncio.Task] = []

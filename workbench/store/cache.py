@@ -47,17 +47,19 @@ def save(con: Con, entries: list[dict[str, Any]]) -> None:
         raise
 
 
-def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple[int, int]], list[tuple]]:
+def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> tuple[list[tuple], list[tuple]]:
     """Store every cached answer among `wanted` (LOOKUP_SCHEMA columns) as an output with `cached = true`,
     with its stored scores where they were computed for the same `score_key`, in one transaction.
 
     Returns the (run_id, row_idx, repeat_idx) served from the cache, and for those whose scores must be
     computed again: (run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out).
+    With transaction=False the caller holds the transaction (several chunks in one commit).
     """
     if not wanted["key"]:
         return [], []
     table = pa.table(wanted, schema=LOOKUP_SCHEMA)
-    con.execute("BEGIN TRANSACTION")
+    if transaction:
+        con.execute("BEGIN TRANSACTION")
     try:
         con.register("_want", table)
         con.execute(
@@ -78,9 +80,11 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple[int, int]]
                FROM _want w JOIN response_cache c ON c.key = w.key
                WHERE c.score_key IS DISTINCT FROM w.score_key""").fetchall()
         con.unregister("_want")
-        con.execute("COMMIT")
+        if transaction:
+            con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        if transaction:
+            con.execute("ROLLBACK")
         raise
     return hits, rescore
 
