@@ -45,7 +45,7 @@ def test_blind_pairwise_rating_with_keys_and_resume(tmp_path):
         page.goto(f"{url}/annotate?session={sid}&annotator=ann")
         page.get_by_role("heading", name="Item 1 of 6").wait_for()
         page.get_by_text("Answer B").wait_for()
-        page.locator('[data-testid="stSidebarNav"]').get_by_text("Leaderboard").wait_for()  # the app settled
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Leaderboard", exact=True).wait_for()  # the app settled
         screenshot(page, "annotate-1-pairwise")
         html, text = page.content(), page.inner_text("body")
         for secret in secrets:
