@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import sys
 import threading
 import time
@@ -67,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from workbench.errors import UserError
     from workbench.providers import make_provider
 
+    # At exit, skip the final garbage collections over the ~1M objects of openai, pandas and pyarrow
+    # (~0.2 s of every eval's wall time); everything of ours is closed explicitly before that.
+    atexit.register(gc.freeze)
     # What the summary needs afterwards (numpy, scipy's t quantile) loads while requests are in flight.
     requests_out = threading.Event()
     threading.Thread(target=_prefetch, args=(requests_out,), daemon=True).start()
