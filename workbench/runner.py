@@ -353,24 +353,34 @@ def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
 
 
 async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider], work: dict[int, list],
-                     score_keys: dict[int, str], progress: dict[int, Progress], writer: _Writer,
-                     msg_json: Callable[[Variant, int], str]) -> None:
+                     progress: dict[int, Progress], writer: _Writer, msg_json: Callable[[Variant, int], str],
+                     created: asyncio.Future | None) -> None:
     """Serve what the cache holds (outputs and, when they match, scores copied inside DuckDB);
-    queue cached answers whose scores must be computed again; leave the rest in `work` (per variant)."""
+    queue cached answers whose scores must be computed again; leave the rest in `work` (per variant).
+
+    This thread computes the keys (message JSON, hashes) in chunks; the store thread, once it has
+    created the runs (`created`, queued before), computes the score keys and copies each chunk inside
+    DuckDB, which runs without the GIL, so the two overlap. One transaction for all chunks."""
     from workbench import store
     from workbench.store import cache as cache_store
 
-    # Keys are computed here in chunks while the store thread copies the previous chunk inside DuckDB
-    # (which runs without the GIL): the JSON and hashing overlap the inserts. One transaction for all.
+    if not any(_caches(plan, v) and work[i] for i, v in enumerate(plan.variants)):
+        return
     chunks: queue.Queue = queue.Queue()
+    rows = {r for i, v in enumerate(plan.variants) if _caches(plan, v) for r, _ in work[i]}
 
     def lookup():
+        if any(v.run_id is None for v in plan.variants):
+            return [], []  # creating the runs failed; `created` holds the error
+        writer.score_keys = score_keys = _score_keys(plan, rows)
         hits: list[tuple] = []
         rescore: list[tuple] = []
         with store.connect(db) as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 while (chunk := chunks.get()) is not None:
+                    chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
+                    chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
                     h, r = cache_store.apply_hits(con, chunk, transaction=False)
                     hits += h
                     rescore += r
@@ -380,46 +390,49 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
                 raise
         return hits, rescore
 
-    if not any(_caches(plan, v) and work[i] for i, v in enumerate(plan.variants)):
-        return
+    def empty() -> dict[str, list]:
+        return {k: [] for k in ("variant", "row_idx", "repeat_idx", "key", "messages")}
 
-    keyed: dict[str, tuple[int, Variant, str]] = {}  # run id -> (variant index, variant, provider identity)
+    idents: dict[int, str] = {}
     pending = asyncio.get_running_loop().run_in_executor(writer.db_thread, lookup)
     try:
-        wanted: dict[str, list] = {k: [] for k in cache_store.LOOKUP_SCHEMA.names}
+        wanted = empty()
         for i, v in enumerate(plan.variants):
             if not _caches(plan, v) or not work[i]:
                 continue
             prefix = _key_prefix(providers[v.model_spec], v.params)
-            keyed[v.run_id] = (i, v, json.dumps(providers[v.model_spec].identity(), sort_keys=True))
+            idents[i] = json.dumps(providers[v.model_spec].identity(), sort_keys=True)
             for row, rep in work[i]:
                 m = msg_json(v, row)
-                wanted["run_id"].append(v.run_id)
+                wanted["variant"].append(i)
                 wanted["row_idx"].append(row)
                 wanted["repeat_idx"].append(rep)
                 wanted["key"].append(prefix(m))
                 wanted["messages"].append(m)
-                wanted["score_key"].append(score_keys[row])
                 if len(wanted["key"]) >= LOOKUP_CHUNK:
                     chunks.put(wanted)
-                    wanted = {k: [] for k in cache_store.LOOKUP_SCHEMA.names}
+                    wanted = empty()
         if wanted["key"]:
             chunks.put(wanted)
     finally:
         chunks.put(None)
+    if created is not None:
+        await asyncio.wait([created, pending])
+        created.result()  # the runs could not be created: that error, not its consequences
     hits, rescore = await pending
-    served: dict[str, set[tuple[int, int]]] = collections.defaultdict(set)
+    index = {v.run_id: i for i, v in enumerate(plan.variants)}
+    served: dict[int, set[tuple[int, int]]] = collections.defaultdict(set)
     for rid, r, k in hits:
-        served[rid].add((r, k))
-    for rid, pairs in served.items():
-        i = keyed[rid][0]
+        served[index[rid]].add((r, k))
+    for i, pairs in served.items():
         work[i] = [p for p in work[i] if p not in pairs]
         progress[i].done += len(pairs)
         progress[i].cached += len(pairs)
     for rid, r, k, key, text, finish, latency, t_in, t_out in rescore:
-        _, v, ident = keyed[rid]
+        i = index[rid]
+        v = plan.variants[i]
         writer.add(_Done(v, r, k, msg_json(v, r), Completion(text, finish, t_in, t_out, latency), cached=True,
-                         key=key, provider=ident))
+                         key=key, provider=idents[i]))
 
 
 async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asyncio.Semaphore, n_workers: int,
@@ -478,8 +491,8 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     create: asyncio.Future | None = None
     create_later = False
     if any(v.run_id is None for v in plan.variants):
-        if uses_cache:  # the cache lookup stores outputs into the runs: they must exist first
-            create_runs(plan, db)
+        if uses_cache:  # created first in the store thread, then the cache lookup there; keys computed meanwhile
+            create = writer.created = asyncio.get_running_loop().run_in_executor(db_thread, create_runs, plan, db)
         else:  # the first requests need no run: create them (and import the store) once those are out
             create_later = True
     todo = todo if todo is not None else plan.todo
@@ -510,9 +523,7 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
             if v.model_spec not in providers:
                 providers[v.model_spec] = make_provider(v.model_spec, **plan.provider_options)
         if uses_cache:
-            rows = {r for pairs in work.values() for r, _ in pairs}
-            writer.score_keys = _score_keys(plan, rows)
-            await _use_cache(db, plan, providers, work, writer.score_keys, progress, writer, msg_json)
+            await _use_cache(db, plan, providers, work, progress, writer, msg_json, create)
         n_score = sum(len(w) for w in work.values()) + len(writer.pending)
         if n_score >= POOL_MIN_ITEMS and EXPENSIVE_METRICS & set(plan.metrics.names):
             scorer = writer.scorer = BatchScorer(plan.metrics, plan.dataset.lang, pool=True)
