@@ -125,6 +125,7 @@ WRITER = textwrap.dedent("""
     db, sid, name, go, per_connection = sys.argv[1:6]
     with store.connect(db) as con:
         items = store.assigned_items(con, sid, name)[:500]
+    open(go + "." + name, "w").close()  # ready: both start writing only when both are ready
     while not os.path.exists(go):
         time.sleep(0.01)
     step = int(per_connection)
@@ -149,7 +150,9 @@ def test_two_processes_rating_at_once_lose_nothing(db, tmp_path):
     go = tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, str(script), db, sid, name, str(go), "5"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for name in ("ann", "bob")]
-    time.sleep(1.0)
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"go.{n}").exists() for n in ("ann", "bob")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     go.touch()
     results = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
