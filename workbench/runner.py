@@ -368,6 +368,7 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
         return
     chunks: queue.Queue = queue.Queue()
     rows = {r for i, v in enumerate(plan.variants) if _caches(plan, v) for r, _ in work[i]}
+    total = sum(len(w) for w in work.values())  # every variant's, cached or not
 
     def lookup():
         if any(v.run_id is None for v in plan.variants):
@@ -378,12 +379,18 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
         with store.connect(db) as con:
             con.execute("BEGIN TRANSACTION")
             try:
+                wanted = 0
                 while (chunk := chunks.get()) is not None:
                     chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
                     chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
+                    wanted += len(chunk["key"])
                     h, r = cache_store.apply_hits(con, chunk, transaction=False)
                     hits += h
                     rescore += r
+                if len(hits) == wanted == total and not rescore:  # all served, scores included: the runs are done
+                    for v in plan.variants:
+                        store.set_status(con, v.run_id, "done")
+                    writer.status_written = True
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -572,7 +579,7 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         try:
-            await writer.flush(final=True, status=status)
+            await writer.flush(final=True, status=None if writer.status_written else status)
         finally:
             scorer.close()
             for p in providers.values():
