@@ -31,5 +31,6 @@ lint: install
 test: install browser lint
 	$(BIN)/python -m pytest -q
 
+# Each benchmark prints its figures as ratios to their goals (see the README's Benchmarks section).
 bench: install
-	$(BIN)/python bench/run_all.py
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
