@@ -72,8 +72,11 @@ def bleu(prediction: str, references: list[str], lang: str = "en") -> float:
     m = _bleu(bleu_tokenizer(lang))
     if len(references) != 1:  # several references: sacrebleu merges their counts; let it
         return m.sentence_score(prediction, references).score / 100.0
-    hyp = m._preprocess_segment(prediction).split()
-    ref = m._preprocess_segment(references[0]).split()
+    if m.tokenizer.signature() == "13a" and not m.lowercase:
+        hyp, ref = _tokenize_13a(prediction.rstrip()).split(), _tokenize_13a(references[0].rstrip()).split()
+    else:
+        hyp = m._preprocess_segment(prediction).split()
+        ref = m._preprocess_segment(references[0]).split()
     order = m.max_ngram_order
     correct, total = [0] * order, [0] * order
     for n in range(1, order + 1):
@@ -102,6 +105,32 @@ def chrf(prediction: str, references: list[str], lang: str = "en") -> float:
         if f > best_f:
             best_f, best_stats = f, stats
     return m._compute_score_from_stats(best_stats).score / 100.0
+
+
+@functools.lru_cache(maxsize=1)
+def _13a_parts():
+    """sacrebleu's own 13a regexes; the first (pad every listed punctuation character with spaces) is
+    applied as a str.translate table built from that regex, which gives the same string ~5x faster."""
+    from sacrebleu.tokenizers.tokenizer_re import TokenizerRegexp
+
+    rules = TokenizerRegexp()._re
+    first, repl = rules[0]
+    assert repl == r" \1 "
+    table = str.maketrans({c: f" {c} " for c in map(chr, range(0x3000)) if first.fullmatch(c)})
+    return table, rules[1:]
+
+
+@functools.lru_cache(maxsize=4096)  # references repeat (one answer per intent)
+def _tokenize_13a(line: str) -> str:
+    """sacrebleu's Tokenizer13a (its __call__ followed by TokenizerRegexp), step by step."""
+    table, rules = _13a_parts()
+    line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
+    if "&" in line:
+        line = line.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    line = f" {line} ".translate(table)
+    for rx, repl in rules:
+        line = rx.sub(repl, line)
+    return " ".join(line.split())
 
 
 def _word_ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
