@@ -75,3 +75,34 @@ def test_db_path_precedence(monkeypatch):
     assert store.db_path() == "/tmp/env.duckdb"
     monkeypatch.delenv("WORKBENCH_DB")
     assert store.db_path() == "workbench.duckdb"
+
+
+def test_threads_opening_a_new_file_at_once_all_write(db):
+    """The app's threads share one file: the first connections race to migrate it, and DuckDB's client can
+    open a database before its Arrow scan is registered; connect serialises both."""
+    import threading
+
+    errors = []
+
+    def writer(w: int) -> None:
+        for i in range(60):
+            try:
+                with store.connect(db) as con:
+                    store.write_results(con, [], [{"run_id": f"w{w}", "row_idx": i, "repeat_idx": 0, "metric": "m",
+                                                   "value": 1.0}])
+            except Exception as e:  # noqa: BLE001 - every failure is the finding
+                errors.append(repr(e))
+
+    def reader() -> None:
+        for _ in range(60):
+            with store.connect(db) as con:
+                con.execute("SELECT count(*) FROM scores").fetchall()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)] + [threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with store.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM scores").fetchone() == (180,)

@@ -3,6 +3,12 @@
 DuckDB lets one process hold the file read-write and locks everyone else out, even readers. So
 every unit of work opens a connection and closes it, and a lock conflict is retried briefly before
 failing with a message that says which file is busy.
+
+Within one process (the app serves every session and background run from one), opening and closing
+are serialised: when two threads open the same file at once, DuckDB's Python client can hand one of
+them the database before its `python_arrow_scan` function is registered, and an Arrow write then fails
+with "Table Function with name python_arrow_scan does not exist" (reproduced with duckdb 2.0.1; the
+work between open and close still runs concurrently).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +29,8 @@ from workbench.store.migrations import MIGRATIONS
 DEFAULT_DB = "workbench.duckdb"
 LOCK_WAIT_SECONDS = 15.0
 _migrated: set[str] = set()
+_open_close = threading.Lock()
+_migrating = threading.Lock()
 
 
 def db_path(path: str | os.PathLike | None = None) -> str:
@@ -43,7 +52,8 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
     delay = 0.02
     while True:
         try:
-            con = duckdb.connect(path)
+            with _open_close:
+                con = duckdb.connect(path)
             break
         except duckdb.IOException as e:
             if not _is_lock_error(e) or time.monotonic() > deadline:
@@ -55,11 +65,14 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
     try:
         key = os.path.abspath(path)
         if key not in _migrated:
-            migrate(con)
-            _migrated.add(key)
+            with _migrating:  # threads of one process share the file: one of them brings it up to date
+                if key not in _migrated:
+                    migrate(con)
+                    _migrated.add(key)
         yield con
     finally:
-        con.close()
+        with _open_close:
+            con.close()
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
