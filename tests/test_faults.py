@@ -203,28 +203,32 @@ def test_ctrl_c_leaves_a_cancelled_run_that_resumes(cli, db):
 
 
 READER = """
-import sys, time
+import os, sys, time
 from workbench import store
-db, stop = sys.argv[1], sys.argv[2]
+db, stop, ready = sys.argv[1], sys.argv[2], sys.argv[3]
 reads = 0
-import os
 while not os.path.exists(stop):
-    if os.path.exists(db):
-        with store.connect(db) as con:
-            store.list_runs(con)
-            con.execute("SELECT count(*) FROM outputs").fetchone()
-        reads += 1
+    with store.connect(db) as con:
+        store.list_runs(con)
+        con.execute("SELECT count(*) FROM outputs").fetchone()
+    reads += 1
+    if reads == 1:
+        open(ready, "w").close()
     time.sleep(0.02)
 print(reads)
 """
 
 
 def test_a_second_process_reading_the_file_during_an_eval(tmp_path, db):
-    n = 120
-    stop = tmp_path / "stop"
-    with OpenAIServer(latency=0.02) as server:
-        reader = subprocess.Popen([sys.executable, "-c", READER, db, str(stop)], stdout=subprocess.PIPE,
+    n = 160
+    stop, ready = tmp_path / "stop", tmp_path / "ready"
+    with OpenAIServer(latency=0.05) as server:
+        reader = subprocess.Popen([sys.executable, "-c", READER, db, str(stop), str(ready)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while not ready.exists():  # the reader is up and reading before the eval starts
+            assert reader.poll() is None and time.monotonic() < deadline, reader.communicate()
+            time.sleep(0.05)
         runs_cli = []
         proc = eval_process(db, server.base_url, "--limit", str(n))
         while proc.poll() is None:  # and `workbench runs` from the command line meanwhile
