@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from workbench.errors import StoreBusyError, UserError
+    from workbench.keys import load_secrets
 
+    load_secrets()
     try:
         return int(args.func(args) or 0)
     except UserError as e:
