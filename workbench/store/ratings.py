@@ -93,12 +93,9 @@ def get_session(con: Con, session_id: str) -> dict[str, Any]:
 
 def resolve_session(con: Con, ref: str) -> str:
     """A session id, or a unique prefix of one."""
-    ids = [r for (r,) in con.execute("SELECT id FROM annotation_sessions WHERE id LIKE ? || '%'", [ref]).fetchall()]
-    if len(ids) == 1:
-        return ids[0]
-    if not ids:
-        raise UserError(f"no annotation session {ref!r} (see `workbench annotate list`)", "SESSION")
-    raise UserError(f"session prefix {ref!r} is ambiguous: {', '.join(sorted(ids)[:5])}", "SESSION")
+    from workbench.store.runs import resolve_id
+
+    return resolve_id(con, "annotation_sessions", ref, "annotation session", "workbench annotate list", "SESSION")
 
 
 def list_sessions(con: Con) -> pd.DataFrame:

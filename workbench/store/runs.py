@@ -137,14 +137,21 @@ def list_runs(con: Con) -> pd.DataFrame:
     ).df()
 
 
-def resolve_run(con: Con, ref: str) -> str:
-    """A run id, or a unique prefix of one."""
-    ids = [r for (r,) in con.execute("SELECT id FROM runs WHERE id LIKE ? || '%'", [ref]).fetchall()]
+def resolve_id(con: Con, table: str, ref: str, noun: str, hint: str, where: str) -> str:
+    """The id in `table` equal to `ref` or starting with it, when exactly one does."""
+    ids = [r for (r,) in con.execute(f"SELECT id FROM {table} WHERE id LIKE ? || '%'", [ref]).fetchall()]
+    if ref in ids:
+        return ref
     if len(ids) == 1:
         return ids[0]
     if not ids:
-        raise UserError(f"no run {ref!r} (see `workbench runs`)", "RUN")
-    raise UserError(f"run prefix {ref!r} is ambiguous: {', '.join(sorted(ids)[:5])}", "RUN")
+        raise UserError(f"no {noun} {ref!r} (see `{hint}`)", where)
+    raise UserError(f"{noun} prefix {ref!r} is ambiguous: {', '.join(sorted(ids)[:5])}", where)
+
+
+def resolve_run(con: Con, ref: str) -> str:
+    """A run id, or a unique prefix of one."""
+    return resolve_id(con, "runs", ref, "run", "workbench runs", "RUN")
 
 
 def get_run(con: Con, run_id: str) -> dict[str, Any]:
