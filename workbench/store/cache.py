@@ -15,27 +15,22 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import pyarrow as pa
+
+from workbench.store.db import scan_columns, scan_rows
 
 Con = duckdb.DuckDBPyConnection
 
-CACHE_SCHEMA = pa.schema([
-    ("key", pa.string()), ("provider", pa.string()), ("text", pa.string()), ("finish_reason", pa.string()),
-    ("latency_ms", pa.float64()), ("tokens_in", pa.int32()), ("tokens_out", pa.int32()),
-    ("score_key", pa.string()), ("score_names", pa.list_(pa.string())), ("score_values", pa.list_(pa.float64())),
-])
-LOOKUP_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("row_idx", pa.int32()), ("repeat_idx", pa.int32()), ("key", pa.string()),
-    ("messages", pa.string()), ("score_key", pa.string()),
-])
+CACHE_COLUMNS = ["key", "provider", "text", "finish_reason", "latency_ms", "tokens_in", "tokens_out", "score_key",
+                 "score_names", "score_values"]
+LOOKUP_COLUMNS = ["run_id", "row_idx", "repeat_idx", "key", "messages", "score_key"]
 
 
 def save(con: Con, entries: list[dict[str, Any]]) -> None:
-    """Insert or refresh cache entries (CACHE_SCHEMA fields) in one transaction."""
+    """Insert or refresh cache entries (CACHE_COLUMNS fields) in one transaction."""
     if not entries:
         return
-    table = pa.Table.from_pylist(entries, schema=CACHE_SCHEMA)
-    cols = ", ".join(CACHE_SCHEMA.names)
+    table = scan_rows(entries, CACHE_COLUMNS)
+    cols = ", ".join(CACHE_COLUMNS)
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("_cache_in", table)
@@ -48,7 +43,7 @@ def save(con: Con, entries: list[dict[str, Any]]) -> None:
 
 
 def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> tuple[list[tuple], list[tuple]]:
-    """Store every cached answer among `wanted` (LOOKUP_SCHEMA columns) as an output with `cached = true`,
+    """Store every cached answer among `wanted` (LOOKUP_COLUMNS columns) as an output with `cached = true`,
     with its stored scores where they were computed for the same `score_key`, in one transaction.
 
     Returns the (run_id, row_idx, repeat_idx) served from the cache, and for those whose scores must be
@@ -57,7 +52,7 @@ def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> t
     """
     if not wanted["key"]:
         return [], []
-    table = pa.table(wanted, schema=LOOKUP_SCHEMA)
+    table = scan_columns({name: wanted[name] for name in LOOKUP_COLUMNS})
     if transaction:
         con.execute("BEGIN TRANSACTION")
     try:
