@@ -122,3 +122,13 @@ def test_structure_errors_name_the_place(text, where):
     with pytest.raises(TemplateError) as e:
         parse_prompt(text, "p.yaml")
     assert e.value.where == where
+
+
+def test_example_turns_follow_edits_to_the_examples():
+    p = load_prompt("prompts/support_few_shot.yaml")
+    before = p.render({"question": "Q?"})
+    p.examples[0]["answer"] = "Changed answer."
+    after = p.render({"question": "Q?"})
+    assert before[2]["content"] != "Changed answer." and after[2]["content"] == "Changed answer."
+    after[2]["content"] = "mutated by a caller"
+    assert p.render({"question": "Q?"})[2]["content"] == "Changed answer."

@@ -154,7 +154,7 @@ class Prompt:
         rendered: list[dict[str, str]] = []
         _local.deadline = time.monotonic() + MAX_RENDER_SECONDS
         total = 0
-        turns = self._example_turns() if self.examples and self.examples_as == "turns" else []
+        turns = [dict(m) for m in self._example_turns_memo()] if self.examples and self.examples_as == "turns" else []
         n_system = next((i for i, m in enumerate(self.messages) if m.role != "system"), len(self.messages))
         for i, (place, tpl) in enumerate(self.compiled()[: len(self.messages)]):
             if i == n_system:
@@ -165,6 +165,17 @@ class Prompt:
         if n_system == len(self.messages):
             rendered.extend(turns)
         return rendered
+
+    def _example_turns_memo(self) -> list[dict[str, str]]:
+        """The example turns do not depend on the row: render them once per content (the app edits prompts
+        in place, so the memo is keyed by what they are made of)."""
+        key = json.dumps([self.examples, self.example_turns, self.path], sort_keys=True, ensure_ascii=False,
+                         default=str)
+        memo = self.__dict__.get("_turns_memo")
+        if memo is None or memo[0] != key:
+            memo = (key, self._example_turns())
+            self.__dict__["_turns_memo"] = memo
+        return memo[1]
 
     def _example_turns(self) -> list[dict[str, str]]:
         user = _compile(self.example_turns["user"], f"{self.path}: example_turns.user")
