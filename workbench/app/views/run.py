@@ -37,6 +37,17 @@ def load_choice(kind: str, ref: str):
     return parse_prompt(v["content"], v["path"] or v["name"])
 
 
+def needed_columns(chosen: list[str]) -> set[str]:
+    """Columns the chosen prompts need (and a reference), so the dataset offered first fits them."""
+    needs = {"reference"}
+    for label in chosen:
+        try:
+            needs |= load_choice(*options[label]).variables()[0]
+        except Exception:  # noqa: BLE001 - a broken prompt is reported when the run starts
+            continue
+    return needs
+
+
 options = prompt_options()
 with st.form("start_run"):
     chosen = st.multiselect("Prompt versions", list(options), default=list(options)[:1], key="run_prompts")
@@ -46,7 +57,7 @@ with st.form("start_run"):
                             "page, set OPENAI_API_KEY, or type a spec below.")
     extra = st.text_input("Other model spec (optional)", key="run_extra_model",
                           placeholder="openai:MODEL@http://127.0.0.1:8000/v1")
-    choice, dataset = context.pick_dataset("Dataset", "run_dataset")
+    choice, dataset = context.pick_dataset("Dataset", "run_dataset", needs=needed_columns(chosen))
     c1, c2, c3 = st.columns(3)
     limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
