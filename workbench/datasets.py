@@ -6,6 +6,7 @@ CSV (``data.csv: row 5``, the header not counted) and Parquet.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -31,8 +32,9 @@ class Dataset:
     encoding: str | None = None
     line_numbers: list[int] = field(default_factory=list)  # where each row came from, for messages
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
+        """Content hash of the rows (computed once: rows are not edited after loading)."""
         h = hashlib.sha256()
         for row in self.rows:
             h.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode())
