@@ -128,12 +128,13 @@ WRITER = textwrap.dedent("""
     open(go + "." + name, "w").close()  # ready: both start writing only when both are ready
     while not os.path.exists(go):
         time.sleep(0.01)
+    began = time.time()
     step = int(per_connection)
     for start in range(0, len(items), step):
         with store.connect(db, wait=60) as con:  # a short unit of work, as one click in the app
             for n in range(start, min(start + step, len(items))):
                 an.record_rating(con, sid, items[n], name, 1 + n % 5, comment=f"{{name}} {{n}}")
-    print(len(items))
+    print(len(items), began, time.time())
 """)
 
 
@@ -156,14 +157,16 @@ def test_two_processes_rating_at_once_lose_nothing(db, tmp_path):
     go.touch()
     results = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
-    assert [out.strip() for out, _ in results] == ["500", "500"]
+    reports = [out.split() for out, _ in results]
+    assert [r[0] for r in reports] == ["500", "500"]
     with store.connect(db) as con:
         per_annotator = dict(con.execute("SELECT annotator, count(*) FROM ratings WHERE session_id = ? GROUP BY 1",
                                          [sid]).fetchall())
-        spans = con.execute("SELECT min(rated_at), max(rated_at) FROM ratings WHERE session_id = ? GROUP BY annotator",
-                            [sid]).fetchall()
     assert per_annotator == {"ann": 500, "bob": 500}
-    assert max(lo for lo, _ in spans) < min(hi for _, hi in spans)  # the two really wrote at the same time
+    # Both were writing at the same time: each began before the other finished (DuckDB's file lock may still
+    # let one win most fights; the point is that every rating survives them).
+    spans = [(float(r[1]), float(r[2])) for r in reports]
+    assert max(b for b, _ in spans) < min(e for _, e in spans)
 
 
 def test_annotators_claiming_at_once_in_one_process_never_overfill_an_item(db):
