@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from workbench.store.db import scan_columns, scan_rows
+from workbench.store.db import scan_columns, transaction, upsert_rows
 
 Con = duckdb.DuckDBPyConnection
 
@@ -29,17 +29,8 @@ def save(con: Con, entries: list[dict[str, Any]]) -> None:
     """Insert or refresh cache entries (CACHE_COLUMNS fields) in one transaction."""
     if not entries:
         return
-    table = scan_rows(entries, CACHE_COLUMNS)
-    cols = ", ".join(CACHE_COLUMNS)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("_cache_in", table)
-        con.execute(f"INSERT OR REPLACE INTO response_cache ({cols}) SELECT {cols} FROM _cache_in")
-        con.unregister("_cache_in")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    with transaction(con):
+        upsert_rows(con, "response_cache", entries, CACHE_COLUMNS)
 
 
 def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> tuple[list[tuple], list[tuple]]:

@@ -96,6 +96,28 @@ def scan_rows(rows: list[dict], names: list[str]) -> dict:
     return scan_columns({name: [r.get(name) for r in rows] for name in names})
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK and re-raise: a unit of work lands whole or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], names: list[str]) -> None:
+    """INSERT OR REPLACE the records into `table` (columns `names`) in one statement."""
+    cols = ", ".join(names)
+    con.register("_rows_in", scan_rows(rows, names))
+    try:
+        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _rows_in")
+    finally:
+        con.unregister("_rows_in")
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply pending migrations; each one and its record commit together or not at all."""
     con.execute(

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from workbench.errors import UserError
-from workbench.store.db import scan_columns, scan_rows
+from workbench.store.db import transaction, upsert_rows
 
 Con = duckdb.DuckDBPyConnection
 
@@ -37,24 +37,14 @@ def save_dataset(con: Con, ds) -> str:
     h = ds.hash
     if con.execute("SELECT 1 FROM datasets WHERE hash = ?", [h]).fetchone():
         return h
-    rows = scan_columns({
-        "dataset_hash": [h] * len(ds.rows),
-        "row_idx": list(range(len(ds.rows))),
-        "data": [json.dumps(r, ensure_ascii=False, default=str) for r in ds.rows],
-    })
-    con.execute("BEGIN TRANSACTION")
-    try:
+    rows = [{"dataset_hash": h, "row_idx": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
+            for i, r in enumerate(ds.rows)]
+    with transaction(con):
         con.execute(
             "INSERT INTO datasets (hash, name, path, n_rows, columns, reference_field, lang) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [h, ds.name, ds.path, len(ds.rows), ds.columns, ds.reference_field, ds.lang],
         )
-        con.register("_rows", rows)
-        con.execute("INSERT INTO dataset_rows SELECT dataset_hash, row_idx, data FROM _rows")
-        con.unregister("_rows")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        upsert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
     return h
 
 
@@ -62,20 +52,15 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
                dataset_hash: str, n_rows: int, repeats: int, metrics: str, lang: str,
                signatures: dict[str, str]) -> str:
     run_id = uuid.uuid4().hex[:10]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO runs (id, prompt_hash, prompt_name, model_spec, params, dataset_hash, n_rows, repeats, metrics,"
             " lang, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
             [run_id, prompt_hash, prompt_name, model_spec, json.dumps(params, sort_keys=True), dataset_hash, n_rows,
              repeats, metrics, lang],
         )
-        for metric, sig in signatures.items():
-            con.execute("INSERT INTO metric_signatures VALUES (?, ?, ?)", [run_id, metric, sig])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        upsert_rows(con, "metric_signatures", [{"run_id": run_id, "metric": m, "signature": sig}
+                                               for m, sig in signatures.items()], ["run_id", "metric", "signature"])
     return run_id
 
 
@@ -83,22 +68,11 @@ def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str
     """Upsert a batch of outputs and their scores in one transaction (safe to repeat on resume)."""
     if not outputs and not scores:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if outputs:
-            df = scan_rows(outputs, OUTPUT_COLUMNS)
-            con.register("_out", df)
-            con.execute(f"INSERT OR REPLACE INTO outputs ({', '.join(OUTPUT_COLUMNS)}) SELECT * FROM _out")
-            con.unregister("_out")
+            upsert_rows(con, "outputs", outputs, OUTPUT_COLUMNS)
         if scores:
-            df = scan_rows(scores, SCORE_COLUMNS)
-            con.register("_sc", df)
-            con.execute(f"INSERT OR REPLACE INTO scores ({', '.join(SCORE_COLUMNS)}) SELECT * FROM _sc")
-            con.unregister("_sc")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+            upsert_rows(con, "scores", scores, SCORE_COLUMNS)
 
 
 def set_status(con: Con, run_id: str, status: str) -> None:
