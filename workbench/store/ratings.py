@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from workbench.errors import UserError
+from workbench.store.db import transaction
 
 if TYPE_CHECKING:
     import pandas as pd  # only for annotations: importing it costs 0.3-0.5 s on the eval path
@@ -30,27 +31,14 @@ CONFLICT_RETRIES = 50
 def _transaction(con: Con, work: Callable[[], T]) -> T:
     """Run `work` in a transaction; retry it when another connection wrote the same rows first."""
     for attempt in range(CONFLICT_RETRIES):
-        con.execute("BEGIN TRANSACTION")
         try:
-            result = work()
-            con.execute("COMMIT")
-            return result
+            with transaction(con):
+                return work()
         except duckdb.TransactionException:
-            _rollback(con)
             if attempt == CONFLICT_RETRIES - 1:
                 raise
             time.sleep(0.005 * (attempt + 1))
-        except Exception:
-            _rollback(con)
-            raise
     raise AssertionError("unreachable")
-
-
-def _rollback(con: Con) -> None:
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.Error:  # a failed COMMIT has already ended the transaction
-        pass
 
 
 def _insert_frame(con: Con, table: str, df: pd.DataFrame, replace: bool = False) -> None:
