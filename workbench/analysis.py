@@ -78,12 +78,8 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
 
 def summarize(con, run_id: str) -> RunSummary:
     run = store.get_run(con, run_id)
-    stats = con.execute(
-        """SELECT count(*), count(error), quantile_cont(latency_ms, 0.5) FILTER (WHERE error IS NULL),
-                  quantile_cont(latency_ms, 0.95) FILTER (WHERE error IS NULL)
-           FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
-    kinds = dict(con.execute("SELECT error_kind, count(*) FROM outputs WHERE run_id = ? AND error IS NOT NULL "
-                             "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
+    stats = store.output_stats(con, run_id)
+    kinds = store.error_kinds(con, run_id)
     summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
     order = [m for m in run["metrics"].split(",") if m] if run["metrics"] else []
     order = ["regex" if m.startswith("regex=") else m for m in order]

@@ -18,8 +18,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 def run_records(con, run_id: str) -> pd.DataFrame:
     run = store.get_run(con, run_id)
     df = store.load_outputs(con, run_id)
-    ref_field = con.execute("SELECT reference_field FROM datasets WHERE hash = ?", [run["dataset_hash"]]).fetchone()
-    ref_field = ref_field[0] if ref_field else "reference"
+    ref_field = store.get_dataset(con, run["dataset_hash"], rows=False)["reference_field"] or "reference"
     rows = [json.loads(d) if isinstance(d, str) else {} for d in df["row_data"]]
     score_cols = [c for c in df.columns if c.startswith("score_")]
     out = pd.DataFrame({

@@ -206,6 +206,7 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
     DuckDB, which runs without the GIL, so the two overlap. One transaction for all chunks."""
     from workbench import store
     from workbench.store import cache as cache_store
+    from workbench.store.db import transaction
 
     if not any(_caches(plan, v) and work[i] for i, v in enumerate(plan.variants)):
         return
@@ -219,25 +220,19 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
         writer.score_keys = score_keys = _score_keys(plan, rows)
         hits: list[tuple] = []
         rescore: list[tuple] = []
-        with store.connect(db) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                wanted = 0
-                while (chunk := chunks.get()) is not None:
-                    chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
-                    chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
-                    wanted += len(chunk["key"])
-                    h, r = cache_store.apply_hits(con, chunk, transaction=False)
-                    hits += h
-                    rescore += r
-                if len(hits) == wanted == total and not rescore:  # all served, scores included: the runs are done
-                    for v in plan.variants:
-                        store.set_status(con, v.run_id, "done")
-                    writer.status_written = True
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with store.connect(db) as con, transaction(con):
+            wanted = 0
+            while (chunk := chunks.get()) is not None:
+                chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
+                chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
+                wanted += len(chunk["key"])
+                h, r = cache_store.apply_hits(con, chunk, transaction=False)
+                hits += h
+                rescore += r
+            if len(hits) == wanted == total and not rescore:  # all served, scores included: the runs are done
+                for v in plan.variants:
+                    store.set_status(con, v.run_id, "done")
+                writer.status_written = True
         return hits, rescore
 
     def empty() -> dict[str, list]:

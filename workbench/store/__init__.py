@@ -36,10 +36,12 @@ from workbench.store.ratings import (
 from workbench.store.runs import (
     create_run,
     done_rows,
+    error_kinds,
     get_run,
     list_runs,
     load_outputs,
     load_scores,
+    output_stats,
     resolve_run,
     save_dataset,
     save_prompt_version,
@@ -50,7 +52,7 @@ from workbench.store.runs import (
 
 __all__ = [
     "connect", "db_path", "migrate", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
-    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "set_status", "write_results",
+    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "write_results",
 ]
 __all__ += [
     "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",

@@ -165,3 +165,17 @@ def score_moments(con: Con, run_id: str) -> list[tuple[str, int, float, float | 
         """SELECT metric, count(value)::INTEGER, avg(value), stddev_samp(value)
            FROM scores WHERE run_id = ? AND value IS NOT NULL AND NOT isnan(value)
            GROUP BY metric ORDER BY min(row_idx), metric""", [run_id]).fetchall()
+
+
+def output_stats(con: Con, run_id: str) -> tuple[int, int, float | None, float | None]:
+    """(outputs, errors, latency p50, latency p95) of a run; latencies of successful outputs only."""
+    return con.execute(
+        """SELECT count(*), count(error), quantile_cont(latency_ms, 0.5) FILTER (WHERE error IS NULL),
+                  quantile_cont(latency_ms, 0.95) FILTER (WHERE error IS NULL)
+           FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
+
+
+def error_kinds(con: Con, run_id: str) -> dict[str, int]:
+    """Errors of a run counted by kind, most frequent first."""
+    return dict(con.execute("SELECT error_kind, count(*) FROM outputs WHERE run_id = ? AND error IS NOT NULL "
+                            "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
