@@ -79,6 +79,18 @@ def test_cache_key_covers_provider_params_and_exact_messages(openai_server):
     assert "sk-" not in json.dumps(a.identity())
 
 
+def test_messages_json_is_json_dumps():
+    from workbench.results import MessagesJSON
+
+    system = {"role": "system", "content": 'Be "brief".\n\tThanks \u2014 谢谢 \\ /'}
+    conversations = [[system, {"role": "user", "content": f"q{i} 你好"}] for i in range(3)]
+    conversations += [[dict(system), {"role": "user", "content": [{"type": "text", "text": "parts"}]}],
+                      [{"role": "user", "content": "x", "name": "extra key"}], []]
+    encode = MessagesJSON()
+    for messages in conversations * 2:  # the second pass comes from the memo
+        assert encode(messages) == json.dumps(messages, ensure_ascii=False)
+
+
 def test_cached_answers_are_rescored_against_other_references(cli, openai_server, db, tmp_path):
     first = eval_json(cli, openai_server)
     other = tmp_path / "other_refs.jsonl"

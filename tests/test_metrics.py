@@ -150,6 +150,13 @@ def test_signatures_name_tokenizer_and_version():
     assert all("scale:0-1" in sig[k] for k in ("exact", "bleu", "chrf", "rouge2"))
 
 
+@pytest.mark.parametrize("metric, lang", [("bleu", "en"), ("bleu", "zh"), ("chrf", "en"), ("chrf", "zh")])
+def test_sacrebleu_signatures_are_sacrebleus_own(metric, lang):
+    from workbench.metrics import overlap
+
+    assert overlap.signature(metric, lang) == overlap.sacrebleu_signature(metric, lang)
+
+
 def test_no_reference_skips_reference_metrics():
     s = metrics.score("hello", [], metrics.parse_metrics(["bleu,length,json_valid"]))
     assert s == {"length": 5.0, "json_valid": 0.0}

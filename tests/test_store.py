@@ -29,6 +29,22 @@ def test_failed_migration_leaves_nothing(db, monkeypatch):
     con.close()
 
 
+def test_scores_keep_their_rows_when_the_key_goes(db, monkeypatch):
+    """Migration 4 rebuilds scores without its primary key; a file written before keeps every score."""
+    monkeypatch.setattr("workbench.store.db.MIGRATIONS", [m for m in MIGRATIONS if m[0] < 4])
+    con = duckdb.connect(db)
+    store.migrate(con)
+    con.execute("INSERT INTO scores VALUES ('r', 0, 0, 'bleu', 0.5), ('r', 0, 0, 'chrf', 0.25), ('r', 1, 0, 'bleu', 1)")
+    monkeypatch.setattr("workbench.store.db.MIGRATIONS", MIGRATIONS)
+    assert store.migrate(con) == [m[0] for m in MIGRATIONS if m[0] >= 4]
+    assert con.execute("SELECT * FROM scores ORDER BY ALL").fetchall() == [
+        ("r", 0, 0, "bleu", 0.5), ("r", 0, 0, "chrf", 0.25), ("r", 1, 0, "bleu", 1.0)]
+    keys = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'scores' "
+                       "AND constraint_type = 'PRIMARY KEY'").fetchall()
+    assert keys == [(0,)]
+    con.close()
+
+
 def _hold_lock(db: str, seconds: float) -> subprocess.Popen:
     code = f"import duckdb, time, sys; c = duckdb.connect({db!r}); print('locked', flush=True); time.sleep({seconds})"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -67,6 +83,12 @@ def test_write_results_is_an_upsert(db):
         store.write_results(con, [{**out, "text": "b"}], [{**score, "value": 0.7}])
         assert con.execute("SELECT text FROM outputs").fetchall() == [("b",)]
         assert con.execute("SELECT value FROM scores").fetchall() == [(0.7,)]
+        # an output's scores are replaced whole: a metric it no longer has, or an error, leaves none behind
+        store.write_results(con, [out], [score, {**score, "metric": "chrf", "value": 0.9}])
+        store.write_results(con, [{**out, "text": "c"}], [{**score, "value": 0.1}])
+        assert con.execute("SELECT metric, value FROM scores").fetchall() == [("bleu", 0.1)]
+        store.write_results(con, [{**out, "text": None, "error": "boom", "error_kind": "server_error"}], [])
+        assert con.execute("SELECT count(*) FROM scores").fetchall() == [(0,)]
 
 
 def test_db_path_precedence(monkeypatch):
@@ -88,8 +110,9 @@ def test_threads_opening_a_new_file_at_once_all_write(db):
         for i in range(60):
             try:
                 with store.connect(db) as con:
-                    store.write_results(con, [], [{"run_id": f"w{w}", "row_idx": i, "repeat_idx": 0, "metric": "m",
-                                                   "value": 1.0}])
+                    key = {"run_id": f"w{w}", "row_idx": i, "repeat_idx": 0}
+                    store.write_results(con, [{**key, "messages": "[]", "text": "x", "cached": False}],
+                                        [{**key, "metric": "m", "value": 1.0}])
             except Exception as e:  # noqa: BLE001 - every failure is the finding
                 errors.append(repr(e))
 

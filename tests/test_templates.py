@@ -112,6 +112,29 @@ def test_render_cap_is_total_across_messages():
         p.render({"a": text})
 
 
+def test_rows_render_as_one_by_one_with_row_independent_parts_once():
+    p = parse_prompt("name: t\nexamples: [{q: 'Q1', a: 'A1'}]\nmessages:\n"
+                     "  - role: system\n    content: 'Answer like {% for e in examples %}{{ e.a }}{% endfor %}.'\n"
+                     "  - role: user\n    content: '{{ question }}'\n", "p.yaml")
+    rows = [{"question": f"q{i}"} for i in range(5)]
+    together = list(p.render_rows(rows))
+    assert together == [p.render(r) for r in rows]
+    assert together[0][0] == {"role": "system", "content": "Answer like A1."}
+    assert together[0][0]["content"] is together[4][0]["content"]  # rendered once
+    together[0][0]["content"] = "mutated by a caller"
+    assert together[1][0]["content"] == "Answer like A1."
+
+
+def test_render_cap_counts_row_independent_messages():
+    half = MAX_RENDERED_CHARS // 2 + 10
+    p = parse_prompt(f"name: t\nmessages:\n  - role: system\n    content: \"{{{{ 'x' * {half} }}}}\"\n"
+                     "  - role: user\n    content: '{{ a }}'\n", "p.yaml")
+    assert len(p.render({"a": "short"})[0]["content"]) == half
+    with pytest.raises(TemplateError) as e:
+        p.render({"a": "y" * half})
+    assert "exceeds" in e.value.message
+
+
 @pytest.mark.parametrize("text, where", [
     ("name: x\nmessages: []\n", "p.yaml"),
     ("name: x\nmessages:\n  - role: robot\n    content: hi\n", "p.yaml: message 1"),

@@ -40,7 +40,16 @@ from workbench import metrics as metric_lib
 from workbench.datasets import Dataset, check_rows
 from workbench.errors import TemplateError, UserError
 from workbench.providers import Provider, ProviderError, make_provider
-from workbench.results import FLUSH_ROWS, FLUSH_SECONDS, _caches, _Done, _key_prefix, _use_cache, _Writer
+from workbench.results import (
+    FLUSH_ROWS,
+    FLUSH_SECONDS,
+    MessagesJSON,
+    _caches,
+    _Done,
+    _key_prefix,
+    _use_cache,
+    _Writer,
+)
 from workbench.results import cache_key as cache_key  # public: what identifies a request in the cache
 from workbench.templates import Prompt
 
@@ -107,16 +116,15 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
 
 
 def _render(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None) -> list:
-    out: list[list[dict[str, str]] | None] = []
-    for i in rows:
-        if only is not None and i not in only:
-            out.append(None)
-            continue
+    wanted = [i for i in rows if only is None or i in only]
+    rendered = prompt.render_rows(dataset.rows[i] for i in wanted)
+    by_row = {}
+    for i in wanted:
         try:
-            out.append(prompt.render(dataset.rows[i]))
+            by_row[i] = next(rendered)
         except TemplateError as e:
             raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
-    return out
+    return [by_row.get(i) for i in rows]
 
 
 def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
@@ -255,7 +263,7 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     status = "cancelled"
     index = {row: k for k, row in enumerate(plan.rows)}
     json_cache: dict[tuple[int, int], str] = {}
-    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode  # = json.dumps, ~25% faster
+    encode = MessagesJSON()
 
     def msg_json(v: Variant, row: int) -> str:
         key = (id(v.messages), row)

@@ -19,6 +19,7 @@ import json
 import operator
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,21 +151,38 @@ class Prompt:
 
     def render(self, row: dict[str, Any]) -> list[dict[str, str]]:
         """Render to chat messages for one dataset row. Raises TemplateError naming file, message, line."""
-        context = {**row, "examples": self.examples}
-        rendered: list[dict[str, str]] = []
-        _local.deadline = time.monotonic() + MAX_RENDER_SECONDS
-        total = 0
-        turns = [dict(m) for m in self._example_turns_memo()] if self.examples and self.examples_as == "turns" else []
+        return next(self.render_rows([row]))
+
+    def render_rows(self, rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, str]]]:
+        """`render` for each row, lazily (an error is raised when its row is reached). What does not
+        depend on the row, the example turns and messages that use no row variable, is rendered once."""
+        _local.deadline = time.monotonic() + MAX_RENDER_SECONDS  # for the row-independent part
+        turns = self._example_turns_memo() if self.examples and self.examples_as == "turns" else []
         n_system = next((i for i, m in enumerate(self.messages) if m.role != "system"), len(self.messages))
-        for i, (place, tpl) in enumerate(self.compiled()[: len(self.messages)]):
-            if i == n_system:
-                rendered.extend(turns)
-            text = _render_one(tpl, context, f"{self.path}: {place}", total)
-            total += len(text)
-            rendered.append({"role": self.messages[i].role, "content": text})
-        if n_system == len(self.messages):
-            rendered.extend(turns)
-        return rendered
+        templates = self.compiled()[: len(self.messages)]
+        fixed: dict[int, str] = {}
+        for i, (place, tpl) in enumerate(templates):
+            if not _row_variables(self.messages[i].content, f"{self.path}: {place}"):
+                fixed[i] = _render_one(tpl, {"examples": self.examples}, f"{self.path}: {place}", 0)
+        for row in rows:
+            context = {**row, "examples": self.examples}
+            rendered: list[dict[str, str]] = []
+            _local.deadline = time.monotonic() + MAX_RENDER_SECONDS
+            total = 0
+            for i, (place, tpl) in enumerate(templates):
+                if i == n_system:
+                    rendered.extend(dict(m) for m in turns)
+                text = fixed.get(i)
+                if text is None:
+                    text = _render_one(tpl, context, f"{self.path}: {place}", total)
+                elif total + len(text) > MAX_RENDERED_CHARS:
+                    raise TemplateError(f"rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters",
+                                        f"{self.path}: {place}")
+                total += len(text)
+                rendered.append({"role": self.messages[i].role, "content": text})
+            if n_system == len(self.messages):
+                rendered.extend(dict(m) for m in turns)
+            yield rendered
 
     def _example_turns_memo(self) -> list[dict[str, str]]:
         """The example turns do not depend on the row: render them once per content (the app edits prompts
@@ -201,6 +219,12 @@ def _parse(source: str, where: str) -> nodes.Template:
 def _compile(source: str, where: str) -> jinja2.Template:
     _parse(source, where)
     return _ENV.from_string(source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_variables(source: str, where: str) -> frozenset[str]:
+    """Names a template takes from the dataset row (every undeclared name but `examples`)."""
+    return frozenset(meta.find_undeclared_variables(_parse(source, where)) - RESERVED)
 
 
 def _optional_names(ast: nodes.Template) -> set[str]:

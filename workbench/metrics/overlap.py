@@ -219,13 +219,28 @@ def _lcs_f(pred: list[str], target: list[str]) -> float:
     return _f(lcs_length(pred, target), len(pred), len(target))
 
 
+# sacrebleu's signature for the metric objects above, with its version filled in at run time: written
+# out so a run that needs no BLEU or chrF computed here (scored in workers, or served from the cache)
+# does not import sacrebleu (~0.1 s); tests/test_metrics.py checks it against sacrebleu's own.
+SACREBLEU_SIGNATURES = {
+    "bleu": "nrefs:1|case:mixed|eff:yes|tok:{tok}|smooth:exp|version:{version}",
+    "chrf": "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:{version}",
+}
+
+
 def signature(metric: str, lang: str) -> str:
-    if metric in ("bleu", "chrf"):
-        m = _bleu(bleu_tokenizer(lang)) if metric == "bleu" else _chrf()
-        m.sentence_score("a", ["a"])  # sacrebleu fills the signature's nrefs on first use
-        return f"sacrebleu:{m.get_signature()}|scale:0-1"
     from importlib.metadata import version
 
+    if metric in SACREBLEU_SIGNATURES:
+        sig = SACREBLEU_SIGNATURES[metric].format(tok=bleu_tokenizer(lang), version=version("sacrebleu"))
+        return f"sacrebleu:{sig}|scale:0-1"
     cut = f"|max_tokens:{ROUGE_L_MAX_TOKENS}" if metric == "rougeL" else ""
     return (f"rouge:workbench={version('workbench')},as-rouge-score-0.1.2|{metric}|f-measure|tok:cjk-char+word"
             f"|stem:no{cut}|scale:0-1")
+
+
+def sacrebleu_signature(metric: str, lang: str) -> str:
+    """The signature as sacrebleu itself writes it for our BLEU or chrF object (what SACREBLEU_SIGNATURES must equal)."""
+    m = _bleu(bleu_tokenizer(lang)) if metric == "bleu" else _chrf()
+    m.sentence_score("a", ["a"])  # sacrebleu fills the signature's nrefs on first use
+    return f"sacrebleu:{m.get_signature()}|scale:0-1"

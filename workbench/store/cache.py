@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from workbench.store.db import scan_columns, transaction, upsert_rows
+from workbench.store.runs import drop_scores
 
 Con = duckdb.DuckDBPyConnection
 
@@ -54,8 +55,9 @@ def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> t
                SELECT w.run_id, w.row_idx, w.repeat_idx, w.messages, c.text, NULL, NULL, c.finish_reason,
                       c.latency_ms, c.tokens_in, c.tokens_out, true
                FROM _want w JOIN response_cache c ON c.key = w.key""")
+        drop_scores(con, "_want")
         con.execute(
-            """INSERT OR REPLACE INTO scores (run_id, row_idx, repeat_idx, metric, value)
+            """INSERT INTO scores (run_id, row_idx, repeat_idx, metric, value)
                SELECT w.run_id, w.row_idx, w.repeat_idx, unnest(c.score_names), unnest(c.score_values)
                FROM _want w JOIN response_cache c ON c.key = w.key AND c.score_key = w.score_key""")
         hits = con.execute(

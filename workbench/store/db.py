@@ -113,10 +113,19 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], names: list[str]) -> None:
     """INSERT OR REPLACE the records into `table` (columns `names`) in one statement."""
+    _insert(con, "INSERT OR REPLACE", table, rows, names)
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], names: list[str]) -> None:
+    """INSERT the records into `table` (columns `names`) in one statement."""
+    _insert(con, "INSERT", table, rows, names)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, verb: str, table: str, rows: list[dict], names: list[str]) -> None:
     cols = ", ".join(names)
     con.register("_rows_in", scan_rows(rows, names))
     try:
-        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _rows_in")
+        con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _rows_in")
     finally:
         con.unregister("_rows_in")
 

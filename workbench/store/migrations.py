@@ -146,4 +146,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "scores without a primary key",
+        # The key's index was half the cost of storing scores (inserting and checkpointing 100,000 of them
+        # for a cached 10,000-row run). Writers replace an output's scores whole (store.runs.write_scores).
+        """
+        CREATE TABLE scores_v4 (
+            run_id VARCHAR NOT NULL,
+            row_idx INTEGER NOT NULL,
+            repeat_idx INTEGER NOT NULL DEFAULT 0,
+            metric VARCHAR NOT NULL,
+            value DOUBLE
+        );
+        INSERT INTO scores_v4 SELECT run_id, row_idx, repeat_idx, metric, value FROM scores
+            ORDER BY run_id, row_idx, repeat_idx, metric;
+        DROP TABLE scores;
+        ALTER TABLE scores_v4 RENAME TO scores;
+        """,
+    ),
 ]

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from workbench.errors import UserError
-from workbench.store.db import transaction, upsert_rows
+from workbench.store.db import insert_rows, scan_rows, transaction, upsert_rows
 
 Con = duckdb.DuckDBPyConnection
 
@@ -65,14 +65,26 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
 
 
 def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
-    """Upsert a batch of outputs and their scores in one transaction (safe to repeat on resume)."""
+    """Upsert a batch of outputs and replace their scores, in one transaction (safe to repeat on resume)."""
     if not outputs and not scores:
         return
     with transaction(con):
         if outputs:
             upsert_rows(con, "outputs", outputs, OUTPUT_COLUMNS)
+            con.register("_written", scan_rows(outputs, ["run_id", "row_idx", "repeat_idx"]))
+            try:
+                drop_scores(con, "_written")
+            finally:
+                con.unregister("_written")
         if scores:
-            upsert_rows(con, "scores", scores, SCORE_COLUMNS)
+            insert_rows(con, "scores", scores, SCORE_COLUMNS)
+
+
+def drop_scores(con: Con, outputs_view: str) -> None:
+    """Delete the scores of the outputs named in `outputs_view` (run_id, row_idx, repeat_idx): scores
+    have no key (see migration 4), so an output's scores are replaced by deleting them, then inserting."""
+    con.execute(f"""DELETE FROM scores s USING {outputs_view} w
+                    WHERE s.run_id = w.run_id AND s.row_idx = w.row_idx AND s.repeat_idx = w.repeat_idx""")
 
 
 def set_status(con: Con, run_id: str, status: str) -> None:
