@@ -9,7 +9,7 @@ from rouge_score import rouge_scorer
 
 from workbench import metrics
 from workbench.errors import UserError
-from workbench.metrics import overlap, text
+from workbench.metrics import charstats, overlap, text
 
 
 def pairs_en(n=60, seed=0):
@@ -38,6 +38,35 @@ def test_english_rouge_equals_rouge_score_default_tokenizer():
         theirs = reference.score(ref, pred)
         for k in ours:
             assert ours[k] == pytest.approx(theirs[k].fmeasure, abs=1e-12)
+
+
+def test_13a_tokenizer_equals_sacrebleus_on_punctuation_heavy_strings():
+    """Our 13a rewrite pads periods, commas and dashes by themselves; sacrebleu's regexes decide."""
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    theirs = Tokenizer13a()
+    rng = random.Random(5)
+    alphabet = "a1.,-& <>;\n\tb9é中x"
+    lines = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 14))) for _ in range(20000)]
+    lines += ["3.5,2", "...", "a.,b", "1-2-3", "U.S.A.", "e.g., x", "&amp;-\n", "x <skipped> y"]
+    assert [overlap._tokenize_13a(line) for line in lines] == [theirs(line) for line in lines]
+
+
+def test_chrf_in_batches_equals_one_by_one_and_sacrebleu():
+    rng = random.Random(11)
+    rows = [json.loads(line) for line in open("datasets/support_zh.jsonl", encoding="utf-8")]
+    pairs = [(p, [r]) for p, r in pairs_en()] + [(r["question"], [r["reference"]]) for r in rows[:40]]
+    pairs += [("", ["x"]), ("same", ["same"]), ("a b", ["a", "b c"]), ("中文 mixed, 1.5", ["中文 mixed"])]
+    wide = [chr(0x4E00 + i) for i in range(3000)]  # batch alphabets too large for int64 keys: counted in Python
+    wide_pairs = [("".join(rng.sample(wide, 200)), ["".join(rng.sample(wide, 200))]) for _ in range(40)]
+    assert charstats.char_ngram_stats([p for p, _ in wide_pairs[:32]], [r[0] for _, r in wide_pairs[:32]], 6) is None
+    pairs += wide_pairs
+    rng.shuffle(pairs)
+    assert overlap.chrf_many(pairs) == [overlap.chrf(p, refs) for p, refs in pairs]
+    assert overlap.chrf_many(wide_pairs) == [overlap.chrf(p, refs) for p, refs in wide_pairs]
+    for p, refs in pairs:
+        if p.strip() and all(r.strip() for r in refs):
+            assert overlap.chrf(p, refs) == sacrebleu.sentence_chrf(p, refs).score / 100
 
 
 def test_multi_reference_takes_the_best():

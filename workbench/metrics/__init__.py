@@ -69,8 +69,10 @@ def score(
     lang: str = "en",
     latency_ms: float | None = None,
     tokens_out: int | None = None,
+    chrf: float | None = None,
 ) -> dict[str, float]:
-    """Scores of one output. Reference metrics are skipped when the row has no reference."""
+    """Scores of one output. Reference metrics are skipped when the row has no reference.
+    `chrf`: its value when already computed for a batch (overlap.chrf_many)."""
     out: dict[str, float] = {}
     names = metrics.names
     has_ref = bool(references)
@@ -82,7 +84,7 @@ def score(
         if "bleu" in names:
             out["bleu"] = overlap.bleu(prediction, references, lang)
         if "chrf" in names:
-            out["chrf"] = overlap.chrf(prediction, references, lang)
+            out["chrf"] = overlap.chrf(prediction, references, lang) if chrf is None else chrf
         if {"rouge1", "rouge2", "rougeL"} & set(names):
             out.update({k: v for k, v in overlap.rouge(prediction, references).items() if k in names})
     if "regex" in names:

@@ -31,9 +31,17 @@ CHUNK = 64  # items per message to a worker
 
 
 def score_items(items: Sequence[Item], metrics: metric_lib.MetricSet, lang: str) -> list[dict[str, float]]:
-    """Scores of each item, as `workbench.metrics.score` gives them."""
+    """Scores of each item, as `workbench.metrics.score` gives them (chrF counted for all at once)."""
+    from workbench.metrics import overlap
+
     score = metric_lib.score
-    return [score(p, list(refs), metrics, lang, latency_ms=lat, tokens_out=tok) for p, refs, lat, tok in items]
+    chrf = [None] * len(items)
+    if "chrf" in metrics.names:
+        with_refs = [k for k, (_, refs, _, _) in enumerate(items) if refs]
+        for k, value in zip(with_refs, overlap.chrf_many([(items[k][0], list(items[k][1])) for k in with_refs])):
+            chrf[k] = value
+    return [score(p, list(refs), metrics, lang, latency_ms=lat, tokens_out=tok, chrf=c)
+            for (p, refs, lat, tok), c in zip(items, chrf)]
 
 
 def default_workers() -> int:
