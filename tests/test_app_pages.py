@@ -263,3 +263,29 @@ def test_a_running_job_survives_leaving_the_page_and_can_be_cancelled(db):
     with store.connect(db) as con:
         runs = store.list_runs(con)
     assert runs["status"].tolist() == ["cancelled"] and 0 < runs["n_outputs"].iloc[0] < 100
+
+
+def test_an_interrupted_run_is_shown_and_resumes(db, openai_server):
+    import socket
+    import subprocess
+    import sys
+
+    (run_id,) = populate(db, openai_server.base_url, rows=8)[:1]
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with store.connect(db) as con:  # as a process killed mid-run leaves it: rows missing, still `running`
+        con.execute("DELETE FROM outputs WHERE run_id = ? AND row_idx >= 5", [run_id])
+        con.execute("UPDATE runs SET status = 'running', owner = ? WHERE id = ?",
+                    [f"{socket.gethostname()}:{gone.stdout.strip()}", run_id])
+    at = page("run").run()
+    no_exceptions(at)
+    assert not at.get("progress")  # not shown as running
+    assert any(run_id in c.value and "interrupted at 5/8" in c.value for c in at.caption)
+    next(b for b in at.button if b.key == f"resume_{run_id}").click().run()
+    no_exceptions(at)
+    from workbench.app.context import job_registry
+
+    job = next(j for j in job_registry().list() if run_id in j.run_ids)
+    assert job.wait(30) and job.error is None
+    with store.connect(db) as con:
+        run = store.get_run(con, run_id)
+        assert run["status"] == "done" and len(store.load_outputs(con, run_id)) == 8

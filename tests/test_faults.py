@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -167,8 +168,11 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_outputs(cli, db):
         proc.wait(10)
         (run_id,), done = stored(db)
         assert 10 <= done < n
-        with store.connect(db) as con:
-            assert store.get_run(con, run_id)["status"] == "running"  # killed: nobody marked it
+        with store.connect(db) as con:  # killed: nobody marked it, but its process is gone
+            assert store.get_run(con, run_id)["status"] == "interrupted"
+            assert store.list_runs(con)["status"].tolist() == ["interrupted"]
+        shown = cli("show", run_id)
+        assert "[interrupted]" in shown.out and f"workbench eval --resume {run_id}" in shown.out
         before = len(server.requests)
         r = cli("eval", "--resume", run_id[:6], "--json", "--no-cache")
         assert r.code == 0, r.err
@@ -181,6 +185,22 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_outputs(cli, db):
         assert len(store.load_scores(con, run_id)) == n * 10  # default metrics, every row scored once
     again = cli("eval", "--resume", run_id, "--json")
     assert again.code == 0 and again.json()["runs"][0]["outputs"] == n
+
+
+def test_resume_refuses_a_run_that_a_live_process_is_still_running(cli, db):
+    with OpenAIServer(latency=0.05) as server:
+        proc = eval_process(db, server.base_url, "--limit", "160")
+        try:
+            wait_for_outputs(db, proc, 10)
+            (run_id,), _ = stored(db)
+            r = cli("eval", "--resume", run_id, "--json")
+            assert r.code == 2 and f"still running in process {socket.gethostname()}:{proc.pid}" in r.err
+            assert proc.poll() is None  # the running eval was not disturbed
+        finally:
+            proc.kill()
+            proc.wait(10)
+        assert cli("eval", "--resume", run_id, "--json", "--no-cache").code == 0
+    check_every_row_once(db, run_id, 160)
 
 
 def test_ctrl_c_leaves_a_cancelled_run_that_resumes(cli, db):

@@ -75,7 +75,8 @@ class Jobs:
                     await make_provider(spec, **job.plan.provider_options).aclose()
 
             asyncio.run(check())
-            runner.create_runs(job.plan, job.db)
+            if not job.run_ids:  # a new plan (a resumed one has its runs)
+                runner.create_runs(job.plan, job.db)
             created.set()
             asyncio.run(runner.execute(job.plan, job.db, concurrency=concurrency, cancel=job.cancel))
         except UserError as e:

@@ -193,6 +193,13 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
     return [v.run_id for v in plan.variants]
 
 
+def _claim(db: str | None, run_ids: list[str]) -> None:
+    from workbench import store
+
+    with store.connect(db) as con:
+        store.claim_runs(con, run_ids)
+
+
 async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asyncio.Semaphore, n_workers: int,
                        writer: _Writer, progress: Progress, todo: list[tuple[int, int]], stop: threading.Event,
                        msg_json: Callable[[Variant, int], str]) -> None:
@@ -242,6 +249,9 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     """
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
+    stored = [v.run_id for v in plan.variants if v.run_id]
+    if stored:  # finishing stored runs: they are ours now, unless a live process is still on them
+        await asyncio.to_thread(_claim, db, stored)
     uses_cache = any(_caches(plan, v) for v in plan.variants)
     scorer = BatchScorer(plan.metrics, plan.dataset.lang)
     writer = _Writer(db, plan, scorer, {})

@@ -285,7 +285,7 @@ def _device_desc(trainer) -> str:
 
 
 def _version(name: str) -> str:
-    from importlib.metadata import version
+    from workbench.versions import version
 
     return version(name)
 

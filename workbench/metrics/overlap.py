@@ -271,7 +271,7 @@ SACREBLEU_SIGNATURES = {
 
 
 def signature(metric: str, lang: str) -> str:
-    from importlib.metadata import version
+    from workbench.versions import version
 
     if metric in SACREBLEU_SIGNATURES:
         sig = SACREBLEU_SIGNATURES[metric].format(tok=bleu_tokenizer(lang), version=version("sacrebleu"))

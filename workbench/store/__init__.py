@@ -34,6 +34,7 @@ from workbench.store.ratings import (
     usable_outputs,
 )
 from workbench.store.runs import (
+    claim_runs,
     create_run,
     done_rows,
     error_kinds,
@@ -51,7 +52,7 @@ from workbench.store.runs import (
 )
 
 __all__ = [
-    "connect", "db_path", "migrate", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
+    "connect", "db_path", "migrate", "claim_runs", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "write_results",
 ]
 __all__ += [

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from workbench.store.runs import live_status
+
 if TYPE_CHECKING:
     import pandas as pd  # only for annotations: importing it costs 0.3-0.5 s on the eval path
 
@@ -69,13 +71,15 @@ def run_metrics(con: Con, run_ids: list[str]) -> list[str]:
 
 def run_choices(con: Con) -> pd.DataFrame:
     """Runs newest first with their dataset (hash and name), for picking what to compare."""
-    return con.execute(
+    df = con.execute(
         """
         SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, r.dataset_hash, d.name AS dataset, r.n_rows,
-               r.repeats, r.status, r.created_at
+               r.repeats, r.status, r.created_at, r.owner
         FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash ORDER BY r.created_at DESC, r.id
         """
     ).df()
+    df["status"] = [live_status(s, o) for s, o in zip(df["status"], df["owner"])]
+    return df.drop(columns="owner")
 
 
 def grid_frame(con: Con, run_ids: list[str], metric: str | None, dataset_hash: str, n_rows: int,

@@ -165,4 +165,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE scores_v4 RENAME TO scores;
         """,
     ),
+    (
+        5,
+        "runs: the process that runs them",
+        # host:pid of the process executing the run: a run left `running` by a process that is gone (kill -9,
+        # a crash, a closed app) reads as `interrupted` (store.runs.live_status) and can be resumed.
+        "ALTER TABLE runs ADD COLUMN owner VARCHAR;",
+    ),
 ]

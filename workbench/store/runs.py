@@ -7,6 +7,8 @@ Bulk writes hand DuckDB whole columns (db.scan_columns), never executemany.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +57,9 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
     with transaction(con):
         con.execute(
             "INSERT INTO runs (id, prompt_hash, prompt_name, model_spec, params, dataset_hash, n_rows, repeats, metrics,"
-            " lang, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+            " lang, status, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
             [run_id, prompt_hash, prompt_name, model_spec, json.dumps(params, sort_keys=True), dataset_hash, n_rows,
-             repeats, metrics, lang],
+             repeats, metrics, lang, owner_id()],
         )
         upsert_rows(con, "metric_signatures", [{"run_id": run_id, "metric": m, "signature": sig}
                                                for m, sig in signatures.items()], ["run_id", "metric", "signature"])
@@ -87,6 +89,41 @@ def drop_scores(con: Con, outputs_view: str) -> None:
                     WHERE s.run_id = w.run_id AND s.row_idx = w.row_idx AND s.repeat_idx = w.repeat_idx""")
 
 
+def owner_id() -> str:
+    """This process, as runs record who executes them."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def live_status(status: str, owner: str | None) -> str:
+    """The stored status, except that a `running` run whose process has gone reads `interrupted`. Only
+    processes of this host can be checked; a run owned elsewhere keeps what is stored."""
+    if status != "running" or not owner:
+        return status
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return status
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:  # alive, another user's
+        pass
+    return status
+
+
+def claim_runs(con: Con, run_ids: list[str], where: str = "RUN") -> None:
+    """Mark stored runs `running` in this process before finishing them (resume, retry). Refuses a run that
+    a live process of this host is still executing: two processes would write the same rows."""
+    me = owner_id()
+    with transaction(con):
+        for run_id in run_ids:
+            status, owner = con.execute("SELECT status, owner FROM runs WHERE id = ?", [run_id]).fetchall()[0]
+            if live_status(status, owner) == "running" and owner and owner != me:
+                raise UserError(f"run {run_id} is still running in process {owner}; stop it first (Ctrl-C, or "
+                                "Cancel in the app), or wait for it", where)
+            con.execute("UPDATE runs SET status = 'running', owner = ?, finished_at = NULL WHERE id = ?", [me, run_id])
+
+
 def set_status(con: Con, run_id: str, status: str) -> None:
     finished = status in ("done", "cancelled", "failed")
     con.execute(
@@ -104,15 +141,17 @@ def done_rows(con: Con, run_id: str, errors_too: bool = True) -> set[tuple[int, 
 
 
 def list_runs(con: Con) -> pd.DataFrame:
-    return con.execute(
+    df = con.execute(
         """
         SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, d.name AS dataset, r.n_rows, r.repeats, r.status,
-               count(o.row_idx) AS n_outputs, count(o.error) AS n_errors, r.created_at, r.finished_at
+               count(o.row_idx) AS n_outputs, count(o.error) AS n_errors, r.created_at, r.finished_at, r.owner
         FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
         LEFT JOIN outputs o ON o.run_id = r.id
         GROUP BY ALL ORDER BY r.created_at, r.id
         """
     ).df()
+    df["status"] = [live_status(s, o) for s, o in zip(df["status"], df["owner"])]
+    return df
 
 
 def resolve_id(con: Con, table: str, ref: str, noun: str, hint: str, where: str) -> str:
@@ -139,6 +178,7 @@ def get_run(con: Con, run_id: str) -> dict[str, Any]:
     if row is None:
         raise UserError(f"no run {run_id!r}", "RUN")
     run = dict(zip(cols, row))
+    run["status"] = live_status(run["status"], run.get("owner"))
     run["params"] = json.loads(run["params"])
     run["signatures"] = dict(con.execute("SELECT metric, signature FROM metric_signatures WHERE run_id = ?",
                                          [run_id]).fetchall())

@@ -1,5 +1,6 @@
 """Run: prompt versions × models × a dataset, started in the background; progress, errors and
-cancel live; runs started from the CLI appear here too (progress is read from the database)."""
+cancel live; runs started from the CLI appear here too (progress is read from the database).
+Stopped runs (cancelled, failed, or interrupted: their process is gone) can be resumed from here."""
 
 from __future__ import annotations
 
@@ -83,6 +84,17 @@ if start:
         context.show_error(e)
 
 
+def resume(run_id: str) -> None:
+    """Finish a stopped run in the background: only its rows without output (as `eval --resume`)."""
+    try:
+        plan = runner.plan_from_run(context.db(), run_id, provider_options={"timeout": 60.0, "retries": 2})
+        job = context.job_registry().start(plan, context.db())
+        if job.error:
+            ss["resume_error"] = job.error
+    except Exception as e:  # noqa: BLE001 - shown under the runs
+        ss["resume_error"] = str(e)
+
+
 @st.fragment(run_every=1.0)
 def live() -> None:
     st.subheader("Runs")
@@ -104,6 +116,14 @@ def live() -> None:
                 c2.caption("cancelling…")
             else:
                 c2.button("Cancel", key=f"cancel_{job.id}_{r['id']}", on_click=registry.cancel, args=(job.id,))
+    stopped = table[table["status"].isin(["interrupted", "cancelled", "failed"]) & (table["done"] < table["total"])]
+    for r in stopped.head(5).to_dict(orient="records"):
+        c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
+        c1.caption(f"`{r['prompt_name']}@{r['prompt_hash'][:8]}` × `{r['model_spec']}` · {r['status']} at "
+                   f"{r['done']}/{r['total']} · {r['id']}")
+        c2.button("Resume", key=f"resume_{r['id']}", on_click=resume, args=(r["id"],))
+    if ss.get("resume_error"):
+        st.error(markdown_literal(ss.pop("resume_error")), icon=":material/error:")
     for j in registry.list():
         if j.error:
             st.error(markdown_literal(f"Job {j.id} ({'; '.join(j.labels)}): {j.error}"), icon=":material/error:")
