@@ -58,6 +58,23 @@ def test_every_page_renders_on_an_empty_database(name):
 def test_main_navigates_every_page():
     at = AppTest.from_file(str(APP / "main.py"), default_timeout=60).run()
     no_exceptions(at)
+
+
+def test_reruns_leave_sys_path_alone(monkeypatch):
+    """Background runs read sys.path while pages rerun: after the first run, a rerun must not edit it."""
+    import sys
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    at = AppTest.from_file(str(APP / "main.py"), default_timeout=60).run()
+    before = list(sys.path)
+    assert sys.path.count(str(APP)) == 1
+    edits = []
+    monkeypatch.setattr(sys, "path", type("Watched", (list,), {
+        "insert": lambda self, *a: (edits.append(a), list.insert(self, *a)),
+        "remove": lambda self, x: (edits.append(x), list.remove(self, x))})(sys.path))
+    at.run()
+    no_exceptions(at)
+    assert edits == [] and list(sys.path) == before
     assert at.title[0].value == "Prompts"
     for name in PAGES[1:]:
         at.switch_page(f"views/{name}.py").run()
@@ -197,7 +214,14 @@ def test_models_page_adds_an_endpoint_and_tries_it(openai_server):
     at.text_input[1].set_value(openai_server.base_url)
     at.button[0].click().run()
     spec = f"openai:test@{openai_server.base_url}"
-    assert spec in at.session_state["custom_models"]
+    assert spec in at.selectbox(key="try_model").options
+    later = page("models").run()  # another session, or after a restart: still there, and removable
+    assert spec in later.selectbox(key="try_model").options
+    next(b for b in later.button if b.key == f"rm_{spec}").click().run()
+    assert spec not in later.selectbox(key="try_model").options
+    with store.connect() as con:
+        store.add_endpoint(con, spec)
+    at.run()
     at.selectbox(key="try_model").set_value(spec)
     at.text_area(key="try_message").set_value("How long does standard shipping take?")
     next(b for b in at.button if b.label == "Send").click().run()

@@ -38,8 +38,9 @@ def show_error(e: Exception) -> None:
 
 
 def custom_models() -> list[str]:
-    """OpenAI-compatible endpoints the user added on the Models page (this browser session)."""
-    return st.session_state.setdefault("custom_models", [])
+    """OpenAI-compatible endpoints the user added on the Models page (kept in the database file)."""
+    with store.connect(db()) as con:
+        return store.list_endpoints(con)
 
 
 def model_specs() -> list[str]:

@@ -7,6 +7,7 @@ pages by appending to PAGES.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import streamlit as st
@@ -14,6 +15,11 @@ import streamlit as st
 from workbench.app import context
 
 HERE = Path(__file__).parent
+# Streamlit's script runner puts this folder at the front of sys.path for each rerun and removes it after;
+# a background run that imports a module or reads package metadata while the list shrinks can skip an
+# entry (site-packages). With a copy of its own on the path, the runner has nothing to add or remove.
+if str(HERE) not in sys.path[1:]:
+    sys.path.append(str(HERE))
 
 st.set_page_config(page_title="workbench", page_icon=":material/science:", layout="wide")
 context.load_secrets()

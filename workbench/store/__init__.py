@@ -2,6 +2,7 @@
 
 from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import connect, db_path, migrate
+from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
 from workbench.store.grid import (
     dataset_rows,
     grid_frame,
@@ -56,6 +57,7 @@ __all__ = [
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "write_results",
 ]
 __all__ += [
+    "add_endpoint", "list_endpoints", "remove_endpoint",
     "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",
     "get_prompt_version", "list_prompt_versions", "run_choices", "grid_frame", "run_stamp",
 ]

@@ -172,4 +172,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # a crash, a closed app) reads as `interrupted` (store.runs.live_status) and can be resumed.
         "ALTER TABLE runs ADD COLUMN owner VARCHAR;",
     ),
+    (
+        6,
+        "endpoints added on the Models page",
+        """
+        CREATE TABLE endpoints (
+            spec VARCHAR PRIMARY KEY,          -- openai:MODEL@BASE_URL (never a key)
+            added_at TIMESTAMP DEFAULT current_timestamp
+        );
+        """,
+    ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import catalog
+from workbench import catalog, store
 from workbench.app import context
 from workbench.textdiff import markdown_literal
 
@@ -19,7 +19,7 @@ else:
             "`.streamlit/secrets.toml`; local models and OpenAI-compatible servers need no key.", icon=":material/key_off:")
 
 st.subheader("OpenAI-compatible servers")
-st.caption("vLLM, Ollama, llama.cpp server, LM Studio, TGI… — kept for this browser session.")
+st.caption("vLLM, Ollama, llama.cpp server, LM Studio, TGI… — kept in the database file for every session.")
 with st.form("add_endpoint", clear_on_submit=True):
     c1, c2 = st.columns([1, 2])
     model = c1.text_input("Model name", placeholder="llama3")
@@ -28,14 +28,14 @@ with st.form("add_endpoint", clear_on_submit=True):
         if not model.strip() or not base.strip().startswith(("http://", "https://")):
             st.error("Give a model name and a base URL starting with http:// or https://")
         else:
-            spec = f"openai:{model.strip()}@{base.strip().rstrip('/')}"
-            if spec not in context.custom_models():
-                context.custom_models().append(spec)
-for spec in list(context.custom_models()):
+            with store.connect(context.db()) as con:
+                store.add_endpoint(con, f"openai:{model.strip()}@{base.strip().rstrip('/')}")
+for spec in context.custom_models():
     c1, c2 = st.columns([6, 1])
     c1.code(spec, language=None)
     if c2.button("Remove", key=f"rm_{spec}"):
-        context.custom_models().remove(spec)
+        with store.connect(context.db()) as con:
+            store.remove_endpoint(con, spec)
         st.rerun()
 
 st.subheader("Local models")
