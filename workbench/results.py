@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 FLUSH_SECONDS = 0.5
 FLUSH_ROWS = 500
-LOOKUP_CHUNK = 2000  # cache lookups per DuckDB statement, pipelined with computing the next keys
+LOOKUP_CHUNK = 5000  # cache lookups per pass over the cache, pipelined with computing the next keys
 
 
 def cache_key(provider: Provider, params: dict[str, Any], messages_json: str) -> str:

@@ -49,24 +49,30 @@ def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> t
         con.execute("BEGIN TRANSACTION")
     try:
         con.register("_want", table)
+        # One pass over the cache per call (it grows with every answer; a join scans all of it): the hits,
+        # with what they need, into a temporary table that the statements below read.
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _hit AS
+               SELECT w.run_id, w.row_idx, w.repeat_idx, w.key, w.messages, c.text, c.finish_reason, c.latency_ms,
+                      c.tokens_in, c.tokens_out, c.score_names, c.score_values,
+                      c.score_key IS NOT DISTINCT FROM w.score_key AS scores_apply
+               FROM _want w JOIN response_cache c ON c.key = w.key""")
         con.execute(
             """INSERT OR REPLACE INTO outputs (run_id, row_idx, repeat_idx, messages, text, error, error_kind,
                                                finish_reason, latency_ms, tokens_in, tokens_out, cached)
-               SELECT w.run_id, w.row_idx, w.repeat_idx, w.messages, c.text, NULL, NULL, c.finish_reason,
-                      c.latency_ms, c.tokens_in, c.tokens_out, true
-               FROM _want w JOIN response_cache c ON c.key = w.key""")
-        drop_scores(con, "_want")
+               SELECT run_id, row_idx, repeat_idx, messages, text, NULL, NULL, finish_reason, latency_ms, tokens_in,
+                      tokens_out, true
+               FROM _hit""")
+        drop_scores(con, "_hit")
         con.execute(
             """INSERT INTO scores (run_id, row_idx, repeat_idx, metric, value)
-               SELECT w.run_id, w.row_idx, w.repeat_idx, unnest(c.score_names), unnest(c.score_values)
-               FROM _want w JOIN response_cache c ON c.key = w.key AND c.score_key = w.score_key""")
-        hits = con.execute(
-            "SELECT w.run_id, w.row_idx, w.repeat_idx FROM _want w JOIN response_cache c ON c.key = w.key").fetchall()
+               SELECT run_id, row_idx, repeat_idx, unnest(score_names), unnest(score_values)
+               FROM _hit WHERE scores_apply""")
+        hits = con.execute("SELECT run_id, row_idx, repeat_idx FROM _hit").fetchall()
         rescore = con.execute(
-            """SELECT w.run_id, w.row_idx, w.repeat_idx, w.key, c.text, c.finish_reason, c.latency_ms, c.tokens_in,
-                      c.tokens_out
-               FROM _want w JOIN response_cache c ON c.key = w.key
-               WHERE c.score_key IS DISTINCT FROM w.score_key""").fetchall()
+            """SELECT run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out
+               FROM _hit WHERE NOT scores_apply""").fetchall()
+        con.execute("DROP TABLE _hit")
         con.unregister("_want")
         if transaction:
             con.execute("COMMIT")
