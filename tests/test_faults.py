@@ -188,7 +188,7 @@ def test_sigkill_mid_run_then_resume_gives_exactly_n_outputs(cli, db):
 
 
 def test_resume_refuses_a_run_that_a_live_process_is_still_running(cli, db):
-    with OpenAIServer(latency=0.05) as server:
+    with OpenAIServer(latency=0.2) as server:  # 160 rows, 4 at a time: the first eval runs for ~8 s
         proc = eval_process(db, server.base_url, "--limit", "160")
         try:
             wait_for_outputs(db, proc, 10)
