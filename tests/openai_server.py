@@ -185,7 +185,13 @@ class OpenAIServer:
         return await self._send(writer, 200, resp)
 
     async def _send(self, writer, status: int, payload, extra: dict[str, str] | None = None) -> bool:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+        if isinstance(payload, bytes):
+            body = payload
+        else:
+            try:
+                body = json.dumps(payload, ensure_ascii=False).encode()
+            except UnicodeEncodeError:  # a reply with a lone surrogate: sent as its \\uXXXX escape, as servers do
+                body = json.dumps(payload).encode()
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
                   500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
         head = [f"HTTP/1.1 {status} {reason}", "content-type: application/json",

@@ -47,6 +47,17 @@ def test_jsonl_broken_line_37_is_named(tmp_path):
     assert e.value.where == f"{path}:37" and "line 37" in e.value.message
 
 
+def test_jsonl_unpaired_surrogate_escape_is_named_and_escaped_emoji_pass(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"question": "thumbs \\ud83d\\udc4d", "reference": "ok"}\n'
+                    '{"question": "fine", "meta": {"tags": ["a", "half \\uD83D"]}, "reference": "ok"}\n', encoding="utf-8")
+    with pytest.raises(DatasetError) as e:
+        load_dataset(path)
+    assert e.value.where == f"{path}:2" and "'meta.tags.1'" in e.value.message
+    path.write_text('{"question": "thumbs \\ud83d\\udc4d", "reference": "ok"}\n', encoding="utf-8")
+    assert load_dataset(path).rows[0]["question"] == "thumbs 👍"
+
+
 def test_jsonl_line_numbers_skip_blank_lines(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text('{"question": "a"}\n\n{"other": 1}\n', encoding="utf-8")

@@ -56,7 +56,8 @@ def test_chrf_in_batches_equals_one_by_one_and_sacrebleu():
     rng = random.Random(11)
     rows = [json.loads(line) for line in open("datasets/support_zh.jsonl", encoding="utf-8")]
     pairs = [(p, [r]) for p, r in pairs_en()] + [(r["question"], [r["reference"]]) for r in rows[:40]]
-    pairs += [("", ["x"]), ("same", ["same"]), ("a b", ["a", "b c"]), ("中文 mixed, 1.5", ["中文 mixed"])]
+    pairs += [("", ["x"]), ("same", ["same"]), ("a b", ["a", "b c"]), ("中文 mixed, 1.5", ["中文 mixed"]),
+              ("lone \ud800 surrogate", ["lone surrogate \udfff"]), ("emoji 👍🏽 ok", ["emoji 👍 ok"])]
     wide = [chr(0x4E00 + i) for i in range(3000)]  # batch alphabets too large for int64 keys: counted in Python
     wide_pairs = [("".join(rng.sample(wide, 200)), ["".join(rng.sample(wide, 200))]) for _ in range(40)]
     assert charstats.char_ngram_stats([p for p, _ in wide_pairs[:32]], [r[0] for _, r in wide_pairs[:32]], 6) is None

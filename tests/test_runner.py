@@ -222,6 +222,17 @@ class BrokenProvider(EchoBatchProvider):
         return [Completion(text="ok", tokens_out=1, latency_ms=1.0)]
 
 
+def test_an_answer_with_a_lone_surrogate_is_stored_with_the_rest(cli, db):
+    """A server's broken \\uD83D escape decodes to a character DuckDB cannot store; it must not cost the batch."""
+    with OpenAIServer(reply=lambda messages: f"{messages[-1]['content'][:20]} \ud83d") as server:
+        r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", f"openai:test@{server.base_url}", "--limit", "12",
+                "--json", "--no-cache")
+    assert r.code == 0, r.err
+    assert r.json()["runs"][0]["outputs"] == 12 and r.json()["runs"][0]["errors"] == 0
+    texts = outputs(db, r.json()["runs"][0]["run_id"])["text"].tolist()
+    assert len(texts) == 12 and all(t.endswith(" \ufffd") for t in texts)
+
+
 def test_an_unexpected_provider_exception_is_recorded_on_its_rows(cli, db, monkeypatch):
     monkeypatch.setitem(providers.KINDS, "broken", ("tests.test_runner", "BrokenProvider"))
     r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", "broken:x", "--limit", "12", "--json")

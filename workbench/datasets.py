@@ -90,6 +90,23 @@ def detect_lang(texts: list[str]) -> str:
     return "zh" if letters and cjk / letters >= 0.2 else "en"
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(obj: Any, name: str = "") -> str | None:
+    """The first field (dotted path) holding a string with an unpaired surrogate, or None."""
+    if isinstance(obj, str):
+        return name if _SURROGATE.search(obj) else None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        found = _lone_surrogate(k, name) if isinstance(k, str) else None
+        found = found if found is not None else _lone_surrogate(v, f"{name}.{k}" if name else str(k))
+        if found is not None:
+            return found
+    return None
+
+
 def _read_jsonl(text: str, where: str) -> tuple[list[dict], list[int]]:
     rows, lines = [], []
     for n, line in enumerate(text.splitlines(), 1):
@@ -101,6 +118,11 @@ def _read_jsonl(text: str, where: str) -> tuple[list[dict], list[int]]:
             raise DatasetError(f"line {n} is not valid JSON ({e.msg}, column {e.colno})", f"{where}:{n}") from None
         if not isinstance(obj, dict):
             raise DatasetError(f"line {n} is a JSON {type(obj).__name__}, expected an object", f"{where}:{n}")
+        if _SURROGATE_ESCAPE.search(line):  # usually an escaped emoji (a valid pair); a lone half cannot be stored
+            field = _lone_surrogate(obj)
+            if field is not None:
+                raise DatasetError(f"line {n}: field {field!r} has an unpaired UTF-16 surrogate escape (\\uD800-"
+                                   "\\uDFFF) that is not a character", f"{where}:{n}")
         rows.append(obj)
         lines.append(n)
     return rows, lines

@@ -23,7 +23,8 @@ def char_ngram_stats(hyps: list[str], refs: list[str], max_order: int) -> list[l
     texts = hyps + refs
     lens = np.fromiter(map(len, texts), dtype=np.int64, count=2 * n_pairs)
     total = int(lens.sum())
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    # surrogatepass: a lone surrogate (valid in a Python str, e.g. from a JSON escape) is one code like any other
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     alphabet, ids = np.unique(codes, return_inverse=True)
     bits = max(1, (len(alphabet) - 1).bit_length())
     if bits * max_order + max(1, (n_pairs - 1).bit_length()) + 1 > 62:

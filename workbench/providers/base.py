@@ -7,10 +7,18 @@ requests may be in flight and whether it generates in batches (local models do).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 Messages = list[dict[str, str]]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` with lone UTF-16 surrogates (a server's broken \\uD83D escape arrives as one) replaced by U+FFFD:
+    DuckDB stores UTF-8 only, and one such character would fail the whole batch it is written with."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 # Error kinds stored with failed outputs; `workbench show` counts them.
 ERROR_KINDS = ("rate_limit", "timeout", "server_error", "bad_response", "connection", "bad_request", "other")
@@ -26,6 +34,11 @@ class Completion:
     cost: float | None = None
     raw: dict[str, Any] | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.text = storable(self.text)
+        if self.finish_reason is not None:
+            self.finish_reason = storable(str(self.finish_reason))
+
 
 class ProviderError(Exception):
     """A request that failed for good (after the provider's own retries); stored on its row."""
@@ -33,7 +46,7 @@ class ProviderError(Exception):
     def __init__(self, kind: str, message: str):
         assert kind in ERROR_KINDS, kind
         self.kind = kind
-        self.message = message
+        self.message = storable(message)
         super().__init__(f"{kind}: {message}")
 
 
