@@ -100,6 +100,22 @@ def test_score_file_as_json_lines(cli, tmp_path):
     assert r.code == 0 and "bleu" in r.out and "tok:" in r.err
 
 
+def test_score_file_equals_scoring_row_by_row(cli, tmp_path):
+    """Scored as the runner scores (chrF counted for the whole file at once): the values of metrics.score."""
+    from workbench import metrics
+
+    rows = [json.loads(line) for line in DATA_EN.read_text(encoding="utf-8").splitlines()][:40]
+    path = tmp_path / "preds.jsonl"
+    path.write_text("\n".join(json.dumps({"prediction": r["question"], "reference": r["reference"]}) for r in rows),
+                    encoding="utf-8")
+    r = cli("score", path, "--json")
+    assert r.code == 0, r.err
+    got = [json.loads(x) for x in r.out.splitlines()]
+    ms = metrics.parse_metrics(["exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"])
+    assert [{k: v for k, v in g.items() if k != "row"} for g in got] == [
+        metrics.score(x["question"], [x["reference"]], ms, "en") for x in rows]
+
+
 def write(path, text, encoding="utf-8"):
     path.write_bytes(text.encode(encoding))
     return path

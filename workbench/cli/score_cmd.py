@@ -24,13 +24,14 @@ def run(args: argparse.Namespace) -> int:
     from workbench.analysis import mean_ci
     from workbench.cli.output import print_json, table
     from workbench.datasets import check_rows, load_dataset
+    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
     ds = load_dataset(args.file, reference_field=args.reference, lang=args.lang)
     ms = metric_lib.parse_metrics(args.metrics or ["exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"])
     check_rows(ds, {args.prediction}, need_reference=ms.needs_reference)
-    results = []
-    for i, row in enumerate(ds.rows):
-        results.append(metric_lib.score(str(row[args.prediction]), ds.references(i), ms, ds.lang))
+    with BatchScorer(ms, ds.lang, pool=len(ds.rows) >= POOL_MIN_ITEMS) as scorer:  # the runner's scoring path
+        results = scorer.score_now([(str(row[args.prediction]), ds.references(i), None, None)
+                                    for i, row in enumerate(ds.rows)])
     if args.json:
         for i, values in enumerate(results):
             print_json({"row": i + 1, **values})
