@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import DatasetError
+from workbench.surrogates import LONE_SURROGATE
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -91,13 +92,12 @@ def detect_lang(texts: list[str]) -> str:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _lone_surrogate(obj: Any, name: str = "") -> str | None:
     """The first field (dotted path) holding a string with an unpaired surrogate, or None."""
     if isinstance(obj, str):
-        return name if _SURROGATE.search(obj) else None
+        return name if LONE_SURROGATE.search(obj) else None
     items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
     for k, v in items:
         found = _lone_surrogate(k, name) if isinstance(k, str) else None

@@ -118,13 +118,16 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
 def _render(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None) -> list:
     wanted = [i for i in rows if only is None or i in only]
     rendered = prompt.render_rows(dataset.rows[i] for i in wanted)
-    by_row = {}
-    for i in wanted:
+    out: list[list[dict[str, str]] | None] = []
+    for i in rows:
+        if only is not None and i not in only:
+            out.append(None)
+            continue
         try:
-            by_row[i] = next(rendered)
+            out.append(next(rendered))
         except TemplateError as e:
             raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
-    return [by_row.get(i) for i in rows]
+    return out
 
 
 def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
@@ -246,6 +249,8 @@ async def execute(plan: Plan, db: str | None, concurrency: int | None = None,
     those in flight finish for up to CANCEL_GRACE_SECONDS, flushes what has finished and leaves the runs
     `cancelled`, resumable with plan_from_run.
     `providers` (spec -> Provider, e.g. built to validate the specs first) are used and closed.
+    Runs that already exist (resume, retry) are claimed for this process first (store.claim_runs), which
+    refuses a run that a live process on this host is still running.
     """
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 

@@ -25,6 +25,7 @@ from workbench.errors import UserError
 from workbench.finetune import card as card_lib
 from workbench.finetune.data import Examples, encode, load_examples, texts_for_tokenizer
 from workbench.finetune.tiny import TinySpec, build_model, build_tokenizer, parameter_count
+from workbench.versions import version
 
 OPTIMIZERS = ("adamw", "sgd", "lamb")
 # A from-scratch model wants a far larger step than a pretrained one it would otherwise wreck.
@@ -152,8 +153,8 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         history=history, steps=trainer.state.global_step, train_seconds=train_seconds,
         wall_seconds=time.perf_counter() - started, device=_device_desc(trainer),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        host={"python": platform.python_version(), "torch": _version("torch"),
-              "transformers": _version("transformers")},
+        host={"python": platform.python_version(), "torch": version("torch"),
+              "transformers": version("transformers")},
     )
     name = cfg.name or out.name
     card_lib.plot_losses(history, out / "loss_curve.png", title=f"{name}: {cfg.optimizer}, lr {lr:g}")
@@ -282,12 +283,6 @@ def _device_desc(trainer) -> str:
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)}) x{trainer.args.world_size}"
     return f"{dev.type} ({torch.get_num_threads()} threads)"
-
-
-def _version(name: str) -> str:
-    from workbench.versions import version
-
-    return version(name)
 
 
 def summary_line(result: FinetuneResult) -> str:

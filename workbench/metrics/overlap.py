@@ -122,14 +122,11 @@ def chrf_many(pairs: list[tuple[str, list[str]]]) -> list[float]:
             batch.append(i)
         else:
             out[i] = chrf(prediction, references)
-    if len(batch) < MIN_CHRF_BATCH:  # NumPy's per-call costs outweigh what it saves
-        for i in batch:
-            out[i] = chrf(*pairs[i])
-        batch = []
+    few = len(batch) < MIN_CHRF_BATCH  # NumPy's per-call costs would outweigh what it saves
     for start in range(0, len(batch), BATCH):
         part = batch[start:start + BATCH]
-        stats = char_ngram_stats(["".join(pairs[i][0].split()) for i in part],
-                                 ["".join(pairs[i][1][0].split()) for i in part], m.char_order)
+        stats = None if few else char_ngram_stats(["".join(pairs[i][0].split()) for i in part],
+                                                   ["".join(pairs[i][1][0].split()) for i in part], m.char_order)
         for k, i in enumerate(part):
             out[i] = chrf(*pairs[i]) if stats is None else m._compute_score_from_stats(stats[k]).score / 100.0
     return out

@@ -7,18 +7,12 @@ requests may be in flight and whether it generates in batches (local models do).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.surrogates import storable
+
 Messages = list[dict[str, str]]
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def storable(text: str) -> str:
-    """`text` with lone UTF-16 surrogates (a server's broken \\uD83D escape arrives as one) replaced by U+FFFD:
-    DuckDB stores UTF-8 only, and one such character would fail the whole batch it is written with."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 # Error kinds stored with failed outputs; `workbench show` counts them.
 ERROR_KINDS = ("rate_limit", "timeout", "server_error", "bad_response", "connection", "bad_request", "other")
