@@ -91,6 +91,17 @@ def test_write_results_is_an_upsert(db):
         assert con.execute("SELECT count(*) FROM scores").fetchall() == [(0,)]
 
 
+def test_a_failed_bulk_write_reports_its_own_error(db):
+    """Not DuckDB's later "transaction is aborted" from cleaning up the registered rows."""
+    from workbench.store.db import insert_rows, transaction
+
+    row = {"run_id": "r", "row_idx": 0, "repeat_idx": 0, "messages": "[]", "text": "a", "cached": False}
+    with store.connect(db) as con:
+        with pytest.raises(duckdb.ConstraintException), transaction(con):
+            insert_rows(con, "outputs", [row, row], list(row))
+        assert con.execute("SELECT count(*) FROM outputs").fetchall() == [(0,)]
+
+
 def test_db_path_precedence(monkeypatch):
     monkeypatch.setenv("WORKBENCH_DB", "/tmp/env.duckdb")
     assert store.db_path("x.duckdb") == "x.duckdb"

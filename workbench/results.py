@@ -262,7 +262,7 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
                 chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
                 chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
                 wanted += len(chunk["key"])
-                h, r = cache_store.apply_hits(con, chunk, transaction=False)
+                h, r = cache_store.apply_hits(con, chunk)
                 hits += h
                 rescore += r
             if len(hits) == wanted == total and not rescore:  # all served, scores included: the runs are done

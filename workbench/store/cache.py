@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from workbench.store.db import scan_columns, transaction, upsert_rows
+from workbench.store.db import registered, scan_columns, transaction, upsert_rows
 from workbench.store.runs import drop_scores
 
 Con = duckdb.DuckDBPyConnection
@@ -34,21 +34,18 @@ def save(con: Con, entries: list[dict[str, Any]]) -> None:
         upsert_rows(con, "response_cache", entries, CACHE_COLUMNS)
 
 
-def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> tuple[list[tuple], list[tuple]]:
+def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple], list[tuple]]:
     """Store every cached answer among `wanted` (LOOKUP_COLUMNS columns) as an output with `cached = true`,
-    with its stored scores where they were computed for the same `score_key`, in one transaction.
+    with its stored scores where they were computed for the same `score_key`. Runs inside the caller's
+    transaction (several chunks commit together).
 
     Returns the (run_id, row_idx, repeat_idx) served from the cache, and for those whose scores must be
     computed again: (run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out).
-    With transaction=False the caller holds the transaction (several chunks in one commit).
     """
     if not wanted["key"]:
         return [], []
     table = scan_columns({name: wanted[name] for name in LOOKUP_COLUMNS})
-    if transaction:
-        con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("_want", table)
+    with registered(con, "_want", table):
         # One pass over the cache per call (it grows with every answer; a join scans all of it): the hits,
         # with what they need, into a temporary table that the statements below read.
         con.execute(
@@ -73,13 +70,6 @@ def apply_hits(con: Con, wanted: dict[str, list], transaction: bool = True) -> t
             """SELECT run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out
                FROM _hit WHERE NOT scores_apply""").fetchall()
         con.execute("DROP TABLE _hit")
-        con.unregister("_want")
-        if transaction:
-            con.execute("COMMIT")
-    except Exception:
-        if transaction:
-            con.execute("ROLLBACK")
-        raise
     return hits, rescore
 
 

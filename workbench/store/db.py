@@ -123,11 +123,25 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], na
 
 def _insert(con: duckdb.DuckDBPyConnection, verb: str, table: str, rows: list[dict], names: list[str]) -> None:
     cols = ", ".join(names)
-    con.register("_rows_in", scan_rows(rows, names))
-    try:
+    with registered(con, "_rows_in", scan_rows(rows, names)):
         con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _rows_in")
-    finally:
-        con.unregister("_rows_in")
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, data) -> Iterator[None]:
+    """`data` (scan_columns, a DataFrame) visible to SQL as `name` inside the block.
+
+    After a failed statement in a transaction DuckDB refuses even to unregister until ROLLBACK; that
+    refusal ("transaction is aborted") must not replace the error that explains what went wrong.
+    """
+    con.register(name, data)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from workbench.errors import UserError
-from workbench.store.db import transaction
+from workbench.store.db import registered, transaction
 
 if TYPE_CHECKING:
     import pandas as pd  # only for annotations: importing it costs 0.3-0.5 s on the eval path
@@ -42,12 +42,9 @@ def _transaction(con: Con, work: Callable[[], T]) -> T:
 
 
 def _insert_frame(con: Con, table: str, df: pd.DataFrame, replace: bool = False) -> None:
-    con.register("_frame", df)
-    try:
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    with registered(con, "_frame", df):
         con.execute(f"{verb} INTO {table} ({', '.join(df.columns)}) SELECT * FROM _frame")
-    finally:
-        con.unregister("_frame")
 
 
 # -- sessions ----------------------------------------------------------------------------------------

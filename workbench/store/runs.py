@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from workbench.errors import UserError
-from workbench.store.db import insert_rows, scan_rows, transaction, upsert_rows
+from workbench.store.db import insert_rows, registered, scan_rows, transaction, upsert_rows
 
 Con = duckdb.DuckDBPyConnection
 
@@ -73,11 +73,8 @@ def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str
     with transaction(con):
         if outputs:
             upsert_rows(con, "outputs", outputs, OUTPUT_COLUMNS)
-            con.register("_written", scan_rows(outputs, ["run_id", "row_idx", "repeat_idx"]))
-            try:
+            with registered(con, "_written", scan_rows(outputs, ["run_id", "row_idx", "repeat_idx"])):
                 drop_scores(con, "_written")
-            finally:
-                con.unregister("_written")
         if scores:
             insert_rows(con, "scores", scores, SCORE_COLUMNS)
 
