@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from workbench.errors import UserError
+from workbench.store.db import record
 
 if TYPE_CHECKING:
     import pandas as pd  # only for annotations: importing it costs 0.3-0.5 s on the eval path
@@ -24,11 +25,9 @@ def list_datasets(con: Con) -> pd.DataFrame:
 
 def get_dataset(con: Con, dataset_hash: str, rows: bool = True) -> dict[str, Any]:
     """Metadata and (unless rows=False) the rows, parsed, of a stored dataset."""
-    cur = con.execute("SELECT * FROM datasets WHERE hash = ?", [dataset_hash])
-    row = cur.fetchone()
-    if row is None:
+    meta = record(con, "SELECT * FROM datasets WHERE hash = ?", [dataset_hash])
+    if meta is None:
         raise UserError(f"no stored dataset {dataset_hash!r}", "dataset")
-    meta = dict(zip([d[0] for d in cur.description], row))
     meta["columns"] = list(meta["columns"] or [])
     if not rows:
         return meta

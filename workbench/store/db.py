@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -125,6 +126,13 @@ def _insert(con: duckdb.DuckDBPyConnection, verb: str, table: str, rows: list[di
     cols = ", ".join(names)
     with registered(con, "_rows_in", scan_rows(rows, names)):
         con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _rows_in")
+
+
+def record(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict[str, Any] | None:
+    """The first row of a query as {column: value}, or None when there is none."""
+    cur = con.execute(sql, params)
+    rows = cur.fetchall()  # all of them: a half-read result would block the connection's next statement
+    return dict(zip([d[0] for d in cur.description], rows[0])) if rows else None
 
 
 @contextlib.contextmanager

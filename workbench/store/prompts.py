@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from workbench.errors import UserError
+from workbench.store.db import record
 
 if TYPE_CHECKING:
     import pandas as pd  # only for annotations: importing it costs 0.3-0.5 s on the eval path
@@ -28,8 +29,7 @@ def list_prompt_versions(con: Con, name: str | None = None) -> pd.DataFrame:
 
 def get_prompt_version(con: Con, version: str) -> dict:
     """One stored version: hash, name, path, content (the prompt file as YAML), created_at."""
-    cur = con.execute("SELECT hash, name, path, content, created_at FROM prompt_versions WHERE hash = ?", [version])
-    row = cur.fetchone()
-    if row is None:
+    found = record(con, "SELECT hash, name, path, content, created_at FROM prompt_versions WHERE hash = ?", [version])
+    if found is None:
         raise UserError(f"no stored prompt version {version!r}", "prompt version")
-    return dict(zip([d[0] for d in cur.description], row))
+    return found

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from workbench.errors import UserError
-from workbench.store.db import registered, transaction
+from workbench.store.db import record, registered, transaction
 
 if TYPE_CHECKING:
     import pandas as pd  # only for annotations: importing it costs 0.3-0.5 s on the eval path
@@ -65,12 +65,9 @@ def create_session(con: Con, session: dict[str, Any], items: pd.DataFrame, assig
 
 
 def get_session(con: Con, session_id: str) -> dict[str, Any]:
-    cur = con.execute("SELECT * FROM annotation_sessions WHERE id = ?", [session_id])
-    cols = [d[0] for d in cur.description]
-    row = cur.fetchone()
-    if row is None:
+    out = record(con, "SELECT * FROM annotation_sessions WHERE id = ?", [session_id])
+    if out is None:
         raise UserError(f"no annotation session {session_id!r} (see `workbench annotate list`)", "SESSION")
-    out = dict(zip(cols, row))
     out["n_items"] = con.execute("SELECT count(*) FROM annotation_items WHERE session_id = ?",
                                  [session_id]).fetchone()[0]
     return out
@@ -216,10 +213,8 @@ def upsert_ratings(con: Con, ratings: list[dict[str, Any]]) -> None:
 
 
 def get_rating(con: Con, session_id: str, item_idx: int, annotator: str, kind: str) -> dict[str, Any] | None:
-    cur = con.execute("SELECT * FROM ratings WHERE session_id = ? AND item_idx = ? AND annotator = ? AND kind = ?",
-                      [session_id, item_idx, annotator, kind])
-    row = cur.fetchone()
-    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+    return record(con, "SELECT * FROM ratings WHERE session_id = ? AND item_idx = ? AND annotator = ? AND kind = ?",
+                  [session_id, item_idx, annotator, kind])
 
 
 def load_ratings(con: Con, session_ids: list[str]) -> pd.DataFrame:

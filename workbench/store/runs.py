@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from workbench.errors import UserError
-from workbench.store.db import insert_rows, registered, scan_rows, transaction, upsert_rows
+from workbench.store.db import insert_rows, record, registered, scan_rows, transaction, upsert_rows
 
 Con = duckdb.DuckDBPyConnection
 
@@ -169,12 +169,9 @@ def resolve_run(con: Con, ref: str) -> str:
 
 
 def get_run(con: Con, run_id: str) -> dict[str, Any]:
-    cur = con.execute("SELECT * FROM runs WHERE id = ?", [run_id])
-    cols = [d[0] for d in cur.description]
-    row = cur.fetchone()
-    if row is None:
+    run = record(con, "SELECT * FROM runs WHERE id = ?", [run_id])
+    if run is None:
         raise UserError(f"no run {run_id!r}", "RUN")
-    run = dict(zip(cols, row))
     run["status"] = live_status(run["status"], run.get("owner"))
     run["params"] = json.loads(run["params"])
     run["signatures"] = dict(con.execute("SELECT metric, signature FROM metric_signatures WHERE run_id = ?",
