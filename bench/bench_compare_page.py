@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser import app_server, chromium  # noqa: E402
 from workbench import store  # noqa: E402
-from workbench.datasets import Dataset  # noqa: E402
+from workbench.authoring.datasets import Dataset  # noqa: E402
 
 WORDS = ("order refund shipping password account delivery return label invoice store card payment address "
          "tracking business days within email link reset support window item warranty exchange").split()

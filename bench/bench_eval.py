@@ -88,7 +88,7 @@ def workbench_cmd(data: Path, base_url: str, db: Path, concurrency: int, *extra:
 def write_messages(data: Path, path: Path) -> None:
     """The floor sends exactly what workbench sends: the bundled prompt rendered on every row."""
     sys.path.insert(0, str(ROOT))
-    from workbench.templates import load_prompt
+    from workbench.authoring.templates import load_prompt
 
     prompt = load_prompt(PROMPT)
     with open(data, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:

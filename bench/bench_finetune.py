@@ -1,4 +1,4 @@
-"""Fine-tune wall time and peak RSS of the demo model (the recipe in workbench/default_model.py).
+"""Fine-tune wall time and peak RSS of the demo model (the recipe in workbench/finetune/default_model.py).
 
 Figures (issue 4): wall time of the whole `ensure_default_model` training (tokenizer, model, Trainer
 epochs, saving) printed as a ratio to its bound of 180 s on 2 CPU cores (<= 1.0 meets it), the
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench import default_model  # noqa: E402
+from workbench.finetune import default_model  # noqa: E402
 
 BOUND_S = 180.0
 

@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.default_model import ensure_default_model  # noqa: E402
+from workbench.authoring.templates import load_prompt  # noqa: E402
+from workbench.finetune.default_model import ensure_default_model  # noqa: E402
 from workbench.providers import make_provider  # noqa: E402
-from workbench.templates import load_prompt  # noqa: E402
 
 GOAL = 4.0
 

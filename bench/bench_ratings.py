@@ -25,13 +25,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench import annotation as an  # noqa: E402
-from workbench import leaderboard, stats, store, trust  # noqa: E402
+from workbench import store  # noqa: E402
+from workbench.evaluation import stats  # noqa: E402
+from workbench.rating import annotation as an  # noqa: E402
+from workbench.rating import leaderboard, trust  # noqa: E402
 
 WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from workbench import annotation as an, store
+from workbench import store
+from workbench.rating import annotation as an
 db, sid, name, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 with store.connect(db) as con:
     items = store.assigned_items(con, sid, name)[:n]
@@ -45,7 +48,7 @@ print(time.perf_counter() - start)
 
 def fake_runs(db: str, n_runs: int, n_rows: int, seed: int = 0) -> list[str]:
     """Runs with synthetic outputs and scores written straight through the store (no model, no metrics)."""
-    from workbench.datasets import Dataset
+    from workbench.authoring.datasets import Dataset
 
     rng = np.random.default_rng(seed)
     rows = [{"question": f"question {i}", "reference": f"answer {i}"} for i in range(n_rows)]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from workbench import metrics as metric_lib
 from workbench import store
-from workbench.datasets import load_dataset
-from workbench.templates import load_prompt
+from workbench.authoring.datasets import load_dataset
+from workbench.authoring.templates import load_prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "datasets" / "support_en.jsonl"

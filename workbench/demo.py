@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from workbench.datasets import Dataset, load_dataset
-from workbench.default_model import DATA, PROMPTS, _bundled, default_model_spec, ensure_default_model
+from workbench.authoring.datasets import Dataset, load_dataset
 from workbench.errors import DatasetError
+from workbench.finetune.default_model import DATA, PROMPTS, _bundled, default_model_spec, ensure_default_model
 
 API_DEFAULT = "openai:gpt-4o-mini"
 
@@ -41,10 +41,10 @@ def run_demo(db: str | None, models: list[str] | None = None, prompts: list[str]
     """Evaluate every prompt x model on the split's rows; returns the stored run ids."""
     import asyncio
 
-    from workbench import runner
+    from workbench.authoring.templates import load_prompt
+    from workbench.engine import runner
     from workbench.metrics import parse_metrics
     from workbench.providers import make_provider
-    from workbench.templates import load_prompt
 
     specs = demo_models(models, progress)
     loaded = [load_prompt(p) for p in (prompts or [_bundled(p) for p in PROMPTS])]

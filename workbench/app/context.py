@@ -10,9 +10,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from workbench import catalog, jobs, store
+from workbench import store
+from workbench.app import catalog, jobs
+from workbench.app.textdiff import markdown_literal
 from workbench.errors import StoreBusyError, UserError
-from workbench.textdiff import markdown_literal
 
 OPENAI_MODELS = ["openai:gpt-4o-mini", "openai:gpt-4o"]
 
@@ -139,8 +140,8 @@ def warm_up() -> threading.Thread:
         import pandas as pd
         import scipy.stats  # noqa: F401
 
-        import workbench.analysis  # noqa: F401
-        import workbench.runner  # noqa: F401
+        import workbench.engine.runner  # noqa: F401
+        import workbench.evaluation.analysis  # noqa: F401
 
         alt.Chart(pd.DataFrame({"x": [0]})).mark_bar().encode(x="x:Q").to_dict()  # loads the schema validator
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from workbench.grid import Grid, Page, variant_key, variant_label
-from workbench.textdiff import diff_html, escape
+from workbench.app.textdiff import diff_html, escape
+from workbench.evaluation.compare_grid import Grid, Page, variant_key, variant_label
 
 STYLE = """<style>
 .wb-grid{border-collapse:collapse;width:100%;font-size:0.85rem;table-layout:fixed}

@@ -1,12 +1,13 @@
-"""The Compare page's answer to "is B better than A, and how sure are we?" (see workbench.stats)."""
+"""The Compare page's answer to "is B better than A, and how sure are we?" (see workbench.evaluation.stats)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from workbench import stats, store
+from workbench import store
 from workbench.app import context
+from workbench.evaluation import stats
 
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner="Bootstrapping…")

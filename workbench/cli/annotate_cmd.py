@@ -73,8 +73,9 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def create(args: argparse.Namespace) -> int:
-    from workbench import annotation, store
+    from workbench import store
     from workbench.cli.output import print_json
+    from workbench.rating import annotation
 
     spec = annotation.SessionSpec(runs=args.runs, pairwise=args.pairwise, k=args.k, seed=args.seed,
                                   scale=args.scale, rubric=args.rubric, annotators=_split(args.annotators),
@@ -112,9 +113,9 @@ def list_sessions(args: argparse.Namespace) -> int:
 
 
 def agreement(args: argparse.Namespace) -> int:
-    from workbench import agreement as agr
     from workbench import store
     from workbench.cli.output import fmt, print_json, table
+    from workbench.rating import agreement as agr
 
     with store.connect(args.db) as con:
         sid = store.resolve_session(con, args.session)
@@ -142,7 +143,8 @@ def agreement(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from workbench import store, training_data
+    from workbench import store
+    from workbench.rating import training_data
 
     with store.connect(args.db) as con:
         sid = store.resolve_session(con, args.session)
@@ -153,9 +155,9 @@ def export(args: argparse.Namespace) -> int:
 
 
 def leaderboard(args: argparse.Namespace) -> int:
-    from workbench import leaderboard as lb
     from workbench import store
     from workbench.cli.output import fmt, print_json, table
+    from workbench.rating import leaderboard as lb
 
     with store.connect(args.db) as con:
         sids = [store.resolve_session(con, s) for s in args.sessions]
@@ -175,8 +177,8 @@ def leaderboard(args: argparse.Namespace) -> int:
 
 def trust(args: argparse.Namespace) -> int:
     from workbench import store
-    from workbench import trust as tr
     from workbench.cli.output import fmt, print_json, table
+    from workbench.rating import trust as tr
 
     with store.connect(args.db) as con:
         sids = [store.resolve_session(con, s) for s in args.sessions]
@@ -203,8 +205,9 @@ def trust(args: argparse.Namespace) -> int:
 
 
 def significance(args: argparse.Namespace) -> int:
-    from workbench import stats, store
+    from workbench import store
     from workbench.cli.output import print_json
+    from workbench.evaluation import stats
 
     with store.connect(args.db) as con:
         a, b = store.resolve_run(con, args.run_a), store.resolve_run(con, args.run_b)

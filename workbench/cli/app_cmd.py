@@ -33,7 +33,7 @@ def prepare_default_model() -> str | None:
     if os.environ.get("OPENAI_API_KEY"):
         return None
     try:
-        from workbench.default_model import ensure_default_model
+        from workbench.finetune.default_model import ensure_default_model
     except ImportError:
         return "no OPENAI_API_KEY and no bundled local model in this install: add a model on the Models page"
     path = ensure_default_model(progress=True)

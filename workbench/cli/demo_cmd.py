@@ -22,10 +22,11 @@ def register(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench import analysis, store
+    from workbench import store
     from workbench.cli.eval_cmd import _progress_printer
     from workbench.cli.output import print_json, table
     from workbench.demo import run_demo
+    from workbench.evaluation import analysis
 
     show = not args.json and sys.stderr.isatty()
     run_ids = run_demo(args.db, models=args.model, prompts=args.prompt, data=args.data, split=args.split,

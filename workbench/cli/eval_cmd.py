@@ -64,8 +64,8 @@ def parse_params(items: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from workbench import runner
     from workbench.cli.output import print_json, table
+    from workbench.engine import runner
     from workbench.errors import UserError
     from workbench.providers import make_provider
 
@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         requests_out.set()
     elapsed = time.perf_counter() - started
-    from workbench import analysis, store
+    from workbench import store
+    from workbench.evaluation import analysis
 
     with store.connect(args.db) as con:
         summaries = [analysis.summarize(con, r) for r in run_ids]
@@ -145,11 +146,11 @@ def _prefetch(after: threading.Event) -> None:
 
 
 def _plan_new(args: argparse.Namespace, options: dict):
-    from workbench import runner
-    from workbench.datasets import load_dataset
+    from workbench.authoring.datasets import load_dataset
+    from workbench.authoring.templates import load_prompt
+    from workbench.engine import runner
     from workbench.errors import UserError
     from workbench.metrics import parse_metrics
-    from workbench.templates import load_prompt
 
     if not args.prompts:
         raise UserError("needs at least one PROMPT_FILE (or --resume RUN / --retry-errors RUN)", "eval")

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from workbench.errors import StoreBusyError, UserError
-    from workbench.keys import load_secrets
+    from workbench.providers.keys import load_secrets
 
     load_secrets()
     try:

@@ -48,8 +48,9 @@ def runs(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    from workbench import analysis, store
+    from workbench import store
     from workbench.cli.output import fmt, print_json, table
+    from workbench.evaluation import analysis
 
     with store.connect(args.db) as con:
         s = analysis.summarize(con, store.resolve_run(con, args.run))
@@ -89,8 +90,9 @@ def _show_batch_facts(s, fmt, table) -> None:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from workbench import analysis, store
+    from workbench import store
     from workbench.cli.output import print_json, table
+    from workbench.evaluation import analysis
 
     with store.connect(args.db) as con:
         a, b = store.resolve_run(con, args.run_a), store.resolve_run(con, args.run_b)
@@ -106,7 +108,7 @@ def compare(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     from workbench import store
-    from workbench.export import run_records, write_frame
+    from workbench.evaluation.export import run_records, write_frame
 
     with store.connect(args.db) as con:
         run_id = store.resolve_run(con, args.run)

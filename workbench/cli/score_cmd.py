@@ -21,9 +21,9 @@ def register(sub, common) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench import metrics as metric_lib
-    from workbench.analysis import mean_ci
+    from workbench.authoring.datasets import check_rows, load_dataset
     from workbench.cli.output import print_json, table
-    from workbench.datasets import check_rows, load_dataset
+    from workbench.evaluation.analysis import mean_ci
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
     ds = load_dataset(args.file, reference_field=args.reference, lang=args.lang)

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.datasets import Dataset, load_dataset
+from workbench.authoring.datasets import Dataset, load_dataset
 from workbench.errors import DatasetError, UserError
 
 IGNORE = -100
@@ -38,7 +38,7 @@ class Examples:
     train: list[Example]
     eval: list[Example]
     data_hash: str  # the rows and the prompts they were rendered through
-    dataset_hash: str  # the rows alone (workbench.datasets.Dataset.hash)
+    dataset_hash: str  # the rows alone (workbench.authoring.datasets.Dataset.hash)
     rows_total: int
     rows_excluded: int  # split == "test": held out for evaluation, never trained on
     source: str  # "prompt" or "messages"

@@ -114,7 +114,7 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
     started = time.perf_counter()
     from transformers.utils import logging as hf_logging
 
-    from workbench.templates import load_prompt
+    from workbench.authoring.templates import load_prompt
 
     hf_logging.disable_progress_bar()  # the library's loading/saving bars; the training bar is ours
 

@@ -20,7 +20,7 @@ import openai
 
 from workbench.errors import UserError
 from workbench.providers.base import Completion, Messages, Provider, ProviderError
-from workbench.ratelimit import RateLimiter, estimate_tokens
+from workbench.providers.ratelimit import RateLimiter, estimate_tokens
 
 PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
           "presence_penalty", "frequency_penalty", "response_format", "logit_bias", "n")

@@ -1,9 +1,6 @@
 """The only place that speaks SQL to DuckDB."""
 
-from workbench.store.datasets import get_dataset, list_datasets
-from workbench.store.db import connect, db_path, migrate
-from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
-from workbench.store.grid import (
+from workbench.store.browse import (
     dataset_rows,
     grid_frame,
     grid_outputs,
@@ -13,6 +10,9 @@ from workbench.store.grid import (
     score_values,
     token_stats,
 )
+from workbench.store.datasets import get_dataset, list_datasets
+from workbench.store.db import connect, db_path, migrate
+from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
 from workbench.store.prompts import get_prompt_version, list_prompt_versions
 from workbench.store.ratings import (
     annotator_progress,

@@ -1,7 +1,7 @@
 """The response cache: model answers keyed by what produced them, kept in the DuckDB file.
 
 A key is the SHA-256 of the provider's identity (kind, model, base URL; never a key), the generation
-parameters and the exact rendered messages (see `workbench.runner.cache_key`). Each entry also keeps
+parameters and the exact rendered messages (see `workbench.engine.runner.cache_key`). Each entry also keeps
 the scores its answer got, with a `score_key` naming the references, language, metric list and
 metric signatures they were computed against: a re-run over the same rows copies answers and scores
 inside DuckDB without touching Python per row; answers reused against other references are

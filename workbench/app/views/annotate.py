@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import annotation, store
+from workbench import store
 from workbench.app import context
+from workbench.rating import annotation
 
 ss = st.session_state
 BUTTONS = {

@@ -9,9 +9,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from workbench import analysis, grid, store
+from workbench import store
 from workbench.app import context
 from workbench.app.grid_view import DIFF_MODES, page_html
+from workbench.evaluation import analysis
+from workbench.evaluation import compare_grid as grid
 from workbench.metrics import LOWER_IS_BETTER
 
 try:  # the statistics section (paired bootstrap, tests) comes with the rating feature

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import catalog, library
-from workbench.app import context
+from workbench.app import catalog, context
+from workbench.app.textdiff import markdown_literal
+from workbench.authoring import library
 from workbench.errors import UserError
-from workbench.textdiff import markdown_literal
 
 st.title("Datasets")
 ss = st.session_state

@@ -9,10 +9,12 @@ import tempfile
 import pandas as pd
 import streamlit as st
 
-from workbench import bundle, export, library, store
+from workbench import store
 from workbench.app import context
+from workbench.app.textdiff import markdown_literal
+from workbench.authoring import library
+from workbench.evaluation import bundle, export
 from workbench.metrics import LOWER_IS_BETTER
-from workbench.textdiff import markdown_literal
 
 st.title("Export")
 ss = st.session_state

@@ -10,9 +10,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from workbench import agreement, annotation, store, trust
-from workbench import leaderboard as lb
+from workbench import store
 from workbench.app import context
+from workbench.rating import agreement, annotation, trust
+from workbench.rating import leaderboard as lb
 
 ss = st.session_state
 st.title("Leaderboard")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import catalog, store
-from workbench.app import context
-from workbench.textdiff import markdown_literal
+from workbench import store
+from workbench.app import catalog, context
+from workbench.app.textdiff import markdown_literal
 
 st.title("Models")
 

@@ -9,10 +9,11 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from workbench import library, store
+from workbench import store
 from workbench.app import context
-from workbench.templates import ROLES, parse_prompt
-from workbench.textdiff import markdown_literal
+from workbench.app.textdiff import markdown_literal
+from workbench.authoring import library
+from workbench.authoring.templates import ROLES, parse_prompt
 
 NEW = "(new prompt)"
 BLANK = {"name": "my_prompt", "description": "", "messages": [

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import jobs, library, runner, store
-from workbench.app import context
+from workbench import store
+from workbench.app import context, jobs
+from workbench.app.textdiff import markdown_literal
+from workbench.authoring import library
+from workbench.authoring.templates import parse_prompt
+from workbench.engine import runner
 from workbench.errors import UserError
 from workbench.metrics import ALL, DEFAULT, parse_metrics
-from workbench.templates import parse_prompt
-from workbench.textdiff import markdown_literal
 
 st.title("Run")
 ss = st.session_state

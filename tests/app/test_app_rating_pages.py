@@ -1,0 +1,91 @@
+"""The rating pages and the Compare statistics through Streamlit's AppTest (the browser test covers the keys)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.annotation_runs import ROOT, make_runs
+from workbench import store
+from workbench.rating import annotation as an
+
+PAGES = ROOT / "workbench" / "app" / "views"
+
+
+def answer(v: int, row: dict) -> str:
+    return row["reference"] if v == 0 else "Please contact support."
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("name", ["annotate", "leaderboard"])
+def test_pages_render_on_an_empty_database(name):
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60).run()
+    no_exceptions(at)
+    assert "No rating sessions yet" in " ".join(i.value for i in at.info) or name == "leaderboard"
+
+
+def test_annotate_page_rates_and_moves_on(db):
+    runs = make_runs(db, [("support_few_shot", "openai:m1"), ("support_zero_shot", "openai:m2")], n_rows=3,
+                     answer=answer)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, seed=2))
+    at = AppTest.from_file(str(PAGES / "annotate.py"), default_timeout=60)
+    at.query_params["session"] = sid
+    at.run()
+    no_exceptions(at)
+    assert "Say who you are" in at.info[0].value
+    at.text_input(key="ann_name").input("ann").run()
+    assert at.subheader[0].value == "Item 1 of 6"
+    at.text_input(key=f"ann_comment_{sid}_0").input("clear and short").run()
+    at.button(key="ann_rate_4").click().run()
+    no_exceptions(at)
+    assert at.subheader[0].value == "Item 2 of 6"
+    with store.connect(db) as con:
+        rating = store.get_rating(con, sid, 0, "ann", "likert")
+    assert rating["value"] == "4" and rating["comment"] == "clear and short"
+    assert at.query_params["annotator"] == "ann"  # a reload resumes as this annotator
+
+
+def test_leaderboard_page_ranks_agrees_and_reports_trust(db):
+    runs = make_runs(db, [("support_few_shot", "openai:m1"), ("support_zero_shot", "openai:m2")], n_rows=8,
+                     answer=answer)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, k=2, seed=4, annotators=["ann", "bob"]))
+        for name in ("ann", "bob"):
+            while (item := an.next_item(con, sid, name)) is not None:
+                good = "A" if store.item_outputs(con, sid, item.item_idx)["run_a"][0] == runs[0] else "B"
+                an.record_rating(con, sid, item.item_idx, name, "both bad" if item.item_idx == 0 and name == "bob"
+                                 else good, comment=f"{name} thinks so")
+    at = AppTest.from_file(str(PAGES / "leaderboard.py"), default_timeout=120).run()
+    no_exceptions(at)
+    board = at.dataframe[0].value
+    assert board["variant"].tolist() == ["support_few_shot x openai:m1", "support_zero_shot x openai:m2"]
+    assert at.metric[3].value == "1"  # one disputed item
+    assert any("agrees with votes" in df.value.columns for df in at.dataframe)
+
+    # A new single-output session from the form.
+    at.toggle[0].set_value(False).run()
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert any("Session" in s.value and "items" in s.value for s in at.success)
+    with store.connect(db) as con:
+        assert len(store.list_sessions(con)) == 2
+
+
+def _significance_script(db: str, run_a: str, run_b: str) -> None:
+    from workbench.app.significance import render_significance
+
+    render_significance(db, run_a, run_b)
+
+
+def test_significance_states_the_answer_in_words(db):
+    run_a, run_b = make_runs(db, [("support_few_shot", "openai:m1"), ("support_zero_shot", "openai:m2")], n_rows=12,
+                             answer=answer)
+    at = AppTest.from_function(_significance_script, args=(db, run_a, run_b), default_timeout=60).run()
+    no_exceptions(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "B is worse than A on bleu by -1.000 (95% CI [-1.000, -1.000])" in text and "95% CI [" in text and "Wilcoxon p" in text
+    assert set(at.dataframe[0].value["metric"]) == {"exact", "contains", "bleu", "chrf", "rougeL", "length"}

@@ -1,0 +1,1 @@
+"""Pure: prompt files, templates, datasets and the prompt library."""

@@ -1,0 +1,176 @@
+"""The prompt library: prompt files in the prompts directory, drafts being edited, their live
+preview on a dataset row, and saving a draft as a new immutable version (file + database).
+
+The prompts directory is $WORKBENCH_PROMPTS, else ./prompts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench import store
+from workbench.authoring.templates import Prompt, load_prompt, prompt_from_dict
+from workbench.errors import TemplateError
+
+ORDER = "order"  # the examples table's column that sets their order
+
+
+def prompts_dir() -> Path:
+    return Path(os.environ.get("WORKBENCH_PROMPTS") or "prompts")
+
+
+def list_prompt_files(directory: str | Path | None = None) -> list[Path]:
+    d = Path(directory) if directory else prompts_dir()
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def read_prompt_file(path: str | Path) -> tuple[Prompt | None, TemplateError | None]:
+    """The prompt, or the error that stops it loading (a broken file still shows in the list)."""
+    try:
+        return load_prompt(path), None
+    except TemplateError as e:
+        return None, e
+
+
+def examples_from_table(df: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """Few-shot examples from the editor's table: sorted by `order`, blank rows and cells dropped."""
+    if df is None or df.empty:
+        return []
+    df = df.copy()
+    if ORDER in df.columns:
+        df[ORDER] = pd.to_numeric(df[ORDER], errors="coerce")
+        df = df.sort_values(ORDER, na_position="last", kind="stable").drop(columns=[ORDER])
+    out = []
+    for rec in df.to_dict(orient="records"):
+        rec = {str(k): v for k, v in rec.items() if v is not None and not (isinstance(v, float) and pd.isna(v))
+               and str(v).strip() != ""}
+        if rec:
+            out.append(rec)
+    return out
+
+
+def examples_table(examples: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+    """The editor's table for a prompt's examples, with an `order` column 1..n."""
+    cols = list(dict.fromkeys([*(columns or []), *(k for e in examples for k in e)])) or ["question", "answer"]
+    df = pd.DataFrame([{c: e.get(c, "") for c in cols} for e in examples], columns=cols).astype("string")
+    df.insert(0, ORDER, pd.Series(range(1, len(df) + 1), dtype="Int64"))
+    return df
+
+
+@dataclass
+class Preview:
+    prompt: Prompt | None
+    messages: list[dict[str, str]] | None = None
+    required: set[str] = field(default_factory=set)
+    optional: set[str] = field(default_factory=set)
+    missing: list[str] = field(default_factory=list)  # required variables the dataset lacks
+    error: TemplateError | None = None
+    source_line: str | None = None  # the template line the error points at
+
+
+def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str] | None) -> Preview:
+    """Parse a draft, check its variables against a dataset's columns, render it on one row."""
+    try:
+        prompt = prompt_from_dict(data, f"{data.get('name') or 'draft'}.yaml")
+    except TemplateError as e:
+        return Preview(None, error=e, source_line=source_line(data, e.where))
+    out = Preview(prompt)
+    try:
+        out.required, out.optional = prompt.variables()
+    except TemplateError as e:
+        out.error, out.source_line = e, source_line(data, e.where)
+        return out
+    if columns is not None:
+        out.missing = sorted(out.required - set(columns))
+    if row is not None and not out.missing:
+        try:
+            out.messages = prompt.render(row)
+        except TemplateError as e:
+            out.error, out.source_line = e, source_line(data, e.where)
+    return out
+
+
+def source_line(data: dict[str, Any], where: str | None) -> str | None:
+    """The text of the template line an error's `where` names (`... message 2, line 3`)."""
+    m = re.search(r"(message (\d+)|example_turns\.(user|assistant)), line (\d+)", where or "")
+    if not m:
+        return None
+    try:
+        if m.group(2):
+            source = data["messages"][int(m.group(2)) - 1]["content"]
+        else:
+            source = data["example_turns"][m.group(3)]
+        lines = str(source).splitlines()
+        n = int(m.group(4))
+        return lines[n - 1] if 0 < n <= len(lines) else None
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+@dataclass
+class Saved:
+    version: str
+    path: Path
+    new: bool  # False when this exact content was already a stored version
+
+
+def save_prompt(prompt: Prompt, db: str | None = None, directory: str | Path | None = None,
+                filename: str | None = None) -> Saved:
+    """Write the prompt's YAML into the prompts directory (atomically) and store it as a version."""
+    if not re.fullmatch(r"[\w.-]+", prompt.name) or prompt.name.startswith("."):
+        raise TemplateError("the name may use letters, digits, '_', '-' and '.' only (it names the file)", "name")
+    d = Path(directory) if directory else prompts_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / (filename or f"{prompt.name}.yaml")
+    prompt.path = str(path)
+    text = prompt.to_yaml()
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    with store.connect(db) as con:
+        known = bool((store.list_prompt_versions(con, prompt.name)["hash"] == prompt.version).any())
+        store.save_prompt_version(con, prompt.name, str(path), prompt.version, text)
+    return Saved(prompt.version, path, not known)
+
+
+def version_diff(old: str, new: str, old_label: str = "old", new_label: str = "new") -> str:
+    """Unified diff of two versions' YAML."""
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=old_label, tofile=new_label))
+
+
+def overview(db: str | None = None, directory: str | Path | None = None) -> pd.DataFrame:
+    """One line per prompt file: its name, version, whether that version is stored, and how many
+    versions and runs the database holds under that name (prompts only in the database too)."""
+    with store.connect(db) as con:
+        versions = store.list_prompt_versions(con)
+    by_name = versions.groupby("name").agg(versions=("hash", "size"), runs=("n_runs", "sum"),
+                                           last_stored=("created_at", "max")) if not versions.empty else None
+    rows = []
+    for path in list_prompt_files(directory):
+        prompt, err = read_prompt_file(path)
+        name = prompt.name if prompt else path.stem
+        rows.append({"file": path.name, "name": name, "version": prompt.version[:8] if prompt else "(invalid)",
+                     "saved": bool(prompt and (versions["hash"] == prompt.version).any()) if len(versions) else False})
+    df = pd.DataFrame(rows, columns=["file", "name", "version", "saved"])
+    if by_name is not None:
+        df = df.merge(by_name, left_on="name", right_index=True, how="outer")
+        df["file"] = df["file"].fillna("(database only)")
+        df["saved"] = df["saved"].fillna(False).astype(bool)
+        df[["versions", "runs"]] = df[["versions", "runs"]].fillna(0).astype(int)
+    return df.reset_index(drop=True)

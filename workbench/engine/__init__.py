@@ -1,0 +1,1 @@
+"""Async generation: plans, concurrency, retries, the response cache, resume, scoring and storing."""

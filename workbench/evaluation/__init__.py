@@ -1,0 +1,1 @@
+"""Comparisons, statistics, the compare grid, bundles and exports."""

@@ -1,0 +1,1 @@
+"""Human rating: sessions, agreement, leaderboards, metric trust and training data."""
