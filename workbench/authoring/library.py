@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pandas as pd
 from workbench import store
 from workbench.authoring.templates import Prompt, load_prompt, prompt_from_dict
 from workbench.errors import TemplateError
+from workbench.files import write_file
 
 ORDER = "order"  # the examples table's column that sets their order
 
@@ -134,14 +134,7 @@ def save_prompt(prompt: Prompt, db: str | None = None, directory: str | Path | N
     path = d / (filename or f"{prompt.name}.yaml")
     prompt.path = str(path)
     text = prompt.to_yaml()
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_file(path, text)
     with store.connect(db) as con:
         known = bool((store.list_prompt_versions(con, prompt.name)["hash"] == prompt.version).any())
         store.save_prompt_version(con, prompt.name, str(path), prompt.version, text)

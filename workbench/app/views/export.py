@@ -3,9 +3,6 @@ as CSV / JSONL / Parquet."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import pandas as pd
 import streamlit as st
 
@@ -66,11 +63,7 @@ fmt = st.radio("Format", list(export.FORMATS), horizontal=True, key="exp_format"
 if st.button("Prepare the file", icon=":material/description:"):
     with store.connect(db) as con:
         frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"results.{fmt}")
-        export.write_frame(frame, fmt, path)
-        with open(path, "rb") as f:
-            ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", f.read(), len(frame))
+    ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", export.frame_bytes(frame, fmt), len(frame))
 if ss.get("exp_file"):
     name, data, n = ss["exp_file"]
     st.download_button(f"Download {name} ({n:,} outputs)", data, file_name=name, icon=":material/download:",
