@@ -79,6 +79,35 @@ def draft_dict() -> dict:
     return data
 
 
+def save(prompt) -> None:
+    """Save, then open the file just written (its message shows after the rerun)."""
+    ss.pop("confirm_replace", None)
+    saved = library.save_prompt(prompt, context.db())
+    ss["saved_message"] = (f"Saved version {saved.version[:8]} to {saved.path}" if saved.new
+                           else f"No change: version {saved.version[:8]} was already stored ({saved.path})")
+    ss["pending_source"] = ss["draft_source"] = saved.path.name
+    st.rerun()
+
+
+def confirm_replace(prompt, filename: str) -> None:
+    """A new (or renamed) prompt named like a file it was not opened from: ask before replacing that file."""
+    if library.save_target(prompt).name != filename:  # the name changed since Save was pressed
+        ss.pop("confirm_replace")
+        return
+    st.warning(markdown_literal(f"{filename} already exists and this draft was not opened from it. Replacing "
+                                "it keeps its current content as a stored version (see History)."),
+               icon=":material/warning:")
+    c1, c2 = st.columns(2)
+    if c1.button("Replace it", type="primary", key="confirm_replace_yes"):
+        try:
+            save(prompt)
+        except Exception as e:  # noqa: BLE001 - shown inline
+            context.show_error(e)
+    if c2.button("Cancel", key="confirm_replace_no"):
+        ss.pop("confirm_replace")
+        st.rerun()
+
+
 files = [p.name for p in library.list_prompt_files()]
 sources = [NEW, *files]
 with st.sidebar:
@@ -176,13 +205,15 @@ with view:
     can_save = pv.prompt is not None and pv.error is None
     if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:"):
         try:
-            saved = library.save_prompt(pv.prompt, context.db())
-            ss["saved_message"] = (f"Saved version {saved.version[:8]} to {saved.path}" if saved.new
-                                   else f"No change: version {saved.version[:8]} was already stored ({saved.path})")
-            ss["pending_source"] = ss["draft_source"] = saved.path.name
-            st.rerun()
+            replaced = library.would_replace(pv.prompt, ss["draft_source"])
+            if replaced is None:
+                save(pv.prompt)
+            else:
+                ss["confirm_replace"] = replaced.name
         except Exception as e:  # noqa: BLE001 - shown inline
             context.show_error(e)
+    if ss.get("confirm_replace") and can_save:
+        confirm_replace(pv.prompt, ss["confirm_replace"])
     if ss.get("saved_message"):
         st.success(markdown_literal(ss.pop("saved_message")), icon=":material/check:")
 
