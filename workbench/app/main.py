@@ -21,7 +21,8 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path[1:]:
     sys.path.append(str(HERE))
 
-st.set_page_config(page_title="workbench", page_icon=":material/science:", layout="wide")
+# A local icon: a Material or emoji page_icon makes the browser fetch the favicon from a public font server.
+st.set_page_config(page_title="workbench", page_icon=str(HERE / "icon.png"), layout="wide")
 context.load_secrets()
 context.warm_up()
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.evaluation import bundle, export
 from workbench.metrics import LOWER_IS_BETTER
@@ -43,9 +43,10 @@ else:
             for n, c in enumerate(ranked)]), hide_index=True, width="stretch")
         best = ranked[0]
         arrow = "lowest" if metric in LOWER_IS_BETTER else "highest"
-        st.markdown(f"**Best:** `{best.prompt_name}@{best.prompt_version[:8]}` with `{best.model_spec}` "
+        st.markdown(f"**Best:** {inline_code(f'{best.prompt_name}@{best.prompt_version[:8]}')} with "
+                    f"{inline_code(best.model_spec)} "
                     f"({arrow} {metric}: {best.effective:.4f})")
-        with st.expander(f"{chosen.filename}", expanded=False):
+        with st.expander(markdown_literal(chosen.filename), expanded=False):
             st.code(chosen.text, language="yaml")
         c1, c2 = st.columns(2)
         c1.download_button("Download the bundle", chosen.text, file_name=chosen.filename, mime="application/yaml",

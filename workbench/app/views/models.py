@@ -7,7 +7,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import catalog, context
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
 
 st.title("Models")
 
@@ -42,12 +42,12 @@ st.subheader("Local models")
 local = catalog.local_models()
 default = catalog.default_model_spec()
 if default:
-    st.caption(f"Default model: `{default}`")
+    st.caption(f"Default model: {inline_code(default)}")
 if not local:
-    st.caption(f"No models under `{catalog.models_dir()}` (a folder with config.json). "
+    st.caption(f"No models under {inline_code(catalog.models_dir())} (a folder with config.json). "
                "`workbench finetune --out models/NAME` makes one.")
 for m in local:
-    with st.expander(f"{m.name} — `{m.spec}`"):
+    with st.expander(f"{markdown_literal(m.name)} — {inline_code(m.spec)}"):
         if m.card:
             st.json(m.card, expanded=1)
         else:
@@ -64,7 +64,7 @@ if st.button("Send", type="primary", icon=":material/send:"):
     if not (spec and message.strip()):
         st.warning("Choose a model and write a message first.")
         st.stop()
-    with st.spinner(f"asking {spec}…"):
+    with st.spinner(f"asking {inline_code(spec)}…"):
         try:
             done = catalog.try_message(spec, message)
             with st.chat_message("user"):

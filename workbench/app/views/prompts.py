@@ -11,7 +11,7 @@ import yaml
 
 from workbench import store
 from workbench.app import context
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.authoring.templates import ROLES, parse_prompt
 
@@ -111,7 +111,7 @@ def confirm_replace(prompt, filename: str) -> None:
 files = [p.name for p in library.list_prompt_files()]
 sources = [NEW, *files]
 with st.sidebar:
-    st.caption(f"Prompt files in `{library.prompts_dir()}`")
+    st.caption(f"Prompt files in {inline_code(library.prompts_dir())}")
 if "pending_source" in ss:  # set by Save: open the file just written (widgets can't be set once drawn)
     ss["prompt_source"] = ss.pop("pending_source")
 source = st.selectbox("Open", sources, index=1 if files else 0, key="prompt_source")
@@ -188,7 +188,7 @@ with view:
     if pv.prompt is not None:
         need = sorted(pv.required) + sorted(pv.optional)
         if need:
-            marks = [f"`{v}` {'✓' if columns is None or v in columns else '✗ missing'}"
+            marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ missing'}"
                      + (" (optional)" if v in pv.optional else "") for v in need]
             st.markdown("Variables: " + ", ".join(marks))
         if pv.missing:
@@ -223,7 +223,7 @@ name = data.get("name") or ""
 with store.connect(context.db()) as con:
     versions = store.list_prompt_versions(con, name)
     if versions.empty:
-        st.caption(f"No stored versions of `{name}` yet: saving or running it stores one.")
+        st.caption(f"No stored versions of {inline_code(name)} yet: saving or running it stores one.")
     else:
         st.dataframe(versions.rename(columns={"hash": "version", "n_runs": "runs"}), hide_index=True,
                      width="stretch")
