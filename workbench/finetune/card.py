@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workbench.files import write_file
+from workbench.files import open_for_write, write_file
 
 
 def loss_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:
@@ -124,5 +124,6 @@ def plot_losses(history: dict, path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    with open_for_write(path, binary=True) as f:
+        fig.savefig(f, format="png")
     plt.close(fig)
