@@ -146,3 +146,12 @@ def test_annotate_only_shows_no_run_prompt_or_model(db, tmp_path):
         assert [w for w in forbidden if w in text] == [], text
         assert "Compare" not in text
     assert os.path.exists(db)
+
+
+def test_oidc_login_before_any_page(no_secrets):
+    at = AppTest.from_file(str(MAIN), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "c", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:9/x"}
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["workbench"] and [b.label for b in at.button] == ["Log in"]

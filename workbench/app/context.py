@@ -177,7 +177,7 @@ def require_login() -> None:
         show_error(e)
         st.stop()
     if mode == "oidc":
-        if not st.user.is_logged_in:
+        if not st.user.get("is_logged_in", False):  # absent until Streamlit has read [auth]
             st.title("workbench")
             st.button("Log in", type="primary", icon=":material/login:", on_click=st.login)
             st.stop()
