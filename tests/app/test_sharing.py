@@ -155,3 +155,17 @@ def test_oidc_login_before_any_page(no_secrets):
     at.run()
     assert not at.exception
     assert [t.value for t in at.title] == ["workbench"] and [b.label for b in at.button] == ["Log in"]
+
+
+def test_app_started_directly_on_a_shared_address_shows_nothing(no_secrets):
+    """`streamlit run workbench/app/main.py --server.address 0.0.0.0` skips the CLI's check: the app refuses too."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = AppTest.from_file(str(MAIN), default_timeout=60).run()
+    finally:
+        config.set_option("server.address", before)
+    assert not at.exception and not at.title
+    assert len(at.error) == 1 and "--address: serving on 0.0.0.0" in at.error[0].value.replace("\\", "")
