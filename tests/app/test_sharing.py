@@ -117,6 +117,7 @@ def test_password_gate_before_any_page(no_secrets, monkeypatch):
     at.text_input(key="wb_password").input(PASSWORD)
     at.button[0].click().run()
     assert not at.exception and "Prompts" in [t.value for t in at.title]
+    context._signed_in().clear()
 
 
 @pytest.mark.browser
