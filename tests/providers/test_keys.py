@@ -36,3 +36,14 @@ def test_cli_uses_the_key_from_secrets_toml(cli, tmp_path, monkeypatch):
         assert r.code == 0, r.err
         assert server.headers_seen[0]["authorization"] == f"Bearer {secret}"
     assert secret not in r.out + r.err
+
+
+def test_secrets_toml_is_read_without_tomllib_through_tomli(tmp_path, monkeypatch):
+    """Python 3.10 has no tomllib: the secrets file is read with tomli instead of being ignored."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # `import tomllib` raises ImportError, as on 3.10
+    file = tmp_path / "secrets.toml"
+    file.write_text('OPENAI_API_KEY = "sk-read-by-tomli"\n')
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    assert load_secrets([file]) == ["OPENAI_API_KEY"] and os.environ["OPENAI_API_KEY"] == "sk-read-by-tomli"

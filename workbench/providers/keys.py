@@ -17,19 +17,25 @@ def secret_files() -> list[Path]:
     return [Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"]
 
 
-def load_secrets(files: list[Path] | None = None) -> list[str]:
-    """Set the missing NAMES from the first secrets file that has them; returns the names set."""
+def toml_parser():
+    """tomllib (Python 3.11+) or, on 3.10, tomli: the same parser under its PyPI name."""
     try:
         import tomllib
-    except ImportError:  # Python 3.10: keys from the environment only
-        return []
+    except ImportError:
+        import tomli as tomllib
+    return tomllib
+
+
+def load_secrets(files: list[Path] | None = None) -> list[str]:
+    """Set the missing NAMES from the first secrets file that has them; returns the names set."""
+    toml = toml_parser()
     found = []
     for name in NAMES:
         if os.environ.get(name):
             continue
         for path in files if files is not None else secret_files():
             try:
-                value = tomllib.loads(path.read_text(encoding="utf-8")).get(name)
+                value = toml.loads(path.read_text(encoding="utf-8")).get(name)
             except (OSError, ValueError):
                 continue
             if value:
