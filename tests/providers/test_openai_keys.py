@@ -114,3 +114,44 @@ def test_error_bodies_echoing_the_key_across_the_cut_store_no_key_characters(cli
         assert not leaked(text)
     with open(db, "rb") as f:
         assert not leaked(f.read().decode("latin-1"))
+
+
+def test_an_endpoint_keeps_a_key_name_never_a_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", HOME_KEY)
+    url = "http://127.0.0.1:9/v1"
+    assert keys.endpoint_spec(" m ", url + "/", "VLLM_KEY") == f"openai:m@{url}?key_env=VLLM_KEY"
+    assert keys.endpoint_spec("m", url + "?a=1") == f"openai:m@{url}?a=1"
+    assert keys.endpoint_spec("m", "https://api.openai.com/v1", "OPENAI_API_KEY").endswith("?key_env=OPENAI_API_KEY")
+    for model, base, name, problem in (("", url, "", "model name"), ("m", "ftp://x", "", "base URL"),
+                                       ("m", url, "sk-abc", "NAME of an environment variable"),
+                                       ("m", url, HOME_KEY, "never the key itself"),
+                                       ("m", url, "OPENAI_API_KEY", "sent only to")):
+        with pytest.raises(UserError, match=problem):
+            keys.endpoint_spec(model, base, name)
+
+
+def test_models_page_saves_the_key_name_and_try_it_sends_that_key(monkeypatch):
+    from tests.app.test_app_pages import no_exceptions, page
+
+    monkeypatch.setenv("OPENAI_API_KEY", HOME_KEY)
+    monkeypatch.setenv("VLLM_KEY", VLLM_KEY)
+    with OpenAIServer() as server:
+        at = page("models").run()
+        at.text_input[0].set_value("test")
+        at.text_input[1].set_value(server.base_url)
+        at.text_input[2].set_value("VLLM_KEY")
+        at.button[0].click().run()
+        spec = f"openai:test@{server.base_url}?key_env=VLLM_KEY"
+        assert spec in at.selectbox(key="try_model").options
+        at.selectbox(key="try_model").set_value(spec)
+        at.text_area(key="try_message").set_value("Hello")
+        next(b for b in at.button if b.label == "Send").click().run()
+        no_exceptions(at)
+        assert at.chat_message[-1].children[0].value == "You said: Hello"
+        at.selectbox(key="try_model").set_value("(type a spec)").run()  # a visitor's own URL gets no key
+        at.text_input(key="try_spec").set_value(f"openai:x@{server.base_url}")
+        next(b for b in at.button if b.label == "Send").click().run()
+        no_exceptions(at)
+    assert [h.get("authorization") for h in server.headers_seen] == [f"Bearer {VLLM_KEY}", None]
+    everything = json.dumps([str(e) for e in at.main])
+    assert HOME_KEY not in everything and VLLM_KEY not in everything

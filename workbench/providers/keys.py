@@ -130,3 +130,19 @@ def mask(text: object, limit: int | None = 500) -> str:
             text = text.replace(value, "***")
     text = " ".join(text.split())
     return text if limit is None else text[:limit]
+
+
+def endpoint_spec(model: str, base_url: str, key_name: str = "") -> str:
+    """The spec of an endpoint saved on the Models page: `openai:MODEL@URL`, plus `?key_env=NAME` when it has
+    a key of its own. Only the variable's NAME is kept, never a key."""
+    model, base_url, key_name = model.strip(), base_url.strip().rstrip("/"), key_name.strip()
+    if not model or not base_url.startswith(("http://", "https://")):
+        raise UserError("give a model name and a base URL starting with http:// or https://", "endpoint")
+    if key_name:
+        if not ENV_NAME.fullmatch(key_name) or key_name in {os.environ.get(n) for n in _key_names} | _key_values:
+            raise UserError("the key variable is the NAME of an environment variable (letters, digits and _), "
+                            "never the key itself", "endpoint")
+        if key_name == "OPENAI_API_KEY" and not is_home(base_url):
+            raise UserError("OPENAI_API_KEY is sent only to api.openai.com or OPENAI_BASE_URL's host", "endpoint")
+        base_url += ("&" if urlsplit(base_url).query else "?") + urlencode({"key_env": key_name})
+    return f"openai:{model}@{base_url}"
