@@ -37,6 +37,7 @@ def leaked(text: str, key: str = HOME_KEY, n: int = 5) -> list[str]:
 def test_the_key_goes_only_where_it_belongs(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", HOME_KEY)
     monkeypatch.setenv("VLLM_KEY", VLLM_KEY)
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-home-only")
     with OpenAIServer() as home, OpenAIServer() as other:
         monkeypatch.setenv("OPENAI_BASE_URL", home.base_url)
         ask("openai:m")  # the configured base URL
@@ -51,7 +52,8 @@ def test_the_key_goes_only_where_it_belongs(monkeypatch):
             ask(f"openai:m@{other.base_url}?key_env=sk-abc")
     assert [h.get("authorization") for h in home.headers_seen] == [f"Bearer {HOME_KEY}"] * 2
     assert [h.get("authorization") for h in other.headers_seen] == [None, f"Bearer {VLLM_KEY}"]
-    assert all("key_env" not in h.get("host", "") for h in other.headers_seen)
+    assert all(h.get("openai-organization") == "org-home-only" for h in home.headers_seen)
+    assert all("openai-organization" not in h for h in other.headers_seen)
 
 
 def test_home_is_the_official_origin_or_the_configured_one(monkeypatch):

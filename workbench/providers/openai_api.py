@@ -59,7 +59,9 @@ class OpenAIProvider(Provider):
         self._key = keys.key_for(self.base_url or keys.OFFICIAL_URL, key_env)
         if not self._key and not self.base_url:
             raise UserError("OPENAI_API_KEY is not set (or give a base URL: openai:MODEL@http://host:port/v1)", "--model")
-        self._headers = {} if self._key else {"Authorization": openai.Omit()}
+        # nor does a foreign host get the organisation and project ids the SDK reads from the environment
+        away = () if keys.is_home(self.base_url or keys.OFFICIAL_URL) else ("OpenAI-Organization", "OpenAI-Project")
+        self._headers = {name: openai.Omit() for name in (*away, *(() if self._key else ("Authorization",)))}
         self.max_concurrency = concurrency or 16
         self.retries = retries
         self.limiter = RateLimiter(rpm, tpm)
