@@ -15,6 +15,7 @@ from workbench import store
 from workbench.app import catalog, jobs, sharing
 from workbench.app.textdiff import markdown_literal
 from workbench.errors import StoreBusyError, UserError
+from workbench.providers.keys import mask
 
 OPENAI_MODELS = ["openai:gpt-4o-mini", "openai:gpt-4o"]
 
@@ -32,11 +33,12 @@ def job_registry() -> jobs.Jobs:
 def show_error(e: Exception) -> None:
     """A user error as one line naming the place; anything else with its type."""
     if isinstance(e, UserError):
-        st.error(markdown_literal(f"{e.where}: {e.message}" if e.where else e.message), icon=":material/error:")
+        st.error(markdown_literal(mask(f"{e.where}: {e.message}" if e.where else e.message, None)),
+                 icon=":material/error:")
     elif isinstance(e, StoreBusyError):
         st.error(markdown_literal(str(e)), icon=":material/lock:")
     else:
-        st.error(markdown_literal(f"{type(e).__name__}: {e}"), icon=":material/error:")
+        st.error(markdown_literal(f"{type(e).__name__}: {mask(e)}"), icon=":material/error:")
 
 
 def custom_models() -> list[str]:

@@ -20,6 +20,7 @@ import yaml
 
 from workbench import store
 from workbench.authoring.templates import Prompt, parse_prompt
+from workbench.authoring.yaml_limits import load_yaml
 from workbench.errors import UserError
 from workbench.evaluation import analysis
 from workbench.files import write_file
@@ -110,7 +111,7 @@ def read_bundle(text: str, path: str = "<bundle>") -> tuple[dict[str, Any], Prom
         if not line.startswith("#"):
             break
         head.append(line[2:] if line.startswith("# ") else line[1:])
-    return yaml.safe_load("\n".join(head)) or {}, parse_prompt(text, path)
+    return load_yaml("\n".join(head)) or {}, parse_prompt(text, path)
 
 
 def write_bundle(bundle: Bundle, directory: str | Path) -> Path:

@@ -14,6 +14,7 @@ from workbench.app import context
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.authoring.templates import ROLES, parse_prompt
+from workbench.authoring.yaml_limits import load_yaml
 
 NEW = "(new prompt)"
 BLANK = {"name": "my_prompt", "description": "", "messages": [
@@ -50,7 +51,7 @@ def open_source(source: str) -> None:
     prompt, err = library.read_prompt_file(library.prompts_dir() / source)
     if err is not None:
         try:
-            data = yaml.safe_load((library.prompts_dir() / source).read_text(encoding="utf-8"))
+            data = load_yaml((library.prompts_dir() / source).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError):
             data = None
         load_draft(data if isinstance(data, dict) else BLANK, source)
@@ -73,7 +74,7 @@ def draft_dict() -> dict:
             data["example_turns"] = {"user": ss["draft_turn_user"], "assistant": ss["draft_turn_assistant"]}
     if ss["draft_params"].strip():
         try:
-            data["params"] = yaml.safe_load(ss["draft_params"])
+            data["params"] = load_yaml(ss["draft_params"])
         except yaml.YAMLError as e:
             data["params"] = f"invalid YAML: {e}"
     return data
