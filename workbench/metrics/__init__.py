@@ -76,7 +76,10 @@ def _with_option(name: str, value: str) -> Metric:
 
 def metric_set(stored: str | list[dict[str, Any]], where: str = "runs.metrics") -> MetricSet:
     """The one reader of a stored metric set: JSON (or its decoded list) of {"name": ..., option: value}."""
-    specs = json.loads(stored) if isinstance(stored, str) else stored
+    try:
+        specs = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        specs = None
     if not isinstance(specs, list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs):
         raise UserError(f"not a stored metric set (a JSON list of objects with a name): {str(stored)[:200]}", where)
     return MetricSet(tuple(_make(s["name"], {k: v for k, v in s.items() if k != "name"}) for s in specs))
@@ -96,7 +99,12 @@ def signatures(metrics: MetricSet, lang: str = "en") -> dict[str, str]:
 
 @functools.cache
 def _derived(which: str) -> Any:
-    classes = {n: metric_class(n) for n in REGISTRY.names()}
+    classes = {}
+    for n in REGISTRY.names():
+        try:
+            classes[n] = metric_class(n)
+        except UserError:  # a broken plugin says so when it is used, not on every page that reads these sets
+            continue
     sets = {
         "ALL": set(classes),
         "NEEDS_REFERENCE": {n for n, c in classes.items() if c.needs_reference},
