@@ -36,9 +36,6 @@ class Lazy(Metric):
 def plugin(monkeypatch):
     monkeypatch.setitem(metrics.REGISTRY.targets(), "shouting", Shouting)
     monkeypatch.setitem(metrics.REGISTRY.targets(), "lazy", Lazy)
-    metrics._derived.cache_clear()
-    yield
-    metrics._derived.cache_clear()
 
 
 def test_derived_sets_are_what_the_builtins_declare():
@@ -106,3 +103,16 @@ def test_a_stored_set_is_json_and_reads_back_equal(plugin):
             metric_set(bad)
     with pytest.raises(UserError, match="run r1: metrics: not a stored metric set"):
         metric_set('[{"metric": "bleu"}]', "run r1: metrics")
+
+
+def test_worker_processes_score_a_plugin_metric_like_this_process(plugin):
+    """Workers get the metric set pickled: a registered class is imported there by its module."""
+    from workbench.metrics.batch import BatchScorer, score_items
+
+    ms = parse_metrics("bleu,shouting=0.2,tokens_out")
+    items = [(f"HELLO number {i}", [f"hello number {i % 7}"], 1.0, i if i % 2 else None) for i in range(90)]
+    with BatchScorer(ms, "en", pool=True, workers=1) as pool:
+        got = pool.score_now(items)
+        assert pool.uses_pool  # the worker did not fail over to this process
+    assert got == score_items(items, ms, "en")
+    assert got[1]["shouting"] == 1.0 and got[1]["tokens_out"] == 1.0 and "tokens_out" not in got[2]

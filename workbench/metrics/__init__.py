@@ -97,10 +97,11 @@ def signatures(metrics: MetricSet, lang: str = "en") -> dict[str, str]:
     return metrics.signatures(lang)
 
 
-@functools.cache
-def _derived(which: str) -> Any:
+@functools.lru_cache(maxsize=64)
+def _derived(which: str, targets: tuple) -> Any:
+    """`targets` (the registry's items) is the cache key: a metric added at run time shows up."""
     classes = {}
-    for n in REGISTRY.names():
+    for n, _ in sorted(targets):
         try:
             classes[n] = metric_class(n)
         except UserError:  # a broken plugin says so when it is used, not on every page that reads these sets
@@ -119,5 +120,5 @@ def _derived(which: str) -> Any:
 def __getattr__(name: str) -> Any:
     # Derived on first read, so importing workbench.metrics imports no metric class and no plugin.
     if name in ("ALL", "NEEDS_REFERENCE", "UNITS", "LOWER_IS_BETTER", "HIGHER_IS_BETTER", "UNIT_INTERVAL"):
-        return _derived(name)
+        return _derived(name, tuple(REGISTRY.targets().items()))
     raise AttributeError(f"module 'workbench.metrics' has no attribute {name!r}")
