@@ -4,9 +4,12 @@ metric with options, batch scoring equal to each computation called row by row, 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.metrics.test_metrics import pairs_en
 from workbench import metrics
 from workbench.errors import UserError
@@ -116,3 +119,14 @@ def test_worker_processes_score_a_plugin_metric_like_this_process(plugin):
         assert pool.uses_pool  # the worker did not fail over to this process
     assert got == score_items(items, ms, "en")
     assert got[1]["shouting"] == 1.0 and got[1]["tokens_out"] == 1.0 and "tokens_out" not in got[2]
+
+
+def test_asking_about_a_builtin_reads_no_installed_package():
+    """Membership of a built-in loads just its class: an eval with built-ins never scans the dist-infos."""
+    code = ("from workbench import metrics, plugins, providers; "
+            "ms = metrics.parse_metrics(None); providers.provider_class('openai'); "
+            "assert 'latency_ms' in metrics.LOWER_IS_BETTER and 'bleu' in metrics.UNIT_INTERVAL; "
+            "print(plugins._installed.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"

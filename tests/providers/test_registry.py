@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from workbench import metrics, providers
+from workbench import metrics, plugins, providers
 from workbench.errors import UserError
 from workbench.plugins import Registry
 from workbench.providers import Completion, Provider, ProviderError, make_provider
@@ -103,11 +103,17 @@ def test_kinds_come_from_installed_entry_points(tmp_path, monkeypatch):
     dist = tmp_path / "workbench_fake-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: workbench-fake\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[workbench.providers]\nfake = tests.providers.test_registry:AllAtOnce\n")
+    (dist / "entry_points.txt").write_text("[workbench.providers]\nfake = tests.providers.test_registry:AllAtOnce\n"
+                                           "openai = tests.providers.test_registry:AllAtOnce\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    registry = Registry("workbench.providers", providers.BUILTIN, "model kind")
-    assert {"fake", "openai", "hf"} <= set(registry.names())
-    assert registry.load("fake", "--model") is AllAtOnce
+    plugins._installed.cache_clear()  # read once per process; this test installs one more
+    try:
+        registry = Registry("workbench.providers", providers.BUILTIN, "model kind")
+        assert {"fake", "openai", "hf"} <= set(registry.names())
+        assert registry.load("fake", "--model") is AllAtOnce
+        assert registry.load("openai", "--model").__name__ == "OpenAIProvider"  # a built-in name is not taken over
+    finally:
+        plugins._installed.cache_clear()
     bare = Registry("workbench.no-such-group", {"dumps": "json:dumps"}, "thing")
     assert bare.names() == ["dumps"] and bare.load("dumps", "x").__name__ == "dumps"
     broken = Registry("workbench.no-such-group", {"gone": "no_such_module:Thing"}, "thing")

@@ -4,14 +4,15 @@ as runs store them, and scoring.
 Scale: quality scores (exact, contains, regex, json_valid, bleu, chrf, rouge1/2/L) are in [0, 1].
 Measurements keep their unit: length (characters), latency_ms, tokens_out.
 An output that errored gets no scores; `show` counts errors separately.
-The sets below (ALL, NEEDS_REFERENCE, UNITS, LOWER_IS_BETTER, HIGHER_IS_BETTER, UNIT_INTERVAL) are
-derived from the registered classes, plugins included, when first read.
+ALL, NEEDS_REFERENCE, LOWER_IS_BETTER, HIGHER_IS_BETTER, UNIT_INTERVAL (sets of names) and UNITS
+(name -> unit) are read from the registered classes, plugins included, when used.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from workbench.errors import UserError
@@ -97,28 +98,50 @@ def signatures(metrics: MetricSet, lang: str = "en") -> dict[str, str]:
     return metrics.signatures(lang)
 
 
-@functools.lru_cache(maxsize=64)
-def _derived(which: str, targets: tuple) -> Any:
-    """`targets` (the registry's items) is the cache key: a metric added at run time shows up."""
-    classes = {}
-    for n, _ in sorted(targets):
-        try:
-            classes[n] = metric_class(n)
-        except UserError:  # a broken plugin says so when it is used, not on every page that reads these sets
-            continue
-    sets = {
-        "ALL": set(classes),
-        "NEEDS_REFERENCE": {n for n, c in classes.items() if c.needs_reference},
-        "UNITS": {n: c.scale for n, c in classes.items() if c.scale != "0-1"},
-        "LOWER_IS_BETTER": {n for n, c in classes.items() if c.direction == "lower"},
-        "HIGHER_IS_BETTER": {n for n, c in classes.items() if c.direction == "higher"},
-        "UNIT_INTERVAL": {n for n, c in classes.items() if c.scale == "0-1"},
-    }
-    return sets[which]
+def _class_or_none(name: str) -> type[Metric] | None:
+    try:
+        return metric_class(name) if name in REGISTRY else None
+    except UserError:  # a broken plugin says so when it is used, not on every page that reads these sets
+        return None
+
+
+class _Declared(AbstractSet):
+    """The registered metrics whose class declares something (needs a reference, lower is better...).
+    `name in S` loads that one class (a built-in without scanning the installed packages); iterating
+    loads them all. Follows the registry, so a metric added at run time shows up."""
+
+    def __init__(self, test: Callable[[type[Metric]], bool]):
+        self._test = test
+
+    @classmethod
+    def _from_iterable(cls, it) -> set:  # what `|`, `&` and `-` return: a plain set
+        return set(it)
+
+    def __contains__(self, name: object) -> bool:
+        cls = _class_or_none(name) if isinstance(name, str) else None
+        return cls is not None and self._test(cls)
+
+    def _names(self) -> list[str]:
+        return [n for n in REGISTRY.names() if n in self]
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(map(repr, self._names()))}}}"
+
+
+ALL = _Declared(lambda c: True)
+NEEDS_REFERENCE = _Declared(lambda c: c.needs_reference)
+LOWER_IS_BETTER = _Declared(lambda c: c.direction == "lower")
+HIGHER_IS_BETTER = _Declared(lambda c: c.direction == "higher")
+UNIT_INTERVAL = _Declared(lambda c: c.scale == "0-1")  # scores on the 0-1 scale
 
 
 def __getattr__(name: str) -> Any:
-    # Derived on first read, so importing workbench.metrics imports no metric class and no plugin.
-    if name in ("ALL", "NEEDS_REFERENCE", "UNITS", "LOWER_IS_BETTER", "HIGHER_IS_BETTER", "UNIT_INTERVAL"):
-        return _derived(name, tuple(REGISTRY.targets().items()))
+    if name == "UNITS":  # metric -> unit, for the measurements
+        return {n: c.scale for n in REGISTRY.names() if (c := _class_or_none(n)) and c.scale != "0-1"}
     raise AttributeError(f"module 'workbench.metrics' has no attribute {name!r}")
