@@ -37,9 +37,10 @@ class OpenAIProvider(Provider):
     """
 
     batch_size = 1
+    options = {"retries": int, "timeout": float, "concurrency": int, "rpm": float, "tpm": float}
 
     def __init__(self, rest: str, *, retries: int = 2, timeout: float = 60.0, concurrency: int | None = None,
-                 rpm: float | None = None, tpm: float | None = None, **_):
+                 rpm: float | None = None, tpm: float | None = None):
         model, _, base_url = rest.partition("@")
         if not model:
             raise UserError(f"no model name in spec 'openai:{rest}'", "--model")
