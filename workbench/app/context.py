@@ -12,6 +12,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from workbench import store
 from workbench.app import catalog, jobs
+from workbench.app.labels import label_for
 from workbench.app.textdiff import markdown_literal
 from workbench.errors import StoreBusyError, UserError
 
@@ -31,7 +32,7 @@ def job_registry() -> jobs.Jobs:
 def show_error(e: Exception) -> None:
     """A user error as one line naming the place; anything else with its type."""
     if isinstance(e, UserError):
-        st.error(markdown_literal(f"{e.where}: {e.message}" if e.where else e.message), icon=":material/error:")
+        st.error(markdown_literal(e.shown(label_for)), icon=":material/error:")
     elif isinstance(e, StoreBusyError):
         st.error(markdown_literal(str(e)), icon=":material/lock:")
     else:

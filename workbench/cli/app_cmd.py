@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.errors import UserError
 
     if not 0 < args.port < 65536:
-        raise UserError("must be between 1 and 65535", "--port")
+        raise UserError("must be between 1 and 65535", setting="port")
     note = prepare_default_model()
     if note:
         print(f"workbench: {note}", file=sys.stderr)

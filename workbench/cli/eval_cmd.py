@@ -56,7 +56,7 @@ def parse_params(items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UserError(f"expected KEY=VALUE, got {item!r}", "--param")
+            raise UserError(f"expected KEY=VALUE, got {item!r}", setting="params")
         out[key] = yaml.safe_load(value)
     return out
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = {"timeout": args.timeout, "retries": args.retries, "rpm": args.rpm, "tpm": args.tpm}
     if args.concurrency is not None and args.concurrency < 1:
-        raise UserError("must be at least 1", "-j/--concurrency")
+        raise UserError("must be at least 1", setting="concurrency")
     target = args.resume or args.retry_errors
     if target:
         given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
@@ -155,13 +155,13 @@ def _plan_new(args: argparse.Namespace, options: dict):
     if not args.prompts:
         raise UserError("needs at least one PROMPT_FILE (or --resume RUN / --retry-errors RUN)", "eval")
     if not args.data:
-        raise UserError("is required: the dataset to run over", "--data")
+        raise UserError("is required: the dataset to run over", setting="data")
     if not args.model:
-        raise UserError("is required: at least one model spec", "--model")
+        raise UserError("is required: at least one model spec", setting="model")
     if args.limit is not None and args.limit < 1:
-        raise UserError("must be at least 1", "--limit")
+        raise UserError("must be at least 1", setting="limit")
     if args.repeat < 1:
-        raise UserError("must be at least 1", "--repeat")
+        raise UserError("must be at least 1", setting="repeats")
     prompts = [load_prompt(p) for p in args.prompts]
     dataset = load_dataset(args.data, reference_field=args.reference, lang=args.lang)
     metrics = parse_metrics(args.metrics)

@@ -100,7 +100,7 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
               provider_options: dict[str, Any] | None = None, use_cache: bool = True) -> Plan:
     """Validate rows and render every prompt on every row. Raises UserError; creates nothing."""
     if repeats < 1:
-        raise UserError("must be at least 1", "--repeat")
+        raise UserError("must be at least 1", setting="repeats")
     rows = list(range(len(dataset.rows)))[: limit if limit else None]
     sub = Dataset(dataset.name, dataset.path, [dataset.rows[i] for i in rows], dataset.columns,
                   dataset.reference_field, dataset.lang, dataset.encoding,

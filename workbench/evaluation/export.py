@@ -46,7 +46,7 @@ def run_records(con, run_id: str) -> pd.DataFrame:
 def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:
     """Write to a temporary file beside the target, then rename: never a half-written export."""
     if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", "--format")
+        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
