@@ -18,7 +18,9 @@ import pandas as pd
 
 from workbench import store
 from workbench.authoring.datasets import SUFFIXES, Dataset, load_dataset
+from workbench.authoring.stored import dataset_from_record
 from workbench.errors import DatasetError, UserError
+from workbench.providers.defaults import DEFAULT_TIMEOUT_S
 
 
 def datasets_dir() -> Path:
@@ -54,8 +56,7 @@ def open_dataset(choice: DatasetChoice, db: str | None = None, reference_field: 
         return load_dataset(choice.ref, reference_field=reference_field or "reference", lang=lang)
     with store.connect(db) as con:
         meta = store.get_dataset(con, choice.ref)
-    return Dataset(meta["name"], meta["path"] or meta["name"], meta["rows"], meta["columns"],
-                   reference_field or meta["reference_field"] or "reference", lang or meta["lang"] or "en")
+    return dataset_from_record(meta, reference_field, lang)
 
 
 def load_upload(filename: str, data: bytes, reference_field: str = "reference", lang: str | None = None) -> Dataset:
@@ -123,23 +124,23 @@ def local_models(directory: str | Path | None = None) -> list[LocalModel]:
 
 
 def openai_key_set() -> bool:
-    return bool(os.environ.get("OPENAI_API_KEY"))
+    from workbench.finetune.default_model import uses_local_default
+
+    return not uses_local_default()
 
 
 def default_model_spec() -> str | None:
     """With a key, an OpenAI model; without one, the bundled local model once it has been built
     (`workbench app` builds it on first start)."""
-    if openai_key_set():
-        return "openai:gpt-4o-mini"
-    try:
-        from workbench.finetune.default_model import default_model_spec as local_default
-    except ImportError:
+    from workbench.finetune.default_model import default_spec, uses_local_default
+
+    spec = default_spec()
+    if uses_local_default() and not (Path(spec.split(":", 1)[1]) / "config.json").is_file():
         return None
-    spec = local_default()
-    return spec if (Path(spec.split(":", 1)[1]) / "config.json").is_file() else None
+    return spec
 
 
-def try_message(spec: str, text: str, params: dict[str, Any] | None = None, timeout: float = 60.0):
+def try_message(spec: str, text: str, params: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT_S):
     """Send one user message to a model; returns the Completion (raises UserError / ProviderError)."""
     from workbench.providers import make_provider
 

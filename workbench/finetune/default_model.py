@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_MODEL_DIR = Path("models/support-tiny")
+API_DEFAULT = "openai:gpt-4o-mini"  # the default when OPENAI_API_KEY is set
 DATA = "datasets/support_en.jsonl"
 PROMPTS = ("prompts/support_zero_shot.yaml", "prompts/support_few_shot.yaml")
 # The recipe; the model card records it along with what it produced.
@@ -47,6 +48,16 @@ def default_model_dir() -> Path:
 
 def default_model_spec() -> str:
     return f"hf:{default_model_dir().as_posix()}"
+
+
+def uses_local_default() -> bool:
+    """No OpenAI key means the local model: the one rule the demo, the app and `workbench app` follow."""
+    return not os.environ.get("OPENAI_API_KEY")
+
+
+def default_spec() -> str:
+    """The model to use when none is chosen: API_DEFAULT with a key, else the local default model."""
+    return default_model_spec() if uses_local_default() else API_DEFAULT
 
 
 def is_complete(folder: Path) -> bool:
