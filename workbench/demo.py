@@ -8,7 +8,6 @@ from collections.abc import Callable
 from workbench.authoring.datasets import Dataset
 from workbench.errors import DatasetError
 from workbench.finetune.default_model import (
-    API_DEFAULT,
     DATA,
     PROMPTS,
     _bundled,
@@ -16,6 +15,7 @@ from workbench.finetune.default_model import (
     default_spec,
     ensure_default_model,
 )
+from workbench.providers.defaults import API_DEFAULT
 
 __all__ = ["API_DEFAULT", "demo_models", "run_demo", "split_rows"]
 

@@ -20,7 +20,7 @@ from workbench import store
 from workbench.authoring.datasets import SUFFIXES, Dataset, load_dataset
 from workbench.authoring.stored import dataset_from_record
 from workbench.errors import DatasetError, UserError
-from workbench.providers.defaults import DEFAULT_TIMEOUT_S
+from workbench.providers.defaults import API_DEFAULT, DEFAULT_TIMEOUT_S, uses_local_default
 
 
 def datasets_dir() -> Path:
@@ -124,20 +124,20 @@ def local_models(directory: str | Path | None = None) -> list[LocalModel]:
 
 
 def openai_key_set() -> bool:
-    from workbench.finetune.default_model import uses_local_default
-
     return not uses_local_default()
 
 
 def default_model_spec() -> str | None:
     """With a key, an OpenAI model; without one, the bundled local model once it has been built
     (`workbench app` builds it on first start)."""
-    from workbench.finetune.default_model import default_spec, uses_local_default
-
-    spec = default_spec()
-    if uses_local_default() and not (Path(spec.split(":", 1)[1]) / "config.json").is_file():
+    if not uses_local_default():
+        return API_DEFAULT
+    try:
+        from workbench.finetune.default_model import default_model_spec
+    except ImportError:
         return None
-    return spec
+    spec = default_model_spec()
+    return spec if (Path(spec.split(":", 1)[1]) / "config.json").is_file() else None
 
 
 def try_message(spec: str, text: str, params: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT_S):

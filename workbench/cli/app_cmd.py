@@ -30,10 +30,14 @@ def streamlit_command(db: str, port: int, address: str) -> tuple[list[str], dict
 
 def prepare_default_model() -> str | None:
     """Without a key, make sure the local default model exists; returns a line to print."""
-    from workbench.finetune.default_model import ensure_default_model, uses_local_default
+    from workbench.providers.defaults import uses_local_default
 
     if not uses_local_default():
         return None
+    try:
+        from workbench.finetune.default_model import ensure_default_model
+    except ImportError:
+        return "no OPENAI_API_KEY and no bundled local model in this install: add a model on the Models page"
     path = ensure_default_model(progress=True)
     return f"no OPENAI_API_KEY: the default model is the local one at {path}"
 

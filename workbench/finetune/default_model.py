@@ -23,8 +23,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from workbench.providers.defaults import API_DEFAULT, uses_local_default
+
 DEFAULT_MODEL_DIR = Path("models/support-tiny")
-API_DEFAULT = "openai:gpt-4o-mini"  # the default when OPENAI_API_KEY is set
 DATA = "datasets/support_en.jsonl"
 PROMPTS = ("prompts/support_zero_shot.yaml", "prompts/support_few_shot.yaml")
 # The recipe; the model card records it along with what it produced.
@@ -48,11 +49,6 @@ def default_model_dir() -> Path:
 
 def default_model_spec() -> str:
     return f"hf:{default_model_dir().as_posix()}"
-
-
-def uses_local_default() -> bool:
-    """No OpenAI key means the local model: the one rule the demo, the app and `workbench app` follow."""
-    return not os.environ.get("OPENAI_API_KEY")
 
 
 def default_spec() -> str:
