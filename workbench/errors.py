@@ -12,16 +12,18 @@ class UserError(Exception):
     message always says what is wrong and where. A bad setting is named by `setting`, in words
     (``limit``, ``timeout``, ``model``): the CLI shows it as its flag (``--limit``), the app as its
     label (``Row limit``), through `shown`. A `where` that is a flag (``"--k"``, older call sites)
-    is read as that setting.
+    is read as that setting (its str() keeps the flag).
     """
 
     def __init__(self, message: str, where: str | None = None, *, setting: str | None = None):
+        text = None
         if setting is None and where and where.startswith("--") and " " not in where:
+            text = f"{where}: {message}"  # str() as before, for callers that read it
             setting, where = where[2:].replace("-", "_"), None
         self.message = message
         self.where = where
         self.setting = setting
-        super().__init__(self.shown())
+        super().__init__(text or self.shown())
 
     def shown(self, name_of: Callable[[str], str] | None = None) -> str:
         """The one line to show: ``place: message``, the setting named by `name_of` (default: as is)."""
