@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.authoring.datasets import Dataset
 from workbench.authoring.templates import Prompt
+from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from workbench.engine.plan import Plan, Progress
 from workbench.errors import UserError
 from workbench.providers import Provider
-from workbench.providers.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from workbench.authoring.datasets import Dataset
+from workbench.defaults import API_DEFAULT
 from workbench.errors import DatasetError
 from workbench.finetune.default_model import (
     DATA,
@@ -15,7 +16,6 @@ from workbench.finetune.default_model import (
     default_spec,
     ensure_default_model,
 )
-from workbench.providers.defaults import API_DEFAULT
 
 __all__ = ["API_DEFAULT", "demo_models", "run_demo", "split_rows"]
 

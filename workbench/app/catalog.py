@@ -19,8 +19,8 @@ import pandas as pd
 from workbench import store
 from workbench.authoring.datasets import SUFFIXES, Dataset, load_dataset
 from workbench.authoring.stored import dataset_from_record
+from workbench.defaults import API_DEFAULT, DEFAULT_TIMEOUT_S, uses_local_default
 from workbench.errors import DatasetError, UserError
-from workbench.providers.defaults import API_DEFAULT, DEFAULT_TIMEOUT_S, uses_local_default
 
 
 def datasets_dir() -> Path:

@@ -30,7 +30,7 @@ def streamlit_command(db: str, port: int, address: str) -> tuple[list[str], dict
 
 def prepare_default_model() -> str | None:
     """Without a key, make sure the local default model exists; returns a line to print."""
-    from workbench.providers.defaults import uses_local_default
+    from workbench.defaults import uses_local_default
 
     if not uses_local_default():
         return None

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from workbench.providers.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
+from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 
 
 def register(sub, common) -> None:

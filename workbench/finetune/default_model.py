@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from workbench.providers.defaults import API_DEFAULT, uses_local_default
+from workbench.defaults import API_DEFAULT, uses_local_default
 
 DEFAULT_MODEL_DIR = Path("models/support-tiny")
 DATA = "datasets/support_en.jsonl"

@@ -11,10 +11,10 @@ from workbench.app import context, jobs
 from workbench.app.textdiff import markdown_literal
 from workbench.authoring import library
 from workbench.authoring.stored import prompt_from_version
+from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from workbench.engine import runner
 from workbench.errors import UserError
 from workbench.metrics import ALL, DEFAULT, parse_metrics
-from workbench.providers.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 
 st.title("Run")
 ss = st.session_state

@@ -1,4 +1,5 @@
-"""Defaults every front end shares (CLI flags, the app's fields, the Python API, the demo, the providers)."""
+"""Defaults every front end shares (CLI flags, the app's fields, the Python API, the demo); the providers' own
+defaults should read these too."""
 
 import os
 
