@@ -8,6 +8,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context, jobs
+from workbench.app.labels import label_for
 from workbench.app.textdiff import markdown_literal
 from workbench.authoring import library
 from workbench.authoring.stored import prompt_from_version
@@ -95,7 +96,7 @@ def resume(run_id: str) -> None:
         if job.error:
             ss["resume_error"] = job.error
     except Exception as e:  # noqa: BLE001 - shown under the runs
-        ss["resume_error"] = str(e)
+        ss["resume_error"] = e.shown(label_for) if isinstance(e, UserError) else str(e)
 
 
 @st.fragment(run_every=1.0)
