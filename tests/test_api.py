@@ -172,3 +172,39 @@ def test_a_setting_is_shown_as_the_cli_flag_and_the_app_label(cli):
     assert UserError("x", "data.jsonl:3", setting="reference").shown(label_for) == "data.jsonl:3 (Reference): x"
     r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", "openai:x@http://127.0.0.1:9/v1", "--limit", "0")
     assert r.code == 2 and "--limit: must be at least 1" in r.err
+
+
+def test_interrupting_evaluate_in_a_running_loop_cancels_its_runs(db):
+    """A notebook's stop button raises KeyboardInterrupt in the cell waiting on the worker thread: the runs
+    stop, keep what finished and end `cancelled` (resumable) instead of running on to the end."""
+    script = textwrap.dedent("""
+        import asyncio, json, os, signal, sys, threading, workbench
+        from workbench import store
+
+        base_url, db, prompt, data = sys.argv[1:5]
+
+        def stop_soon(progress):
+            if sum(p.done for p in progress) >= 3 and not fired.is_set():
+                fired.set()
+                os.kill(os.getpid(), signal.SIGINT)  # as the stop button does
+
+        fired = threading.Event()
+
+        async def cell():
+            workbench.evaluate(prompt, data, f"openai:test@{base_url}", metrics="length", db=db, limit=40,
+                               concurrency=1, cache=False, on_progress=stop_soon)
+
+        loop = asyncio.new_event_loop()  # a loop that runs the cell, as a notebook kernel's does
+        try:
+            loop.run_until_complete(cell())
+        except KeyboardInterrupt:
+            with store.connect(db) as con:
+                runs = store.list_runs(con)
+            print(json.dumps({"status": runs["status"].tolist(), "outputs": runs["n_outputs"].tolist()}))
+    """)
+    with OpenAIServer(latency=0.05) as server:
+        r = subprocess.run([sys.executable, "-c", script, server.base_url, db, str(ZERO_SHOT), str(DATA_EN)],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == ["cancelled"] and 3 <= out["outputs"][0] < 40

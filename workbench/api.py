@@ -150,7 +150,9 @@ def evaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], data: Pat
     `db`: the DuckDB file (default $WORKBENCH_DB or ./workbench.duckdb); `options`: see EvalOptions.
     Bad input raises workbench.errors.UserError before anything is stored.
     """
-    return _run_sync(lambda: aevaluate(prompts, data, models, metrics, db, limit, **options))
+    cancel = options.setdefault("cancel", None) or threading.Event()
+    options["cancel"] = cancel
+    return _run_sync(lambda: aevaluate(prompts, data, models, metrics, db, limit, **options), cancel)
 
 
 async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], data: PathLike | Dataset,
@@ -178,7 +180,9 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
 
 def resume(run: str, db: PathLike | None = None, errors_only: bool = False, **options: Any) -> Evaluation:
     """Finish a stored run (rows without output), or with `errors_only` redo its rows that ended in an error."""
-    return _run_sync(lambda: aresume(run, db, errors_only, **options))
+    cancel = options.setdefault("cancel", None) or threading.Event()
+    options["cancel"] = cancel
+    return _run_sync(lambda: aresume(run, db, errors_only, **options), cancel)
 
 
 async def aresume(run: str, db: PathLike | None = None, errors_only: bool = False, **options: Any) -> Evaluation:
@@ -193,7 +197,9 @@ async def aresume(run: str, db: PathLike | None = None, errors_only: bool = Fals
 
 def run_plan(plan: Plan, db: PathLike | None = None, **kwargs: Any) -> Evaluation:
     """`arun_plan` from synchronous code (a thread of its own when a loop is already running here)."""
-    return _run_sync(lambda: arun_plan(plan, db, **kwargs))
+    cancel = kwargs.setdefault("cancel", None) or threading.Event()
+    kwargs["cancel"] = cancel
+    return _run_sync(lambda: arun_plan(plan, db, **kwargs), cancel)
 
 
 async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int | None = None,
@@ -266,12 +272,19 @@ def _db(db: PathLike | None) -> str | None:
     return os.fspath(db) if db is not None else None
 
 
-def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
+def _run_sync(make: Callable[[], Awaitable[T]], cancel: threading.Event) -> T:
     """Run the coroutine `make()` to its end: on a new loop here, or, when this thread already runs a loop
-    (a notebook cell, code inside asyncio.run), on a new loop in a worker thread while this one waits."""
+    (a notebook cell, code inside asyncio.run), on a new loop in a worker thread while this one waits.
+    Interrupted while waiting (a notebook's stop button), it sets `cancel` and waits for the worker to store
+    what finished and mark the runs cancelled."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(make())
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench-evaluate") as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
+        future = pool.submit(lambda: asyncio.run(make()))
+        try:
+            return future.result()
+        except BaseException:
+            cancel.set()
+            raise
