@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install app demo test lint browser bench
+.PHONY: install app demo test test-fast lint browser bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,17 @@ demo: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# ruff, then the import contracts in pyproject.toml (layers, no cycles, the store through its facade).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: install browser lint
 	$(BIN)/python -m pytest -q
+
+# No browser, nothing marked slow: the loop while editing.
+test-fast: install lint
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
 
 # Each benchmark prints its figures as ratios to their goals (see the README's Benchmarks section).
 bench: install

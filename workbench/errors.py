@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class UserError(Exception):
-    """Bad input: a file, row, template or option the user can correct.
+    """Bad input: a file, row, template or setting the user can correct.
 
     `where` names the place (``prompts/x.yaml: message 2, line 3`` or ``data.jsonl:37``) so the
-    message always says what is wrong and where.
+    message always says what is wrong and where. A bad setting is named by `setting`, in words
+    (``limit``, ``timeout``, ``model``): the CLI shows it as its flag (``--limit``), the app as its
+    label (``Row limit``), through `shown`. A `where` that is a flag (``"--k"``, older call sites)
+    is read as that setting (its str() keeps the flag).
     """
 
-    def __init__(self, message: str, where: str | None = None):
+    def __init__(self, message: str, where: str | None = None, *, setting: str | None = None):
+        text = None
+        if setting is None and where and where.startswith("--") and " " not in where:
+            text = f"{where}: {message}"  # str() as before, for callers that read it
+            setting, where = where[2:].replace("-", "_"), None
         self.message = message
         self.where = where
-        super().__init__(f"{where}: {message}" if where else message)
+        self.setting = setting
+        super().__init__(text or self.shown())
+
+    def shown(self, name_of: Callable[[str], str] | None = None) -> str:
+        """The one line to show: ``place: message``, the setting named by `name_of` (default: as is)."""
+        place = self.where
+        if self.setting is not None:
+            name = name_of(self.setting) if name_of else self.setting
+            place = f"{place} ({name})" if place else name
+        return f"{place}: {self.message}" if place else self.message
 
 
 class TemplateError(UserError):

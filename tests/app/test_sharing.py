@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from tests.annotation_runs import make_runs
 from tests.browser import app_server, chromium, screenshot
 from tests.conftest import ROOT
-from workbench.app import sharing
+from workbench import serving as sharing
 from workbench.cli import app_cmd
 from workbench.errors import UserError
 from workbench.rating import annotation as an
@@ -169,4 +169,4 @@ def test_app_started_directly_on_a_shared_address_shows_nothing(no_secrets):
     finally:
         config.set_option("server.address", before)
     assert not at.exception and not at.title
-    assert len(at.error) == 1 and "--address: serving on 0.0.0.0" in at.error[0].value.replace("\\", "")
+    assert len(at.error) == 1 and "Address: serving on 0.0.0.0" in at.error[0].value.replace("\\", "")

@@ -18,6 +18,8 @@ import pandas as pd
 
 from workbench import store
 from workbench.authoring.datasets import SUFFIXES, Dataset, load_dataset
+from workbench.authoring.stored import dataset_from_record
+from workbench.defaults import API_DEFAULT, DEFAULT_TIMEOUT_S, uses_local_default
 from workbench.errors import DatasetError, UserError
 
 
@@ -54,8 +56,7 @@ def open_dataset(choice: DatasetChoice, db: str | None = None, reference_field: 
         return load_dataset(choice.ref, reference_field=reference_field or "reference", lang=lang)
     with store.connect(db) as con:
         meta = store.get_dataset(con, choice.ref)
-    return Dataset(meta["name"], meta["path"] or meta["name"], meta["rows"], meta["columns"],
-                   reference_field or meta["reference_field"] or "reference", lang or meta["lang"] or "en")
+    return dataset_from_record(meta, reference_field, lang)
 
 
 def load_upload(filename: str, data: bytes, reference_field: str = "reference", lang: str | None = None) -> Dataset:
@@ -123,23 +124,23 @@ def local_models(directory: str | Path | None = None) -> list[LocalModel]:
 
 
 def openai_key_set() -> bool:
-    return bool(os.environ.get("OPENAI_API_KEY"))
+    return not uses_local_default()
 
 
 def default_model_spec() -> str | None:
     """With a key, an OpenAI model; without one, the bundled local model once it has been built
     (`workbench app` builds it on first start)."""
-    if openai_key_set():
-        return "openai:gpt-4o-mini"
+    if not uses_local_default():
+        return API_DEFAULT
     try:
-        from workbench.finetune.default_model import default_model_spec as local_default
+        from workbench.finetune.default_model import default_model_spec
     except ImportError:
         return None
-    spec = local_default()
+    spec = default_model_spec()
     return spec if (Path(spec.split(":", 1)[1]) / "config.json").is_file() else None
 
 
-def try_message(spec: str, text: str, params: dict[str, Any] | None = None, timeout: float = 60.0):
+def try_message(spec: str, text: str, params: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT_S):
     """Send one user message to a model; returns the Completion (raises UserError / ProviderError)."""
     from workbench.providers import make_provider
 

@@ -11,8 +11,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from workbench import serving as sharing
 from workbench import store
-from workbench.app import catalog, jobs, sharing
+from workbench.app import catalog, jobs
+from workbench.app.labels import label_for
 from workbench.app.textdiff import markdown_literal
 from workbench.errors import StoreBusyError, UserError
 from workbench.providers.keys import mask
@@ -33,8 +35,7 @@ def job_registry() -> jobs.Jobs:
 def show_error(e: Exception) -> None:
     """A user error as one line naming the place; anything else with its type."""
     if isinstance(e, UserError):
-        st.error(markdown_literal(mask(f"{e.where}: {e.message}" if e.where else e.message, None)),
-                 icon=":material/error:")
+        st.error(markdown_literal(mask(e.shown(label_for), None)), icon=":material/error:")
     elif isinstance(e, StoreBusyError):
         st.error(markdown_literal(str(e)), icon=":material/lock:")
     else:

@@ -1,5 +1,5 @@
-"""Background runs for the app: each job is a thread with its own asyncio loop running
-`runner.execute`, so the page that started it can be left and revisited while it goes on.
+"""Background runs for the app: each job is a thread with its own asyncio loop running its plan
+through `workbench.api.run_plan`, so the page that started it can be left and revisited while it goes on.
 
 Progress is read from the database (outputs stored per run against rows x repeats), not from the
 thread, so runs started by the CLI or by another app process show up the same way. A job's Cancel
@@ -8,7 +8,6 @@ sets the Event the runner checks; the runner flushes what finished and marks its
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -16,10 +15,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from workbench import store
-from workbench.engine import runner
+from workbench import api, store
+from workbench.app.labels import label_for
+from workbench.engine.plan import Plan
 from workbench.errors import UserError
-from workbench.providers import make_provider
 from workbench.providers.keys import mask
 
 
@@ -27,7 +26,7 @@ from workbench.providers.keys import mask
 class Job:
     id: str
     db: str
-    plan: runner.Plan
+    plan: Plan
     labels: list[str]  # "prompt@version × model" per variant
     cancel: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
@@ -57,7 +56,7 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, plan: runner.Plan, db: str | None = None, concurrency: int | None = None) -> Job:
+    def start(self, plan: Plan, db: str | None = None, concurrency: int | None = None) -> Job:
         job = Job(uuid.uuid4().hex[:8], store.db_path(db), plan,
                   [f"{v.prompt.name}@{v.prompt.version[:8]} × {v.model_spec}" for v in plan.variants])
         created = threading.Event()
@@ -71,18 +70,12 @@ class Jobs:
 
     def _run(self, job: Job, concurrency: int | None, created: threading.Event) -> None:
         try:
-            # A bad spec or a missing key must leave nothing behind: build every provider first.
-            async def check() -> None:
-                for spec in dict.fromkeys(v.model_spec for v in job.plan.variants):
-                    await make_provider(spec, **job.plan.provider_options).aclose()
-
-            asyncio.run(check())
-            if not job.run_ids:  # a new plan (a resumed one has its runs)
-                runner.create_runs(job.plan, job.db)
-            created.set()
-            asyncio.run(runner.execute(job.plan, job.db, concurrency=concurrency, cancel=job.cancel))
+            # Every provider is built first (a bad spec or a missing key leaves nothing behind), then the
+            # runs are created and their ids shown, then the rows run.
+            api.run_plan(job.plan, job.db, concurrency=concurrency, cancel=job.cancel,
+                         on_created=lambda _ids: created.set())
         except UserError as e:
-            job.error = mask(e, None)
+            job.error = mask(e.shown(label_for), None)
         except Exception as e:  # noqa: BLE001 - shown on the page; the runs are marked failed
             job.error = f"{type(e).__name__}: {mask(e)}"
             if job.run_ids:

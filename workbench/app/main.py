@@ -12,7 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench.app import context, sharing
+from workbench import serving as sharing
+from workbench.app import context
 
 HERE = Path(__file__).parent
 # Streamlit's script runner puts this folder at the front of sys.path for each rerun and removes it after;

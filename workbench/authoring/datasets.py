@@ -48,6 +48,12 @@ class Dataset:
         n = self.line_numbers[i] if self.line_numbers else i + 1
         return f"{self.path}:{n}" if self.path.endswith((".jsonl", ".ndjson", ".json")) else f"{self.path}: row {n}"
 
+    def take(self, indexes: list[int], name: str | None = None) -> Dataset:
+        """Rows `indexes` as a dataset of their own; messages still name the lines of the original file."""
+        return Dataset(name or self.name, self.path, [self.rows[i] for i in indexes], self.columns,
+                       self.reference_field, self.lang, self.encoding,
+                       [self.line_numbers[i] for i in indexes] if self.line_numbers else [])
+
     def references(self, i: int) -> list[str]:
         """Reference answers of row i: a string, or a list of acceptable answers."""
         ref = self.rows[i].get(self.reference_field)

@@ -23,7 +23,7 @@ def register(sub, common) -> None:
 def streamlit_command(db: str, port: int, address: str, annotate_only: bool = False) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that start the app on `db`."""
     from workbench import store
-    from workbench.app.sharing import ANNOTATE_ONLY_ENV
+    from workbench.serving import ANNOTATE_ONLY_ENV
 
     main = os.path.join(os.path.dirname(os.path.dirname(__file__)), "app", "main.py")
     argv = [sys.executable, "-m", "streamlit", "run", main, "--server.port", str(port),
@@ -34,7 +34,9 @@ def streamlit_command(db: str, port: int, address: str, annotate_only: bool = Fa
 
 def prepare_default_model() -> str | None:
     """Without a key, make sure the local default model exists; returns a line to print."""
-    if os.environ.get("OPENAI_API_KEY"):
+    from workbench.defaults import uses_local_default
+
+    if not uses_local_default():
         return None
     try:
         from workbench.finetune.default_model import ensure_default_model
@@ -45,11 +47,11 @@ def prepare_default_model() -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.app import sharing
+    from workbench import serving as sharing
     from workbench.errors import UserError
 
     if not 0 < args.port < 65536:
-        raise UserError("must be between 1 and 65535", "--port")
+        raise UserError("must be between 1 and 65535", setting="port")
     mode = sharing.check_serving(args.address, sharing.read_secrets())  # before any slow step
     note = prepare_default_model()
     if note:

@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 
+from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
+
 
 def register(sub, common) -> None:
     p = sub.add_parser("eval", parents=[common], help="run prompt variants over a dataset and score them",
@@ -32,10 +34,11 @@ def register(sub, common) -> None:
     p.add_argument("--rpm", type=float, metavar="N", help="at most N requests per minute per provider")
     p.add_argument("--tpm", type=float, metavar="N", help="at most N tokens per minute per provider (estimated "
                                                            "before each request, corrected with the reported usage)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per request (default 60)")
-    p.add_argument("--retries", type=int, default=2, metavar="N",
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help=f"per request (default {DEFAULT_TIMEOUT_S:g})")
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
                    help="retries per request on 429, 5xx, timeouts, dropped connections and garbled replies, "
-                        "with exponential backoff and jitter that honours Retry-After (default 2)")
+                        f"with exponential backoff and jitter that honours Retry-After (default {DEFAULT_RETRIES})")
     p.add_argument("--no-cache", action="store_true",
                    help="neither read nor fill the response cache (used by default at temperature 0)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
@@ -57,21 +60,18 @@ def parse_params(items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UserError(f"expected KEY=VALUE, got {item!r}", "--param")
+            raise UserError(f"expected KEY=VALUE, got {item!r}", setting="params")
         try:
             out[key] = load_yaml(value)
         except yaml.YAMLError as e:
-            raise UserError(f"{key}: invalid YAML value ({getattr(e, 'problem', None) or e})", "--param") from None
+            raise UserError(f"{key}: invalid YAML value ({getattr(e, 'problem', None) or e})", setting="params") from None
     return out
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from workbench import api
     from workbench.cli.output import print_json, table
-    from workbench.engine import runner
     from workbench.errors import UserError
-    from workbench.providers import make_provider
 
     # At exit, skip the final garbage collections over the ~1M objects of openai, pandas and pyarrow
     # (~0.2 s of every eval's wall time); everything of ours is closed explicitly before that.
@@ -79,26 +79,6 @@ def run(args: argparse.Namespace) -> int:
     # What the summary needs afterwards (numpy, scipy's t quantile) loads while requests are in flight.
     requests_out = threading.Event()
     threading.Thread(target=_prefetch, args=(requests_out,), daemon=True).start()
-
-    options = {"timeout": args.timeout, "retries": args.retries, "rpm": args.rpm, "tpm": args.tpm}
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UserError("must be at least 1", "-j/--concurrency")
-    target = args.resume or args.retry_errors
-    if target:
-        given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
-                                          ("--model", args.model), ("--limit", args.limit),
-                                          ("--metrics", args.metrics), ("--param", args.param)) if value]
-        if given or args.repeat != 1:
-            flag = "--resume" if args.resume else "--retry-errors"
-            raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run", flag)
-        plan = runner.plan_from_run(args.db, target, errors_only=bool(args.retry_errors), provider_options=options,
-                                    use_cache=not args.no_cache)
-        dataset_path = plan.dataset.path
-    else:
-        plan = _plan_new(args, options)
-        dataset_path = plan.dataset.path
-    # Build providers before creating runs: a bad spec or missing key must leave nothing behind.
-    providers = {spec: make_provider(spec, **options) for spec in dict.fromkeys(v.model_spec for v in plan.variants)}
     printer = _progress_printer() if not args.json and sys.stderr.isatty() else None
 
     def on_progress(progress) -> None:
@@ -106,20 +86,32 @@ def run(args: argparse.Namespace) -> int:
         if printer:
             printer(progress)
 
+    options = {"timeout": args.timeout, "retries": args.retries, "rpm": args.rpm, "tpm": args.tpm,
+               "concurrency": args.concurrency, "cache": not args.no_cache, "on_progress": on_progress}
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UserError("must be at least 1", setting="concurrency")
+    target = args.resume or args.retry_errors
     started = time.perf_counter()
     try:
-        run_ids = asyncio.run(runner.execute(plan, args.db, concurrency=args.concurrency, providers=providers,
-                                             on_progress=on_progress))
+        if target:
+            given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
+                                              ("--model", args.model), ("--limit", args.limit),
+                                              ("--metrics", args.metrics), ("--param", args.param)) if value]
+            if given or args.repeat != 1:
+                raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
+                                setting="resume" if args.resume else "retry_errors")
+            evaluation = api.resume(target, args.db, errors_only=bool(args.retry_errors), **options)
+        else:
+            _check_new(args)
+            evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
+                                      params=parse_params(args.param), repeats=args.repeat, reference=args.reference,
+                                      lang=args.lang, **options)
     finally:
         requests_out.set()
     elapsed = time.perf_counter() - started
-    from workbench import store
-    from workbench.evaluation import analysis
-
-    with store.connect(args.db) as con:
-        summaries = [analysis.summarize(con, r) for r in run_ids]
+    summaries = evaluation.summaries()
     if args.json:
-        print_json({"db": store.db_path(args.db), "dataset": dataset_path, "elapsed_s": elapsed,
+        print_json({"db": evaluation.db, "dataset": evaluation.dataset, "elapsed_s": elapsed,
                     "runs": [s.to_dict() for s in summaries]})
         return 0
     metric_names = [m.metric for m in summaries[0].metrics] if summaries else []
@@ -128,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     table(["run", "prompt", "model", "rows", "errors", "cached", *metric_names], rows)
     unfinished = [s.run["id"] for s in summaries if s.n_outputs < s.n_rows]
     failed = [s.run["id"] for s in summaries if s.n_errors]
-    print(f"\nstored in {store.db_path(args.db)}; details: workbench show RUN", file=sys.stderr)
+    print(f"\nstored in {evaluation.db}; details: workbench show RUN", file=sys.stderr)
     for run_id in unfinished:
         print(f"run {run_id} is incomplete: workbench eval --resume {run_id}", file=sys.stderr)
     for run_id in failed:
@@ -149,28 +141,16 @@ def _prefetch(after: threading.Event) -> None:
             return
 
 
-def _plan_new(args: argparse.Namespace, options: dict):
-    from workbench.authoring.datasets import load_dataset
-    from workbench.authoring.templates import load_prompt
-    from workbench.engine import runner
+def _check_new(args: argparse.Namespace) -> None:
+    """What a new evaluation needs from the command line (the rest is checked by workbench.api.evaluate)."""
     from workbench.errors import UserError
-    from workbench.metrics import parse_metrics
 
     if not args.prompts:
         raise UserError("needs at least one PROMPT_FILE (or --resume RUN / --retry-errors RUN)", "eval")
     if not args.data:
-        raise UserError("is required: the dataset to run over", "--data")
+        raise UserError("is required: the dataset to run over", setting="data")
     if not args.model:
-        raise UserError("is required: at least one model spec", "--model")
-    if args.limit is not None and args.limit < 1:
-        raise UserError("must be at least 1", "--limit")
-    if args.repeat < 1:
-        raise UserError("must be at least 1", "--repeat")
-    prompts = [load_prompt(p) for p in args.prompts]
-    dataset = load_dataset(args.data, reference_field=args.reference, lang=args.lang)
-    metrics = parse_metrics(args.metrics)
-    return runner.plan_eval(prompts, dataset, args.model, metrics, limit=args.limit, params=parse_params(args.param),
-                            repeats=args.repeat, provider_options=options, use_cache=not args.no_cache)
+        raise UserError("is required: at least one model spec", setting="model")
 
 
 def _progress_printer():

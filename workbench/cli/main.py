@@ -12,6 +12,13 @@ import sys
 
 # Each module defines register(subparsers, common) and sets `func` on its parsers.
 COMMAND_MODULES = ["eval_cmd", "runs_cmd", "score_cmd", "app_cmd", "finetune_cmd", "demo_cmd", "annotate_cmd"]
+# A setting named in a UserError (workbench.errors) shown as the flag that sets it; others are --setting-name.
+FLAGS = {"concurrency": "-j/--concurrency", "repeats": "--repeat", "params": "--param", "prompts": "PROMPT_FILE",
+         "annotators_per_item": "--k", "learning_rate": "--lr"}
+
+
+def flag_for(setting: str) -> str:
+    return FLAGS.get(setting) or f"--{setting.replace('_', '-')}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as e:
-        print(f"workbench: error: {mask(e, None)}", file=sys.stderr)
+        print(f"workbench: error: {mask(e.shown(flag_for), None)}", file=sys.stderr)
         return 2
     except StoreBusyError as e:
         print(f"workbench: error: {e}", file=sys.stderr)

@@ -10,21 +10,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import hashlib
 import json
 import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench import metrics as metric_lib
+from workbench.engine.plan import Plan, Progress, Variant, uses_cache
 from workbench.errors import StoreBusyError
 from workbench.providers import Completion, Provider, ProviderError
 from workbench.providers.keys import mask
-
-if TYPE_CHECKING:
-    from workbench.engine.runner import Plan, Progress, Variant
 
 FLUSH_SECONDS = 0.5
 FLUSH_ROWS = 500
@@ -33,10 +32,11 @@ LOOKUP_CHUNK = 5000  # cache lookups per pass over the cache, pipelined with com
 
 def cache_key(provider: Provider, params: dict[str, Any], messages_json: str) -> str:
     """What makes two requests interchangeable: provider identity, model, parameters, exact messages."""
-    return _key_prefix(provider, params)(messages_json)
+    return key_prefix(provider, params)(messages_json)
 
 
-def _key_prefix(provider: Provider, params: dict[str, Any]) -> Callable[[str], str]:
+def key_prefix(provider: Provider, params: dict[str, Any]) -> Callable[[str], str]:
+    """`cache_key` for one provider and parameters, as a function of the messages JSON (the head hashed once)."""
     head = json.dumps({"provider": provider.identity(), "params": params}, sort_keys=True, ensure_ascii=False,
                       default=str)
     start = hashlib.sha256(f"{head}\n".encode())  # the shared head is hashed once, then copied per key
@@ -78,13 +78,8 @@ class MessagesJSON:
         return f"[{', '.join(parts)}]"
 
 
-def _caches(plan: Plan, v: Variant) -> bool:
-    temperature = v.params.get("temperature")
-    return plan.use_cache and plan.repeats == 1 and temperature is not None and float(temperature) == 0.0
-
-
 @dataclass
-class _Done:
+class Done:
     """A finished request waiting to be scored and stored."""
 
     variant: Variant  # its run id may still be in the making (see execute)
@@ -97,7 +92,7 @@ class _Done:
     provider: str | None = None  # provider identity JSON, for the cache
 
 
-class _Writer:
+class Writer:
     """Scores finished outputs (in the scorer's worker processes or a thread) and stores them with
     their scores in one transaction per flush. A flush that fails (the file locked for too long, a
     transient DuckDB error) keeps its rows for the next one; only the final flush, after three
@@ -105,8 +100,8 @@ class _Writer:
 
     def __init__(self, db: str | None, plan: Plan, scorer, score_keys: dict[int, str]):
         self.db, self.plan, self.scorer, self.score_keys = db, plan, scorer, score_keys
-        self.pending: list[_Done] = []
-        self.ready: list[tuple[_Done, dict[str, float]]] = []
+        self.pending: list[Done] = []
+        self.ready: list[tuple[Done, dict[str, float]]] = []
         self.scoring: list[asyncio.Future] = []
         self.last_flush = time.monotonic()
         self.task: asyncio.Task | None = None
@@ -118,7 +113,7 @@ class _Writer:
         # instead of one per pool thread (measured: ~25 MB less peak RSS for a 1000-row run).
         self.db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench-store")
 
-    def add(self, done: _Done) -> None:
+    def add(self, done: Done) -> None:
         self.pending.append(done)
 
     def kick(self) -> None:
@@ -128,7 +123,7 @@ class _Writer:
             self.scoring.append(asyncio.ensure_future(self._score(batch)))
         self.scoring = [t for t in self.scoring if not t.done()]
 
-    async def _score(self, batch: list[_Done]) -> None:
+    async def _score(self, batch: list[Done]) -> None:
         ok = [d for d in batch if not isinstance(d.result, ProviderError)]
         refs = self.plan.dataset.references
         try:
@@ -166,14 +161,14 @@ class _Writer:
             return
         if self.created is not None:
             await self.created  # the runs exist before anything is written to them (raises if that failed)
-        import duckdb
+        from workbench import store
 
         ready, self.ready = self.ready, []
         for attempt in range(3 if final else 1):
             try:
                 await asyncio.get_running_loop().run_in_executor(self.db_thread, self._write, ready, final, status)
                 return
-            except (StoreBusyError, duckdb.Error) as e:
+            except (StoreBusyError, store.StoreError) as e:
                 # Kept for the next flush: a busy file, or a transient error of DuckDB's in-process
                 # instance cache when another thread opens the file as we close it.
                 error = e
@@ -182,9 +177,8 @@ class _Writer:
         if final:
             raise error
 
-    def _write(self, ready: list[tuple[_Done, dict[str, float]]], final: bool, status: str | None = None) -> None:
+    def _write(self, ready: list[tuple[Done, dict[str, float]]], final: bool, status: str | None = None) -> None:
         from workbench import store
-        from workbench.store import cache as cache_store
 
         outputs, scores, entries = [], [], []
         for d, values in ready:
@@ -207,10 +201,10 @@ class _Writer:
                                     "score_names": list(values),
                                     "score_values": list(values.values())})
             outputs.append(rec)
-        wait = store.db.LOCK_WAIT_SECONDS * (4 if final else 1)
+        wait = store.LOCK_WAIT_SECONDS * (4 if final else 1)
         with store.connect(self.db, wait=wait) as con:
             store.write_results(con, outputs, scores)
-            cache_store.save(con, entries)
+            store.save_cache_entries(con, entries)
             if status is not None:
                 for v in self.plan.variants:
                     store.set_status(con, v.run_id, status)
@@ -232,70 +226,24 @@ def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
     return out
 
 
-async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider], work: dict[int, list],
-                     progress: dict[int, Progress], writer: _Writer, msg_json: Callable[[Variant, int], str],
-                     created: asyncio.Future | None) -> None:
+async def serve_from_cache(db: str | None, plan: Plan, providers: dict[str, Provider], work: dict[int, list],
+                           progress: dict[int, Progress], writer: Writer, msg_json: Callable[[Variant, int], str],
+                           created: asyncio.Future | None) -> None:
     """Serve what the cache holds (outputs and, when they match, scores copied inside DuckDB);
     queue cached answers whose scores must be computed again; leave the rest in `work` (per variant).
 
     This thread computes the keys (message JSON, hashes) in chunks; the store thread, once it has
     created the runs (`created`, queued before), computes the score keys and copies each chunk inside
     DuckDB, which runs without the GIL, so the two overlap. One transaction for all chunks."""
-    from workbench import store
-    from workbench.store import cache as cache_store
-    from workbench.store.db import transaction
-
-    if not any(_caches(plan, v) and work[i] for i, v in enumerate(plan.variants)):
+    if not any(uses_cache(plan, v) and work[i] for i, v in enumerate(plan.variants)):
         return
     chunks: queue.Queue = queue.Queue()
-    rows = {r for i, v in enumerate(plan.variants) if _caches(plan, v) for r, _ in work[i]}
+    rows = {r for i, v in enumerate(plan.variants) if uses_cache(plan, v) for r, _ in work[i]}
     total = sum(len(w) for w in work.values())  # every variant's, cached or not
-
-    def lookup():
-        if any(v.run_id is None for v in plan.variants):
-            return [], []  # creating the runs failed; `created` holds the error
-        writer.score_keys = score_keys = _score_keys(plan, rows)
-        hits: list[tuple] = []
-        rescore: list[tuple] = []
-        with store.connect(db) as con, transaction(con):
-            wanted = 0
-            while (chunk := chunks.get()) is not None:
-                chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
-                chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
-                wanted += len(chunk["key"])
-                h, r = cache_store.apply_hits(con, chunk)
-                hits += h
-                rescore += r
-            if len(hits) == wanted == total and not rescore:  # all served, scores included: the runs are done
-                for v in plan.variants:
-                    store.set_status(con, v.run_id, "done")
-                writer.status_written = True
-        return hits, rescore
-
-    def empty() -> dict[str, list]:
-        return {k: [] for k in ("variant", "row_idx", "repeat_idx", "key", "messages")}
-
-    idents: dict[int, str] = {}
+    lookup = functools.partial(_apply_hits, db, plan, writer, chunks, rows, total)
     pending = asyncio.get_running_loop().run_in_executor(writer.db_thread, lookup)
     try:
-        wanted = empty()
-        for i, v in enumerate(plan.variants):
-            if not _caches(plan, v) or not work[i]:
-                continue
-            prefix = _key_prefix(providers[v.model_spec], v.params)
-            idents[i] = json.dumps(providers[v.model_spec].identity(), sort_keys=True)
-            for row, rep in work[i]:
-                m = msg_json(v, row)
-                wanted["variant"].append(i)
-                wanted["row_idx"].append(row)
-                wanted["repeat_idx"].append(rep)
-                wanted["key"].append(prefix(m))
-                wanted["messages"].append(m)
-                if len(wanted["key"]) >= LOOKUP_CHUNK:
-                    chunks.put(wanted)
-                    wanted = empty()
-        if wanted["key"]:
-            chunks.put(wanted)
+        idents = _queue_keys(plan, providers, work, msg_json, chunks)
     finally:
         chunks.put(None)
     if created is not None:
@@ -313,5 +261,60 @@ async def _use_cache(db: str | None, plan: Plan, providers: dict[str, Provider],
     for rid, r, k, key, text, finish, latency, t_in, t_out in rescore:
         i = index[rid]
         v = plan.variants[i]
-        writer.add(_Done(v, r, k, msg_json(v, r), Completion(text, finish, t_in, t_out, latency), cached=True,
-                         key=key, provider=idents[i]))
+        writer.add(Done(v, r, k, msg_json(v, r), Completion(text, finish, t_in, t_out, latency), cached=True,
+                        key=key, provider=idents[i]))
+
+
+def _apply_hits(db: str | None, plan: Plan, writer: Writer, chunks: queue.Queue, rows: set[int],
+                total: int) -> tuple[list[tuple], list[tuple]]:
+    """In the store thread: store the cached answers of each chunk of keys as it comes (see serve_from_cache)."""
+    from workbench import store
+
+    if any(v.run_id is None for v in plan.variants):
+        return [], []  # creating the runs failed; `created` holds the error
+    writer.score_keys = score_keys = _score_keys(plan, rows)
+    hits: list[tuple] = []
+    rescore: list[tuple] = []
+    with store.connect(db) as con, store.transaction(con):
+        wanted = 0
+        while (chunk := chunks.get()) is not None:
+            chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
+            chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
+            wanted += len(chunk["key"])
+            h, r = store.apply_cache_hits(con, chunk)
+            hits += h
+            rescore += r
+        if len(hits) == wanted == total and not rescore:  # all served, scores included: the runs are done
+            for v in plan.variants:
+                store.set_status(con, v.run_id, "done")
+            writer.status_written = True
+    return hits, rescore
+
+
+def _queue_keys(plan: Plan, providers: dict[str, Provider], work: dict[int, list],
+                msg_json: Callable[[Variant, int], str], chunks: queue.Queue) -> dict[int, str]:
+    """Cache keys of every (row, repeat) to do, put on `chunks` LOOKUP_CHUNK at a time; returns the provider
+    identity JSON per cached variant."""
+    def empty() -> dict[str, list]:
+        return {k: [] for k in ("variant", "row_idx", "repeat_idx", "key", "messages")}
+
+    idents: dict[int, str] = {}
+    wanted = empty()
+    for i, v in enumerate(plan.variants):
+        if not uses_cache(plan, v) or not work[i]:
+            continue
+        prefix = key_prefix(providers[v.model_spec], v.params)
+        idents[i] = json.dumps(providers[v.model_spec].identity(), sort_keys=True)
+        for row, rep in work[i]:
+            m = msg_json(v, row)
+            wanted["variant"].append(i)
+            wanted["row_idx"].append(row)
+            wanted["repeat_idx"].append(rep)
+            wanted["key"].append(prefix(m))
+            wanted["messages"].append(m)
+            if len(wanted["key"]) >= LOOKUP_CHUNK:
+                chunks.put(wanted)
+                wanted = empty()
+    if wanted["key"]:
+        chunks.put(wanted)
+    return idents

@@ -94,12 +94,10 @@ def summarize(con, run_id: str) -> RunSummary:
 
 def _add_batch_facts(con, summary: RunSummary) -> None:
     """Cached outputs and, for repeated runs, per-row variance and the share of rows whose output changed."""
-    from workbench.store import cache, repeats
-
     run_id = summary.run["id"]
-    summary.n_cached = cache.cached_count(con, run_id)
+    summary.n_cached = store.cached_count(con, run_id)
     if (summary.run.get("repeats") or 1) > 1:
-        summary.stability = repeats.repeat_stability(con, run_id)
+        summary.stability = store.repeat_stability(con, run_id)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from workbench import store
+from workbench.authoring.stored import prompt_from_version
 from workbench.authoring.templates import Prompt, parse_prompt
 from workbench.authoring.yaml_limits import load_yaml
 from workbench.errors import UserError
@@ -78,7 +79,7 @@ def build_bundle(con, run_ids: list[str], metric: str) -> Bundle:
     if len(datasets) > 1:
         raise UserError("the chosen runs are on different datasets; pick the best among runs of one dataset", "runs")
     version = store.get_prompt_version(con, best.prompt_version)
-    prompt = parse_prompt(version["content"], version["path"] or best.prompt_name)
+    prompt = prompt_from_version(version, best.prompt_name)
     prompt.params = dict(run["params"])
     ds = store.get_dataset(con, run["dataset_hash"])
     metadata = {

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import store
-from workbench.authoring.templates import parse_prompt
+from workbench.authoring.stored import prompt_from_version
 from workbench.errors import UserError
 from workbench.metrics import LOWER_IS_BETTER
 
@@ -57,7 +57,7 @@ def input_fields(runs: list[dict], columns: list[str], reference_field: str) -> 
         content = run.get("prompt_content")
         if content:
             try:
-                required, optional = parse_prompt(content, run["prompt_name"]).variables()
+                required, optional = prompt_from_version({"content": content}, run["prompt_name"]).variables()
                 used |= required | optional
             except UserError:
                 pass

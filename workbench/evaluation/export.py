@@ -46,7 +46,7 @@ def run_records(con, run_id: str) -> pd.DataFrame:
 def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:
     """Write by workbench.files' rules (atomic, usual mode, `-` is standard output, only a regular file replaced)."""
     if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", "--format")
+        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")
     with open_for_write(path, binary=fmt == "parquet") as f:
         _dump(df, fmt, f)
 
@@ -54,7 +54,7 @@ def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:
 def frame_bytes(df: pd.DataFrame, fmt: str) -> bytes:
     """The file's content in memory (the app's download button)."""
     if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", "--format")
+        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")
     buf = io.BytesIO() if fmt == "parquet" else io.StringIO()
     _dump(df, fmt, buf)
     data = buf.getvalue()

@@ -57,7 +57,7 @@ def load_examples(data: str, prompts: list | None = None, reference_field: str =
     if isinstance(split, str):
         eval_rows = [i for i in usable if ds.rows[i].get("split") == split]
         if not eval_rows:
-            raise UserError(f"no rows have split {split!r}", "--eval-split")
+            raise UserError(f"no rows have split {split!r}", setting="eval_split")
         train_rows = [i for i in usable if i not in set(eval_rows)]
     else:
         shuffled = usable[:]
@@ -95,10 +95,10 @@ def parse_eval_split(value: str | float) -> str | float:
             frac = float(value)
         except ValueError:
             if not value.strip():
-                raise UserError("give a fraction such as 0.1 or a split name such as test", "--eval-split") from None
+                raise UserError("give a fraction such as 0.1 or a split name such as test", setting="eval_split") from None
             return value.strip()
     if not 0 <= frac < 1:
-        raise UserError(f"fraction must be in [0, 1), got {frac:g}", "--eval-split")
+        raise UserError(f"fraction must be in [0, 1), got {frac:g}", setting="eval_split")
     return frac
 
 

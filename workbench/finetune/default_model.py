@@ -23,6 +23,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from workbench.defaults import API_DEFAULT, uses_local_default
+
 DEFAULT_MODEL_DIR = Path("models/support-tiny")
 DATA = "datasets/support_en.jsonl"
 PROMPTS = ("prompts/support_zero_shot.yaml", "prompts/support_few_shot.yaml")
@@ -47,6 +49,11 @@ def default_model_dir() -> Path:
 
 def default_model_spec() -> str:
     return f"hf:{default_model_dir().as_posix()}"
+
+
+def default_spec() -> str:
+    """The model to use when none is chosen: API_DEFAULT with a key, else the local default model."""
+    return default_model_spec() if uses_local_default() else API_DEFAULT
 
 
 def is_complete(folder: Path) -> bool:

@@ -62,15 +62,15 @@ class FinetuneResult:
 
 def check_config(cfg: FinetuneConfig) -> None:
     if cfg.optimizer not in OPTIMIZERS:
-        raise UserError(f"unknown optimizer {cfg.optimizer!r} (expected one of {', '.join(OPTIMIZERS)})", "--optimizer")
+        raise UserError(f"unknown optimizer {cfg.optimizer!r} (expected one of {', '.join(OPTIMIZERS)})", setting="optimizer")
     if cfg.lr is not None and not (cfg.lr > 0 and math.isfinite(cfg.lr)):
-        raise UserError(f"learning rate must be a positive number, got {cfg.lr}", "--lr")
+        raise UserError(f"learning rate must be a positive number, got {cfg.lr}", setting="learning_rate")
     if not cfg.epochs > 0:
-        raise UserError(f"must be positive, got {cfg.epochs:g}", "--epochs")
+        raise UserError(f"must be positive, got {cfg.epochs:g}", setting="epochs")
     if cfg.batch_size < 1:
-        raise UserError(f"must be at least 1, got {cfg.batch_size}", "--batch-size")
+        raise UserError(f"must be at least 1, got {cfg.batch_size}", setting="batch_size")
     if cfg.device not in ("auto", "cpu", "cuda", "mps"):
-        raise UserError(f"unknown device {cfg.device!r} (auto, cpu, cuda or mps)", "--device")
+        raise UserError(f"unknown device {cfg.device!r} (auto, cpu, cuda or mps)", setting="device")
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a folder", cfg.out)
@@ -88,7 +88,7 @@ def optimizer_spec(name: str, lr: float, weight_decay: float = 0.0) -> tuple[typ
         from pytorch_optimizer import Lamb
 
         return Lamb, {"lr": lr, "weight_decay": weight_decay, "betas": (0.9, 0.999)}
-    raise UserError(f"unknown optimizer {name!r} (expected one of {', '.join(OPTIMIZERS)})", "--optimizer")
+    raise UserError(f"unknown optimizer {name!r} (expected one of {', '.join(OPTIMIZERS)})", setting="optimizer")
 
 
 def build_optimizer(name: str, model, lr: float, weight_decay: float = 0.0):
@@ -198,7 +198,7 @@ def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scrat
 
     cuda = torch.cuda.is_available() and cfg.device in ("auto", "cuda")
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA is not available on this machine", "--device")
+        raise UserError("CUDA is not available on this machine", setting="device")
     tokenizer.padding_side = "right"  # training: pad after the text so positions start at 0
     args = TrainingArguments(
         output_dir=scratch,

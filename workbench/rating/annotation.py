@@ -89,18 +89,18 @@ def create_session(con, spec: SessionSpec) -> str:
     """Build the items of a session (shuffled, sides drawn) and store it; returns the session id."""
     runs = list(dict.fromkeys(store.resolve_run(con, r) for r in spec.runs))
     if spec.pairwise and len(runs) < 2:
-        raise UserError("a pairwise session needs at least two different runs", "--runs")
+        raise UserError("a pairwise session needs at least two different runs", setting="runs")
     if not runs:
-        raise UserError("give at least one run", "--runs")
+        raise UserError("give at least one run", setting="runs")
     scale = spec.scale or ("pairwise" if spec.pairwise else "likert")
     if scale not in SCALES or (spec.pairwise != (scale == "pairwise")):
         raise UserError(f"scale {scale!r} does not fit a {'pairwise' if spec.pairwise else 'single'} session "
-                        "(single: likert or thumbs)", "--scale")
+                        "(single: likert or thumbs)", setting="scale")
     if spec.k < 1:
-        raise UserError("must be at least 1", "--k")
+        raise UserError("must be at least 1", setting="annotators_per_item")
     roster = _clean_roster(spec.annotators)
     if roster is not None and spec.k > len(roster):
-        raise UserError(f"k={spec.k} annotators per item but only {len(roster)} on the roster", "--k")
+        raise UserError(f"k={spec.k} annotators per item but only {len(roster)} on the roster", setting="annotators_per_item")
     seed = int(spec.seed) if spec.seed is not None else secrets.randbits(31)
     rng = np.random.default_rng(seed)
     outputs = store.usable_outputs(con, runs)
@@ -109,7 +109,7 @@ def create_session(con, spec: SessionSpec) -> str:
     else:
         items = outputs.rename(columns={"run_id": "run_a"}).assign(run_b=None)
     if items.empty:
-        raise UserError("the runs have no outputs to rate (every row errored, or pairs share no row)", "--runs")
+        raise UserError("the runs have no outputs to rate (every row errored, or pairs share no row)", setting="runs")
     items = items.iloc[rng.permutation(len(items))].reset_index(drop=True)
     session_id = uuid.uuid4().hex[:8]
     items["session_id"] = session_id
@@ -141,7 +141,7 @@ def _pairwise_items(con, runs: list[str], outputs: pd.DataFrame, rng: np.random.
     """One item per pair of runs per (row, repeat) both answered; which run sits on side A is drawn per item."""
     datasets = {store.get_run(con, r)["dataset_hash"] for r in runs}
     if len(datasets) > 1:
-        raise UserError("pairwise runs must be on the same dataset (the pairs are answers to the same row)", "--runs")
+        raise UserError("pairwise runs must be on the same dataset (the pairs are answers to the same row)", setting="runs")
     have = {r: set(zip(g["row_idx"], g["repeat_idx"])) for r, g in outputs.groupby("run_id")}
     rows = []
     for r1, r2 in itertools.combinations(runs, 2):

@@ -51,12 +51,12 @@ def sft_records(con, session_id: str, min_rating: float | None = None) -> list[d
     scale = session["scale"]
     if scale == "pairwise":
         raise UserError("SFT data comes from rated single outputs; for a pairwise session use --format dpo",
-                        "--format")
+                        setting="format")
     threshold = DEFAULT_MIN[scale] if min_rating is None else float(min_rating)
     top = 5 if scale == "likert" else 1
     if not 0 <= threshold <= top:
         raise UserError(f"a {scale} threshold must be between {0 if scale == 'thumbs' else 1} and {top}",
-                        "--min-rating")
+                        setting="min_rating")
     ratings = annotation.session_ratings(con, session_id)
     if ratings.empty:
         return []
@@ -84,7 +84,7 @@ def _context(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def dpo_records(con, session_id: str) -> list[dict[str, Any]]:
     session = store.get_session(con, session_id)
     if session["scale"] != "pairwise":
-        raise UserError("DPO pairs come from pairwise votes; this session rates single outputs", "--format")
+        raise UserError("DPO pairs come from pairwise votes; this session rates single outputs", setting="format")
     ratings = annotation.session_ratings(con, session_id)
     if ratings.empty:
         return []
@@ -112,7 +112,7 @@ def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> None:
 def export(con, session_id: str, fmt: str, path: str | Path, min_rating: float | None = None) -> int:
     """Write the session's ratings, SFT conversations or DPO pairs to `path`; returns the record count."""
     if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", "--format")
+        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")
     if fmt == "ratings":
         df = ratings_frame(con, session_id)
         df["rated_at"] = [t.isoformat() for t in df["rated_at"]]
@@ -126,6 +126,6 @@ def export(con, session_id: str, fmt: str, path: str | Path, min_rating: float |
     records = sft_records(con, session_id, min_rating) if fmt == "sft" else dpo_records(con, session_id)
     if not records:
         what = "no output reaches the threshold" if fmt == "sft" else "no pair has a majority vote"
-        raise UserError(f"nothing to export: {what} yet", "--format")
+        raise UserError(f"nothing to export: {what} yet", setting="format")
     write_jsonl(records, path)
     return len(records)

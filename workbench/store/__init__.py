@@ -1,4 +1,4 @@
-"""The only place that speaks SQL to DuckDB."""
+"""The only place that speaks SQL to DuckDB. Code outside store/ uses what this facade exports."""
 
 from workbench.store.browse import (
     dataset_rows,
@@ -10,8 +10,11 @@ from workbench.store.browse import (
     score_values,
     token_stats,
 )
+from workbench.store.cache import apply_hits as apply_cache_hits
+from workbench.store.cache import cached_count, unscored_outputs
+from workbench.store.cache import save as save_cache_entries
 from workbench.store.datasets import get_dataset, list_datasets
-from workbench.store.db import connect, db_path, migrate
+from workbench.store.db import LOCK_WAIT_SECONDS, StoreError, connect, db_path, migrate, transaction
 from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
 from workbench.store.prompts import get_prompt_version, list_prompt_versions
 from workbench.store.ratings import (
@@ -34,6 +37,7 @@ from workbench.store.ratings import (
     upsert_ratings,
     usable_outputs,
 )
+from workbench.store.repeats import repeat_stability
 from workbench.store.runs import (
     claim_runs,
     create_run,
@@ -53,7 +57,8 @@ from workbench.store.runs import (
 )
 
 __all__ = [
-    "connect", "db_path", "migrate", "claim_runs", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
+    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
+    "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "write_results",
 ]
 __all__ += [

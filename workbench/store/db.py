@@ -27,6 +27,9 @@ import duckdb
 from workbench.errors import StoreBusyError
 from workbench.store.migrations import MIGRATIONS
 
+# What a caller outside store/ catches for a failed statement or a transient error of DuckDB's (its own
+# base class, so nothing is wrapped or lost); a file locked for too long is errors.StoreBusyError.
+StoreError = duckdb.Error
 DEFAULT_DB = "workbench.duckdb"
 LOCK_WAIT_SECONDS = 15.0
 _migrated: set[str] = set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -27,18 +28,31 @@ OUTPUT_COLUMNS = ["run_id", "row_idx", "repeat_idx", "messages", "text", "error"
 SCORE_COLUMNS = ["run_id", "row_idx", "repeat_idx", "metric", "value"]
 
 
+# Prompt versions and datasets are recorded one thread at a time: two runs of one process (two app jobs,
+# a notebook's) on the same prompt or rows would otherwise both insert them, and DuckDB fails the second
+# on the primary key even with ON CONFLICT DO NOTHING while the first is uncommitted. Other processes
+# cannot have the file open meanwhile (DuckDB's lock), so a lock in this process is enough.
+_recording = threading.Lock()
+
+
 def save_prompt_version(con: Con, name: str, path: str | None, version: str, content_yaml: str) -> None:
-    con.execute(
-        "INSERT INTO prompt_versions (hash, name, path, content) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [version, name, path, content_yaml],
-    )
+    with _recording:
+        con.execute(
+            "INSERT INTO prompt_versions (hash, name, path, content) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [version, name, path, content_yaml],
+        )
 
 
 def save_dataset(con: Con, ds) -> str:
     """Store a dataset and its rows once per content hash."""
     h = ds.hash
-    if con.execute("SELECT 1 FROM datasets WHERE hash = ?", [h]).fetchone():
-        return h
+    with _recording:
+        if not con.execute("SELECT 1 FROM datasets WHERE hash = ?", [h]).fetchone():
+            _insert_dataset(con, ds, h)
+    return h
+
+
+def _insert_dataset(con: Con, ds, h: str) -> None:
     rows = [{"dataset_hash": h, "row_idx": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
             for i, r in enumerate(ds.rows)]
     with transaction(con):
@@ -47,7 +61,6 @@ def save_dataset(con: Con, ds) -> str:
             [h, ds.name, ds.path, len(ds.rows), ds.columns, ds.reference_field, ds.lang],
         )
         upsert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
-    return h
 
 
 def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str, params: dict[str, Any],

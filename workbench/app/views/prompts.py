@@ -13,7 +13,8 @@ from workbench import store
 from workbench.app import context
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
-from workbench.authoring.templates import ROLES, parse_prompt
+from workbench.authoring.stored import prompt_from_version
+from workbench.authoring.templates import ROLES
 from workbench.authoring.yaml_limits import load_yaml
 
 NEW = "(new prompt)"
@@ -237,4 +238,4 @@ with store.connect(context.db()) as con:
         diff = library.version_diff(va["content"], vb["content"], old[:8], new[:8])
         st.code(diff or "(identical)", language="diff")
         st.button("Open the new one in the editor", on_click=load_draft,
-                  args=(parse_prompt(vb["content"], vb["path"] or name).to_dict(), source))
+                  args=(prompt_from_version(vb, name).to_dict(), source))

@@ -8,9 +8,11 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context, jobs
+from workbench.app.labels import label_for
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
-from workbench.authoring.templates import parse_prompt
+from workbench.authoring.stored import prompt_from_version
+from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from workbench.engine import runner
 from workbench.errors import UserError
 from workbench.metrics import ALL, DEFAULT, parse_metrics
@@ -37,7 +39,7 @@ def load_choice(kind: str, ref: str):
         return prompt
     with store.connect(context.db()) as con:
         v = store.get_prompt_version(con, ref)
-    return parse_prompt(v["content"], v["path"] or v["name"])
+    return prompt_from_version(v)
 
 
 def needed_columns(chosen: list[str]) -> set[str]:
@@ -64,7 +66,7 @@ with st.form("start_run"):
     c1, c2, c3 = st.columns(3)
     limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
-    timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, 60.0, key="run_timeout")
+    timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
     metrics = st.multiselect("Metrics", sorted(ALL - {"regex"}), default=DEFAULT, key="run_metrics")
     start = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
 
@@ -75,7 +77,7 @@ if start:
             raise UserError("choose at least one prompt, one model and a dataset", "Run")
         prompts = [load_choice(*options[c]) for c in chosen]
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
-                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": 2})
+                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES})
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)
         if job.error:
             context.show_error(UserError(job.error))
@@ -89,12 +91,12 @@ if start:
 def resume(run_id: str) -> None:
     """Finish a stopped run in the background: only its rows without output (as `eval --resume`)."""
     try:
-        plan = runner.plan_from_run(context.db(), run_id, provider_options={"timeout": 60.0, "retries": 2})
+        plan = runner.plan_from_run(context.db(), run_id, provider_options={"timeout": DEFAULT_TIMEOUT_S, "retries": DEFAULT_RETRIES})
         job = context.job_registry().start(plan, context.db())
         if job.error:
             ss["resume_error"] = job.error
     except Exception as e:  # noqa: BLE001 - shown under the runs
-        ss["resume_error"] = str(e)
+        ss["resume_error"] = e.shown(label_for) if isinstance(e, UserError) else str(e)
 
 
 def variant(r) -> str:
