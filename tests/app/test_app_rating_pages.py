@@ -89,3 +89,23 @@ def test_significance_states_the_answer_in_words(db):
     text = " ".join(m.value for m in at.markdown)
     assert "B is worse than A on bleu by -1.000 (95% CI [-1.000, -1.000])" in text and "95% CI [" in text and "Wilcoxon p" in text
     assert set(at.dataframe[0].value["metric"]) == {"exact", "contains", "bleu", "chrf", "rougeL", "length"}
+
+
+def test_leaderboard_page_on_a_session_with_no_ratings(db):
+    runs = make_runs(db, [("support_few_shot", "openai:m1"), ("support_zero_shot", "openai:m2")], n_rows=3)
+    with store.connect(db) as con:
+        an.create_session(con, an.SessionSpec(runs, pairwise=True, seed=1))
+    at = AppTest.from_file(str(PAGES / "leaderboard.py"), default_timeout=60).run()
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any("No ratings yet" in i.value for i in at.info)
+
+
+def test_new_session_links_to_the_annotate_page(db):
+    make_runs(db, [("support_few_shot", "openai:m1"), ("support_zero_shot", "openai:m2")], n_rows=2)
+    at = AppTest.from_file(str(PAGES / "leaderboard.py"), default_timeout=60).run()
+    at.button[0].click().run()
+    no_exceptions(at)
+    with store.connect(db) as con:
+        sid = store.list_sessions(con)["id"].iloc[0]
+    assert any(f"](annotate?session={sid})" in m.value for m in at.markdown)
