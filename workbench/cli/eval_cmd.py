@@ -22,7 +22,10 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", action="append", metavar="LIST",
                    help="comma-separated metrics (default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length,"
                         "latency_ms,tokens_out); regex=PATTERN")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows (after --where / --split)")
+    p.add_argument("--where", metavar="EXPR", help="only rows that match, e.g. \"split == 'test'\" or "
+                                                   "\"intent in ['refund', 'returns'] and split != 'train'\"")
+    p.add_argument("--split", metavar="NAME", help="only rows whose split column is NAME (= --where \"split == 'NAME'\")")
     p.add_argument("--reference", default="reference", metavar="FIELD", help="column with the reference answer")
     p.add_argument("--lang", choices=["auto", "en", "zh"], default="auto", help="tokenizer language for BLEU")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if target:
         given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
                                           ("--model", args.model), ("--limit", args.limit),
+                                          ("--where", args.where), ("--split", args.split),
                                           ("--metrics", args.metrics), ("--param", args.param)) if value]
         if given or args.repeat != 1:
             flag = "--resume" if args.resume else "--retry-errors"
@@ -147,6 +151,7 @@ def _prefetch(after: threading.Event) -> None:
 
 def _plan_new(args: argparse.Namespace, options: dict):
     from workbench.authoring.datasets import load_dataset
+    from workbench.authoring.row_filter import filter_rows, where_text
     from workbench.authoring.templates import load_prompt
     from workbench.engine import runner
     from workbench.errors import UserError
@@ -164,6 +169,8 @@ def _plan_new(args: argparse.Namespace, options: dict):
         raise UserError("must be at least 1", "--repeat")
     prompts = [load_prompt(p) for p in args.prompts]
     dataset = load_dataset(args.data, reference_field=args.reference, lang=args.lang)
+    dataset = filter_rows(dataset, where_text(args.where, args.split), "--split" if args.split and not args.where
+                          else "--where")
     metrics = parse_metrics(args.metrics)
     return runner.plan_eval(prompts, dataset, args.model, metrics, limit=args.limit, params=parse_params(args.param),
                             repeats=args.repeat, provider_options=options, use_cache=not args.no_cache)
