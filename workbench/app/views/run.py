@@ -10,6 +10,7 @@ from workbench import store
 from workbench.app import context, jobs
 from workbench.app.textdiff import markdown_literal
 from workbench.authoring import library
+from workbench.authoring.row_filter import filter_rows
 from workbench.authoring.templates import parse_prompt
 from workbench.engine import runner
 from workbench.errors import UserError
@@ -20,12 +21,20 @@ ss = st.session_state
 
 
 def prompt_options() -> dict[str, tuple[str, str]]:
-    """label -> ("file", path) for prompt files, ("version", hash) for stored versions."""
-    out = {f"{p.name} (file)": ("file", str(p)) for p in library.list_prompt_files()}
+    """label -> ("file", path) for prompt files, ("version", hash) for stored versions.
+
+    A stored version that is what a file holds now is listed once, as the file."""
+    out, in_files = {}, set()
+    for p in library.list_prompt_files():
+        out[f"{p.name} (file)"] = ("file", str(p))
+        prompt, _ = library.read_prompt_file(p)
+        if prompt is not None:
+            in_files.add(prompt.version)
     with store.connect(context.db()) as con:
         versions = store.list_prompt_versions(con)
     for v in versions.itertuples():
-        out[f"{v.name} @ {v.hash[:8]} · {str(v.created_at)[:16]}"] = ("version", v.hash)
+        if v.hash not in in_files:
+            out[f"{v.name} @ {v.hash[:8]} · {str(v.created_at)[:16]}"] = ("version", v.hash)
     return out
 
 
@@ -61,8 +70,11 @@ with st.form("start_run"):
     extra = st.text_input("Other model spec (optional)", key="run_extra_model",
                           placeholder="openai:MODEL@http://127.0.0.1:8000/v1")
     choice, dataset = context.pick_dataset("Dataset", "run_dataset", needs=needed_columns(chosen))
+    where = st.text_input("Row filter (optional)", key="run_where", placeholder="split == 'test'",
+                          help="Only rows that match: `field == 'value'`, `!=`, `in ['a', 'b']`, `not in`, joined "
+                               "with `and` / `or` / `not` and parentheses (as `workbench eval --where`).")
     c1, c2, c3 = st.columns(3)
-    limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
+    limit = c1.number_input("Row limit (0 = all rows; after the filter)", 0, None, 20, key="run_limit")
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
     timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, 60.0, key="run_timeout")
     metrics = st.multiselect("Metrics", sorted(ALL - {"regex"}), default=DEFAULT, key="run_metrics")
@@ -74,6 +86,7 @@ if start:
         if not chosen or not model_specs or dataset is None:
             raise UserError("choose at least one prompt, one model and a dataset", "Run")
         prompts = [load_choice(*options[c]) for c in chosen]
+        dataset = filter_rows(dataset, where, "Row filter")
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
                                 limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": 2})
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)

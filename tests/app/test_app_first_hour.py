@@ -1,0 +1,47 @@
+"""What a newcomer meets in the first hour (issue 11), page by page through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from tests.app.test_app_pages import app_dirs, no_exceptions, page  # noqa: F401 - app_dirs is autouse
+from workbench import store
+from workbench.authoring.library import save_prompt
+from workbench.authoring.templates import load_prompt
+
+
+def shown(markdown: str) -> str:
+    """What a Markdown-escaped message reads as."""
+    return markdown.replace("\\", "")
+
+
+def test_run_page_filters_rows(db, openai_server):
+    at = page("run").run()
+    at.multiselect(key="run_prompts").set_value(["support_zero_shot.yaml (file)"])
+    at.text_input(key="run_extra_model").set_value(f"openai:test@{openai_server.base_url}")
+    at.multiselect(key="run_models").set_value([])
+    options = at.selectbox(key="run_dataset").options
+    at.selectbox(key="run_dataset").select_index(options.index("support_en.jsonl"))
+    at.number_input(key="run_limit").set_value(0)
+    at.text_input(key="run_where").set_value("split = 'test'")
+    at.button[0].click().run()
+    assert any("Row filter: expected ==, !=, in or not in after 'split'" in shown(e.value) for e in at.error)
+    at.text_input(key="run_where").set_value("split == 'test'")
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert any("Started 1 run" in s.value for s in at.success), [e.value for e in at.error]
+    from workbench.app.context import job_registry
+
+    job = next(j for j in job_registry().list() if j.db == db)
+    assert job.wait(30) and job.error is None
+    with store.connect(db) as con:
+        runs = store.list_runs(con)
+        rows = store.get_dataset(con, store.get_run(con, runs["id"][0])["dataset_hash"])["rows"]
+    assert runs["n_outputs"].tolist() == [34] and {r["split"] for r in rows} == {"test"}
+
+
+def test_run_page_lists_a_stored_version_once(db, app_dirs):  # noqa: F811
+    prompt = load_prompt(app_dirs / "support_zero_shot.yaml")
+    save_prompt(prompt, db, app_dirs)  # the file's version is now stored too
+    at = page("run").run()
+    no_exceptions(at)
+    labels = at.multiselect(key="run_prompts").options
+    assert [x for x in labels if x.startswith("support_zero_shot")] == ["support_zero_shot.yaml (file)"]
