@@ -45,3 +45,17 @@ def test_run_page_lists_a_stored_version_once(db, app_dirs):  # noqa: F811
     no_exceptions(at)
     labels = at.multiselect(key="run_prompts").options
     assert [x for x in labels if x.startswith("support_zero_shot")] == ["support_zero_shot.yaml (file)"]
+
+
+def test_an_undefined_variable_names_message_and_line_and_blocks_save():
+    at = page("prompts").run()
+    uid = at.session_state["draft_msgs"][-1]  # message 2 of support_few_shot: the user turn
+    at.text_area(key=f"content_{uid}").set_value("Order: {{ order_id }}\nAsked: {{ question }}\nAgain {{ foo }}").run()
+    no_exceptions(at)
+    errors = [shown(e.value) for e in at.error]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("support_few_shot.yaml: message 2, line 1: undefined variables 'foo' in message 2, "
+                                "line 3; 'order_id' in message 2, line 1: the dataset has no columns 'foo', "
+                                "'order_id' (it has: id, intent, question, reference, split)"), errors[0]
+    assert any(c.value == "Order: {{ order_id }}" for c in at.code)  # the line itself
+    assert next(b for b in at.button if b.label == "Save as new version").disabled

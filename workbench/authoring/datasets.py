@@ -184,15 +184,23 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
     return ds
 
 
-def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, needed_by: str | None = None) -> None:
-    """Raise DatasetError listing every missing variable with its rows, before any model call."""
+def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, needed_by: str | None = None,
+               places: dict[str, list[str]] | None = None) -> None:
+    """Raise DatasetError listing every missing variable with its rows, before any model call.
+
+    `places` (from Prompt.variable_places) says where the prompt uses each variable: message and line."""
     by = f" needed by {needed_by}" if needed_by else ""
     fields = sorted(required | ({ds.reference_field} if need_reference else set()))
     absent = [f for f in fields if f not in ds.columns]
     if absent:
+        named = [f"{f!r} ({'; '.join(places[f])})" if places and places.get(f) else repr(f) for f in absent]
+        hint = ""
+        if ds.reference_field in absent and ds.reference_field not in (places or {}):
+            hint = (f"; the reference answer is read from {ds.reference_field!r}: name the column that holds it "
+                    "with --reference FIELD (the Datasets page's Reference column)")
         raise DatasetError(
-            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))}{by} "
-            f"(the file has: {', '.join(ds.columns)})",
+            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(named)}{by} "
+            f"(the file has: {', '.join(ds.columns)}){hint}",
             ds.path,
         )
     problems = []

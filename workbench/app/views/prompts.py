@@ -162,9 +162,6 @@ with view:
             marks = [f"`{v}` {'✓' if columns is None or v in columns else '✗ missing'}"
                      + (" (optional)" if v in pv.optional else "") for v in need]
             st.markdown("Variables: " + ", ".join(marks))
-        if pv.missing:
-            st.error(markdown_literal(f"The dataset has no column {', '.join(map(repr, pv.missing))} "
-                                      f"(it has: {', '.join(columns or [])})"), icon=":material/error:")
     if pv.error is not None:
         context.show_error(pv.error)
         if pv.source_line is not None:
@@ -174,7 +171,8 @@ with view:
             st.text(m["content"])
 
     can_save = pv.prompt is not None and pv.error is None
-    if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:"):
+    if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:",
+                 help=None if can_save else "Fix the error above first: this prompt cannot render."):
         try:
             saved = library.save_prompt(pv.prompt, context.db())
             ss["saved_message"] = (f"Saved version {saved.version[:8]} to {saved.path}" if saved.new
