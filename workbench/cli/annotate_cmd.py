@@ -152,8 +152,13 @@ def export(args: argparse.Namespace) -> int:
     with store.connect(args.db) as con:
         sid = store.resolve_session(con, args.session)
         path = args.output or f"{sid}-{args.format}.jsonl"
-        n = training_data.export(con, sid, args.format, path, args.min_rating)
+        skipped: dict[str, int] = {}
+        n = training_data.export(con, sid, args.format, path, args.min_rating, skipped)
     print(f"wrote {n} {args.format} records to {path}", file=sys.stderr)
+    for why, count in skipped.items():
+        what = {"identical": "pairs whose two answers are the same text",
+                "duplicate": "conversations already written (the same prompt and answer)"}[why]
+        print(f"skipped {count} {what}", file=sys.stderr)
     return 0
 
 
