@@ -59,3 +59,19 @@ def test_an_undefined_variable_names_message_and_line_and_blocks_save():
                                 "'order_id' (it has: id, intent, question, reference, split)"), errors[0]
     assert any(c.value == "Order: {{ order_id }}" for c in at.code)  # the line itself
     assert next(b for b in at.button if b.label == "Save as new version").disabled
+
+
+def test_export_says_the_best_is_not_significantly_better_and_drops_a_stale_file(db, openai_server):
+    from tests.app.test_app_pages import populate
+
+    populate(db, openai_server.base_url)  # a perfect server: both prompts score the same on every row
+    at = page("export").run()
+    no_exceptions(at)
+    warnings = [shown(w.value) for w in at.warning]
+    assert any(w.startswith("Not significantly better than the runner-up") for w in warnings), warnings
+    next(b for b in at.button if b.label == "Prepare the file").click().run()
+    assert any(d.proto.label.startswith("Download results-") and d.proto.label.endswith(".csv (16 outputs)")
+               for d in at.get("download_button"))
+    at.radio(key="exp_format").set_value("jsonl").run()
+    no_exceptions(at)
+    assert not any(".csv" in d.proto.label for d in at.get("download_button")), "a stale CSV button is offered"

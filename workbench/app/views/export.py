@@ -48,6 +48,12 @@ else:
         arrow = "lowest" if metric in LOWER_IS_BETTER else "highest"
         st.markdown(f"**Best:** `{best.prompt_name}@{best.prompt_version[:8]}` with `{best.model_spec}` "
                     f"({arrow} {metric}: {best.effective:.4f})")
+        versus = chosen.metadata["versus_runner_up"]
+        if versus is not None:
+            said = (f"{versus['note'][0].upper()}{versus['note'][1:]} (difference {versus['delta']:+.4f}, 95% CI "
+                    f"[{versus['ci95'][0]:+.4f}, {versus['ci95'][1]:+.4f}], n={versus['n']}).")
+            (st.success if versus["significant"] else st.warning)(markdown_literal(said), icon=(
+                ":material/verified:" if versus["significant"] else ":material/balance:"))
         with st.expander(f"{chosen.filename}", expanded=False):
             st.code(chosen.text, language="yaml")
         c1, c2 = st.columns(2)
@@ -70,8 +76,11 @@ if st.button("Prepare the file", icon=":material/description:"):
         path = os.path.join(tmp, f"results.{fmt}")
         export.write_frame(frame, fmt, path)
         with open(path, "rb") as f:
-            ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", f.read(), len(frame))
+            ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", f.read(), len(frame),
+                              (fmt, tuple(run_ids)))
+if ss.get("exp_file") and ss["exp_file"][3] != (fmt, tuple(run_ids)):
+    ss.pop("exp_file")  # prepared for another format or other runs: offering it would download the wrong file
 if ss.get("exp_file"):
-    name, data, n = ss["exp_file"]
+    name, data, n, _ = ss["exp_file"]
     st.download_button(f"Download {name} ({n:,} outputs)", data, file_name=name, icon=":material/download:",
                        on_click="ignore")
