@@ -75,3 +75,17 @@ def test_export_says_the_best_is_not_significantly_better_and_drops_a_stale_file
     at.radio(key="exp_format").set_value("jsonl").run()
     no_exceptions(at)
     assert not any(".csv" in d.proto.label for d in at.get("download_button")), "a stale CSV button is offered"
+
+
+def test_compare_summary_fits_the_page_and_variants_have_distinct_colours(db, openai_server):
+    from tests.app.test_app_pages import populate
+
+    populate(db, openai_server.base_url)
+    at = page("compare").run()
+    no_exceptions(at)
+    summary = at.dataframe[0].value
+    assert list(summary.columns) == ["A", "B"] and "bleu" in summary.index and "None" not in summary.to_string()
+    spec = next(e.proto.spec for e in at.get("vega_lite_chart"))
+    assert '"range": ["#1c83e1", "#ff8700"]' in spec.replace("\n", "")
+    legend = shown(at.markdown[0].value)
+    assert legend.startswith(":blue[■] **A** · ") and ":orange[■] **B** · " in legend

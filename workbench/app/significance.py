@@ -16,6 +16,24 @@ def _compare(db: str, run_a: str, run_b: str, stamp: tuple) -> list[stats.Paired
         return stats.compare(con, run_a, run_b)
 
 
+def verdict_lines(results: list[stats.PairedResult]) -> list[str]:
+    """The findings grouped by verdict, one line each: 'B is better than A on bleu (+0.171, 95% CI [...]), ...'."""
+    icons = {"better": ":material/trending_up:", "worse": ":material/trending_down:",
+             "higher": ":material/arrow_upward:", "lower": ":material/arrow_downward:"}
+    words = {"better": "better than", "worse": "worse than", "higher": "higher than", "lower": "lower than"}
+    lines = []
+    for verdict in ("better", "worse", "higher", "lower"):
+        found = [r for r in results if r.verdict == verdict]
+        if found:
+            each = ", ".join(f"{r.metric} ({r.delta:+.3g}, 95% CI [{r.ci_low:+.3g}, {r.ci_high:+.3g}])" for r in found)
+            lines.append(f"{icons[verdict]} **B is significantly {words[verdict]} A** on {each}")
+    unclear = [r.metric for r in results if r.verdict == "unclear"]
+    if unclear:
+        lines.append(f":material/drag_handle: No significant difference on {', '.join(unclear)} (the 95% CI of "
+                     "B − A includes 0)")
+    return lines
+
+
 def render_significance(db: str, run_a: str, run_b: str) -> None:
     """Paired bootstrap CI of B - A per metric and the Wilcoxon / sign tests, in a table and in words."""
     try:
@@ -29,24 +47,22 @@ def render_significance(db: str, run_a: str, run_b: str) -> None:
     if not results:
         st.info("The two runs share no scored rows.")
         return
-    icons = {"better": ":material/trending_up:", "worse": ":material/trending_down:",
-             "higher": ":material/arrow_upward:", "lower": ":material/arrow_downward:",
-             "unclear": ":material/drag_handle:"}
-    for r in results:
-        # The sentence is built from metric names and numbers only, never from model output.
-        st.markdown(f"{icons[r.verdict]} {r.sentence()}")
+    for line in verdict_lines(results):
+        # Built from metric names and numbers only, never from model output.
+        st.markdown(line)
     table = pd.DataFrame([{
         "metric": r.metric, "A": r.mean_a, "B": r.mean_b, "B − A": r.delta,
         "95% CI": f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", "Wilcoxon p": r.wilcoxon_p, "sign test p": r.sign_p,
         "B better / tie / worse (rows)": f"{r.wins} / {r.ties} / {r.losses}", "n": r.n, "verdict": r.verdict,
     } for r in results])
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"A": st.column_config.NumberColumn(format="%.4f"),
-                                "B": st.column_config.NumberColumn(format="%.4f"),
-                                "B − A": st.column_config.NumberColumn(format="%+.4f"),
-                                "Wilcoxon p": st.column_config.NumberColumn(format="%.4f"),
-                                "sign test p": st.column_config.NumberColumn(format="%.4f")})
-    st.caption("Paired over the dataset rows both runs scored (repeats averaged). 95% CI: bootstrap of the mean "
-               "per-row difference (BCa, 2000 resamples). Wilcoxon signed-rank and sign tests are two-sided. "
-               "A verdict needs the whole interval on one side of 0; each metric is its own test, so expect the odd "
-               "chance finding when you look at many.")
+    details = st.expander("Per metric: means, 95% CI of B − A, Wilcoxon and sign tests", icon=":material/table:")
+    details.dataframe(table, hide_index=True, width="stretch",
+                      column_config={"A": st.column_config.NumberColumn(format="%.4f"),
+                                     "B": st.column_config.NumberColumn(format="%.4f"),
+                                     "B − A": st.column_config.NumberColumn(format="%+.4f"),
+                                     "Wilcoxon p": st.column_config.NumberColumn(format="%.4f"),
+                                     "sign test p": st.column_config.NumberColumn(format="%.4f")})
+    details.caption("Paired over the dataset rows both runs scored (repeats averaged). 95% CI: bootstrap of the "
+                    "mean per-row difference (BCa, 2000 resamples). Wilcoxon signed-rank and sign tests are "
+                    "two-sided. A verdict needs the whole interval on one side of 0; each metric is its own test, "
+                    "so expect the odd chance finding when you look at many.")

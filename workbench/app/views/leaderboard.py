@@ -44,6 +44,18 @@ def session_label(r: dict) -> str:
     return " · ".join(x for x in parts if isinstance(x, str) and x)
 
 
+def link_to_annotate(sid: str) -> None:
+    """A link that opens the Annotate page on the session, in this tab, and the URL to share."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link("views/annotate.py", label="Rate it on the Annotate page", icon=":material/rate_review:",
+                     query_params={"session": sid})
+    except StreamlitAPIException:  # the page run alone (AppTest): no navigation to link into
+        st.markdown(f"[Rate it on the Annotate page](annotate?session={sid})")
+    st.caption(f"Annotators open `annotate?session={sid}` (this app's address followed by that).")
+
+
 def new_session_form() -> None:
     run_ids = context.pick_runs("lb_new")
     if not run_ids:
@@ -70,9 +82,7 @@ def new_session_form() -> None:
                 n = store.get_session(con, sid)["n_items"]
             ss.pop("lb_seed", None)
             st.success(f"Session {sid}: {n} items.")
-            # A relative link: pages are served beside each other, so this opens Annotate on this session.
-            st.markdown(f"[Rate it on the Annotate page](annotate?session={sid}) — share this link with the "
-                        "annotators.")
+            link_to_annotate(sid)
         except Exception as e:  # noqa: BLE001
             context.show_error(e)
 
