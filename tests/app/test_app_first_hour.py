@@ -89,3 +89,27 @@ def test_compare_summary_fits_the_page_and_variants_have_distinct_colours(db, op
     assert '"range": ["#1c83e1", "#ff8700"]' in spec.replace("\n", "")
     legend = shown(at.markdown[0].value)
     assert legend.startswith(":blue[■] **A** · ") and ":orange[■] **B** · " in legend
+
+
+def test_datasets_page_opens_the_faq_with_its_text_as_reference():
+    at = page("datasets").run()
+    options = at.selectbox(key="ds_pick").options
+    at.selectbox(key="ds_pick").select_index(options.index("faq_en.jsonl")).run()
+    no_exceptions(at)
+    ref = next(s for s in at.selectbox if s.label.startswith("Reference column"))
+    assert ref.value == "text"
+
+
+def test_try_it_says_the_first_message_loads_the_local_model():
+    from tests.conftest import ROOT
+
+    at = page("models").run()
+    at.selectbox(key="try_model").set_value("(type a spec)").run()
+    at.text_input(key="try_spec").set_value(f"hf:{ROOT / 'models' / 'support-tiny'}")
+    at.text_area(key="try_message").set_value("How long does standard shipping take?")
+    next(b for b in at.button if b.label == "Send").click().run()
+    no_exceptions(at)
+    assert any(c.value.startswith("This first message also loaded the model") for c in at.caption)
+    next(b for b in at.button if b.label == "Send").click().run()
+    assert not any(c.value.startswith("This first message") for c in at.caption)  # loaded now
+    assert at.chat_message[-1].children[0].value

@@ -184,6 +184,23 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
     return ds
 
 
+REFERENCE_NAMES = ("reference", "references", "answer", "answers", "expected", "expected_output", "target", "gold",
+                   "label", "response", "completion", "output", "text")
+
+
+def guess_reference(ds: Dataset) -> str | None:
+    """The column most likely to hold the expected answer: a usual name (reference, answer, target…), else
+    the text column with the longest values (an id or a title is never an answer). None if no text column."""
+    by_name = {c.lower(): c for c in ds.columns}
+    for name in REFERENCE_NAMES:
+        if name in by_name:
+            return by_name[name]
+    sample = ds.rows[:200]
+    lengths = {c: sum(len(r[c]) for r in sample if isinstance(r.get(c), str)) for c in ds.columns}
+    texts = [c for c in ds.columns if lengths[c] and all(isinstance(r.get(c), (str, type(None))) for r in sample)]
+    return max(texts, key=lambda c: lengths[c], default=None)
+
+
 def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, needed_by: str | None = None,
                places: dict[str, list[str]] | None = None) -> None:
     """Raise DatasetError listing every missing variable with its rows, before any model call.

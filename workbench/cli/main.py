@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as e:
-        print(f"workbench: error: {e}", file=sys.stderr)
+        from workbench.cli.model_hint import hint
+
+        suggestion = hint(getattr(args, "model", None)) if e.where == "--model" else ""
+        print(f"workbench: error: {e}{suggestion}", file=sys.stderr)
         return 2
     except StoreBusyError as e:
         print(f"workbench: error: {e}", file=sys.stderr)
