@@ -112,3 +112,16 @@ def test_new_session_links_to_the_annotate_page(db):
     with store.connect(db) as con:
         sid = store.list_sessions(con)["id"].iloc[0]
     assert any(f"](annotate?session={sid})" in m.value for m in at.markdown)
+
+
+def test_leaderboard_page_shows_no_stray_values(db):
+    """An expression statement on a page is drawn by Streamlit's magic: a stray `None` under the chart."""
+    runs = make_runs(db, [("support_few_shot", "openai:m1"), ("support_zero_shot", "openai:m2")], n_rows=3,
+                     answer=answer)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, seed=1, annotators=["ann"]))
+        an.record_rating(con, sid, 0, "ann", "A")
+    at = AppTest.from_file(str(PAGES / "leaderboard.py"), default_timeout=60).run()
+    no_exceptions(at)
+    drawn = [getattr(e, "value", None) for e in at.main]
+    assert not [v for v in drawn if isinstance(v, str) and v.strip("`") == "None"], drawn

@@ -9,6 +9,8 @@ from workbench import store
 from workbench.app import context
 from workbench.evaluation import stats
 
+MEASUREMENTS = ("length", "latency_ms", "tokens_in", "tokens_out")
+
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner="Bootstrapping…")
 def _compare(db: str, run_a: str, run_b: str, stamp: tuple) -> list[stats.PairedResult]:
@@ -16,26 +18,37 @@ def _compare(db: str, run_a: str, run_b: str, stamp: tuple) -> list[stats.Paired
         return stats.compare(con, run_a, run_b)
 
 
-def verdict_lines(results: list[stats.PairedResult]) -> list[str]:
-    """The findings grouped by verdict, one line each: 'B is better than A on bleu (+0.171, 95% CI [...]), ...'."""
+def verdict_lines(results: list[stats.PairedResult], a: str = "A", b: str = "B") -> list[str]:
+    """The findings grouped by verdict, one line each: 'B is better than A on bleu (+0.171, 95% CI [...]), ...'.
+    `a` and `b` name the two variants (Markdown-safe text)."""
     icons = {"better": ":material/trending_up:", "worse": ":material/trending_down:",
              "higher": ":material/arrow_upward:", "lower": ":material/arrow_downward:"}
     words = {"better": "better than", "worse": "worse than", "higher": "higher than", "lower": "lower than"}
     lines = []
+    quality = [r for r in results if r.metric not in MEASUREMENTS]
     for verdict in ("better", "worse", "higher", "lower"):
-        found = [r for r in results if r.verdict == verdict]
+        found = [r for r in quality if r.verdict == verdict]
         if found:
-            each = ", ".join(f"{r.metric} ({r.delta:+.3g}, 95% CI [{r.ci_low:+.3g}, {r.ci_high:+.3g}])" for r in found)
-            lines.append(f"{icons[verdict]} **B is significantly {words[verdict]} A** on {each}")
+            lines.append(f"{icons[verdict]} **{b} is significantly {words[verdict]} {a}** on {_each(found)}")
+    measured = [r for r in results if r.metric in MEASUREMENTS and r.verdict != "unclear"]
+    if measured:  # cost and speed, not quality: latency in particular moves with whatever else the machine ran
+        lines.append(f":material/straighten: Measurements, {b} against {a}: {_each(measured, verb=True)}")
     unclear = [r.metric for r in results if r.verdict == "unclear"]
     if unclear:
-        lines.append(f":material/drag_handle: No significant difference on {', '.join(unclear)} (the 95% CI of "
-                     "B − A includes 0)")
+        between = "" if (a, b) == ("A", "B") else f" between {b} and {a}"
+        lines.append(f":material/drag_handle: No significant difference{between} on {', '.join(unclear)} (the 95% "
+                     "CI of the difference includes 0)")
     return lines
 
 
-def render_significance(db: str, run_a: str, run_b: str) -> None:
-    """Paired bootstrap CI of B - A per metric and the Wilcoxon / sign tests, in a table and in words."""
+def _each(found: list[stats.PairedResult], verb: bool = False) -> str:
+    return ", ".join(f"{r.verdict + ' ' if verb else ''}{r.metric} ({r.delta:+.3g}, 95% CI [{r.ci_low:+.3g}, "
+                     f"{r.ci_high:+.3g}])" for r in found)
+
+
+def render_significance(db: str, run_a: str, run_b: str, a: str = "A", b: str = "B") -> None:
+    """Paired bootstrap CI of B - A per metric and the Wilcoxon / sign tests, in a table and in words;
+    `a` and `b` name the variants in the words (Markdown-safe text)."""
     try:
         with store.connect(db) as con:
             stamp = tuple((r["status"], str(r["finished_at"])) for r in (store.get_run(con, run_a),
@@ -47,7 +60,7 @@ def render_significance(db: str, run_a: str, run_b: str) -> None:
     if not results:
         st.info("The two runs share no scored rows.")
         return
-    for line in verdict_lines(results):
+    for line in verdict_lines(results, a, b):
         # Built from metric names and numbers only, never from model output.
         st.markdown(line)
     table = pd.DataFrame([{

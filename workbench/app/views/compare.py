@@ -181,13 +181,15 @@ if significance is not None:
     with significance:
         st.subheader("Is one variant better?")
         a_col, b_col = st.columns(2)
-        run_a = a_col.selectbox("A", run_ids, index=0, format_func=labels.get, key="sig_a")
-        run_b = b_col.selectbox("B", run_ids, index=1, format_func=labels.get, key="sig_b")
+        run_a = a_col.selectbox("Baseline", run_ids, index=0, format_func=labels.get, key="sig_a")
+        run_b = b_col.selectbox("Challenger", run_ids, index=1, format_func=labels.get, key="sig_b")
+        short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
+        names = (short[run_a], short[run_b])
         rows = max(s.n_outputs for s in summaries)
         if run_a == run_b:
             st.caption("Choose two different variants.")
         elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
-            render_significance(db, run_a, run_b)
+            render_significance(db, run_a, run_b, *names)
         elif st.button(f"Test it (paired bootstrap over {rows:,} rows: a few seconds)", key="sig_go"):
             ss["sig_asked"] = (run_a, run_b)
-            render_significance(db, run_a, run_b)
+            render_significance(db, run_a, run_b, *names)

@@ -133,7 +133,10 @@ if not pairwise:
 else:
     try:
         board = _board(db, pairwise, stamp)
-        show_board(board) if board.standings else st.info(lb.NO_VOTES.capitalize() + ".")
+        if board.standings:
+            show_board(board)
+        else:
+            st.info(lb.NO_VOTES.capitalize() + ".")
     except Exception as e:  # noqa: BLE001
         context.show_error(e)
 

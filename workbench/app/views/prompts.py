@@ -104,11 +104,13 @@ with edit:
 
     st.markdown("**Messages** (each a Jinja template; Ctrl+Enter or leaving the box updates the preview)")
     for n, uid in enumerate(list(ss["draft_msgs"])):
-        r, c, x = st.columns([1.5, 6, 0.6], vertical_alignment="top")
+        # The remove button sits under the role: a third column of its own was cut to a sliver at 1440 px.
+        r, c = st.columns([1.5, 6.6], vertical_alignment="top")
         r.selectbox("Role", ROLES, key=f"role_{uid}")
         lines = sum(1 + len(line) // 70 for line in ss[f"content_{uid}"].splitlines())
         c.text_area(f"Message {n + 1}", key=f"content_{uid}", height=min(420, max(90, 24 * lines + 40)))
-        if x.button("✕", key=f"remove_{uid}", help="remove this message", disabled=len(ss["draft_msgs"]) == 1):
+        if r.button("", icon=":material/delete:", key=f"remove_{uid}", help=f"Remove message {n + 1}",
+                    disabled=len(ss["draft_msgs"]) == 1):
             ss["draft_msgs"].remove(uid)
             st.rerun()
     if st.button("Add message", icon=":material/add:"):
