@@ -84,7 +84,7 @@ def test_compare_summary_fits_the_page_and_variants_have_distinct_colours(db, op
     at = page("compare").run()
     no_exceptions(at)
     summary = at.dataframe[0].value
-    assert list(summary.columns) == ["A", "B"] and "bleu" in summary.index and "None" not in summary.to_string()
+    assert list(summary.columns) == ["", "A", "B"] and "bleu" in set(summary[""]) and "None" not in summary.to_string()
     spec = next(e.proto.spec for e in at.get("vega_lite_chart"))
     assert '"range": ["#1c83e1", "#ff8700"]' in spec.replace("\n", "")
     legend = shown(at.markdown[0].value)
