@@ -113,3 +113,11 @@ def test_try_it_says_the_first_message_loads_the_local_model():
     next(b for b in at.button if b.label == "Send").click().run()
     assert not any(c.value.startswith("This first message") for c in at.caption)  # loaded now
     assert at.chat_message[-1].children[0].value
+
+
+def test_no_raw_none_in_the_prompt_overview(db):
+    at = page("prompts").run()
+    no_exceptions(at)
+    overview = at.dataframe[0].value
+    assert not overview.isna().any().any(), overview
+    assert set(overview["last_stored"]) == {"not yet"}

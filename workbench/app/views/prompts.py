@@ -91,7 +91,10 @@ if ss.get("draft_source") != source or "draft_msgs" not in ss:
 if ss.get("load_error") is not None and ss.get("draft_source") == source:
     context.show_error(ss["load_error"])
 with st.expander("All prompts: files and stored versions"):
-    st.dataframe(library.overview(context.db()), hide_index=True, width="stretch",
+    overview = library.overview(context.db())
+    if "last_stored" in overview:  # a file never stored has no date: say so rather than show None
+        overview["last_stored"] = [str(t)[:16] if pd.notna(t) else "not yet" for t in overview["last_stored"]]
+    st.dataframe(overview, hide_index=True, width="stretch",
                  column_config={"saved": st.column_config.CheckboxColumn("file's version stored")})
 
 edit, view = st.columns([3, 2], gap="large")

@@ -4,6 +4,7 @@ Stopped runs (cancelled, failed, or interrupted: their process is gone) can be r
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from workbench import store
@@ -143,7 +144,9 @@ def live() -> None:
         if j.error:
             st.error(markdown_literal(f"Job {j.id} ({'; '.join(j.labels)}): {j.error}"), icon=":material/error:")
     shown = table.head(50)[["id", "prompt_name", "prompt_hash", "model_spec", "dataset", "status", "done", "total",
-                            "errors", "created_at", "finished_at"]]
+                            "errors", "created_at", "finished_at"]].copy()
+    for column in ("created_at", "finished_at"):  # a running run has no end yet: blank, not None
+        shown[column] = [str(t)[:19] if pd.notna(t) else "" for t in shown[column]]
     st.dataframe(context.runs_frame(shown), hide_index=True, width="stretch",
                  column_config={"prompt_hash": st.column_config.TextColumn("version")})
 
