@@ -115,9 +115,11 @@ def test_try_it_says_the_first_message_loads_the_local_model():
     assert at.chat_message[-1].children[0].value
 
 
-def test_no_raw_none_in_the_prompt_overview(db):
+def test_no_raw_none_in_the_prompt_overview(db, app_dirs):  # noqa: F811
+    save_prompt(load_prompt(app_dirs / "support_zero_shot.yaml"), db, app_dirs)  # one stored, one not
     at = page("prompts").run()
     no_exceptions(at)
-    overview = at.dataframe[0].value
+    overview = at.dataframe[0].value.set_index("file")
     assert not overview.isna().any().any(), overview
-    assert set(overview["last_stored"]) == {"not yet"}
+    assert overview.loc["support_few_shot.yaml", "last_stored"] == "not yet"
+    assert overview.loc["support_zero_shot.yaml", "last_stored"].startswith("20")
