@@ -134,7 +134,7 @@ def tour(page, url: str, db: str, tmp_path) -> None:
     assert "hf:models/support-tiny" in shown_value(page, "stMultiSelect", "Models")
     assert "support_en.jsonl" in shown_value(page, "stSelectbox", "Dataset")
     page.get_by_role("textbox", name="Row filter (optional)").fill("split == 'test'")
-    page.get_by_role("spinbutton", name="Row limit (0 = all rows; after the filter)").fill("0")
+    page.get_by_role("spinbutton", name="Row limit (0 = all rows)").fill("0")
     shot(page, "3-run-form")
     page.get_by_role("button", name="Start", exact=True).click()
     page.get_by_text("Started 3 runs").wait_for()
