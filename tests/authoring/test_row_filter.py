@@ -12,7 +12,7 @@ from workbench.errors import UserError
 ROWS = [{"id": 1, "split": "test", "intent": "refund", "n": 3},
         {"id": 2, "split": "train", "intent": "refund", "n": 4},
         {"id": 3, "split": "test", "intent": "shipping", "n": None},
-        {"id": 4, "split": "train", "intent": "returns"}]
+        {"id": 4, "split": "train", "intent": "returns", "csv": "5.0"}]
 
 
 @pytest.mark.parametrize("text, ids", [
@@ -28,6 +28,8 @@ ROWS = [{"id": 1, "split": "test", "intent": "refund", "n": 3},
     ("n == null", [3, 4]),
     ("`intent` == 'shipping'", [3]),
     ("intent == 'it\\'s'", []),
+    ("csv == 5", [4]),
+    ("csv in [5, 6] or csv == 'x'", [4]),
 ])
 def test_filter_language(text, ids):
     rule = parse_where(text)

@@ -10,7 +10,8 @@ so it may only compare a row's fields with literal values. The grammar:
     VALUE   := 'text' | "text" | number | true | false | null | '[' VALUE, ... ']'
 
 A field is a column name (letters, digits, `_`, `-`, `.`) or a quoted name in backticks. Every field must
-be a column of the dataset; a row without the field compares as null.
+be a column of the dataset; a row without the field compares as null, and a number equals a CSV cell that
+reads as that number (CSV cells are all text).
 """
 
 from __future__ import annotations
@@ -144,18 +145,20 @@ class _Parser:
             self.pos += 1
             self.take("keyword", "in")
             values = self.values()
-            return lambda row: _value(row, field) not in values
+            return lambda row: not any(_equal(row.get(field), v) for v in values)
         if self.at("keyword", "in"):
             self.pos += 1
             values = self.values()
-            return lambda row: _value(row, field) in values
+            return lambda row: any(_equal(row.get(field), v) for v in values)
         tok = self.peek()
         if tok is None or tok[1] not in ("==", "!="):
             hint = " (= is written ==)" if tok is not None and tok[1] == "=" else ""
             raise self.fail(f"expected ==, !=, in or not in after {field!r}{hint}", tok[2] if tok else len(self.text))
         self.pos += 1
         value = self.literal()
-        return (lambda row: _value(row, field) == value) if tok[1] == "==" else (lambda row: _value(row, field) != value)
+        if tok[1] == "==":
+            return lambda row: _equal(row.get(field), value)
+        return lambda row: not _equal(row.get(field), value)
 
     def values(self) -> list[Any]:
         self.take("op", "[")
@@ -179,8 +182,16 @@ class _Parser:
                         tok[2] if tok else len(self.text))
 
 
-def _value(row: dict[str, Any], field: str) -> Any:
-    return row.get(field)
+def _equal(cell: Any, literal: Any) -> bool:
+    """`cell == literal`, where a CSV's text "3" or "3.0" equals the number 3 (CSV cells are all text)."""
+    if cell == literal:
+        return True
+    if isinstance(literal, (int, float)) and not isinstance(literal, bool) and isinstance(cell, str):
+        try:
+            return float(cell) == literal
+        except ValueError:
+            return False
+    return False
 
 
 def parse_where(text: str, setting: str = "--where") -> RowFilter:
