@@ -73,10 +73,10 @@ with st.form("start_run"):
     choice, dataset = context.pick_dataset("Dataset", "run_dataset", needs=needed_columns(chosen))
     where = st.text_input("Row filter (optional)", key="run_where", placeholder="split == 'test'",
                           help="Only rows that match: `field == 'value'`, `!=`, `in ['a', 'b']`, `not in`, joined "
-                               "with `and` / `or` / `not` and parentheses (as `workbench eval --where`).")
+                               "with `and` / `or` / `not` and parentheses (as `workbench eval --where`). The row limit "
+                               "counts the rows that pass.")
     c1, c2, c3 = st.columns(3)
-    limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit",
-                            help="The first N rows that pass the row filter.")
+    limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
     timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, 60.0, key="run_timeout")
     metrics = st.multiselect("Metrics", sorted(ALL - {"regex"}), default=DEFAULT, key="run_metrics")
