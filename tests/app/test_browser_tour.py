@@ -102,8 +102,9 @@ def test_the_readme_tour(tmp_path):
         page.set_default_timeout(30_000)
         try:
             tour(page, url, db, tmp_path)
-        except Exception:
+        except Exception as e:
             shot(page, "failure")
+            (TOUR / "failure.txt").write_text(f"{type(e).__name__}: {e}", encoding="utf-8")
             raise
 
 
@@ -137,7 +138,7 @@ def tour(page, url: str, db: str, tmp_path) -> None:
     page.get_by_role("spinbutton", name="Row limit (0 = all rows)").fill("0")
     shot(page, "3-run-form")
     page.get_by_role("button", name="Start", exact=True).click()
-    page.get_by_text("Started 3 runs").wait_for()
+    page.get_by_text("Started 3 runs").wait_for(timeout=180_000)  # loads PyTorch and the model first
     wait_for_runs(db, 3)
     with store.connect(db) as con:
         runs = store.list_runs(con)
