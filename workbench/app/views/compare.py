@@ -31,7 +31,8 @@ ss = st.session_state
 def ci(m) -> str:
     if m is None or math.isnan(m.mean):
         return ""
-    return f"{m.mean:.3f} ± {(m.ci_high - m.ci_low) / 2:.3f}"
+    digits = 0 if abs(m.mean) >= 100 else 3  # milliseconds and characters need no decimals
+    return f"{m.mean:.{digits}f} ± {(m.ci_high - m.ci_low) / 2:.{digits}f}"
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading outputs…")
