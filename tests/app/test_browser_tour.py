@@ -159,6 +159,11 @@ def tour(page, url: str, db: str, tmp_path) -> None:
     line.wait_for()
     assert all(f"{m} (+" in line.inner_text() for m in ("bleu", "chrf", "rougeL", "exact"))
     shot(page, "4-compare-significant")
+    # The grid is what people came for: the summary and the verdict must not push it far down the page.
+    below_title = page.evaluate("document.querySelector('table.wb-grid').getBoundingClientRect().top - "
+                                "document.querySelector('h1').getBoundingClientRect().top")
+    (TOUR / "grid-offset.txt").write_text(f"{below_title:.0f} px from the title to the grid\n", encoding="utf-8")
+    assert below_title < 1500, below_title
     choose(page, "Baseline", "support_zero_shot")
     choose(page, "Challenger", "support_few_shot")
     page.get_by_text(re.compile(r"No significant difference between \w · support_few_shot and \w · "

@@ -68,14 +68,16 @@ def summary_rows(summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict
     def count(column: str):
         return lambda s: _int(tokens[column].get(s.run["id"]) if column in tokens else None)
 
-    out = [{"": "status", **cells(lambda s: s.run["status"])},
-           {"": "outputs", **cells(lambda s: f"{s.n_outputs:,}")},
-           {"": "error rate", **cells(lambda s: f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "")},
-           {"": "latency p50 / p95 (ms)", **cells(lambda s: f"{_int(s.latency_p50)} / {_int(s.latency_p95)}"
-                                                    if _int(s.latency_p50) else "")},
-           {"": "tokens in", **cells(count("tokens_in"))},
-           {"": "tokens out", **cells(count("tokens_out"))}]
+    out = [] if all(s.run["status"] == "done" for s in summaries) else [{"": "status", **cells(
+        lambda s: s.run["status"])}]
+    out += [{"": "outputs", **cells(lambda s: f"{s.n_outputs:,}")},
+            {"": "error rate", **cells(lambda s: f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "")},
+            {"": "latency p50 / p95 (ms)", **cells(lambda s: f"{_int(s.latency_p50)} / {_int(s.latency_p95)}"
+                                                     if _int(s.latency_p50) else "")},
+            {"": "tokens in / out", **cells(lambda s: f"{count('tokens_in')(s)} / {count('tokens_out')(s)}")}]
     for name in metrics:
+        if name in ("latency_ms", "tokens_out"):  # the rows above say it (percentiles, totals)
+            continue
         out.append({"": name, **cells(lambda s, name=name: ci(next((m for m in s.metrics if m.metric == name), None)))})
     return out
 
