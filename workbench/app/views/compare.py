@@ -109,7 +109,7 @@ st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** �
 left, right = st.columns([3, 2], gap="large")
 # One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
 table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
-left.dataframe(table, width="stretch", height=38 + 35 * len(table), hide_index=True,
+left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
                column_config={"": st.column_config.TextColumn(width="medium")})
 left.caption("Metrics: mean ± half-width of the 95% confidence interval (t-interval over rows); quality scores on "
              "a 0–1 scale; errored outputs carry no score and count in the error rate.")
