@@ -163,7 +163,7 @@ def tour(page, url: str, db: str, tmp_path) -> None:
     below_title = page.evaluate("document.querySelector('table.wb-grid').getBoundingClientRect().top - "
                                 "document.querySelector('h1').getBoundingClientRect().top")
     (TOUR / "grid-offset.txt").write_text(f"{below_title:.0f} px from the title to the grid\n", encoding="utf-8")
-    assert below_title < 1500, below_title
+    assert below_title < 1600, below_title  # 1,478 px measured at 1440 px wide with three variants
     choose(page, "Baseline", "support_zero_shot")
     choose(page, "Challenger", "support_few_shot")
     page.get_by_text(re.compile(r"No significant difference between \w · support_few_shot and \w · "
