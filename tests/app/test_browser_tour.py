@@ -116,6 +116,10 @@ def tour(page, url: str, db: str, tmp_path) -> None:
     choose(page, "Open", "support_zero_shot.yaml")
     page.locator('[data-testid="stChatMessage"]').last.get_by_text("I forgot my password").wait_for()
     shot(page, "1-prompts")
+    # The remove-message buttons are whole buttons at 1440 px, not slivers.
+    widths = page.locator('[class*="st-key-remove_"] button').evaluate_all(
+        "bs => bs.map(b => [b.getBoundingClientRect().width, b.scrollWidth])")
+    assert len(widths) == 2 and all(w >= 30 and w >= s for w, s in widths), widths
     editor = page.get_by_label("Message 2")
     editor.fill("{{ foo }}")
     editor.press("Control+Enter")
