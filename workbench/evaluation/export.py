@@ -6,12 +6,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from workbench import store
 from workbench.authoring.datasets import Dataset
 from workbench.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is built: `workbench score` reads exports without it
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -22,6 +24,8 @@ def run_records(con, run_id: str) -> pd.DataFrame:
 
     A row field whose name the record already uses (say `output`) is kept as `row.output`; the reference
     field is the `reference` column itself."""
+    import pandas as pd
+
     run = store.get_run(con, run_id)
     df = store.load_outputs(con, run_id)
     ref_field = store.get_dataset(con, run["dataset_hash"], rows=False)["reference_field"] or "reference"
