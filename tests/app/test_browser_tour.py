@@ -194,6 +194,7 @@ def tour(page, url: str, db: str, tmp_path) -> None:
         items = store.item_outputs(con, sid).set_index("item_idx")
     page.get_by_role("textbox").first.fill("tour")
     page.keyboard.press("Enter")
+    settle(page)
     rated = 0
     for _ in range(10):  # the full answer over the cut one; a tie where both are the same
         heading = page.get_by_role("heading", name=re.compile(r"Item \d+ of 34"))
@@ -204,6 +205,7 @@ def tour(page, url: str, db: str, tmp_path) -> None:
         item = items.loc[n - 1] if (n - 1) in items.index else None
         assert item is not None
         key = "t" if item["text_a"] == item["text_b"] else ("a" if item["run_a"] == zero else "b")
+        settle(page)  # the key handler is attached once the page has drawn
         heading.click()
         page.keyboard.press(key)
         rated += 1
