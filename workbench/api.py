@@ -53,6 +53,7 @@ class EvalOptions:
     cache: bool = True  # read and fill the response cache at temperature 0
     reference: str = "reference"  # the dataset column with the reference answer (when `data` is a path)
     lang: str = "auto"  # en, zh or auto (tokenizer language for BLEU, chrF)
+    where: str | None = None  # a row filter, e.g. "split == 'test'" (workbench.authoring.row_filter)
     on_progress: Callable[[list[Progress]], None] | None = None
     cancel: threading.Event | None = None  # set it (from another thread) to stop; the runs end `cancelled`
 
@@ -159,6 +160,7 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
                     models: str | Provider | Sequence[str | Provider], metrics: Any = None,
                     db: PathLike | None = None, limit: int | None = None, **options: Any) -> Evaluation:
     """`evaluate` on the running event loop."""
+    from workbench.authoring.row_filter import filter_rows
     from workbench.engine.plan import plan_eval
 
     opts = EvalOptions.of(options)
@@ -169,6 +171,7 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     if not loaded:
         raise UserError("give at least one prompt", setting="prompts")
     dataset = data if isinstance(data, Dataset) else load_dataset(data, opts.reference, opts.lang)
+    dataset = filter_rows(dataset, opts.where, "--where")
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))

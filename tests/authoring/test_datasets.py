@@ -141,3 +141,15 @@ def test_hash_depends_on_content(tmp_path):
     b = write_csv(tmp_path / "b.csv", ZH_ROWS, "gbk")
     c = write_csv(tmp_path / "c.csv", ZH_ROWS[:1], "utf-8")
     assert load_dataset(a).hash == load_dataset(b).hash != load_dataset(c).hash
+
+
+def test_guess_reference_prefers_usual_names_then_the_longest_text():
+    from workbench.authoring.datasets import Dataset, guess_reference
+
+    def ds(rows):
+        return Dataset("x", "x.jsonl", rows, list(dict.fromkeys(k for r in rows for k in r)))
+
+    assert guess_reference(ds([{"id": "a", "question": "q", "Answer": "a"}])) == "Answer"
+    assert guess_reference(ds([{"id": "faq-01", "title": "Passwords", "text": "Tap 'Forgot password?'..."}])) == "text"
+    assert guess_reference(ds([{"id": "x-1", "title": "A title", "body": "A much longer body of text"}])) == "body"
+    assert guess_reference(ds([{"n": 1, "m": 2}])) is None

@@ -155,3 +155,35 @@ def test_example_turns_follow_edits_to_the_examples():
     assert before[2]["content"] != "Changed answer." and after[2]["content"] == "Changed answer."
     after[2]["content"] = "mutated by a caller"
     assert p.render({"question": "Q?"})[2]["content"] == "Changed answer."
+
+
+def test_variable_places_name_message_and_line():
+    from workbench.authoring.templates import parse_prompt
+
+    prompt = parse_prompt("name: p\nmessages:\n  - role: system\n    content: \"Shop {{ shop }}\"\n"
+                          "  - role: user\n    content: \"a\\n{{ question }} {{ shop }}\\n{% if x is defined %}{{ x }}"
+                          "{% endif %}\"\n")
+    assert prompt.variable_places({"shop", "question", "x", "nowhere"}) == {
+        "nowhere": [], "question": ["message 2, line 2"], "shop": ["message 1, line 1", "message 2, line 2"],
+        "x": ["message 2, line 3"]}
+
+
+def test_eval_names_the_line_of_a_missing_variable(cli, tmp_path):
+    from tests.conftest import DATA_EN
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmessages:\n  - role: user\n    content: |-\n      Hi\n      {{ foo }}\n", encoding="utf-8")
+    res = cli("eval", bad, "--data", DATA_EN, "--model", "openai:x@http://127.0.0.1:9/v1")
+    assert res.code == 2
+    assert (f"{DATA_EN}: missing column 'foo' (message 1, line 2) needed by {bad} (the file has: id, intent, "
+            "question, reference, split)") in res.err, res.err
+
+
+def test_a_missing_reference_column_suggests_the_flag(cli, tmp_path):
+    from tests.conftest import ROOT
+
+    res = cli("eval", ROOT / "prompts" / "support_zero_shot.yaml", "--data", ROOT / "datasets" / "faq_en.jsonl",
+              "--where", "id == 'faq-01'", "--model", "openai:x@http://127.0.0.1:9/v1")
+    assert res.code == 2
+    assert "missing columns 'question' (message 2, line 1), 'reference' needed by" in res.err and "--reference FIELD" in res.err, res.err
+    assert "(the file has: id, title, text)" in res.err

@@ -50,3 +50,14 @@ def test_rating_commands(db, cli, tmp_path):
     assert res.code == 2 and "no annotation session 'nosuch'" in res.err
     res = cli("annotate", "create", "--runs", runs[0], "--pairwise")
     assert res.code == 2 and "at least two" in res.err
+
+
+def test_a_new_session_with_no_ratings_says_so(db, cli):
+    runs = make_runs(db, [("support_few_shot", "openai:one"), ("support_zero_shot", "openai:two")], n_rows=3)
+    sid = cli("annotate", "create", "--runs", *runs, "--pairwise", "--seed", "1").out.strip()
+    for args in (("annotate", "agreement", sid), ("leaderboard", sid), ("trust", sid)):
+        res = cli(*args)
+        assert res.code == 0, (args, res.err)
+        assert "no ratings yet" in res.out + res.err, args
+    res = cli("leaderboard", sid, "--json")
+    assert res.code == 0 and res.json()["standings"] == [] and res.json()["votes"] == 0

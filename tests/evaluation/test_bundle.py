@@ -81,3 +81,33 @@ def test_no_scores_or_mixed_datasets_are_user_errors(db):
 def test_read_bundle_refuses_a_plain_prompt():
     with pytest.raises(UserError):
         bundle.read_bundle(PROMPT)
+
+
+ROWS_30 = [{"question": f"q{i}", "reference": f"answer {i}", "id": i} for i in range(30)]
+
+
+def test_bundle_says_when_the_best_is_not_significantly_better(db):
+    base = [0.5 + 0.3 * ((i * 7) % 5 - 2) / 2 for i in range(30)]
+    # b wins a third of the rows by 0.02 and loses the rest by 0.009: ahead by 0.0007 on average, by chance
+    ids = make_runs(db, ROWS_30, [{"texts": ["x"] * 30, "scores": base, "prompt": "a"},
+                                  {"texts": ["x"] * 30, "scores": [s + (0.02 if i % 3 == 0 else -0.009)
+                                                                   for i, s in enumerate(base)], "prompt": "b"}],
+                    prompt_yaml=PROMPT)
+    with store.connect(db) as con:
+        b = bundle.build_bundle(con, ids, "bleu")
+    meta, _ = bundle.read_bundle(b.text)
+    versus = meta["versus_runner_up"]
+    assert meta["run"] == ids[1] and versus["run"] == ids[0]
+    assert versus["significant"] is False and versus["intervals_overlap"] is True
+    assert versus["note"].startswith("not significantly better than the runner-up a@")
+
+
+def test_bundle_says_when_the_best_is_significantly_better(db):
+    ids = make_runs(db, ROWS_30, [{"texts": ["x"] * 30, "scores": [0.3 + 0.01 * (i % 3) for i in range(30)]},
+                                  {"texts": ["x"] * 30, "scores": [0.7 + 0.01 * (i % 4) for i in range(30)]}],
+                    prompt_yaml=PROMPT)
+    with store.connect(db) as con:
+        meta, _ = bundle.read_bundle(bundle.build_bundle(con, ids, "bleu").text)
+        alone = bundle.build_bundle(con, ids[:1], "bleu").metadata
+    assert meta["versus_runner_up"]["significant"] is True and meta["versus_runner_up"]["delta"] > 0.3
+    assert alone["versus_runner_up"] is None

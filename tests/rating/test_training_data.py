@@ -128,3 +128,31 @@ def test_sft_export_feeds_workbench_finetune(db, runs, tmp_path, cli):
     assert card["data"]["source"] == "messages"
     assert card["data"]["train_examples"] + card["data"]["eval_examples"] == 12
     assert card["steps"] == 2 and (tmp_path / "model" / "config.json").exists()
+
+
+def same_on_even_rows(v: int, row: dict) -> str:
+    """Both variants give the reference on even-numbered ids; variant 1 is vague elsewhere."""
+    return row["reference"] if v == 0 or int(row["id"][-1]) % 2 == 0 else "Please contact support."
+
+
+def test_dpo_skips_pairs_whose_answers_are_the_same(db, tmp_path, cli):
+    runs = make_runs(db, VARIANTS, n_rows=10, answer=same_on_even_rows)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, seed=5, annotators=["a"]))
+        items = store.item_outputs(con, sid)
+        for idx, run_a in zip(items["item_idx"], items["run_a"]):
+            an.record_rating(con, sid, int(idx), "a", "A" if run_a == runs[0] else "B")
+    res = cli("annotate", "export", sid, "--format", "dpo", "-o", tmp_path / "dpo.jsonl")
+    assert res.code == 0, res.err
+    pairs = [json.loads(x) for x in (tmp_path / "dpo.jsonl").read_text().splitlines()]
+    assert len(pairs) == 5 and all(p["chosen"] != p["rejected"] for p in pairs)
+    assert "wrote 5 dpo records" in res.err and "skipped 5 pairs whose two answers are the same text" in res.err
+
+
+def test_sft_writes_a_conversation_once(db, tmp_path):
+    runs = make_runs(db, [("support_few_shot", "openai:one"), ("support_few_shot", "openai:two")], n_rows=4)
+    with store.connect(db) as con:  # two models, same prompt, same (reference) answers: 4 distinct conversations
+        sid = rate_single(con, runs, {runs[0]: {"ann": 5, "bob": 5}, runs[1]: {"ann": 5, "bob": 4}})
+        skipped = {}
+        n = training_data.export(con, sid, "sft", tmp_path / "sft.jsonl", skipped=skipped)
+    assert n == 4 and skipped == {"duplicate": 4}

@@ -205,15 +205,40 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
     return ds
 
 
-def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, needed_by: str | None = None) -> None:
-    """Raise DatasetError listing every missing variable with its rows, before any model call."""
+REFERENCE_NAMES = ("reference", "references", "answer", "answers", "expected", "expected_output", "target", "gold",
+                   "label", "response", "completion", "output", "text")
+
+
+def guess_reference(ds: Dataset) -> str | None:
+    """The column most likely to hold the expected answer: a usual name (reference, answer, target…), else
+    the text column with the longest values (an id or a title is never an answer). None if no text column."""
+    by_name = {c.lower(): c for c in ds.columns}
+    for name in REFERENCE_NAMES:
+        if name in by_name:
+            return by_name[name]
+    sample = ds.rows[:200]
+    lengths = {c: sum(len(r[c]) for r in sample if isinstance(r.get(c), str)) for c in ds.columns}
+    texts = [c for c in ds.columns if lengths[c] and all(isinstance(r.get(c), (str, type(None))) for r in sample)]
+    return max(texts, key=lambda c: lengths[c], default=None)
+
+
+def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, needed_by: str | None = None,
+               places: dict[str, list[str]] | None = None) -> None:
+    """Raise DatasetError listing every missing variable with its rows, before any model call.
+
+    `places` (from Prompt.variable_places) says where the prompt uses each variable: message and line."""
     by = f" needed by {needed_by}" if needed_by else ""
     fields = sorted(required | ({ds.reference_field} if need_reference else set()))
     absent = [f for f in fields if f not in ds.columns]
     if absent:
+        named = [f"{f!r} ({'; '.join(places[f])})" if places and places.get(f) else repr(f) for f in absent]
+        hint = ""
+        if ds.reference_field in absent and ds.reference_field not in (places or {}):
+            hint = (f"; the reference answer is read from {ds.reference_field!r}: name the column that holds it "
+                    "with --reference FIELD (the Datasets page's Reference column)")
         raise DatasetError(
-            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))}{by} "
-            f"(the file has: {', '.join(ds.columns)})",
+            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(named)}{by} "
+            f"(the file has: {', '.join(ds.columns)}){hint}",
             ds.path,
         )
     problems = []

@@ -92,6 +92,16 @@ def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str]
         return out
     if columns is not None:
         out.missing = sorted(out.required - set(columns))
+    if out.missing:  # the prompt cannot render on this dataset: say what, where, and what there is instead
+        places = prompt.variable_places(set(out.missing))
+        spots = [p for name in out.missing for p in places[name]]
+        first = min(spots, key=lambda p: [int(n) for n in re.findall(r"\d+", p)], default=None)  # earliest
+        used = "; ".join(f"{name!r} in {', '.join(places[name])}" for name in out.missing)
+        plural = "s" if len(out.missing) > 1 else ""
+        out.error = TemplateError(f"undefined variable{plural} {used}: the dataset has no column{plural} "
+                                  f"{', '.join(map(repr, out.missing))} (it has: {', '.join(columns or [])})",
+                                  f"{prompt.path}: {first}" if first else prompt.path)
+        out.source_line = source_line(data, out.error.where)
     if row is not None and not out.missing:
         try:
             out.messages = prompt.render(row)

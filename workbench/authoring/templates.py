@@ -107,6 +107,18 @@ class Prompt:
             optional |= names & soft
         return required, optional - required
 
+    def variable_places(self, names: set[str]) -> dict[str, list[str]]:
+        """Where each of `names` is used, as errors name places: {'foo': ['message 2, line 1']}."""
+        out: dict[str, list[str]] = {n: [] for n in sorted(names)}
+        for place, src in self._templates():
+            if place.startswith("example_turns"):
+                continue
+            for node in _parse(src, f"{self.path}: {place}").find_all(nodes.Name):
+                spot = f"{place}, line {node.lineno}"
+                if node.name in out and spot not in out[node.name]:
+                    out[node.name].append(spot)
+        return out
+
     def render(self, row: dict[str, Any]) -> list[dict[str, str]]:
         """Render to chat messages for one dataset row. Raises TemplateError naming file, message, line."""
         return next(self.render_rows([row]))

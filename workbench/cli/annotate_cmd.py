@@ -125,6 +125,9 @@ def agreement(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**result.to_dict(), "disagreements": disputed.to_dict(orient="records")})
         return 0
+    if not result.n_ratings:
+        print(f"session {sid}: no ratings yet (rate in `workbench app`, Annotate page)")
+        return 0
     print(f"session {sid}: {result.n_ratings} {result.scale} ratings by {result.n_annotators} annotators; "
           f"{result.n_items} items rated by two or more")
     print(f"Krippendorff's alpha ({result.level}): {fmt(result.alpha, 3)}")
@@ -151,8 +154,13 @@ def export(args: argparse.Namespace) -> int:
     with store.connect(args.db) as con:
         sid = store.resolve_session(con, args.session)
         path = args.output or f"{sid}-{args.format}.jsonl"
-        n = training_data.export(con, sid, args.format, path, args.min_rating)
+        skipped: dict[str, int] = {}
+        n = training_data.export(con, sid, args.format, path, args.min_rating, skipped)
     print(f"wrote {n} {args.format} records to {shown(path)}", file=sys.stderr)
+    for why, count in skipped.items():
+        what = {"identical": "pairs whose two answers are the same text",
+                "duplicate": "conversations already written (the same prompt and answer)"}[why]
+        print(f"skipped {count} {what}", file=sys.stderr)
     return 0
 
 
@@ -166,6 +174,9 @@ def leaderboard(args: argparse.Namespace) -> int:
         board = lb.build(con, sids, n_boot=args.boot, seed=args.seed)
     if args.json:
         print_json(board.to_dict())
+        return 0
+    if not board.standings:
+        print(lb.NO_VOTES)
         return 0
     print(f"{board.n_votes} votes ({board.n_ties} ties, {board.n_both_bad} both bad, each counted as half a win "
           f"per side); Bradley-Terry strength, {board.level:.0%} CI from {board.n_boot} bootstrap resamples")
@@ -200,7 +211,7 @@ def trust(args: argparse.Namespace) -> int:
               [[v.metric, f"{v.rate:.0%}" if v.n else "-", v.n, f"[{fmt(v.ci[0], 3)}, {fmt(v.ci[1], 3)}]",
                 v.metric_ties] for v in rep.votes])
     if not rep.correlations and not rep.votes:
-        print("no ratings to compare with yet", file=sys.stderr)
+        print("no ratings yet to compare the metrics with", file=sys.stderr)
     for note in rep.notes:
         print(f"note: {note}", file=sys.stderr)
     return 0

@@ -24,7 +24,10 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", action="append", metavar="LIST",
                    help="comma-separated metrics (default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length,"
                         "latency_ms,tokens_out); regex=PATTERN")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows (after --where / --split)")
+    p.add_argument("--where", metavar="EXPR", help="only rows that match, e.g. \"split == 'test'\" or "
+                                                   "\"intent in ['refund', 'returns'] and split != 'train'\"")
+    p.add_argument("--split", metavar="NAME", help="only rows whose split column is NAME (= --where \"split == 'NAME'\")")
     p.add_argument("--reference", default="reference", metavar="FIELD", help="column with the reference answer")
     p.add_argument("--lang", choices=["auto", "en", "zh"], default="auto", help="tokenizer language for BLEU")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -70,6 +73,7 @@ def parse_params(items: list[str]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from workbench import api
+    from workbench.authoring.row_filter import where_text
     from workbench.cli.output import print_json, table
     from workbench.errors import UserError
 
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         if target:
             given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
                                               ("--model", args.model), ("--limit", args.limit),
+                                              ("--where", args.where), ("--split", args.split),
                                               ("--metrics", args.metrics), ("--param", args.param)) if value]
             if given or args.repeat != 1:
                 raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             _check_new(args)
             evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
                                       params=parse_params(args.param), repeats=args.repeat, reference=args.reference,
-                                      lang=args.lang, **options)
+                                      lang=args.lang, where=where_text(args.where, args.split), **options)
     finally:
         requests_out.set()
     elapsed = time.perf_counter() - started

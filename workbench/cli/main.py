@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as e:
-        print(f"workbench: error: {mask(e.shown(flag_for), None)}", file=sys.stderr)
+        from workbench.cli.model_hint import hint
+
+        suggestion = hint(getattr(args, "model", None)) if "model" in (e.setting, (e.where or "").lstrip("-")) else ""
+        print(f"workbench: error: {mask(e.shown(flag_for), None)}{suggestion}", file=sys.stderr)
         return 2
     except StoreBusyError as e:
         print(f"workbench: error: {e}", file=sys.stderr)

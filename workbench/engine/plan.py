@@ -72,7 +72,8 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
     variants = []
     for prompt in prompts:
         required, _ = prompt.variables()
-        check_rows(sub, required, need_reference=metrics.needs_reference, needed_by=prompt.path)
+        check_rows(sub, required, need_reference=metrics.needs_reference, needed_by=prompt.path,
+                   places=prompt.variable_places(required))
         rendered = render_rows(prompt, dataset, rows)
         for spec in model_specs:
             variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered))

@@ -5,6 +5,9 @@ The bundle is a valid prompt file (so `workbench eval prompts/NAME.best.yaml` wo
 model spec, the dataset and its hash, the metric that decided, and every score of the winner and
 the runs it beat. `read_bundle` parses both halves back.
 
+The header also says whether the best is significantly better than the runner-up (`versus_runner_up`: the
+paired bootstrap of workbench.evaluation.stats, as on the Compare page): a "best" by 0.0004 is no best.
+
 Ranking: a quality metric's mean counts errored rows as 0 (an answer that never came is not a good
 answer); a lower-is-better metric (latency) ranks by its mean over successful rows.
 """
@@ -78,6 +81,7 @@ def build_bundle(con, run_ids: list[str], metric: str) -> Bundle:
     datasets = {store.get_run(con, c.run_id)["dataset_hash"] for c in ranked}
     if len(datasets) > 1:
         raise UserError("the chosen runs are on different datasets; pick the best among runs of one dataset", "runs")
+    versus = runner_up_test(con, ranked, metric)
     version = store.get_prompt_version(con, best.prompt_version)
     prompt = prompt_from_version(version, best.prompt_name)
     prompt.params = dict(run["params"])
@@ -90,12 +94,40 @@ def build_bundle(con, run_ids: list[str], metric: str) -> Bundle:
         "chosen_by": {"metric": metric, "higher_is_better": metric not in LOWER_IS_BETTER,
                       "rule": "mean, errored rows counted as 0" if metric not in LOWER_IS_BETTER else "mean"},
         "run": best.run_id,
+        "versus_runner_up": versus,
         "error_rate": round(best.error_rate, 4),
         "scores": best.scores,
         "beaten": [{"run": c.run_id, "prompt": f"{c.prompt_name}@{c.prompt_version[:8]}", "model": c.model_spec,
                     metric: round(c.effective, 4)} for c in ranked[1:]],
     }
     return Bundle(f"{_safe(prompt.name)}.best.yaml", render_bundle(prompt, metadata), metadata)
+
+
+def runner_up_test(con, ranked: list[Candidate], metric: str) -> dict[str, Any] | None:
+    """Is the best run significantly better than the runner-up? The paired bootstrap the Compare page uses
+    (B = the best, A = the runner-up, over the rows both scored). None when there is no runner-up."""
+    from workbench.evaluation import stats
+
+    if len(ranked) < 2:
+        return None
+    best, second = ranked[0], ranked[1]
+    results = stats.compare(con, second.run_id, best.run_id, metrics=[metric])
+    if not results:
+        return None
+    r = results[0]
+    significant = r.verdict == "better"
+    overlap = best.ci95[0] <= second.ci95[1] and second.ci95[0] <= best.ci95[1]
+    if significant:
+        note = (f"significantly better than the runner-up on {metric}: the paired bootstrap's 95% CI of the "
+                f"difference lies above 0")
+    else:
+        note = (f"not significantly better than the runner-up {second.prompt_name}@{second.prompt_version[:8]} on "
+                f"{metric}: the paired bootstrap's 95% CI of the difference includes 0"
+                + ("; the two means' intervals overlap" if overlap else "")
+                + ". Either would do; choose on cost, latency or a human rating.")
+    return {"run": second.run_id, "prompt": f"{second.prompt_name}@{second.prompt_version[:8]}",
+            "delta": round(r.delta, 4), "ci95": [round(r.ci_low, 4), round(r.ci_high, 4)], "n": r.n,
+            "significant": significant, "intervals_overlap": overlap, "note": note}
 
 
 def render_bundle(prompt: Prompt, metadata: dict[str, Any]) -> str:

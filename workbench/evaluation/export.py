@@ -5,17 +5,27 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from workbench import store
+from workbench.authoring.datasets import Dataset
 from workbench.errors import UserError
 from workbench.files import open_for_write
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is built: `workbench score` reads exports without it
 
 FORMATS = ("csv", "jsonl", "parquet")
 
 
 def run_records(con, run_id: str) -> pd.DataFrame:
+    """One record per output: the variant, the dataset row's own fields (so results join back to the data),
+    the rendered input, the reference, the output, its error and measurements, and every score.
+
+    A row field whose name the record already uses (say `output`) is kept as `row.output`; the reference
+    field is the `reference` column itself."""
+    import pandas as pd
+
     run = store.get_run(con, run_id)
     df = store.load_outputs(con, run_id)
     ref_field = store.get_dataset(con, run["dataset_hash"], rows=False)["reference_field"] or "reference"
@@ -40,7 +50,28 @@ def run_records(con, run_id: str) -> pd.DataFrame:
     })
     for c in score_cols:
         out[c] = df[c].to_numpy()
-    return out
+    fields = [f for f in dict.fromkeys(k for r in rows for k in r) if f != ref_field]
+    row_cols = pd.DataFrame({f"row.{f}" if f in out.columns else f: [r.get(f) for r in rows] for f in fields},
+                            index=out.index)
+    at = out.columns.get_loc("input")  # the row's fields go before what was made from them
+    return pd.concat([out.iloc[:, :at], row_cols, out.iloc[:, at:]], axis=1)
+
+
+def prediction_field(columns: list[str]) -> str:
+    """The column `workbench score` scores: `prediction`, else an export's `output`."""
+    return "output" if "prediction" not in columns and "output" in columns else "prediction"
+
+
+def without_errors(ds: Dataset, prediction: str) -> tuple[Dataset, int]:
+    """An export's rows that have an output: a row with an `error` and no prediction has nothing to score."""
+    if "error" not in ds.columns:
+        return ds, 0
+    keep = [i for i, r in enumerate(ds.rows) if not (r.get("error") and r.get(prediction) in (None, ""))]
+    if len(keep) == len(ds.rows):
+        return ds, 0
+    return Dataset(ds.name, ds.path, [ds.rows[i] for i in keep], ds.columns, ds.reference_field, ds.lang,
+                   ds.encoding, [ds.line_numbers[i] for i in keep] if ds.line_numbers else [i + 1 for i in keep]), \
+        len(ds.rows) - len(keep)
 
 
 def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:

@@ -264,7 +264,9 @@ def session_ratings(con, session_ids: str | list[str]) -> pd.DataFrame:
     sessions = {s: store.get_session(con, s) for s in ids}
     df = store.load_ratings(con, ids)
     scale_of = {s: info["scale"] for s, info in sessions.items()}
-    df = df[[scale_of[s] == kind for s, kind in zip(df["session_id"], df["kind"])]].reset_index(drop=True)
+    # A boolean array, not a list: an empty list would select no columns and drop "session_id" itself.
+    mine = np.array([scale_of[s] == kind for s, kind in zip(df["session_id"], df["kind"])], dtype=bool)
+    df = df[mine].reset_index(drop=True)
     df["scale"] = [scale_of[s] for s in df["session_id"]]
     df["score"] = [np.nan if sc == "pairwise" else numeric_value(sc, v) for sc, v in zip(df["scale"], df["value"])]
     return df

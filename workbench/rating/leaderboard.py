@@ -27,6 +27,7 @@ from workbench.rating import annotation
 
 REGULARISATION = 0.01
 TIES = ("tie", "both_bad")
+NO_VOTES = "no ratings yet: rate some pairs first (workbench app, Annotate page)"
 
 
 @dataclass
@@ -96,8 +97,8 @@ def votes(con, session_ids: list[str]) -> pd.DataFrame:
 
 def build(con, session_ids: list[str], n_boot: int = 500, seed: int = 0, level: float = 0.95) -> Leaderboard:
     df = votes(con, session_ids)
-    if df.empty:
-        raise UserError("no votes yet: rate some pairs first (workbench app, Annotate page)", "SESSION")
+    if df.empty:  # a new session: nothing to rank yet, which is not an error
+        return Leaderboard(list(session_ids), [], 0, 0, 0, n_boot, level, [NO_VOTES])
     runs = sorted(set(df["run_a"]) | set(df["run_b"]))
     index = {r: i for i, r in enumerate(runs)}
     a = df["run_a"].map(index).to_numpy()

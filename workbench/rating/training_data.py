@@ -8,7 +8,7 @@
   Few-shot example answers inside the prompt carry ``"weight": 0`` (OpenAI's convention), so a
   fine-tune learns only the rated answer; `workbench finetune --data FILE` reads this file as is.
 - dpo: ``{"prompt": messages, "chosen": text, "rejected": text}`` per pair where one side has a strict
-  majority of the item's votes (ties and "both bad" count for neither side). The prompt is the
+  majority of the item's votes (ties and "both bad" count for neither side) and the two answers differ. The prompt is the
   messages that produced the chosen answer; when the two variants used different prompts, the
   rejected answer was written for a different prompt, which is worth knowing before training on it.
 """
@@ -46,7 +46,10 @@ def ratings_frame(con, session_id: str) -> pd.DataFrame:
     return df[cols].rename(columns={"text_a": "output_a", "text_b": "output_b"})
 
 
-def sft_records(con, session_id: str, min_rating: float | None = None) -> list[dict[str, Any]]:
+def sft_records(con, session_id: str, min_rating: float | None = None,
+                skipped: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Conversations whose answer was rated well; the same conversation twice (two runs gave the same
+    answer to the same prompt) is written once and counted in skipped["duplicate"]."""
     session = store.get_session(con, session_id)
     scale = session["scale"]
     if scale == "pairwise":
@@ -63,11 +66,22 @@ def sft_records(con, session_id: str, min_rating: float | None = None) -> list[d
     mean = ratings.groupby("item_idx")["score"].mean()
     keep = sorted(int(i) for i in mean.index[mean >= threshold - 1e-9])
     items = store.item_outputs(con, session_id).set_index("item_idx")
-    out = []
+    out, seen = [], set()
     for i in keep:
         rec = items.loc[i]
-        out.append({"messages": _context(rec["messages_a"]) + [{"role": "assistant", "content": str(rec["text_a"])}]})
+        record = {"messages": _context(rec["messages_a"]) + [{"role": "assistant", "content": str(rec["text_a"])}]}
+        key = json.dumps(record, sort_keys=True, ensure_ascii=False)
+        if key in seen:
+            _count(skipped, "duplicate")
+            continue
+        seen.add(key)
+        out.append(record)
     return out
+
+
+def _count(skipped: dict[str, int] | None, why: str) -> None:
+    if skipped is not None:
+        skipped[why] = skipped.get(why, 0) + 1
 
 
 def _context(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,7 +95,9 @@ def _context(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def dpo_records(con, session_id: str) -> list[dict[str, Any]]:
+def dpo_records(con, session_id: str, skipped: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Preference pairs with a strict majority; a pair whose two answers are the same text teaches nothing
+    (and would train towards and away from one answer at once): skipped, counted in skipped["identical"]."""
     session = store.get_session(con, session_id)
     if session["scale"] != "pairwise":
         raise UserError("DPO pairs come from pairwise votes; this session rates single outputs", setting="format")
@@ -97,6 +113,9 @@ def dpo_records(con, session_id: str) -> list[dict[str, Any]]:
             continue
         rec = items.loc[int(item)]
         chosen, rejected = ("a", "b") if a > b else ("b", "a")
+        if str(rec[f"text_{chosen}"]).strip() == str(rec[f"text_{rejected}"]).strip():
+            _count(skipped, "identical")
+            continue
         out.append({"prompt": [{"role": m["role"], "content": m["content"]} for m in rec[f"messages_{chosen}"]],
                     "chosen": str(rec[f"text_{chosen}"]), "rejected": str(rec[f"text_{rejected}"])})
     return out
@@ -109,8 +128,10 @@ def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> None:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def export(con, session_id: str, fmt: str, path: str | Path, min_rating: float | None = None) -> int:
-    """Write the session's ratings, SFT conversations or DPO pairs to `path`; returns the record count."""
+def export(con, session_id: str, fmt: str, path: str | Path, min_rating: float | None = None,
+           skipped: dict[str, int] | None = None) -> int:
+    """Write the session's ratings, SFT conversations or DPO pairs to `path`; returns the record count.
+    `skipped` receives what was left out and why (identical DPO answers, duplicate SFT conversations)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")
     if fmt == "ratings":
@@ -123,9 +144,13 @@ def export(con, session_id: str, fmt: str, path: str | Path, min_rating: float |
             df["tags"] = [list(t) if isinstance(t, (list, np.ndarray)) else [] for t in df["tags"]]
             write_frame(df, "jsonl", path)
         return len(df)
-    records = sft_records(con, session_id, min_rating) if fmt == "sft" else dpo_records(con, session_id)
+    skipped = {} if skipped is None else skipped
+    records = (sft_records(con, session_id, min_rating, skipped) if fmt == "sft"
+               else dpo_records(con, session_id, skipped))
     if not records:
         what = "no output reaches the threshold" if fmt == "sft" else "no pair has a majority vote"
+        if skipped.get("identical"):
+            what += f" and two different answers ({skipped['identical']} voted pairs had the same answer twice)"
         raise UserError(f"nothing to export: {what} yet", setting="format")
     write_jsonl(records, path)
     return len(records)

@@ -12,6 +12,7 @@ import streamlit as st
 from workbench import store
 from workbench.app import context
 from workbench.app.grid_view import DIFF_MODES, page_html
+from workbench.app.textdiff import markdown_literal
 from workbench.evaluation import analysis
 from workbench.evaluation import compare_grid as grid
 from workbench.metrics import LOWER_IS_BETTER
@@ -30,11 +31,8 @@ ss = st.session_state
 def ci(m) -> str:
     if m is None or math.isnan(m.mean):
         return ""
-    return f"{m.mean:.3f} ± {(m.ci_high - m.ci_low) / 2:.3f}"
-
-
-def _round(x):
-    return None if x is None or math.isnan(x) else round(x)
+    digits = 0 if abs(m.mean) >= 100 else 3  # milliseconds and characters need no decimals
+    return f"{m.mean:.{digits}f} ± {(m.ci_high - m.ci_low) / 2:.{digits}f}"
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading outputs…")
@@ -62,6 +60,32 @@ def step_page(delta: int) -> None:
     ss["cmp_page"] = max(1, ss.get("cmp_page", 1) + delta)
 
 
+def summary_rows(summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict[str, str]) -> list[dict]:
+    """The summary as rows of text: what, then one cell per variant ('' where there is nothing to show)."""
+    def cells(value) -> dict:
+        return {keys[s.run["id"]]: value(s) for s in summaries}
+
+    def count(column: str):
+        return lambda s: _int(tokens[column].get(s.run["id"]) if column in tokens else None)
+
+    out = [] if all(s.run["status"] == "done" for s in summaries) else [{"": "status", **cells(
+        lambda s: s.run["status"])}]
+    out += [{"": "outputs", **cells(lambda s: f"{s.n_outputs:,}")},
+            {"": "error rate", **cells(lambda s: f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "")},
+            {"": "latency p50 / p95 (ms)", **cells(lambda s: f"{_int(s.latency_p50)} / {_int(s.latency_p95)}"
+                                                     if _int(s.latency_p50) else "")},
+            {"": "tokens in / out", **cells(lambda s: f"{count('tokens_in')(s)} / {count('tokens_out')(s)}")}]
+    for name in metrics:
+        if name in ("latency_ms", "tokens_out"):  # the rows above say it (percentiles, totals)
+            continue
+        out.append({"": name, **cells(lambda s, name=name: ci(next((m for m in s.metrics if m.metric == name), None)))})
+    return out
+
+
+def _int(x) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{round(x):,}"
+
+
 run_ids = context.pick_runs("cmp")
 if not run_ids:
     st.stop()
@@ -75,23 +99,24 @@ keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
 labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
 
 st.subheader("Summary")
-rows = []
-for s in summaries:
-    rec = {"variant": labels[s.run["id"]], "status": s.run["status"], "outputs": s.n_outputs,
-           "error rate": f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "",
-           "latency p50 ms": _round(s.latency_p50), "latency p95 ms": _round(s.latency_p95),
-           "tokens in": tokens["tokens_in"].get(s.run["id"]), "tokens out": tokens["tokens_out"].get(s.run["id"])}
-    by_metric = {m.metric: m for m in s.metrics}
-    for name in metrics:
-        rec[name] = ci(by_metric.get(name))
-    rows.append(rec)
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption("Metrics: mean ± half-width of the 95% confidence interval (t-interval over rows); quality scores on a "
-           "0–1 scale; errored outputs carry no score and count in the error rate.")
+# Clearly different hues in a fixed order (Streamlit's theme gives the first two variants two blues), matched
+# to the colour names Markdown knows, so the legend's squares are the lines' colours.
+PALETTE = [("blue", "#1c83e1"), ("orange", "#ff8700"), ("green", "#21c354"), ("red", "#ff2b2b"),
+           ("violet", "#803df5"), ("gray", "#808495")]
+colour = {keys[r["id"]]: PALETTE[n % len(PALETTE)] for n, r in enumerate(runs)}
+st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · "
+                        f"{markdown_literal(grid.variant_label(r))}" for r in runs))
+left, right = st.columns([3, 2], gap="large")
+# One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
+table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
+left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
+               column_config={"": st.column_config.TextColumn(width="medium")})
+left.caption("Metrics: mean ± half-width of the 95% confidence interval (t-interval over rows); quality scores on "
+             "a 0–1 scale; errored outputs carry no score and count in the error rate.")
 
 quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
 if metrics:
-    metric = st.selectbox("Metric", metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
+    metric = right.selectbox("Metric", metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
     hist = histogram(db, runs, metric, stamp)
     if not hist.empty:
         # One step line per variant over shared bins: four distributions stay readable where bars would hide
@@ -100,13 +125,14 @@ if metrics:
         chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
             x=alt.X("start:Q", title=f"{metric} (bin start)"),
             y=alt.Y("count:Q", title="outputs"),
-            color=alt.Color("key:N", title="variant", legend=alt.Legend(orient="right")),
+            color=alt.Color("key:N", title="variant", legend=alt.Legend(orient="top"),
+                            scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
             tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
-                     "count"]).properties(height=240)
-        st.altair_chart(chart, width="stretch")
+                     "count"]).properties(height=260)
+        right.altair_chart(chart, width="stretch")
 else:
     metric = None
-    st.caption("No scores yet.")
+    right.caption("No scores yet.")
 
 # --- Significance (paired statistics for two variants) goes here, drawn after the grid: the ---
 # --- bootstrap takes a second or two on 10,000 rows and the grid should not wait for it.     ---
@@ -159,13 +185,15 @@ if significance is not None:
     with significance:
         st.subheader("Is one variant better?")
         a_col, b_col = st.columns(2)
-        run_a = a_col.selectbox("A", run_ids, index=0, format_func=labels.get, key="sig_a")
-        run_b = b_col.selectbox("B", run_ids, index=1, format_func=labels.get, key="sig_b")
+        run_a = a_col.selectbox("Baseline", run_ids, index=0, format_func=labels.get, key="sig_a")
+        run_b = b_col.selectbox("Challenger", run_ids, index=1, format_func=labels.get, key="sig_b")
+        short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
+        names = (short[run_a], short[run_b])
         rows = max(s.n_outputs for s in summaries)
         if run_a == run_b:
             st.caption("Choose two different variants.")
         elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
-            render_significance(db, run_a, run_b)
+            render_significance(db, run_a, run_b, *names)
         elif st.button(f"Test it (paired bootstrap over {rows:,} rows: a few seconds)", key="sig_go"):
             ss["sig_asked"] = (run_a, run_b)
-            render_significance(db, run_a, run_b)
+            render_significance(db, run_a, run_b, *names)

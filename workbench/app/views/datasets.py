@@ -8,6 +8,7 @@ import streamlit as st
 from workbench.app import catalog, context
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
+from workbench.authoring.datasets import guess_reference
 from workbench.errors import UserError
 
 st.title("Datasets")
@@ -34,7 +35,8 @@ else:
 if dataset is not None:
     c1, c2 = st.columns(2)
     columns = dataset.columns
-    default_ref = columns.index(dataset.reference_field) if dataset.reference_field in columns else 0
+    guess = dataset.reference_field if dataset.reference_field in columns else guess_reference(dataset)
+    default_ref = columns.index(guess) if guess in columns else 0
     dataset.reference_field = c1.selectbox("Reference column (the expected answer)", columns, index=default_ref,
                                            key=f"ds_ref_{dataset.hash}")
     detected = dataset.lang

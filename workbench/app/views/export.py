@@ -46,6 +46,12 @@ else:
         st.markdown(f"**Best:** {inline_code(f'{best.prompt_name}@{best.prompt_version[:8]}')} with "
                     f"{inline_code(best.model_spec)} "
                     f"({arrow} {metric}: {best.effective:.4f})")
+        versus = chosen.metadata["versus_runner_up"]
+        if versus is not None:
+            said = (f"{versus['note'][0].upper()}{versus['note'][1:]} (difference {versus['delta']:+.4f}, 95% CI "
+                    f"[{versus['ci95'][0]:+.4f}, {versus['ci95'][1]:+.4f}], n={versus['n']}).")
+            (st.success if versus["significant"] else st.warning)(markdown_literal(said), icon=(
+                ":material/verified:" if versus["significant"] else ":material/balance:"))
         with st.expander(markdown_literal(chosen.filename), expanded=False):
             st.code(chosen.text, language="yaml")
         c1, c2 = st.columns(2)
@@ -64,8 +70,11 @@ fmt = st.radio("Format", list(export.FORMATS), horizontal=True, key="exp_format"
 if st.button("Prepare the file", icon=":material/description:"):
     with store.connect(db) as con:
         frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
-    ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", export.frame_bytes(frame, fmt), len(frame))
+    ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", export.frame_bytes(frame, fmt), len(frame),
+                      (fmt, tuple(run_ids)))
+if ss.get("exp_file") and ss["exp_file"][3] != (fmt, tuple(run_ids)):
+    ss.pop("exp_file")  # prepared for another format or other runs: offering it would download the wrong file
 if ss.get("exp_file"):
-    name, data, n = ss["exp_file"]
+    name, data, n, _ = ss["exp_file"]
     st.download_button(f"Download {name} ({n:,} outputs)", data, file_name=name, icon=":material/download:",
                        on_click="ignore")

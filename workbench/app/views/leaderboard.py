@@ -45,6 +45,18 @@ def session_label(r: dict) -> str:
     return " · ".join(x for x in parts if isinstance(x, str) and x)
 
 
+def link_to_annotate(sid: str) -> None:
+    """A link that opens the Annotate page on the session, in this tab, and the URL to share."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link("views/annotate.py", label="Rate it on the Annotate page", icon=":material/rate_review:",
+                     query_params={"session": sid})
+    except StreamlitAPIException:  # the page run alone (AppTest): no navigation to link into
+        st.markdown(f"[Rate it on the Annotate page](annotate?session={sid})")
+    st.caption(f"Annotators open `annotate?session={sid}` (this app's address followed by that).")
+
+
 def new_session_form() -> None:
     run_ids = context.pick_runs("lb_new")
     if not run_ids:
@@ -70,9 +82,33 @@ def new_session_form() -> None:
                 sid = annotation.create_session(con, spec)
                 n = store.get_session(con, sid)["n_items"]
             ss.pop("lb_seed", None)
-            st.success(f"Session {sid}: {n} items. Annotators open the Annotate page (link: annotate?session={sid}).")
+            st.success(f"Session {sid}: {n} items.")
+            link_to_annotate(sid)
         except Exception as e:  # noqa: BLE001
             context.show_error(e)
+
+
+def show_board(board: lb.Leaderboard) -> None:
+    df = pd.DataFrame([{"rank": s.rank, "variant": s.label, "run": s.run_id, "strength": s.strength,
+                        "ci_low": s.ci_low, "ci_high": s.ci_high, "wins": s.wins, "ties": s.ties,
+                        "losses": s.losses} for s in board.standings])
+    st.dataframe(df, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%+.3f")
+                                for c in ("strength", "ci_low", "ci_high")})
+    base = alt.Chart(df).encode(y=alt.Y("variant:N", sort=alt.SortField("strength", order="descending"),
+                                        title=None, axis=alt.Axis(labelLimit=500)))
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", title="Bradley-Terry strength (95% CI)"),
+                                                x2="ci_high:Q")
+    points = base.mark_point(filled=True, size=90).encode(
+        x="strength:Q", tooltip=["variant", "run", alt.Tooltip("strength:Q", format="+.3f"),
+                                 alt.Tooltip("ci_low:Q", format="+.3f"), alt.Tooltip("ci_high:Q", format="+.3f"),
+                                 "wins", "ties", "losses"])
+    st.altair_chart((bars + points).properties(height=60 + 40 * len(df)), width="stretch")
+    st.caption(f"{board.n_votes} votes ({board.n_ties} ties, {board.n_both_bad} both bad). Strengths are log-odds "
+               "centred on 0: a gap of 1.0 means about 73% to win. Ties and 'both bad' count as half a win for "
+               f"each side. Intervals: {board.n_boot} bootstrap resamples of the rated items.")
+    for note in board.notes:
+        st.warning(note)
 
 
 with store.connect(db) as con:
@@ -98,26 +134,10 @@ if not pairwise:
 else:
     try:
         board = _board(db, pairwise, stamp)
-        df = pd.DataFrame([{"rank": s.rank, "variant": s.label, "run": s.run_id, "strength": s.strength,
-                            "ci_low": s.ci_low, "ci_high": s.ci_high, "wins": s.wins, "ties": s.ties,
-                            "losses": s.losses} for s in board.standings])
-        st.dataframe(df, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%+.3f")
-                                    for c in ("strength", "ci_low", "ci_high")})
-        base = alt.Chart(df).encode(y=alt.Y("variant:N", sort=alt.SortField("strength", order="descending"),
-                                            title=None, axis=alt.Axis(labelLimit=500)))
-        bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", title="Bradley-Terry strength (95% CI)"),
-                                                    x2="ci_high:Q")
-        points = base.mark_point(filled=True, size=90).encode(
-            x="strength:Q", tooltip=["variant", "run", alt.Tooltip("strength:Q", format="+.3f"),
-                                     alt.Tooltip("ci_low:Q", format="+.3f"), alt.Tooltip("ci_high:Q", format="+.3f"),
-                                     "wins", "ties", "losses"])
-        st.altair_chart((bars + points).properties(height=60 + 40 * len(df)), width="stretch")
-        st.caption(f"{board.n_votes} votes ({board.n_ties} ties, {board.n_both_bad} both bad). Strengths are log-odds "
-                   "centred on 0: a gap of 1.0 means about 73% to win. Ties and 'both bad' count as half a win for "
-                   f"each side. Intervals: {board.n_boot} bootstrap resamples of the rated items.")
-        for note in board.notes:
-            st.warning(note)
+        if board.standings:
+            show_board(board)
+        else:
+            st.info(lb.NO_VOTES.capitalize() + ".")
     except Exception as e:  # noqa: BLE001
         context.show_error(e)
 

@@ -3,6 +3,8 @@ models with their cards, and a box to send one message to any of them."""
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from workbench import store
@@ -60,6 +62,12 @@ for m in local:
         else:
             st.caption("no model_card.json")
 
+@st.cache_resource
+def loaded_models() -> set[str]:
+    """Local model specs that answered in this app process (their weights stay loaded)."""
+    return set()
+
+
 st.subheader("Try it")
 specs = context.model_specs()
 c1, c2 = st.columns([2, 3])
@@ -71,9 +79,17 @@ if st.button("Send", type="primary", icon=":material/send:"):
     if not (spec and message.strip()):
         st.warning("Choose a model and write a message first.")
         st.stop()
-    with st.spinner(f"asking {inline_code(spec)}…"):
+    first = spec.startswith("hf:") and spec not in loaded_models()
+    # A local model's first message loads PyTorch and the weights (~10 s on 2 cores): say so while it waits.
+    wait = (f"Loading {inline_code(spec)} (the first message loads PyTorch and the model's weights: several seconds; the next "
+            "ones are quick)…" if first else f"Asking {inline_code(spec)}…")
+    with st.spinner(wait, show_time=True):
         try:
+            started = time.perf_counter()
             done = catalog.try_message(spec, message)
+            if first:
+                loaded_models().add(spec)
+                st.caption(f"This first message also loaded the model: {time.perf_counter() - started:.1f} s in all.")
             with st.chat_message("user"):
                 st.text(message)
             with st.chat_message("assistant"):

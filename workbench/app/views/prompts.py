@@ -122,7 +122,10 @@ if ss.get("draft_source") != source or "draft_msgs" not in ss:
 if ss.get("load_error") is not None and ss.get("draft_source") == source:
     context.show_error(ss["load_error"])
 with st.expander("All prompts: files and stored versions"):
-    st.dataframe(library.overview(context.db()), hide_index=True, width="stretch",
+    overview = library.overview(context.db())
+    if "last_stored" in overview:  # a file never stored has no date: say so rather than show None
+        overview["last_stored"] = [str(t)[:16] if pd.notna(t) else "not yet" for t in overview["last_stored"]]
+    st.dataframe(overview, hide_index=True, width="stretch",
                  column_config={"saved": st.column_config.CheckboxColumn("file's version stored")})
 
 edit, view = st.columns([3, 2], gap="large")
@@ -135,11 +138,13 @@ with edit:
 
     st.markdown("**Messages** (each a Jinja template; Ctrl+Enter or leaving the box updates the preview)")
     for n, uid in enumerate(list(ss["draft_msgs"])):
-        r, c, x = st.columns([1.5, 6, 0.6], vertical_alignment="top")
+        # The remove button sits under the role: a third column of its own was cut to a sliver at 1440 px.
+        r, c = st.columns([1.5, 6.6], vertical_alignment="top")
         r.selectbox("Role", ROLES, key=f"role_{uid}")
         lines = sum(1 + len(line) // 70 for line in ss[f"content_{uid}"].splitlines())
         c.text_area(f"Message {n + 1}", key=f"content_{uid}", height=min(420, max(90, 24 * lines + 40)))
-        if x.button("✕", key=f"remove_{uid}", help="remove this message", disabled=len(ss["draft_msgs"]) == 1):
+        if r.button("", icon=":material/delete:", key=f"remove_{uid}", help=f"Remove message {n + 1}",
+                    disabled=len(ss["draft_msgs"]) == 1):
             ss["draft_msgs"].remove(uid)
             st.rerun()
     if st.button("Add message", icon=":material/add:"):
@@ -193,9 +198,6 @@ with view:
             marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ missing'}"
                      + (" (optional)" if v in pv.optional else "") for v in need]
             st.markdown("Variables: " + ", ".join(marks))
-        if pv.missing:
-            st.error(markdown_literal(f"The dataset has no column {', '.join(map(repr, pv.missing))} "
-                                      f"(it has: {', '.join(columns or [])})"), icon=":material/error:")
     if pv.error is not None:
         context.show_error(pv.error)
         if pv.source_line is not None:
@@ -205,7 +207,8 @@ with view:
             st.text(m["content"])
 
     can_save = pv.prompt is not None and pv.error is None
-    if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:"):
+    if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:",
+                 help=None if can_save else "Fix the error above first: this prompt cannot render."):
         try:
             replaced = library.would_replace(pv.prompt, ss["draft_source"])
             if replaced is None:

@@ -4,6 +4,7 @@ Stopped runs (cancelled, failed, or interrupted: their process is gone) can be r
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from workbench import store
@@ -11,6 +12,7 @@ from workbench.app import context, jobs
 from workbench.app.labels import label_for
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
+from workbench.authoring.row_filter import filter_rows
 from workbench.authoring.stored import prompt_from_version
 from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from workbench.engine import runner
@@ -22,12 +24,20 @@ ss = st.session_state
 
 
 def prompt_options() -> dict[str, tuple[str, str]]:
-    """label -> ("file", path) for prompt files, ("version", hash) for stored versions."""
-    out = {f"{p.name} (file)": ("file", str(p)) for p in library.list_prompt_files()}
+    """label -> ("file", path) for prompt files, ("version", hash) for stored versions.
+
+    A stored version that is what a file holds now is listed once, as the file."""
+    out, in_files = {}, set()
+    for p in library.list_prompt_files():
+        out[f"{p.name} (file)"] = ("file", str(p))
+        prompt, _ = library.read_prompt_file(p)
+        if prompt is not None:
+            in_files.add(prompt.version)
     with store.connect(context.db()) as con:
         versions = store.list_prompt_versions(con)
     for v in versions.itertuples():
-        out[f"{v.name} @ {v.hash[:8]} · {str(v.created_at)[:16]}"] = ("version", v.hash)
+        if v.hash not in in_files:
+            out[f"{v.name} @ {v.hash[:8]} · {str(v.created_at)[:16]}"] = ("version", v.hash)
     return out
 
 
@@ -63,6 +73,10 @@ with st.form("start_run"):
     extra = st.text_input("Other model spec (optional)", key="run_extra_model",
                           placeholder="openai:MODEL@http://127.0.0.1:8000/v1")
     choice, dataset = context.pick_dataset("Dataset", "run_dataset", needs=needed_columns(chosen))
+    where = st.text_input("Row filter (optional)", key="run_where", placeholder="split == 'test'",
+                          help="Only rows that match: `field == 'value'`, `!=`, `in ['a', 'b']`, `not in`, joined "
+                               "with `and` / `or` / `not` and parentheses (as `workbench eval --where`). The row limit "
+                               "counts the rows that pass.")
     c1, c2, c3 = st.columns(3)
     limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
@@ -76,6 +90,7 @@ if start:
         if not chosen or not model_specs or dataset is None:
             raise UserError("choose at least one prompt, one model and a dataset", "Run")
         prompts = [load_choice(*options[c]) for c in chosen]
+        dataset = filter_rows(dataset, where, "Row filter")
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
                                 limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES})
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)
@@ -138,7 +153,9 @@ def live() -> None:
         if j.error:
             st.error(markdown_literal(f"Job {j.id} ({'; '.join(j.labels)}): {j.error}"), icon=":material/error:")
     shown = table.head(50)[["id", "prompt_name", "prompt_hash", "model_spec", "dataset", "status", "done", "total",
-                            "errors", "created_at", "finished_at"]]
+                            "errors", "created_at", "finished_at"]].copy()
+    for column in ("created_at", "finished_at"):  # a running run has no end yet: blank, not None
+        shown[column] = [str(t)[:19] if pd.notna(t) else "" for t in shown[column]]
     st.dataframe(context.runs_frame(shown), hide_index=True, width="stretch",
                  column_config={"prompt_hash": st.column_config.TextColumn("version")})
 
