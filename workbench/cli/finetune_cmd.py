@@ -33,6 +33,28 @@ def register(sub, common) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=-1, metavar="N", help="stop after N optimizer steps")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--method", default="sft", choices=["sft", "dpo"],
+                   help="sft: cross-entropy on the answers (default); dpo: preference pairs from --data, a JSONL of "
+                        "{\"prompt\", \"chosen\", \"rejected\"} such as `workbench annotate export --format dpo` "
+                        "writes (trl's DPOTrainer; the reference model is the base as it was before training)")
+    p.add_argument("--beta", type=float, default=0.1, metavar="B",
+                   help="dpo: how far the model may drift from the reference (default 0.1)")
+    p.add_argument("--session", metavar="SESSION",
+                   help="dpo: the pairwise session the pairs came from; its vote counts go on the model card")
+    g = p.add_argument_group("LoRA adapters (peft)")
+    g.add_argument("--lora", action="store_true",
+                   help="train a LoRA adapter on a frozen --base instead of the whole model; --out then holds the "
+                        "adapter, loaded with --model hf:OUT (the base is found from its card)")
+    g.add_argument("--lora-r", type=int, default=16, metavar="R", help="rank of the adapter matrices (default 16)")
+    g.add_argument("--lora-alpha", type=float, default=32.0, metavar="A", help="scaling, alpha/r (default 32)")
+    g.add_argument("--lora-dropout", type=float, default=0.05, metavar="P", help="default 0.05")
+    g.add_argument("--lora-targets", default="auto", metavar="auto|NAMES",
+                   help="modules to adapt: auto = every linear layer but the output head, or e.g. q_proj,v_proj")
+    g.add_argument("--merge", action="store_true", help="also write base + adapter as one model in OUT/merged")
+    g.add_argument("--load-in-4bit", action="store_true",
+                   help="QLoRA: load the base in 4-bit NF4 (needs bitsandbytes and a CUDA GPU)")
+    p.add_argument("--gradient-checkpointing", action="store_true",
+                   help="recompute activations in the backward pass: less memory, about 30%% more time")
     p.add_argument("--out", required=True, metavar="models/NAME", help="folder to save the model in")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the model card as JSON")
@@ -41,14 +63,21 @@ def register(sub, common) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.output import print_json
+    from workbench.errors import UserError
+    from workbench.finetune.lora import LoraOptions
     from workbench.finetune.train import FinetuneConfig, finetune, summary_line
 
     cfg = FinetuneConfig(
         data=args.data, out=args.out, base=args.base, prompts=args.prompt, reference_field=args.reference,
         optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
         eval_split=args.eval_split, weight_decay=args.weight_decay, seed=args.seed, device=args.device,
-        max_steps=args.max_steps, progress=not (args.quiet or args.json),
+        max_steps=args.max_steps, progress=not (args.quiet or args.json), method=args.method, beta=args.beta,
+        session=args.session, db=args.db, merge=args.merge, gradient_checkpointing=args.gradient_checkpointing,
+        lora=LoraOptions(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout, targets=args.lora_targets,
+                         load_in_4bit=args.load_in_4bit) if args.lora else None,
     )
+    if args.load_in_4bit and not args.lora:
+        raise UserError("4-bit loading is for QLoRA: add --lora", "--load-in-4bit")
     result = finetune(cfg)
     if not result.card:  # not the main process under accelerate launch
         return 0
