@@ -177,12 +177,14 @@ def reward_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str
 
 
 def _make_trainer(cfg, model, tokenizer, train, evals, lr, targets, max_length, scratch):
+    import warnings
+
     import torch
-    from datasets import Dataset
+    from datasets import Dataset, disable_progress_bars
     from transformers import PrinterCallback, ProgressCallback
     from trl import DPOConfig, DPOTrainer
 
-    from workbench.finetune.train import _mps, _progress_callback, optimizer_spec
+    from workbench.finetune.train import _mps, _progress_callback, checkpointing_arg, optimizer_spec
 
     cuda = torch.cuda.is_available() and cfg.device in ("auto", "cuda")
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -195,13 +197,16 @@ def _make_trainer(cfg, model, tokenizer, train, evals, lr, targets, max_length, 
         logging_strategy="steps", logging_steps=1, eval_strategy="epoch" if evals else "no", save_strategy="no",
         report_to="none", seed=cfg.seed, use_cpu=cfg.device == "cpu" or (cfg.device == "auto" and not cuda and not _mps()),
         bf16=cuda and torch.cuda.is_bf16_supported(), fp16=cuda and not torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=cfg.gradient_checkpointing, dataloader_num_workers=0, disable_tqdm=True,
+        dataloader_num_workers=0, disable_tqdm=True, **checkpointing_arg(DPOConfig, cfg.gradient_checkpointing),
     )
-    trainer = DPOTrainer(
-        model=model, args=args, train_dataset=Dataset.from_list(train),
-        eval_dataset=Dataset.from_list(evals) if evals else None, processing_class=tokenizer,
-        peft_config=lora_lib.lora_config(cfg.lora, targets) if cfg.lora else None,
-    )
+    disable_progress_bars()  # per-map bars of the datasets library; the training bar is ours
+    with warnings.catch_warnings():  # see lora.wrap
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        trainer = DPOTrainer(
+            model=model, args=args, train_dataset=Dataset.from_list(train),
+            eval_dataset=Dataset.from_list(evals) if evals else None, processing_class=tokenizer,
+            peft_config=lora_lib.lora_config(cfg.lora, targets) if cfg.lora else None,
+        )
     # DPOTrainer takes no optimizer class; the Trainer it extends reads this attribute when it builds one.
     trainer.optimizer_cls_and_kwargs = optimizer_spec(cfg.optimizer, lr, cfg.weight_decay)
     trainer.remove_callback(ProgressCallback)

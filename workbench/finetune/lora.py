@@ -123,9 +123,13 @@ def resolve_targets(model, targets: str) -> list[str]:
 
 def wrap(model, opts: LoraOptions, targets: list[str]):
     """The base model with fresh LoRA matrices on `targets`; only those are trainable."""
+    import warnings
+
     from peft import get_peft_model
 
-    return get_peft_model(model, lora_config(opts, targets))
+    with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a question it has renamed; harmless
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora_config(opts, targets))
 
 
 def lora_config(opts: LoraOptions, targets: list[str]):

@@ -282,7 +282,7 @@ def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scrat
         use_cpu=cfg.device == "cpu" or (cfg.device == "auto" and not cuda and not _mps()),
         bf16=cuda and torch.cuda.is_bf16_supported(),
         fp16=cuda and not torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        **checkpointing_arg(TrainingArguments, cfg.gradient_checkpointing),
         dataloader_num_workers=0,
         disable_tqdm=False,
         remove_unused_columns=False,
@@ -298,6 +298,14 @@ def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scrat
     if cfg.progress:
         trainer.add_callback(_progress_callback())
     return trainer
+
+
+def checkpointing_arg(args_cls, on: bool) -> dict[str, bool]:
+    """transformers 5 renamed gradient_checkpointing to activation_checkpointing (the old name warns)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(args_cls)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": on}
 
 
 def _progress_callback():
