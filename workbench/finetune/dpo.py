@@ -177,8 +177,6 @@ def reward_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str
 
 
 def _make_trainer(cfg, model, tokenizer, train, evals, lr, targets, max_length, scratch):
-    import warnings
-
     import torch
     from datasets import Dataset, disable_progress_bars
     from transformers import PrinterCallback, ProgressCallback
@@ -200,8 +198,7 @@ def _make_trainer(cfg, model, tokenizer, train, evals, lr, targets, max_length, 
         dataloader_num_workers=0, disable_tqdm=True, **checkpointing_arg(DPOConfig, cfg.gradient_checkpointing),
     )
     disable_progress_bars()  # per-map bars of the datasets library; the training bar is ours
-    with warnings.catch_warnings():  # see lora.wrap
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with lora_lib.quiet_peft():
         trainer = DPOTrainer(
             model=model, args=args, train_dataset=Dataset.from_list(train),
             eval_dataset=Dataset.from_list(evals) if evals else None, processing_class=tokenizer,

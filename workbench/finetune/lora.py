@@ -12,8 +12,10 @@ peft, torch and transformers are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -123,13 +125,18 @@ def resolve_targets(model, targets: str) -> list[str]:
 
 def wrap(model, opts: LoraOptions, targets: list[str]):
     """The base model with fresh LoRA matrices on `targets`; only those are trainable."""
-    import warnings
-
     from peft import get_peft_model
 
-    with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a question it has renamed; harmless
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_peft():
         return get_peft_model(model, lora_config(opts, targets))
+
+
+@contextlib.contextmanager
+def quiet_peft():
+    """peft 0.21 asks transformers 5 `is_gradient_checkpointing`, a name it has since renamed: a harmless warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def lora_config(opts: LoraOptions, targets: list[str]):

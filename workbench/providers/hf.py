@@ -28,6 +28,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -203,7 +204,9 @@ def load_adapter(folder: str | Path, device: str = "cpu", dtype: str = "float32"
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=getattr(torch, dtype))
-        model = PeftModel.from_pretrained(model, folder, is_trainable=False)
+        with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a renamed attribute; harmless
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = PeftModel.from_pretrained(model, folder, is_trainable=False)
     except Exception as e:  # peft and transformers raise many kinds for a broken folder
         raise UserError(f"cannot load the LoRA adapter in {folder}: {_one_line(e)}", where) from None
     if tokenizer.pad_token is None:
