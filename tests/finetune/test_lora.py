@@ -173,3 +173,16 @@ def test_an_adapter_is_not_a_base_to_train(adapter, tmp_path, cli):
     r = cli("finetune", "--data", chats(tmp_path / "c.jsonl"), "--base", folder, "--out", tmp_path / "m")
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1
     assert "is a LoRA adapter, not a whole model" in r.err
+
+
+def test_models_page_shows_the_adapter_and_its_base(adapter, base, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    _, folder = adapter
+    monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(folder.parent))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "workbench" / "app" / "views" / "models.py"),
+                           default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [e.label for e in at.expander]
+    assert any("LoRA adapter on" in label and base.name in label for label in labels), labels
+    assert any("merged" in c.value for c in at.caption)
