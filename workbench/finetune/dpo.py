@@ -130,7 +130,8 @@ def train_dpo(cfg):
     with tempfile.TemporaryDirectory(prefix="workbench-dpo-") as scratch:
         trainer = _make_trainer(cfg, model, tokenizer, train, evals, lr, targets, _context(model, tokenizer), scratch)
         train_started = time.perf_counter()
-        trainer.train()
+        with lora_lib.quiet_peft():
+            trainer.train()
         train_seconds = time.perf_counter() - train_started
     out = Path(cfg.out)
     if not trainer.is_world_process_zero():
