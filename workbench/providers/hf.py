@@ -194,7 +194,10 @@ def load_adapter(folder: str | Path, device: str = "cpu", dtype: str = "float32"
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # as in load_checkpoint
+    hf_logging.set_verbosity_error()
     section = read_adapter_card(folder, where)
     base = adapter_base(section, where)
     found = weights_hash(base)
