@@ -63,16 +63,19 @@ def check_4bit() -> None:
 
 
 def load_base_4bit(path: str):
-    """(model, tokenizer) with the weights quantized to 4-bit NF4, ready for k-bit training (GPU only)."""
+    """(model, tokenizer) with the weights quantized to 4-bit NF4, ready for k-bit training (GPU only).
+    Written to bitsandbytes' and peft's documented API; not run on the CPU-only machines this is built on."""
     import torch
     from peft import prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
-    from workbench.providers.hf import load_checkpoint
-
-    _model, tokenizer = load_checkpoint(path, device="cpu", dtype="float32", where="--base", for_training=True,
-                                        require_chat_template=True)
-    del _model
+    if not (Path(path).expanduser() / "config.json").is_file():
+        raise UserError(f"not a transformers model folder (no config.json): {path}", "--base")
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if not tokenizer.chat_template:
+        raise UserError("the tokenizer has no chat template; fine-tuning needs one", path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_bf16_supported()
                                else torch.float16)
