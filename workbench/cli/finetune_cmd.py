@@ -23,7 +23,8 @@ def register(sub, common) -> None:
                    help="adamw (torch), sgd with momentum 0.9 (torch) or lamb (pytorch-optimizer); default adamw")
     p.add_argument("--lr", type=float, metavar="RATE",
                    help="learning rate (default: 3e-3 adamw / 1e-2 lamb / 0.3 sgd for tiny; "
-                        "2e-5 / 1e-3 / 1e-2 for a pretrained base)")
+                        "2e-5 / 1e-3 / 1e-2 for a pretrained base; 2e-4 / 2e-3 / 2e-2 with --lora; "
+                        "DPO: 1e-6 / 5e-5 / 5e-4, with --lora 5e-5 / 2.5e-3 / 2.5e-2)")
     p.add_argument("--epochs", type=float, default=3.0, metavar="N", help="default 3")
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help="per device; default 8")
     p.add_argument("--eval-split", default="0.1", metavar="FRACTION|NAME",

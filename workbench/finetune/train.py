@@ -38,7 +38,10 @@ METHODS = ("sft", "dpo")
 # A from-scratch model wants a far larger step than a pretrained one it would otherwise wreck.
 # An adapter starts at zero and is small: it takes a larger step than the full model (LoRA paper, LLaMA-Factory).
 DEFAULT_LR = {"tiny": {"adamw": 3e-3, "lamb": 1e-2, "sgd": 0.3}, "pretrained": {"adamw": 2e-5, "lamb": 1e-3, "sgd": 1e-2},
-              "lora": {"adamw": 2e-4, "lamb": 2e-3, "sgd": 2e-2}}
+              "lora": {"adamw": 2e-4, "lamb": 2e-3, "sgd": 2e-2},
+              # DPO moves a model that already answers: trl's default 1e-6 for AdamW on the whole model; an
+              # adapter again takes larger steps. LAMB and SGD keep the ratios of the supervised defaults.
+              "dpo": {"adamw": 1e-6, "lamb": 5e-5, "sgd": 5e-4}, "dpo_lora": {"adamw": 5e-5, "lamb": 2.5e-3, "sgd": 2.5e-2}}
 
 
 @dataclass
@@ -208,7 +211,10 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
 def default_lr(cfg: FinetuneConfig) -> float:
     if cfg.lr is not None:
         return cfg.lr
-    kind = "tiny" if cfg.base == "tiny" else "lora" if cfg.lora else "pretrained"
+    if cfg.method == "dpo":
+        kind = "dpo_lora" if cfg.lora else "dpo"
+    else:
+        kind = "tiny" if cfg.base == "tiny" else "lora" if cfg.lora else "pretrained"
     return DEFAULT_LR[kind][cfg.optimizer]
 
 
