@@ -119,3 +119,16 @@ def test_session_that_rates_single_outputs_is_refused(db, tiny_model, tmp_path, 
     r = cli("finetune", "--method", "dpo", "--data", path, "--base", tiny_model[0], "--session", sid,
             "--out", tmp_path / "m")
     assert r.code == 2 and f"--session: session {sid} rates single outputs, not pairs" in r.err
+
+
+def test_learning_rate_defaults_per_method():
+    from workbench.finetune.lora import LoraOptions
+    from workbench.finetune.train import FinetuneConfig, default_lr
+
+    def lr(**kw):
+        return default_lr(FinetuneConfig(data="d.jsonl", out="m", base="models/x", **kw))
+
+    assert lr(method="dpo") == 1e-6  # trl's default for the whole model
+    assert lr(method="dpo", lora=LoraOptions()) == 5e-5
+    assert lr(lora=LoraOptions()) == 2e-4 and lr() == 2e-5
+    assert lr(method="dpo", lr=3e-3) == 3e-3
