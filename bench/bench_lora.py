@@ -2,8 +2,8 @@
 
 Both methods start from models/support-tiny and train for the same number of steps on the `train` rows
 of datasets/support_en.jsonl rendered through the zero-shot prompt; each then answers the 34 held-out
-`test` rows (paraphrases) greedily, scored with the project's metrics (sentence BLEU 0-100, ROUGE-L 0-1,
-exact match 0-1, averaged over rows). The untouched base is scored too, as the baseline. Each training
+`test` rows (paraphrases) greedily, scored with the project's metrics (sentence BLEU, ROUGE-L and exact
+match, all on 0-1, averaged over rows). The untouched base is scored too, as the baseline. Each training
 runs in its own process so that its peak RSS is its own. Then DPO with a LoRA adapter on 500 pairs
 (chosen: the row's reference; rejected: another intent's answer) for one epoch: wall time and peak RSS.
 
