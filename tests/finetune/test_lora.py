@@ -186,3 +186,24 @@ def test_models_page_shows_the_adapter_and_its_base(adapter, base, monkeypatch):
     labels = [e.label for e in at.expander]
     assert any("LoRA adapter on" in label and base.name in label for label in labels), labels
     assert any("merged" in c.value for c in at.caption)
+
+
+def test_auto_targets_refuse_a_model_without_linear_layers():
+    import torch
+
+    from workbench.errors import UserError
+    from workbench.finetune.lora import resolve_targets
+
+    class ConvOnly(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 4)
+            self.conv = torch.nn.Conv1d(4, 4, 3)
+
+        def get_output_embeddings(self):
+            return None
+
+    with pytest.raises(UserError) as e:
+        resolve_targets(ConvOnly(), "auto")
+    assert str(e.value) == ("--lora-targets: ConvOnly has no linear layers LoRA can adapt; name the modules with "
+                            "--lora-targets")
