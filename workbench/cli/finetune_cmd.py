@@ -12,7 +12,8 @@ def register(sub, common) -> None:
                     "only. Rows are rendered through --prompt (the row's reference is the answer), or read as "
                     "OpenAI chat conversations ({\"messages\": [...]}). Rows with split 'test' are never trained on. "
                     "Saves model, tokenizer, chat template, model card and loss curve in --out; evaluate it with "
-                    "--model hf:OUT. Multi-GPU: accelerate launch -m workbench finetune ...")
+                    "--model hf:OUT. --lora trains a LoRA adapter instead of the whole model; --method dpo trains on "
+                    "preference pairs. Multi-GPU: accelerate launch -m workbench finetune ...")
     p.add_argument("--data", required=True, metavar="DATASET", help="CSV, JSONL or Parquet file")
     p.add_argument("--prompt", action="append", default=[], metavar="PROMPT_FILE",
                    help="render rows through this prompt file (repeatable: each row once per prompt)")
