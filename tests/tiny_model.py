@@ -25,8 +25,9 @@ def small_dataset(path: Path) -> Path:
 
 def train_tiny(folder: Path) -> tuple[Path, dict, float]:
     """(model folder, model card, seconds): fine-tuned from scratch through the zero-shot prompt."""
+    from workbench.finetune import finetune
     from workbench.finetune.tiny import TinySpec
-    from workbench.finetune.train import FinetuneConfig, finetune
+    from workbench.finetune.train import FinetuneConfig
 
     data = small_dataset(folder / "small.jsonl")
     cfg = FinetuneConfig(data=str(data), out=str(folder / "tiny"), base="tiny", prompts=[str(ZERO_SHOT)],

@@ -64,6 +64,8 @@ def markdown(card: dict[str, Any], name: str) -> str:
                   f"(hidden size {a.get('hidden_size')}, {card['parameters']:,} parameters) and a byte-level BPE "
                   "tokenizer learned from the same data. It was not pretrained on anything else: it knows the answers "
                   "and wording of its training data, not English in general.")
+    elif card.get("adapter"):
+        origin = adapter_origin(card)
     else:
         origin = f"Fine-tuned from `{card['base']}` ({card['parameters']:,} parameters)."
     prompts = ", ".join(f"`{p['path']}`" for p in d["prompts"]) or "none (OpenAI chat messages)"
@@ -104,6 +106,18 @@ def markdown(card: dict[str, Any], name: str) -> str:
     return "\n".join(lines)
 
 
+def adapter_origin(card: dict[str, Any]) -> str:
+    a = card["adapter"]
+    text = (f"**LoRA adapter** on `{a['base_path']}` (weights hash `{a['base_hash']}`): rank {a['r']}, alpha "
+            f"{a['alpha']:g}, dropout {a['dropout']:g} on {', '.join(f'`{t}`' for t in a['targets'])}; "
+            f"{a['trainable_parameters']:,} trainable of {a['total_parameters']:,} parameters "
+            f"({a['trainable_share']:.2%}). `hf:` finds the base from this card"
+            f"{' (base loaded in 4-bit NF4)' if a.get('load_in_4bit') else ''}.")
+    if a.get("merged_into"):
+        text += f" Base and adapter merged into one model: `{a['merged_into']}`."
+    return text
+
+
 def plot_losses(history: dict, path: Path, title: str) -> None:
     import matplotlib
 
@@ -127,3 +141,31 @@ def plot_losses(history: dict, path: Path, title: str) -> None:
     with open_for_write(path, binary=True) as f:
         fig.savefig(f, format="png")
     plt.close(fig)
+
+
+def write_dpo_card(card: dict[str, Any], out: Path, name: str) -> None:
+    write_file(out / "model_card.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    write_file(out / "README.md", dpo_markdown(card, name))
+
+
+def dpo_markdown(card: dict[str, Any], name: str) -> str:
+    d, h, margins = card["data"], card["hyperparameters"], card["dpo"]["margins_per_step"]
+    origin = adapter_origin(card) if card.get("adapter") else f"Fine-tuned from `{card['base']}` (whole model)."
+    lines = [f"# {name}", "", "Preference-trained (DPO). " + origin, "",
+             "Load it with `--model hf:PATH` where PATH is this folder.", "", "## Data",
+             f"- pairs: `{d['path']}` (hash `{d['hash']}`), {d['pairs']} pairs: {d['train_pairs']} trained on, "
+             f"{d['eval_pairs']} held out"]
+    s = d.get("session")
+    if s:
+        by = ", ".join(f"{k} {v}" for k, v in sorted(s["votes_by_value"].items()))
+        named = f" ({s['name']})" if s.get("name") else ""
+        lines.append(f"- from pairwise session `{s['id']}`{named}: {s['items']} items, {s['votes']} votes ({by}), {s['items_with_majority']} with a majority")
+    lines += ["", "## Training", f"- objective: {card['objective']}",
+              f"- optimizer: {card['optimizer']}, learning rate {h['lr']:g}, beta {h['beta']:g}, epochs {h['epochs']:g}, "
+              f"batch size {h['batch_size']}, {card['steps']} steps, seed {h['seed']}",
+              f"- device: {card['device']}; wall time {card['wall_seconds']:.1f} s; peak RSS {card['peak_rss_mb']:.0f} MB"]
+    if margins:
+        lines.append(f"- reward margin (chosen - rejected): first step {margins[0]['margin']:.4f}, "
+                     f"last step {margins[-1]['margin']:.4f}")
+    lines += ["", "![loss curve](loss_curve.png)", ""]
+    return "\n".join(lines)

@@ -69,8 +69,9 @@ def _bundled(path: str) -> str:
 
 def train_default_model(out: Path, progress: bool = True):
     """Train the default model into `out` (replacing it). Returns the FinetuneResult."""
+    from workbench.finetune import finetune
     from workbench.finetune.tiny import TinySpec
-    from workbench.finetune.train import FinetuneConfig, finetune
+    from workbench.finetune.train import FinetuneConfig
 
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

@@ -5,8 +5,13 @@ the user's choice (AdamW and SGD from torch, LAMB from pytorch-optimizer), held-
 epoch, a progress bar, and at the end the model, tokenizer (with its chat template), a loss-curve PNG
 and a model card saved in one folder that `hf:FOLDER` loads.
 
+With `lora` set, the base stays frozen and a LoRA adapter (workbench.finetune.lora) is trained on
+the same examples, masking and optimizer; the folder then holds the adapter, not a whole model.
+`method="dpo"` trains on preference pairs instead (workbench.finetune.dpo).
+
 Launched under `accelerate launch` the Trainer spreads the work over the GPUs it is given; only the
-main process writes files.
+main process writes files. On a GPU it trains in bf16 (fp16 where bf16 is unsupported);
+`gradient_checkpointing` trades compute for activation memory.
 """
 
 from __future__ import annotations
@@ -23,13 +28,20 @@ from typing import Any
 
 from workbench.errors import UserError
 from workbench.finetune import card as card_lib
+from workbench.finetune import lora as lora_lib
 from workbench.finetune.data import Examples, encode, load_examples, texts_for_tokenizer
 from workbench.finetune.tiny import TinySpec, build_model, build_tokenizer, parameter_count
 from workbench.versions import version
 
 OPTIMIZERS = ("adamw", "sgd", "lamb")
+METHODS = ("sft", "dpo")
 # A from-scratch model wants a far larger step than a pretrained one it would otherwise wreck.
-DEFAULT_LR = {"tiny": {"adamw": 3e-3, "lamb": 1e-2, "sgd": 0.3}, "pretrained": {"adamw": 2e-5, "lamb": 1e-3, "sgd": 1e-2}}
+# An adapter starts at zero and is small: it takes a larger step than the full model (LoRA paper, LLaMA-Factory).
+DEFAULT_LR = {"tiny": {"adamw": 3e-3, "lamb": 1e-2, "sgd": 0.3}, "pretrained": {"adamw": 2e-5, "lamb": 1e-3, "sgd": 1e-2},
+              "lora": {"adamw": 2e-4, "lamb": 2e-3, "sgd": 2e-2},
+              # DPO moves a model that already answers: trl's default 1e-6 for AdamW on the whole model; an
+              # adapter again takes larger steps. LAMB and SGD keep the ratios of the supervised defaults.
+              "dpo": {"adamw": 1e-6, "lamb": 5e-5, "sgd": 5e-4}, "dpo_lora": {"adamw": 5e-5, "lamb": 2.5e-3, "sgd": 2.5e-2}}
 
 
 @dataclass
@@ -52,6 +64,13 @@ class FinetuneConfig:
     tiny: TinySpec = field(default_factory=TinySpec)
     progress: bool = True
     name: str | None = None  # for the card and the plot; default: the folder's name
+    lora: lora_lib.LoraOptions | None = None  # train a LoRA adapter instead of the whole model
+    merge: bool = False  # with lora: also write base + adapter merged into OUT/merged
+    gradient_checkpointing: bool = False
+    method: str = "sft"  # or "dpo": preference pairs, see workbench.finetune.dpo
+    beta: float = 0.1  # dpo: how far the policy may move from the reference
+    session: str | None = None  # dpo: the pairwise session the pairs were exported from (for the card)
+    db: str | None = None  # where that session is stored
 
 
 @dataclass
@@ -74,6 +93,21 @@ def check_config(cfg: FinetuneConfig) -> None:
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a folder", cfg.out)
+    if cfg.method not in METHODS:
+        raise UserError(f"unknown method {cfg.method!r} (expected one of {', '.join(METHODS)})", "--method")
+    check_lora(cfg)
+
+
+def check_lora(cfg: FinetuneConfig) -> None:
+    if cfg.lora is None:
+        if cfg.merge:
+            raise UserError("--merge merges a LoRA adapter: add --lora", "--merge")
+        return
+    lora_lib.check_options(cfg.lora)
+    if cfg.base == "tiny":
+        raise UserError("LoRA adapts a trained model: give --base PATH (e.g. models/support-tiny), not tiny", "--lora")
+    if cfg.lora.load_in_4bit:
+        lora_lib.check_4bit()
 
 
 def optimizer_spec(name: str, lr: float, weight_decay: float = 0.0) -> tuple[type, dict[str, Any]]:
@@ -96,8 +130,11 @@ def build_optimizer(name: str, model, lr: float, weight_decay: float = 0.0):
     return cls([p for p in model.parameters() if p.requires_grad], **kwargs)
 
 
-def load_base(base: str, texts: list[str], spec: TinySpec, seed: int):
+def load_base(base: str, texts: list[str], spec: TinySpec, seed: int, load_in_4bit: bool = False):
     """(model, tokenizer, description) for `tiny` or a local checkpoint folder."""
+    if load_in_4bit:
+        model, tokenizer = lora_lib.load_base_4bit(base)
+        return model, tokenizer, base
     if base == "tiny":
         tokenizer = build_tokenizer(texts, spec.vocab_size)
         return build_model(tokenizer, spec, seed), tokenizer, "tiny (trained from scratch on this data)"
@@ -108,8 +145,8 @@ def load_base(base: str, texts: list[str], spec: TinySpec, seed: int):
     return model, tokenizer, base
 
 
-def finetune(cfg: FinetuneConfig) -> FinetuneResult:
-    """Fine-tune and save. Raises UserError for bad input before any training starts."""
+def train_sft(cfg: FinetuneConfig) -> FinetuneResult:
+    """Supervised fine-tuning (full or LoRA) and save. Raises UserError for bad input before any training starts."""
     check_config(cfg)
     started = time.perf_counter()
     from transformers.utils import logging as hf_logging
@@ -120,11 +157,16 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
 
     prompts = [load_prompt(p) for p in cfg.prompts]
     examples = load_examples(cfg.data, prompts, cfg.reference_field, cfg.eval_split, cfg.seed)
-    model, tokenizer, base_desc = load_base(cfg.base, texts_for_tokenizer(examples.train), cfg.tiny, cfg.seed)
+    model, tokenizer, base_desc = load_base(cfg.base, texts_for_tokenizer(examples.train), cfg.tiny, cfg.seed,
+                                            bool(cfg.lora and cfg.lora.load_in_4bit))
     max_length = _context(model, tokenizer)
+    targets: list[str] = []
+    if cfg.lora:
+        targets = lora_lib.resolve_targets(model, cfg.lora.targets)
+        model = lora_lib.wrap(model, cfg.lora, targets)
     train = [encode(tokenizer, ex, max_length) for ex in examples.train]
     evals = [encode(tokenizer, ex, max_length) for ex in examples.eval]
-    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR["tiny" if cfg.base == "tiny" else "pretrained"][cfg.optimizer]
+    lr = default_lr(cfg)
     with tempfile.TemporaryDirectory(prefix="workbench-trainer-") as scratch:  # the Trainer wants a folder
         trainer = _make_trainer(cfg, model, tokenizer, train, evals, lr, scratch)
         train_started = time.perf_counter()
@@ -156,10 +198,31 @@ def finetune(cfg: FinetuneConfig) -> FinetuneResult:
         host={"python": platform.python_version(), "torch": version("torch"),
               "transformers": version("transformers")},
     )
-    name = cfg.name or out.name
-    card_lib.plot_losses(history, out / "loss_curve.png", title=f"{name}: {cfg.optimizer}, lr {lr:g}")
-    card_lib.write_card(card, out, name)
+    if cfg.lora:
+        card["adapter"] = lora_lib.adapter_section(cfg.lora, targets, cfg.base, model)
+    finish(cfg, out, card, history, lr)
     return FinetuneResult(out, card)
+
+
+def default_lr(cfg: FinetuneConfig) -> float:
+    if cfg.lr is not None:
+        return cfg.lr
+    if cfg.method == "dpo":
+        kind = "dpo_lora" if cfg.lora else "dpo"
+    else:
+        kind = "tiny" if cfg.base == "tiny" else "lora" if cfg.lora else "pretrained"
+    return DEFAULT_LR[kind][cfg.optimizer]
+
+
+def finish(cfg: FinetuneConfig, out: Path, card: dict[str, Any], history: dict, lr: float) -> None:
+    """Plot, card, and with --merge the merged model beside the adapter."""
+    name = cfg.name or out.name
+    if cfg.merge:
+        card["adapter"]["merged_into"] = str(out / lora_lib.MERGED)
+    card_lib.plot_losses(history, out / "loss_curve.png", title=f"{name}: {cfg.method}, {cfg.optimizer}, lr {lr:g}")
+    card_lib.write_card(card, out, name)
+    if cfg.merge:
+        lora_lib.merge(out)
 
 
 def _context(model, tokenizer) -> int:
@@ -200,6 +263,8 @@ def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scrat
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise UserError("CUDA is not available on this machine", setting="device")
     tokenizer.padding_side = "right"  # training: pad after the text so positions start at 0
+    if cfg.gradient_checkpointing and cfg.lora:
+        model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks need an input with a grad
     args = TrainingArguments(
         output_dir=scratch,
         per_device_train_batch_size=cfg.batch_size,
@@ -218,6 +283,8 @@ def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scrat
         seed=cfg.seed,
         use_cpu=cfg.device == "cpu" or (cfg.device == "auto" and not cuda and not _mps()),
         bf16=cuda and torch.cuda.is_bf16_supported(),
+        fp16=cuda and not torch.cuda.is_bf16_supported(),
+        **checkpointing_arg(TrainingArguments, cfg.gradient_checkpointing),
         dataloader_num_workers=0,
         disable_tqdm=False,
         remove_unused_columns=False,
@@ -233,6 +300,14 @@ def _make_trainer(cfg: FinetuneConfig, model, tokenizer, train, evals, lr, scrat
     if cfg.progress:
         trainer.add_callback(_progress_callback())
     return trainer
+
+
+def checkpointing_arg(args_cls, on: bool) -> dict[str, bool]:
+    """transformers 5 renamed gradient_checkpointing to activation_checkpointing (the old name warns)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(args_cls)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": on}
 
 
 def _progress_callback():
@@ -295,8 +370,14 @@ def summary_line(result: FinetuneResult) -> str:
         parts.append(f"train loss {first:.3f} -> {final:.3f}")
     if last is not None:
         parts.append(f"held-out loss {last:.3f}")
+    if c.get("adapter"):
+        a = c["adapter"]
+        parts.append(f"LoRA adapter: {a['trainable_parameters']:,} trainable parameters ({a['trainable_share']:.2%})")
+    if c.get("dpo", {}).get("margins_per_step"):
+        m = c["dpo"]["margins_per_step"]
+        parts.append(f"reward margin {m[0]['margin']:.3f} -> {m[-1]['margin']:.3f}")
     return "; ".join(parts)
 
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "OPTIMIZERS", "Examples", "finetune", "build_optimizer",
-           "optimizer_spec", "check_config", "summary_line"]
+__all__ = ["FinetuneConfig", "FinetuneResult", "OPTIMIZERS", "METHODS", "Examples", "train_sft", "build_optimizer",
+           "optimizer_spec", "check_config", "summary_line", "default_lr"]

@@ -13,6 +13,9 @@
 - Device: cuda > mps > cpu unless ``device=`` says otherwise (or $WORKBENCH_HF_DEVICE); bf16 (fp16 where
   bf16 is unsupported) on GPU, fp32 on CPU.
 - Each checkpoint is loaded once per process and device, and reused by every run.
+- A LoRA adapter folder (``adapter_config.json``, written by ``workbench finetune --lora``) loads too: its
+  model card names the base folder and the hash of the base's weights; the base is loaded, checked against
+  that hash, and the adapter applied (peft). It then generates and batches like any other model.
 
 torch and transformers are imported inside functions: importing this module costs nothing.
 """
@@ -20,9 +23,12 @@ torch and transformers are imported inside functions: importing this module cost
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,9 @@ TRANSCRIPT_STOPS = ["\nUser:", "\nSystem:"]
 
 _CACHE: dict[tuple, tuple[Any, Any]] = {}
 _CACHE_LOCK = threading.Lock()
+ADAPTER_CONFIG = "adapter_config.json"
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+_HASHES: dict[tuple, str] = {}
 
 
 def resolve_device(device: str | None) -> str:
@@ -95,7 +104,13 @@ def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", wher
     """(model, tokenizer) from a local folder, with a one-line UserError for anything that is not one.
 
     Inference loads are cached per (folder, contents, device, dtype); training gets a fresh copy.
+    A LoRA adapter folder loads its base and applies the adapter (see load_adapter).
     """
+    if is_adapter(path):
+        if for_training:
+            raise UserError(f"{path} is a LoRA adapter, not a whole model: give its base model, or the merged "
+                            "model that `finetune --lora --merge` writes", where)
+        return _cached_adapter(path, device, dtype, where)
     p = _check_folder(path, where)
     key = (str(p), _fingerprint(p), device, dtype)
     if not for_training:
@@ -123,6 +138,90 @@ def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", wher
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if for_training:
         return model, tokenizer
+    tokenizer.padding_side = "left"
+    model.to(device)
+    model.eval()
+    with _CACHE_LOCK:
+        _CACHE.setdefault(key, (model, tokenizer))
+        return _CACHE[key]
+
+
+def is_adapter(folder: str | Path) -> bool:
+    return (Path(folder).expanduser() / ADAPTER_CONFIG).is_file()
+
+
+def weights_hash(folder: str | Path) -> str:
+    """sha256 of a model folder's weight files (16 hex digits); cached per file size and time in this process."""
+    p = Path(folder).expanduser().resolve()
+    files = sorted(f for f in p.iterdir() if f.suffix in WEIGHT_SUFFIXES and f.is_file())
+    key = (str(p), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.name.encode())
+            with f.open("rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+        _HASHES[key] = h.hexdigest()[:16]
+    return _HASHES[key]
+
+
+def read_adapter_card(folder: str | Path, where: str = "--model") -> dict[str, Any]:
+    """The model card's `adapter` section: which base the adapter needs, and that base's weights hash."""
+    try:
+        card = json.loads((Path(folder).expanduser() / "model_card.json").read_text(encoding="utf-8"))
+        section = card["adapter"]
+        if not isinstance(section.get("base_path"), str):
+            raise KeyError("base_path")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UserError(f"adapter folder {folder} has no model_card.json naming its base model "
+                        "(written by `workbench finetune --lora`)", where) from None
+    return section
+
+
+def adapter_base(section: dict[str, Any], where: str = "--model") -> str:
+    """The base model's folder: the path as written on the card when it is there from here, else its absolute form."""
+    for candidate in (section["base_path"], section.get("base_path_resolved")):
+        if candidate and (Path(candidate).expanduser() / "config.json").is_file():
+            return str(candidate)
+    raise UserError(f"the adapter's base model {section['base_path']!r} is not there any more", where)
+
+
+def load_adapter(folder: str | Path, device: str = "cpu", dtype: str = "float32", where: str = "--model"):
+    """(model, tokenizer): the base named by the adapter's card, checked against its hash, with the adapter on."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # as in load_checkpoint
+    hf_logging.set_verbosity_error()
+    section = read_adapter_card(folder, where)
+    base = adapter_base(section, where)
+    found = weights_hash(base)
+    if section.get("base_hash") and found != section["base_hash"]:
+        raise UserError(f"the base model {base} has changed since the adapter was trained on it (weights hash "
+                        f"{found}, the card says {section['base_hash']}); train the adapter again", where)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=getattr(torch, dtype))
+        with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a renamed attribute; harmless
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = PeftModel.from_pretrained(model, folder, is_trainable=False)
+    except Exception as e:  # peft and transformers raise many kinds for a broken folder
+        raise UserError(f"cannot load the LoRA adapter in {folder}: {_one_line(e)}", where) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return model, tokenizer
+
+
+def _cached_adapter(path: str, device: str, dtype: str, where: str):
+    p = Path(path).expanduser().resolve()
+    key = (str(p), _fingerprint(p), device, dtype)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    model, tokenizer = load_adapter(p, device, dtype, where)
     tokenizer.padding_side = "left"
     model.to(device)
     model.eval()

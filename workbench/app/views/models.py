@@ -11,6 +11,7 @@ from workbench import store
 from workbench.app import catalog, context
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.errors import UserError
+from workbench.finetune.lora import list_adapters
 from workbench.providers import keys
 
 st.title("Models")
@@ -61,6 +62,11 @@ for m in local:
             st.json(m.card, expanded=1)
         else:
             st.caption("no model_card.json")
+for a in list_adapters(catalog.models_dir()):  # LoRA adapters: no config.json of their own
+    with st.expander(f"{markdown_literal(a['name'])} — LoRA adapter on {inline_code(a['base'] or 'unknown base')}"):
+        st.caption(f"{inline_code(a['spec'])} · base hash {inline_code(a['base_hash'] or '?')} · rank {a['r']} · "
+                   f"{(a['trainable_share'] or 0):.2%} of the parameters trained"
+                   + (f" · merged: {inline_code(a['merged'])}" if a["merged"] else ""))
 
 @st.cache_resource
 def loaded_models() -> set[str]:
