@@ -28,7 +28,8 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 
-test: install browser lint
+# The Rasa tests start a real server from this assistant: its environment and model come first.
+test: install browser lint rasa-train
 	$(BIN)/python -m pytest -q
 
 # Each benchmark prints its figures as ratios to their goals (see the README's Benchmarks section).
@@ -69,9 +70,9 @@ rasa: rasa-train
 rasa-serve: rasa-train
 	@if curl -sf $(RASA_URL)/status >/dev/null; then echo "rasa: already up at $(RASA_URL)"; exit 0; fi; \
 	cd $(RASA_DIR) && $(RASA_ENV) nohup ../../$(RASA_VENV)/bin/rasa run --enable-api -i 127.0.0.1 -p $(RASA_PORT) \
-		-m models/support.tar.gz >serve.log 2>&1 & echo $$! > $(RASA_DIR)/serve.pid; \
+		-m models/support.tar.gz >serve-$(RASA_PORT).log 2>&1 & echo $$! > $(RASA_DIR)/serve-$(RASA_PORT).pid; \
 	for i in $$(seq 1 180); do curl -sf $(RASA_URL)/status >/dev/null && { echo "rasa: up at $(RASA_URL)"; exit 0; }; sleep 1; done; \
-	tail -20 $(RASA_DIR)/serve.log; exit 1
+	tail -20 $(RASA_DIR)/serve-$(RASA_PORT).log; exit 1
 
 rasa-stop:
-	@if [ -f $(RASA_DIR)/serve.pid ]; then kill $$(cat $(RASA_DIR)/serve.pid) 2>/dev/null || true; rm -f $(RASA_DIR)/serve.pid; fi
+	@if [ -f $(RASA_DIR)/serve-$(RASA_PORT).pid ]; then kill $$(cat $(RASA_DIR)/serve-$(RASA_PORT).pid) 2>/dev/null || true; rm -f $(RASA_DIR)/serve-$(RASA_PORT).pid; fi

@@ -66,7 +66,7 @@ class RasaProvider(Provider):
 
     def identity(self) -> dict[str, Any]:
         # The trained model is part of what an answer depends on: a retrained bot is not served from the cache.
-        return {"kind": "rasa", "url": self.url, "model": self.status.get("model_file")}
+        return {"kind": "rasa", "url": self.url, "model": self.status.get("model_id") or self.status.get("model_file")}
 
     def sender_for(self, params: dict[str, Any]) -> tuple[str, bool]:
         """(sender id, whether it is a conversation's): a fresh one per row unless a conversation is named."""
