@@ -79,10 +79,11 @@ class RasaProvider(Provider):
         text = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), None)
         if text is None:
             raise ProviderError("bad_request", "no user message to send to the Rasa bot")
-        sender, in_conversation = self.sender_for(params)
-        body = json.dumps({"sender": sender, "message": text}).encode()
         loop = asyncio.get_running_loop()
         for attempt in range(self.retries + 1):
+            # a retried row starts again under a fresh sender: a half-handled message leaves no trace in it
+            sender, in_conversation = self.sender_for(params)
+            body = json.dumps({"sender": sender, "message": text}).encode()
             start = time.perf_counter()
             try:
                 status, raw = await loop.run_in_executor(self._pool, self._post, body)
