@@ -179,3 +179,28 @@ def test_bot_text_joins_messages_in_order():
     with pytest.raises(ProviderError) as e:
         bot_text(b"[1, 2]")
     assert e.value.kind == "bad_response"
+
+
+def test_models_page_says_whether_rasa_is_up_and_lists_chatterbot_bots(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.app import context
+
+    monkeypatch.setenv("WORKBENCH_DATASETS", str(ROOT / "datasets"))
+    monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(tmp_path / "models"))
+    page = str(ROOT / "workbench" / "app" / "views" / "models.py")
+    monkeypatch.setenv("WORKBENCH_RASA_URL", f"http://127.0.0.1:{free_port()}")
+    at = AppTest.from_file(page, default_timeout=60).run()
+    assert not at.exception
+    assert any("No Rasa server at" in i.value and "make rasa" in i.value for i in at.info)
+    bots = [c.value for c in at.caption if "ChatterBot" in c.value]
+    assert any("support_en.jsonl" in b for b in bots) and not any("faq_en" in b for b in bots)
+    fake = FakeRasa(200, b'[{"text": "hi from rasa"}]')
+    try:
+        monkeypatch.setenv("WORKBENCH_RASA_URL", fake.url)
+        at = AppTest.from_file(page, default_timeout=60).run()
+        assert any("Rasa is up" in s.value for s in at.success)
+        specs = context.model_specs()  # what the Run page offers
+        assert f"rasa:{fake.url}" in specs and f"chatterbot:{ROOT / 'datasets' / 'support_en.jsonl'}" in specs
+    finally:
+        fake.close()

@@ -128,7 +128,7 @@ class RasaProvider(Provider):
         except ProviderError:
             con.close()
             raise
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             con.close()
             raise ProviderError("timeout", f"no answer from {self.url} within {self.timeout:g} s") from None
         except (OSError, http.client.HTTPException) as e:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench import store
-from workbench.app import catalog, context
+from workbench.app import bots, catalog, context
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.errors import UserError
 from workbench.providers import keys
@@ -59,6 +59,16 @@ for m in local:
             st.json(m.card, expanded=1)
         else:
             st.caption("no model_card.json")
+
+st.subheader("Classic bots")
+rasa = bots.rasa_url()
+if bots.rasa_status() is not None:
+    st.success(f"Rasa is up at {inline_code(rasa)}: model {inline_code('rasa:' + rasa)}.", icon=":material/smart_toy:")
+else:
+    st.info(f"No Rasa server at {inline_code(rasa)}. Start the bundled assistant with `make rasa` "
+            "(its own Python 3.10 environment; the first time installs Rasa and trains it).", icon=":material/smart_toy:")
+for spec in bots.chatterbot_specs():
+    st.caption(f"ChatterBot {inline_code(spec)} — trained on the file's train rows the first time it is used")
 
 st.subheader("Try it")
 specs = context.model_specs()
