@@ -204,3 +204,19 @@ def test_models_page_says_whether_rasa_is_up_and_lists_chatterbot_bots(monkeypat
         assert f"rasa:{fake.url}" in specs and f"chatterbot:{ROOT / 'datasets' / 'support_en.jsonl'}" in specs
     finally:
         fake.close()
+
+
+def test_the_bundled_assistant_is_what_its_script_writes(tmp_path):
+    """bots/rasa/ is generated from datasets/support_en.jsonl: the committed files are the script's output."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rasa_build", ROOT / "bots" / "rasa" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    for written in build.build(out=tmp_path):
+        committed = ROOT / "bots" / "rasa" / written.relative_to(tmp_path)
+        assert written.read_text(encoding="utf-8") == committed.read_text(encoding="utf-8"), committed
+    nlu = (tmp_path / "data" / "nlu.yml").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in DATA_EN.read_text(encoding="utf-8").splitlines()]
+    assert all(f"    - {r['question']}\n" in nlu for r in rows if r["split"] == "train")
+    assert not any(f"    - {r['question']}\n" in nlu for r in rows if r["split"] == "test")  # held out
