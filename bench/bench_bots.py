@@ -8,7 +8,8 @@ sender each), nothing stored. ChatterBot: a bot trained on datasets/support_en.j
 temporary cache); the baseline is a loop of `get_response` calls on that bot.
 The workbench figure is the runner's execute over the same distinct questions (prompt
 support_zero_shot, metric exact, no cache, stored in a temporary DuckDB file), the provider built
-beforehand (its start-up is not a question). Each figure is questions/s and its ratio to the loop.
+beforehand (its start-up is not a question). Each figure is questions/s (best of --trials) and its ratio
+to the loop.
 """
 
 from __future__ import annotations
@@ -103,9 +104,9 @@ def bench_rasa(args, work: Path) -> None:
     try:
         rows = questions(args.rows)
         rasa_loop(url, rows[:5])  # warm-up: the first messages load the model's graph
-        loop = rasa_loop(url, rows)
+        loop = best(args, lambda: rasa_loop(url, rows))
         report(f"Rasa ({len(rows)} questions)", loop,
-               {j: through_workbench(f"rasa:{url}", rows, j, work) for j in (1, 8)})
+               {j: best(args, lambda j=j: through_workbench(f"rasa:{url}", rows, j, work)) for j in (1, 8)})
     finally:
         if port:
             subprocess.run(["make", "-s", "rasa-stop", f"RASA_PORT={port}"], cwd=ROOT, timeout=60)
@@ -117,8 +118,14 @@ def bench_chatterbot(args, work: Path) -> None:
     os.environ["WORKBENCH_CACHE_DIR"] = str(work / "cache")
     spec = f"chatterbot:{SOURCE}"
     rows = questions(args.chatterbot_rows)
-    loop = chatterbot_loop(spec, rows)  # trains the bot first (not timed)
-    report(f"ChatterBot ({len(rows)} questions)", loop, {j: through_workbench(spec, rows, j, work) for j in (1, 8)})
+    loop = best(args, lambda: chatterbot_loop(spec, rows))  # the first call trains the bot (not timed)
+    report(f"ChatterBot ({len(rows)} questions)", loop,
+           {j: best(args, lambda j=j: through_workbench(spec, rows, j, work)) for j in (1, 8)})
+
+
+def best(args, measure) -> float:
+    """The best of --trials measurements: the machine is shared, the best is the least disturbed."""
+    return max(measure() for _ in range(args.trials))
 
 
 def main() -> None:
@@ -126,6 +133,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=120, help="questions sent to Rasa")
     ap.add_argument("--chatterbot-rows", type=int, default=40, help="questions asked of ChatterBot (~0.5 s each)")
     ap.add_argument("--url", help="a Rasa server already running (default: make rasa-serve on a free port)")
+    ap.add_argument("--trials", type=int, default=1, help="best of N for each figure")
     ap.add_argument("--skip-rasa", action="store_true")
     ap.add_argument("--skip-chatterbot", action="store_true")
     args = ap.parse_args()
