@@ -43,6 +43,7 @@ RASA_DIR   := bots/rasa
 RASA_PORT  ?= 5005
 RASA_ENV   := RASA_TELEMETRY_ENABLED=false HOME=$(CURDIR)/$(RASA_DIR)/.home
 RASA_URL   := http://127.0.0.1:$(RASA_PORT)
+RASA_UP    := $(PYTHON) -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' $(RASA_URL)/status 2>/dev/null
 
 $(RASA_VENV)/.installed:
 	@test -n "$(PY310)" || { echo "no Python 3.10 under pyenv root: install one (pyenv install 3.10) or set PY310"; exit 1; }
@@ -68,10 +69,10 @@ rasa: rasa-train
 
 # Background server for tests and scripts: returns once the status endpoint answers.
 rasa-serve: rasa-train
-	@if curl -sf $(RASA_URL)/status >/dev/null; then echo "rasa: already up at $(RASA_URL)"; exit 0; fi; \
-	cd $(RASA_DIR) && $(RASA_ENV) nohup ../../$(RASA_VENV)/bin/rasa run --enable-api -i 127.0.0.1 -p $(RASA_PORT) \
-		-m models/support.tar.gz >serve-$(RASA_PORT).log 2>&1 & echo $$! > $(RASA_DIR)/serve-$(RASA_PORT).pid; \
-	for i in $$(seq 1 180); do curl -sf $(RASA_URL)/status >/dev/null && { echo "rasa: up at $(RASA_URL)"; exit 0; }; sleep 1; done; \
+	@if $(RASA_UP); then echo "rasa: already up at $(RASA_URL)"; exit 0; fi; \
+	(cd $(RASA_DIR) && $(RASA_ENV) exec nohup ../../$(RASA_VENV)/bin/rasa run --enable-api -i 127.0.0.1 -p $(RASA_PORT) \
+		-m models/support.tar.gz >serve-$(RASA_PORT).log 2>&1) & echo $$! > $(RASA_DIR)/serve-$(RASA_PORT).pid; \
+	for i in $$(seq 1 300); do $(RASA_UP) && { echo "rasa: up at $(RASA_URL)"; exit 0; }; sleep 1; done; \
 	tail -20 $(RASA_DIR)/serve-$(RASA_PORT).log; exit 1
 
 rasa-stop:
