@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from workbench import store
-from workbench.app import bots, catalog, jobs, sharing
+from workbench.app import catalog, jobs, sharing
 from workbench.app.textdiff import markdown_literal
 from workbench.errors import StoreBusyError, UserError
 from workbench.providers.keys import mask
@@ -52,6 +52,8 @@ def model_specs() -> list[str]:
     specs = [catalog.default_model_spec()] + custom_models() + [m.spec for m in catalog.local_models()]
     if catalog.openai_key_set():
         specs += OPENAI_MODELS
+    from workbench.app import bots
+
     specs += bots.bot_specs()  # Rasa when it answers, ChatterBot per question/reference file
     return list(dict.fromkeys(s for s in specs if s))
 
