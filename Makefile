@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install app demo test lint browser bench rasa rasa-install rasa-train rasa-serve rasa-stop
+.PHONY: install app demo test lint browser bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,7 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 
-# The Rasa tests start a real server from this assistant: its environment and model come first.
-test: install browser lint rasa-train
+test: install browser lint
 	$(BIN)/python -m pytest -q
 
 # Each benchmark prints its figures as ratios to their goals (see the README's Benchmarks section).
@@ -37,6 +36,7 @@ bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # Rasa Open Source 3.6.21 runs on Python 3.10 only: its own environment, never imported by the workbench.
+.PHONY: rasa rasa-install rasa-train rasa-serve rasa-stop
 PY310      ?= $(lastword $(wildcard $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.10.*/bin/python3.10))
 RASA_VENV  ?= .venv-rasa
 RASA_DIR   := bots/rasa
@@ -52,6 +52,9 @@ $(RASA_VENV)/.installed:
 	touch $@
 
 rasa-install: $(RASA_VENV)/.installed
+
+# The Rasa tests start a real server from the bundled assistant: its environment and model come first.
+test: rasa-train
 
 # Regenerate the assistant from the bundled data, then train only when its files changed (hash stamp).
 rasa-train: rasa-install
