@@ -40,3 +40,49 @@ test-fast: install lint
 # Each benchmark prints its figures as ratios to their goals (see the README's Benchmarks section).
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Rasa Open Source 3.6.21 runs on Python 3.10 only: its own environment, never imported by the workbench.
+.PHONY: rasa rasa-install rasa-train rasa-serve rasa-stop
+PY310      ?= $(lastword $(wildcard $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.10.*/bin/python3.10))
+RASA_VENV  ?= .venv-rasa
+RASA_DIR   := bots/rasa
+RASA_PORT  ?= 5005
+RASA_ENV   := RASA_TELEMETRY_ENABLED=false HOME=$(CURDIR)/$(RASA_DIR)/.home
+RASA_URL   := http://127.0.0.1:$(RASA_PORT)
+RASA_UP    := $(PYTHON) -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' $(RASA_URL)/status 2>/dev/null
+
+$(RASA_VENV)/.installed:
+	@test -n "$(PY310)" || { echo "no Python 3.10 under pyenv root: install one (pyenv install 3.10) or set PY310"; exit 1; }
+	$(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install -q rasa==3.6.21
+	touch $@
+
+rasa-install: $(RASA_VENV)/.installed
+
+# The Rasa tests start a real server from the bundled assistant: its environment and model come first.
+test: rasa-train
+
+# Regenerate the assistant from the bundled data, then train only when its files changed (hash stamp).
+rasa-train: rasa-install
+	$(PYTHON) bots/rasa/build.py
+	@mkdir -p $(RASA_DIR)/.home
+	@h=$$(cat $(RASA_DIR)/config.yml $(RASA_DIR)/domain.yml $(RASA_DIR)/data/*.yml | sha256sum | cut -c1-16); \
+	if [ "$$(cat $(RASA_DIR)/models/.stamp 2>/dev/null)" != "$$h" ] || [ ! -f $(RASA_DIR)/models/support.tar.gz ]; then \
+		cd $(RASA_DIR) && $(RASA_ENV) ../../$(RASA_VENV)/bin/rasa train --fixed-model-name support --out models >train.log 2>&1 \
+		|| { tail -20 train.log; exit 1; }; echo "$$h" > models/.stamp; \
+	else echo "rasa: model up to date ($$h)"; fi
+
+# Foreground server on 127.0.0.1:$(RASA_PORT), the REST channel and the HTTP API enabled.
+rasa: rasa-train
+	cd $(RASA_DIR) && $(RASA_ENV) exec ../../$(RASA_VENV)/bin/rasa run --enable-api -i 127.0.0.1 -p $(RASA_PORT) -m models/support.tar.gz
+
+# Background server for tests and scripts: returns once the status endpoint answers.
+rasa-serve: rasa-train
+	@if $(RASA_UP); then echo "rasa: already up at $(RASA_URL)"; exit 0; fi; \
+	(cd $(RASA_DIR) && $(RASA_ENV) exec nohup ../../$(RASA_VENV)/bin/rasa run --enable-api -i 127.0.0.1 -p $(RASA_PORT) \
+		-m models/support.tar.gz >serve-$(RASA_PORT).log 2>&1) & echo $$! > $(RASA_DIR)/serve-$(RASA_PORT).pid; \
+	for i in $$(seq 1 300); do $(RASA_UP) && { echo "rasa: up at $(RASA_URL)"; exit 0; }; sleep 1; done; \
+	tail -20 $(RASA_DIR)/serve-$(RASA_PORT).log; exit 1
+
+rasa-stop:
+	@if [ -f $(RASA_DIR)/serve-$(RASA_PORT).pid ]; then kill $$(cat $(RASA_DIR)/serve-$(RASA_PORT).pid) 2>/dev/null || true; rm -f $(RASA_DIR)/serve-$(RASA_PORT).pid; fi

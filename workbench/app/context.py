@@ -53,6 +53,9 @@ def model_specs() -> list[str]:
     specs = [catalog.default_model_spec()] + custom_models() + [m.spec for m in catalog.local_models()]
     if catalog.openai_key_set():
         specs += OPENAI_MODELS
+    from workbench.app import bots
+
+    specs += bots.bot_specs()  # Rasa when it answers, ChatterBot per question/reference file
     return list(dict.fromkeys(s for s in specs if s))
 
 

@@ -15,6 +15,8 @@ __all__ = ["Completion", "Messages", "Provider", "ProviderError", "REGISTRY", "k
 BUILTIN = {
     "openai": "workbench.providers.openai_api:OpenAIProvider",
     "hf": "workbench.providers.hf:HFProvider",
+    "rasa": "workbench.providers.rasa:RasaProvider",
+    "chatterbot": "workbench.providers.chatterbot_bot:ChatterBotProvider",
 }
 REGISTRY = Registry("workbench.providers", BUILTIN, "model kind")
 

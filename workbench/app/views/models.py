@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from workbench import store
-from workbench.app import catalog, context
+from workbench.app import bots, catalog, context
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.errors import UserError
 from workbench.finetune.lora import list_adapters
@@ -73,6 +73,16 @@ def loaded_models() -> set[str]:
     """Local model specs that answered in this app process (their weights stay loaded)."""
     return set()
 
+
+st.subheader("Classic bots")
+rasa = bots.rasa_url()
+if bots.rasa_status() is not None:
+    st.success(f"Rasa is up at {inline_code(rasa)}: model {inline_code('rasa:' + rasa)}.", icon=":material/smart_toy:")
+else:
+    st.info(f"No Rasa server at {inline_code(rasa)}. Start the bundled assistant with `make rasa` "
+            "(its own Python 3.10 environment; the first time installs Rasa and trains it).", icon=":material/smart_toy:")
+for spec in bots.chatterbot_specs():
+    st.caption(f"ChatterBot {inline_code(spec)} — trained on the file's train rows the first time it is used")
 
 st.subheader("Try it")
 specs = context.model_specs()
