@@ -11,7 +11,7 @@ import os
 import sys
 
 # Each module defines register(subparsers, common) and sets `func` on its parsers.
-COMMAND_MODULES = ["eval_cmd", "runs_cmd", "score_cmd", "app_cmd", "finetune_cmd", "demo_cmd", "annotate_cmd"]
+COMMAND_MODULES = ["eval_cmd", "runs_cmd", "score_cmd", "app_cmd", "finetune_cmd", "demo_cmd", "annotate_cmd", "kb_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,9 @@
+"""Knowledge enhancement: files chunked into versioned bases in the database file, BM25 retrieval
+(bm25s), passages for prompts, and retrieval metrics."""
+
+from workbench.knowledge.bases import AddResult, Passage, add_base, list_bases, remove_base, search, show_base
+from workbench.knowledge.chunking import Chunking
+from workbench.knowledge.tokens import TOKENIZERS
+
+__all__ = ["AddResult", "Chunking", "Passage", "TOKENIZERS", "add_base", "list_bases", "remove_base", "search",
+           "show_base"]
