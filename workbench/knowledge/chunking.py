@@ -24,7 +24,8 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_LINE_CHARS = 4 * 1024 * 1024  # one JSONL/CSV record
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_BREAK = re.compile(r"[.!?。！？；;\n]\s*|\s+")  # where a long paragraph may be cut
+_SENTENCE_END = re.compile(r"[.!?。！？；;\n]\s*")  # where a long paragraph is best cut
+_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -161,11 +162,15 @@ def split_text(text: str, chunking: Chunking) -> Iterator[str]:
 
 
 def _paragraph_pieces(text: str, cap: int) -> Iterator[str]:
-    """`text` cut into pieces of at most `cap` characters, each cut at the last break in its second half."""
+    """`text` cut into pieces of at most `cap` characters, each at the last sentence end in its second half,
+    else the last space there, else at the cap (Chinese without punctuation)."""
     while len(text) > cap:
         cut = cap
-        for m in _BREAK.finditer(text, cap // 2, cap):
-            cut = m.end()
+        for pattern in (_SENTENCE_END, _SPACE):
+            found = [m.end() for m in pattern.finditer(text, cap // 2, cap)]
+            if found:
+                cut = found[-1]
+                break
         yield text[:cut].strip()
         text = text[cut:]
     if text.strip():
