@@ -16,14 +16,14 @@ import re
 from collections.abc import Callable
 
 TOKENIZERS = ("english", "cjk-bigram", "jieba")
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RUN = re.compile(f"[{_CJK}]+")
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{CJK}]+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_LATIN_OR_CJK = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+", re.UNICODE)
+_LATIN_OR_CJK = re.compile(f"[{CJK}]+|[^\\W_{CJK}]+", re.UNICODE)
 
 
 @functools.cache
-def _stopwords() -> frozenset[str]:
+def english_stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
     return frozenset(STOPWORDS_EN)
@@ -37,7 +37,7 @@ def _stemmer():
 
 
 def _latin(words: list[str]) -> list[str]:
-    stop = _stopwords()
+    stop = english_stopwords()
     return _stemmer().stemWords([w for w in words if w not in stop])
 
 
