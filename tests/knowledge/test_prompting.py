@@ -56,7 +56,7 @@ def test_passages_are_retrieved_per_row_and_rendered():
     passages = knowledge.retrieve_for_rows(p, rows)
     assert [ps[0].id for ps in passages] == ["faq-05", "faq-01"] and len(passages[0]) == 2
     assert len(passages[1]) == 1  # no other entry shares a term with it: a zero score is no passage
-    rendered = list(p.render_rows(knowledge.with_passages(rows, passages)))
+    rendered = list(p.render_rows(knowledge.with_passages(r, ps) for r, ps in zip(rows, passages)))
     assert rendered[0][0]["content"].startswith("[1:faq-05] Refunds: Once your return reaches our warehouse")
     assert "[1:faq-01] Resetting your password" in rendered[1][0]["content"]
     assert "passages" not in rows[0]  # the caller's rows are not changed
@@ -81,6 +81,6 @@ def test_bundled_knowledge_prompts(prompt_file, faq, question, gold):
     rows = [{"question": question}]
     passages = knowledge.retrieve_for_rows(p, rows)
     assert passages[0][0].id == gold
-    system, user = p.render(knowledge.with_passages(rows, passages)[0])
+    system, user = p.render(knowledge.with_passages(rows[0], passages[0]))
     assert f"[{gold}] " in system["content"] and passages[0][0].text in system["content"]
     assert user["content"] == question

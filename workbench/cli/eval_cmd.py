@@ -166,7 +166,8 @@ def _plan_new(args: argparse.Namespace, options: dict):
     dataset = load_dataset(args.data, reference_field=args.reference, lang=args.lang)
     metrics = parse_metrics(args.metrics)
     return runner.plan_eval(prompts, dataset, args.model, metrics, limit=args.limit, params=parse_params(args.param),
-                            repeats=args.repeat, provider_options=options, use_cache=not args.no_cache)
+                            repeats=args.repeat, provider_options=options, use_cache=not args.no_cache,
+                            db=args.db)
 
 
 def _progress_printer():

@@ -71,6 +71,8 @@ class Variant:
     params: dict[str, Any]
     messages: list[list[dict[str, str]] | None]  # rendered, one per plan row (None: not needed by this plan)
     run_id: str | None = None
+    knowledge: dict[str, Any] | None = None  # {base, version, method, k} for a prompt with `knowledge:`
+    passages: list | None = None  # per plan row, the knowledge.Passage list put into its prompt
 
 
 @dataclass
@@ -97,8 +99,10 @@ class Progress:
 
 def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], metrics: metric_lib.MetricSet,
               limit: int | None = None, params: dict[str, Any] | None = None, repeats: int = 1,
-              provider_options: dict[str, Any] | None = None, use_cache: bool = True) -> Plan:
-    """Validate rows and render every prompt on every row. Raises UserError; creates nothing."""
+              provider_options: dict[str, Any] | None = None, use_cache: bool = True,
+              db: str | None = None) -> Plan:
+    """Validate rows, retrieve passages for knowledge prompts (from `db`'s bases) and render every prompt
+    on every row. Raises UserError; creates nothing."""
     if repeats < 1:
         raise UserError("must be at least 1", "--repeat")
     rows = list(range(len(dataset.rows)))[: limit if limit else None]
@@ -109,15 +113,38 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
     for prompt in prompts:
         required, _ = prompt.variables()
         check_rows(sub, required, need_reference=metrics.needs_reference, needed_by=prompt.path)
-        rendered = _render(prompt, dataset, rows)
+        used, passages = _retrieve(prompt, dataset, rows, db)
+        rendered = _render(prompt, dataset, rows, passages=passages)
         for spec in model_specs:
-            variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered))
+            variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered, knowledge=used,
+                                    passages=passages))
     return Plan(variants, dataset, metrics, rows, repeats, provider_options or {}, use_cache)
 
 
-def _render(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None) -> list:
+def _retrieve(prompt: Prompt, dataset: Dataset, rows: list[int], db: str | None, recorded: dict | None = None,
+              only: set[int] | None = None) -> tuple[dict | None, list | None]:
+    """(knowledge used, passages per plan row, None where not needed) for a prompt with `knowledge:`."""
+    if not prompt.knowledge:
+        return None, None
+    from workbench import knowledge
+
     wanted = [i for i in rows if only is None or i in only]
-    rendered = prompt.render_rows(dataset.rows[i] for i in wanted)
+    used, found = knowledge.plan_passages(prompt, [dataset.rows[i] for i in wanted], db, recorded,
+                                          [dataset.place(i) for i in wanted])
+    by_row = dict(zip(wanted, found))
+    return used, [by_row.get(i) for i in rows]
+
+
+def _render(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None,
+            passages: list | None = None) -> list:
+    wanted = [i for i in rows if only is None or i in only]
+    if passages is None:
+        rendered = prompt.render_rows(dataset.rows[i] for i in wanted)
+    else:
+        from workbench.knowledge import with_passages
+
+        found = dict(zip(rows, passages))
+        rendered = prompt.render_rows(with_passages(dataset.rows[i], found[i]) for i in wanted)
     out: list[list[dict[str, str]] | None] = []
     for i in rows:
         if only is not None and i not in only:
@@ -154,6 +181,7 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
         done = store.done_rows(con, run_id, errors_too=True)
         ok = store.done_rows(con, run_id, errors_too=False)
         unscored = cache_store.unscored_outputs(con, run_id)
+        recorded = store.run_knowledge(con, run_id)
     prompt = parse_prompt(version["content"], version["path"] or version["name"])
     dataset = Dataset(ds["name"], ds["path"] or ds["name"], ds["rows"], ds["columns"],
                       ds["reference_field"] or "reference", run["lang"])
@@ -163,8 +191,11 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     else:
         every = {(r, k) for r in rows for k in range(run["repeats"])}
         todo = sorted((every - done) | (unscored & every))
-    messages = _render(prompt, dataset, rows, only={r for r, _ in todo})
-    variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id)
+    only = {r for r, _ in todo}
+    used, passages = _retrieve(prompt, dataset, rows, db, recorded, only)  # the version the run used
+    messages = _render(prompt, dataset, rows, only=only, passages=passages)
+    variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id, knowledge=used,
+                      passages=passages)
     metrics = parse_metrics(_metric_list(run["metrics"], run["signatures"]))
     return Plan([variant], dataset, metrics, rows, run["repeats"], provider_options or {}, use_cache,
                 todo={run_id: todo})
@@ -193,6 +224,10 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
                 con, prompt_hash=v.prompt.version, prompt_name=v.prompt.name, model_spec=v.model_spec,
                 params=v.params, dataset_hash=ds_hash, n_rows=len(plan.rows), repeats=plan.repeats,
                 metrics=plan.metrics.as_text(), lang=plan.dataset.lang, signatures=sigs)
+            if v.knowledge:
+                from workbench import knowledge
+
+                knowledge.record_run_passages(con, v.run_id, v.knowledge, v.passages, plan.rows, plan.repeats)
     return [v.run_id for v in plan.variants]
 
 

@@ -3,8 +3,15 @@
 
 from workbench.knowledge.bases import AddResult, Passage, add_base, list_bases, remove_base, search, show_base
 from workbench.knowledge.chunking import Chunking
-from workbench.knowledge.prompting import knowledge_version, retrieve_for_rows, with_passages
+from workbench.knowledge.prompting import (
+    knowledge_version,
+    plan_passages,
+    record_run_passages,
+    retrieve_for_rows,
+    with_passages,
+)
 from workbench.knowledge.tokens import TOKENIZERS
 
 __all__ = ["AddResult", "Chunking", "Passage", "TOKENIZERS", "add_base", "list_bases", "remove_base", "search",
-           "show_base", "knowledge_version", "retrieve_for_rows", "with_passages"]
+           "show_base", "knowledge_version", "plan_passages", "record_run_passages",
+           "retrieve_for_rows", "with_passages"]

@@ -1,5 +1,11 @@
 """Passages for prompts: a prompt's `knowledge:` section retrieves per row, and the rows it renders get
-`passages` (a list of {text, id, title, score, rank, source}, best first) in their context."""
+`passages` (a list of {text, id, title, score, rank, source}, best first) in their context.
+
+The runner retrieves for every row while planning, before any request: a missing base fails there, in
+one line. The passages go into the rendered messages (so the response cache's key covers them) and are
+stored per output when the run is created; the run records the base version, and a resumed run
+retrieves from that version again.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 from typing import Any
 
 from workbench import store
+from workbench.errors import TemplateError
 from workbench.knowledge.bases import Passage, search
 
 
@@ -22,16 +29,44 @@ def knowledge_version(prompt, db: str | os.PathLike | None = None) -> dict[str, 
 
 
 def retrieve_for_rows(prompt, rows: list[dict[str, Any]], db: str | os.PathLike | None = None,
-                      version: str | None = None) -> list[list[Passage]]:
+                      version: str | None = None, places: list[str] | None = None) -> list[list[Passage]]:
     """The passages for each row: the query template rendered on the row, searched in the prompt's base
-    (its current version, or `version`, e.g. the one a resumed run recorded)."""
+    (its current version, or `version`, e.g. the one a resumed run recorded). `places` name the rows in
+    errors (``data.jsonl:7``)."""
     spec = prompt.knowledge
-    queries = [prompt.render_query(r) for r in rows]
+    queries = []
+    for n, row in enumerate(rows):
+        try:
+            queries.append(prompt.render_query(row))
+        except TemplateError as e:
+            at = f" (rendering {places[n]})" if places else ""
+            raise TemplateError(f"{e.message}{at}", e.where) from None
     _, passages = search(spec["base"], queries, spec["k"], db=db, version=version,
                          where=f"{prompt.path}: knowledge.base")
     return passages
 
 
-def with_passages(rows: list[dict[str, Any]], passages: list[list[Passage]]) -> list[dict[str, Any]]:
-    """Copies of the rows with `passages` as plain data, for the sandboxed templates."""
-    return [{**row, "passages": [p.to_dict() for p in ps]} for row, ps in zip(rows, passages)]
+def with_passages(row: dict[str, Any], passages: list[Passage]) -> dict[str, Any]:
+    """A copy of the row with `passages` as plain data, for the sandboxed templates."""
+    return {**row, "passages": [p.to_dict() for p in passages]}
+
+
+def plan_passages(prompt, rows: list[dict[str, Any]], db: str | os.PathLike | None = None,
+                  recorded: dict[str, Any] | None = None,
+                  places: list[str] | None = None) -> tuple[dict[str, Any] | None, list[list[Passage]] | None]:
+    """(knowledge a run records, passages per row) for a prompt with a `knowledge:` section, else
+    (None, None). `recorded`: the knowledge a stored run used (resume), so the same version answers."""
+    if not prompt.knowledge:
+        return None, None
+    used = recorded or knowledge_version(prompt, db)
+    return used, retrieve_for_rows(prompt, rows, db, used["version"], places)
+
+
+def record_run_passages(con, run_id: str, used: dict[str, Any], passages: list[list[Passage]],
+                        rows: list[int], repeats: int) -> None:
+    """Store the run's knowledge version and the passages of each (row, repeat), in `con`'s unit of work."""
+    store.set_run_knowledge(con, run_id, used)
+    records = [{"run_id": run_id, "row_idx": row, "repeat_idx": rep, "rank": p.rank, "version": used["version"],
+                "chunk_idx": p.idx, "chunk_id": p.id, "score": p.score}
+               for row, found in zip(rows, passages) for rep in range(repeats) for p in found]
+    store.write_passages(con, records)

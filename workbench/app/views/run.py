@@ -75,7 +75,8 @@ if start:
             raise UserError("choose at least one prompt, one model and a dataset", "Run")
         prompts = [load_choice(*options[c]) for c in chosen]
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
-                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": 2})
+                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": 2},
+                                db=context.db())
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)
         if job.error:
             context.show_error(UserError(job.error))
