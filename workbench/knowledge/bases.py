@@ -158,14 +158,19 @@ def remove_base(name: str, db: str | os.PathLike | None = None) -> int:
 def search(name: str, queries: list[str], k: int = 5, db: str | os.PathLike | None = None,
            version: str | None = None, where: str = "knowledge base") -> tuple[str, list[list[Passage]]]:
     """(version, passages per query) from base `name` (its current version, or `version`), BM25, best first."""
-    if k < 1:
-        raise UserError(f"k must be at least 1, got {k}", where)
     with store.connect(db) as con:
         meta = store.get_knowledge_version(con, version) if version else store.get_knowledge_base(con, name, where)
-        index = load_index(con, db, meta["version"], meta["signature"]["tokenizer"])
-        hits = [index.top(q, k) for q in queries]
-        wanted = sorted({i for h in hits for i, _ in h})
-        chunks = {c["idx"]: c for c in store.knowledge_chunks(con, meta["version"], idxs=wanted)}
-    results = [[Passage(chunks[i]["id"], chunks[i]["title"] or "", chunks[i]["text"], score, rank, i,
-                        chunks[i]["source"]) for rank, (i, score) in enumerate(h, 1)] for h in hits]
-    return meta["version"], results
+        return meta["version"], search_version(con, db, meta, queries, k, where)
+
+
+def search_version(con, db: str | os.PathLike | None, meta: dict[str, Any], queries: list[str], k: int,
+                   where: str = "knowledge base") -> list[list[Passage]]:
+    """Passages per query from one stored version (`meta` as store.get_knowledge_base gives it), in `con`."""
+    if k < 1:
+        raise UserError(f"k must be at least 1, got {k}", where)
+    index = load_index(con, db, meta["version"], meta["signature"]["tokenizer"])
+    hits = [index.top(q, k) for q in queries]
+    wanted = sorted({i for h in hits for i, _ in h})
+    chunks = {c["idx"]: c for c in store.knowledge_chunks(con, meta["version"], idxs=wanted)}
+    return [[Passage(chunks[i]["id"], chunks[i]["title"] or "", chunks[i]["text"], score, rank, i,
+                     chunks[i]["source"]) for rank, (i, score) in enumerate(h, 1)] for h in hits]

@@ -14,18 +14,36 @@ from typing import Any
 
 from workbench import store
 from workbench.errors import TemplateError
-from workbench.knowledge.bases import Passage, search
+from workbench.knowledge.bases import Passage, search, search_version
 
 
 def knowledge_version(prompt, db: str | os.PathLike | None = None) -> dict[str, Any] | None:
     """{base, version, method, k} the prompt retrieves with now, or None without a `knowledge:` section.
     A base that does not exist is a one-line UserError naming the prompt file, raised before any request."""
-    spec = prompt.knowledge
-    if not spec:
+    if not prompt.knowledge:
         return None
     with store.connect(db) as con:
-        meta = store.get_knowledge_base(con, spec["base"], f"{prompt.path}: knowledge.base")
+        return _used(prompt, _current(con, prompt))
+
+
+def _current(con, prompt) -> dict[str, Any]:
+    return store.get_knowledge_base(con, prompt.knowledge["base"], f"{prompt.path}: knowledge.base")
+
+
+def _used(prompt, meta: dict[str, Any]) -> dict[str, Any]:
+    spec = prompt.knowledge
     return {"base": spec["base"], "version": meta["version"], "method": spec["method"], "k": spec["k"]}
+
+
+def _queries(prompt, rows: list[dict[str, Any]], places: list[str] | None) -> list[str]:
+    queries = []
+    for n, row in enumerate(rows):
+        try:
+            queries.append(prompt.render_query(row))
+        except TemplateError as e:
+            at = f" (rendering {places[n]})" if places else ""
+            raise TemplateError(f"{e.message}{at}", e.where) from None
+    return queries
 
 
 def retrieve_for_rows(prompt, rows: list[dict[str, Any]], db: str | os.PathLike | None = None,
@@ -34,14 +52,7 @@ def retrieve_for_rows(prompt, rows: list[dict[str, Any]], db: str | os.PathLike 
     (its current version, or `version`, e.g. the one a resumed run recorded). `places` name the rows in
     errors (``data.jsonl:7``)."""
     spec = prompt.knowledge
-    queries = []
-    for n, row in enumerate(rows):
-        try:
-            queries.append(prompt.render_query(row))
-        except TemplateError as e:
-            at = f" (rendering {places[n]})" if places else ""
-            raise TemplateError(f"{e.message}{at}", e.where) from None
-    _, passages = search(spec["base"], queries, spec["k"], db=db, version=version,
+    _, passages = search(spec["base"], _queries(prompt, rows, places), spec["k"], db=db, version=version,
                          where=f"{prompt.path}: knowledge.base")
     return passages
 
@@ -55,11 +66,15 @@ def plan_passages(prompt, rows: list[dict[str, Any]], db: str | os.PathLike | No
                   recorded: dict[str, Any] | None = None,
                   places: list[str] | None = None) -> tuple[dict[str, Any] | None, list[list[Passage]] | None]:
     """(knowledge a run records, passages per row) for a prompt with a `knowledge:` section, else
-    (None, None). `recorded`: the knowledge a stored run used (resume), so the same version answers."""
+    (None, None), in one connection. `recorded`: the knowledge a stored run used (resume), so the same
+    version answers."""
     if not prompt.knowledge:
         return None, None
-    used = recorded or knowledge_version(prompt, db)
-    return used, retrieve_for_rows(prompt, rows, db, used["version"], places)
+    queries = _queries(prompt, rows, places)
+    with store.connect(db) as con:
+        meta = store.get_knowledge_version(con, recorded["version"]) if recorded else _current(con, prompt)
+        used = recorded or _used(prompt, meta)
+        return used, search_version(con, db, meta, queries, used["k"], f"{prompt.path}: knowledge.base")
 
 
 def record_run_passages(con, run_id: str, used: dict[str, Any], passages: list[list[Passage]],
