@@ -118,3 +118,14 @@ def test_resume_retrieves_from_the_version_the_run_used(cli, openai_server, db, 
     r = cli("eval", "--resume", run_id, "--no-cache", "--json")
     assert r.code == 0, r.err
     assert openai_server.requests[-1]["messages"][0]["content"] == first_prompt
+
+
+def test_export_carries_the_passages_of_each_output(cli, openai_server, tmp_path):
+    knowledge.add_base("faq_en", [str(FAQ_EN)])
+    run_id = evaluate(cli, openai_server, PROMPT_EN, DATA_EN, "--limit", "3")
+    out = tmp_path / "run.jsonl"
+    assert cli("export", run_id, "--format", "jsonl", "-o", out).code == 0
+    records = rows_of(out)
+    assert len(records) == 3 and all(r["knowledge_version"] for r in records)
+    first = json.loads(records[0]["passages"])
+    assert first[0]["id"] == "faq-01" and [p["rank"] for p in first] == list(range(1, len(first) + 1))

@@ -40,7 +40,20 @@ def run_records(con, run_id: str) -> pd.DataFrame:
     })
     for c in score_cols:
         out[c] = df[c].to_numpy()
+    used = store.run_knowledge(con, run_id)
+    if used:  # the passages each output was given, as JSON [{rank, id, score}], and the base version
+        out["knowledge_version"] = used["version"]
+        out["passages"] = _passages_column(store.load_passages(con, run_id), out)
     return out
+
+
+def _passages_column(passages: pd.DataFrame, out: pd.DataFrame) -> list[str]:
+    by_output: dict[tuple[int, int], list[dict]] = {}
+    for p in passages.itertuples():
+        by_output.setdefault((p.row_idx, p.repeat_idx), []).append({"rank": p.rank, "id": p.chunk_id,
+                                                                     "score": p.score})
+    return [json.dumps(by_output.get((r, k), []), ensure_ascii=False)
+            for r, k in zip(out["row_idx"], out["repeat_idx"])]
 
 
 def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:
