@@ -39,7 +39,7 @@ def test_query_variables_are_required_from_rows():
     ("knowledge: {k: 3}", "needs `base`"),
     ("knowledge: {base: faq_en, k: 0}", "`k` must be 1-50"),
     ("knowledge: {base: faq_en, k: true}", "`k` must be 1-50"),
-    ("knowledge: {base: faq_en, method: dense}", "`method` 'dense' is not available"),
+    ("knowledge: {base: faq_en, method: cosine}", "`method` 'cosine' is not available"),
     ("knowledge: {base: faq_en, top: 3}", "unknown keys: top"),
     ("knowledge: {base: faq_en, query: '{{ question'}", "knowledge.query, line 1: syntax error"),
 ])

@@ -334,7 +334,7 @@ def prompt_from_dict(data: Any, path: str = "<prompt>") -> Prompt:
     return prompt
 
 
-KNOWLEDGE_METHODS = ("bm25",)
+KNOWLEDGE_METHODS = ("bm25", "dense", "hybrid")  # dense and hybrid: English only (see workbench.knowledge.dense)
 
 
 def knowledge_section(section: Any, path: str) -> dict[str, Any] | None:

@@ -38,6 +38,9 @@ def register(sub, common) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("query", metavar="QUERY")
     p.add_argument("-k", type=int, default=5, help="passages to return (default 5)")
+    p.add_argument("--method", default="bm25", choices=["bm25", "dense", "hybrid"],
+                   help="bm25 (default); dense: all-MiniLM-L6-v2 embeddings, English only; hybrid: both, fused by "
+                        "reciprocal rank")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=search)
 
@@ -98,13 +101,14 @@ def search(args: argparse.Namespace) -> int:
     from workbench import knowledge
     from workbench.cli.output import print_json
 
-    version, (passages,) = knowledge.search(args.name, [args.query], args.k, db=args.db, where="kb search")
+    version, (passages,) = knowledge.search(args.name, [args.query], args.k, db=args.db, where="kb search",
+                                            method=args.method)
     if args.json:
-        print_json({"base": args.name, "version": version, "query": args.query,
+        print_json({"base": args.name, "version": version, "query": args.query, "method": args.method,
                     "passages": [p.to_dict() for p in passages]})
         return 0
     if not passages:
-        print("no chunk shares a term with the query", file=sys.stderr)
+        print("no passage found (BM25 returns only chunks that share a term with the query)", file=sys.stderr)
     for p in passages:
         title = f" [{p.title}]" if p.title else ""
         print(f"{p.rank}. {p.id}{title}  score {p.score:.3f}\n   {_clip(p.text, 240)}")

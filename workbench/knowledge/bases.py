@@ -155,21 +155,37 @@ def remove_base(name: str, db: str | os.PathLike | None = None) -> int:
         return store.remove_knowledge_base(con, name)
 
 
+METHODS = ("bm25", "dense", "hybrid")
+
+
 def search(name: str, queries: list[str], k: int = 5, db: str | os.PathLike | None = None,
-           version: str | None = None, where: str = "knowledge base") -> tuple[str, list[list[Passage]]]:
-    """(version, passages per query) from base `name` (its current version, or `version`), BM25, best first."""
+           version: str | None = None, where: str = "knowledge base",
+           method: str = "bm25") -> tuple[str, list[list[Passage]]]:
+    """(version, passages per query) from base `name` (its current version, or `version`), best first."""
     with store.connect(db) as con:
         meta = store.get_knowledge_version(con, version) if version else store.get_knowledge_base(con, name, where)
-        return meta["version"], search_version(con, db, meta, queries, k, where)
+        return meta["version"], search_version(con, db, meta, queries, k, where, method)
 
 
 def search_version(con, db: str | os.PathLike | None, meta: dict[str, Any], queries: list[str], k: int,
-                   where: str = "knowledge base") -> list[list[Passage]]:
-    """Passages per query from one stored version (`meta` as store.get_knowledge_base gives it), in `con`."""
+                   where: str = "knowledge base", method: str = "bm25") -> list[list[Passage]]:
+    """Passages per query from one stored version (`meta` as store.get_knowledge_base gives it), in `con`.
+    Scores: BM25 for bm25, cosine similarity for dense, the reciprocal-rank-fusion sum for hybrid."""
     if k < 1:
         raise UserError(f"k must be at least 1, got {k}", where)
-    index = load_index(con, db, meta["version"], meta["signature"]["tokenizer"])
-    hits = [index.top(q, k) for q in queries]
+    if method not in METHODS:
+        raise UserError(f"unknown retrieval method {method!r} (choose {', '.join(METHODS)})", where)
+    if method == "bm25":
+        index = load_index(con, db, meta["version"], meta["signature"]["tokenizer"])
+        hits = [index.top(q, k) for q in queries]
+    else:
+        from workbench.knowledge import dense
+
+        depth = k if method == "dense" else max(k, dense.FUSION_DEPTH)
+        hits = dense.dense_top(con, db, meta["version"], queries, depth)
+        if method == "hybrid":
+            index = load_index(con, db, meta["version"], meta["signature"]["tokenizer"])
+            hits = [dense.fuse([index.top(q, depth), d], k) for q, d in zip(queries, hits)]
     wanted = sorted({i for h in hits for i, _ in h})
     chunks = {c["idx"]: c for c in store.knowledge_chunks(con, meta["version"], idxs=wanted)}
     return [[Passage(chunks[i]["id"], chunks[i]["title"] or "", chunks[i]["text"], score, rank, i,

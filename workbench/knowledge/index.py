@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,14 +82,13 @@ def build_index(texts, tokenizer_name: str) -> BM25Index:
     import bm25s
 
     tokenize = tokenizer(tokenizer_name)
-    vocab: dict[str, int] = {}
-    corpus_ids: list[list[int]] = []
-    for _, text in texts:
-        corpus_ids.append([vocab.setdefault(t, len(vocab)) for t in tokenize(text)])
+    vocab: defaultdict[str, int] = defaultdict()
+    vocab.default_factory = vocab.__len__  # a new token gets the next id
+    corpus_ids = [[vocab[t] for t in tokenize(text)] for _, text in texts]
     if not corpus_ids:
         return BM25Index(None, {}, 0, tokenizer_name)
     retriever = bm25s.BM25()
-    retriever.index((corpus_ids, vocab), show_progress=False)
+    retriever.index((corpus_ids, dict(vocab)), show_progress=False)
     return BM25Index(retriever, retriever.vocab_dict, len(corpus_ids), tokenizer_name)
 
 

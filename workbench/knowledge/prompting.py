@@ -53,7 +53,7 @@ def retrieve_for_rows(prompt, rows: list[dict[str, Any]], db: str | os.PathLike 
     errors (``data.jsonl:7``)."""
     spec = prompt.knowledge
     _, passages = search(spec["base"], _queries(prompt, rows, places), spec["k"], db=db, version=version,
-                         where=f"{prompt.path}: knowledge.base")
+                         where=f"{prompt.path}: knowledge.base", method=spec["method"])
     return passages
 
 
@@ -74,7 +74,8 @@ def plan_passages(prompt, rows: list[dict[str, Any]], db: str | os.PathLike | No
     with store.connect(db) as con:
         meta = store.get_knowledge_version(con, recorded["version"]) if recorded else _current(con, prompt)
         used = recorded or _used(prompt, meta)
-        return used, search_version(con, db, meta, queries, used["k"], f"{prompt.path}: knowledge.base")
+        return used, search_version(con, db, meta, queries, used["k"], f"{prompt.path}: knowledge.base",
+                                    used["method"])
 
 
 def record_run_passages(con, run_id: str, used: dict[str, Any], passages: list[list[Passage]],

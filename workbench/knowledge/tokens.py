@@ -36,9 +36,19 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+_stems: dict[str, str] = {}  # word -> stem: PyStemmer's own cache holds 10,000 words, a big base has more
+MAX_STEMS = 1_000_000
+
+
 def _latin(words: list[str]) -> list[str]:
     stop = english_stopwords()
-    return _stemmer().stemWords([w for w in words if w not in stop])
+    new = [w for w in set(words) if w not in _stems and w not in stop]
+    if new:
+        if len(_stems) + len(new) > MAX_STEMS:
+            _stems.clear()
+            new = [w for w in set(words) if w not in stop]
+        _stems.update(zip(new, _stemmer().stemWords(new)))
+    return [_stems[w] for w in words if w not in stop]
 
 
 def english(text: str) -> list[str]:
