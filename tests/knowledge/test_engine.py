@@ -129,3 +129,10 @@ def test_export_carries_the_passages_of_each_output(cli, openai_server, tmp_path
     assert len(records) == 3 and all(r["knowledge_version"] for r in records)
     first = json.loads(records[0]["passages"])
     assert first[0]["id"] == "faq-01" and [p["rank"] for p in first] == list(range(1, len(first) + 1))
+
+
+def test_show_names_the_base_version(cli, openai_server):
+    version = knowledge.add_base("faq_en", [str(FAQ_EN)]).version
+    run_id = evaluate(cli, openai_server, PROMPT_EN, DATA_EN, "--limit", "2")
+    r = cli("show", run_id)
+    assert r.code == 0 and f"knowledge faq_en version {version}  bm25, k=3" in r.out

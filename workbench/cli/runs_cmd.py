@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
@@ -59,6 +60,9 @@ def show(args: argparse.Namespace) -> int:
         return 0
     r = s.run
     print(f"run {r['id']}  {r['prompt_name']} ({r['prompt_hash'][:8]})  x  {r['model_spec']}  [{r['status']}]")
+    if r.get("knowledge"):  # the knowledge base version its passages came from
+        kb = json.loads(r["knowledge"])
+        print(f"knowledge {kb['base']} version {kb['version']}  {kb['method']}, k={kb['k']}")
     print(f"rows {s.n_rows}  outputs {s.n_outputs}  errors {s.n_errors}"
           + (f" ({', '.join(f'{k} {v}' for k, v in s.errors_by_kind.items())})" if s.errors_by_kind else "")
           + f"  latency p50 {fmt(s.latency_p50, 1)} ms  p95 {fmt(s.latency_p95, 1)} ms")
