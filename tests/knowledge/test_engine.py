@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from tests.conftest import DATA_EN, DATA_ZH, ROOT
 from workbench import knowledge, store
 from workbench.engine import runner
@@ -136,3 +138,23 @@ def test_show_names_the_base_version(cli, openai_server):
     run_id = evaluate(cli, openai_server, PROMPT_EN, DATA_EN, "--limit", "2")
     r = cli("show", run_id)
     assert r.code == 0 and f"knowledge faq_en version {version}  bm25, k=3" in r.out
+
+
+def test_show_reports_retrieval_against_gold_and_groundedness(cli, tmp_path):
+    from tests.openai_server import OpenAIServer
+
+    knowledge.add_base("faq_en", [str(FAQ_EN)])
+    data = tmp_path / "two.jsonl"
+    data.write_text(json.dumps({"question": "How long do refunds take?", "faq_id": "faq-05", "reference": "x"}) + "\n"
+                    + json.dumps({"question": "zzzz qqqq", "faq_id": "faq-99", "reference": "x"}) + "\n")
+    with OpenAIServer(reply=lambda messages: "Refunds are issued within 2 business days.") as server:
+        run_id = evaluate(cli, server, PROMPT_EN, data)
+    r = cli("show", run_id, "--json")
+    got = r.json()["retrieval"]
+    # row 1: faq-05 ranked first (hit 1, mrr 1, recall 1); row 2 retrieves nothing (0, 0, 0)
+    assert (got["retrieval_hit"], got["retrieval_mrr"], got["retrieval_recall"]) == (0.5, 0.5, 0.5)
+    # answer bigrams: refunds-issued issued-within within-2 2-business business-days; faq-05 ("issue your refund
+    # within 2 business days") holds the last three: 3/5 on row 1; row 2 has no passages: 0
+    assert got["grounded"] == pytest.approx((3 / 5 + 0) / 2) and got["n_grounded"] == 2
+    text = cli("show", run_id).out
+    assert "retrieval vs faq_id (2 rows): hit@3 0.500  mrr 0.500  recall 0.500" in text

@@ -10,8 +10,9 @@ from workbench.knowledge.prompting import (
     retrieve_for_rows,
     with_passages,
 )
+from workbench.knowledge.report import run_retrieval
 from workbench.knowledge.tokens import TOKENIZERS
 
 __all__ = ["AddResult", "Chunking", "Passage", "TOKENIZERS", "add_base", "list_bases", "remove_base", "search",
            "show_base", "knowledge_version", "plan_passages", "record_run_passages",
-           "retrieve_for_rows", "with_passages"]
+           "retrieve_for_rows", "run_retrieval", "with_passages"]
