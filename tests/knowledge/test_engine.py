@@ -158,3 +158,26 @@ def test_show_reports_retrieval_against_gold_and_groundedness(cli, tmp_path):
     assert got["grounded"] == pytest.approx((3 / 5 + 0) / 2) and got["n_grounded"] == 2
     text = cli("show", run_id).out
     assert "retrieval vs faq_id (2 rows): hit@3 0.500  mrr 0.500  recall 0.500" in text
+
+
+def test_the_app_prompt_editor_keeps_and_previews_the_knowledge_section(tmp_path, monkeypatch, db):
+    from streamlit.testing.v1 import AppTest
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shutil.copy(PROMPT_EN, prompts / "support_knowledge.yaml")
+    monkeypatch.setenv("WORKBENCH_PROMPTS", str(prompts))
+    monkeypatch.setenv("WORKBENCH_DATASETS", str(ROOT / "datasets"))
+    at = AppTest.from_file(str(ROOT / "workbench" / "app" / "views" / "prompts.py"), default_timeout=60).run()
+    assert any("no knowledge base 'faq_en'" in e.value.replace("\\", "") for e in at.error)  # inline, no crash
+    knowledge.add_base("faq_en", [str(FAQ_EN)])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    system = at.chat_message[0].children[0].value
+    assert "[faq-01] Resetting your password: If you can't remember your password" in system  # row 1: password
+    next(b for b in at.button if b.label == "Save as new version").click().run()
+    assert any("Saved version" in s.value for s in at.success)
+    with store.connect(db) as con:
+        saved = store.list_prompt_versions(con, "support_knowledge")
+        content = store.get_prompt_version(con, saved["hash"][0])["content"]
+    assert "knowledge:\n  base: faq_en" in content  # the editor kept the section
