@@ -59,9 +59,9 @@ def test_chinese_text_without_spaces_is_cut_under_the_cap(tmp_path):
     f = tmp_path / "zh.txt"
     f.write_text("退货政策。" * 500, encoding="utf-8")
     got = chunks(f, max_chars=120, overlap=20)
-    assert all(len(c.text) <= 120 for c in got) and all(c.text.startswith("退") or c.text.startswith("货") or True
-                                                         for c in got)
-    assert sum(c.text.count("。") for c in got) >= 500
+    assert len(got) > 20 and all(len(c.text) <= 120 for c in got)
+    assert all(c.text.endswith("。") for c in got[:-1])  # cut after a sentence end, not mid-word
+    assert sum(c.text.count("。") for c in got) >= 500  # nothing lost (the overlaps repeat some)
 
 
 def test_csv_with_a_text_field(tmp_path):
