@@ -52,7 +52,7 @@ def build(db: str, items: int, variants: int) -> None:
             store.save_prompt_version(con, f"variant{v}", None, version, prompt)
             run_id = store.create_run(con, prompt_hash=version, prompt_name=f"variant{v}",
                                       model_spec=f"openai:model-{v}", params={}, dataset_hash=h, n_rows=items,
-                                      repeats=1, metrics=",".join(METRICS), lang="en", signatures={})
+                                      repeats=1, metrics=[{"name": m} for m in METRICS], lang="en", signatures={})
             outputs, scores = [], []
             for i, r in enumerate(rows):
                 error = "timeout: request timed out" if rng.random() < 0.01 else None

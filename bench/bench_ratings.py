@@ -58,7 +58,7 @@ def fake_runs(db: str, n_runs: int, n_rows: int, seed: int = 0) -> list[str]:
         h = store.save_dataset(con, ds)
         for r in range(n_runs):
             run = store.create_run(con, prompt_hash=f"p{r}", prompt_name=f"prompt{r}", model_spec=f"openai:m{r}",
-                                   params={}, dataset_hash=h, n_rows=n_rows, repeats=1, metrics="bleu", lang="en",
+                                   params={}, dataset_hash=h, n_rows=n_rows, repeats=1, metrics=[{"name": "bleu"}], lang="en",
                                    signatures={})
             msgs = json.dumps([{"role": "user", "content": "q"}])
             outputs = [{"run_id": run, "row_idx": i, "repeat_idx": 0, "messages": msgs, "text": f"out {r} {i}",

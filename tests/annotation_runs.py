@@ -38,7 +38,7 @@ def make_runs(db: str, variants: list[tuple[str, str]], n_rows: int = 10,
             store.save_prompt_version(con, prompt.name, prompt.path, prompt.version, prompt.to_yaml())
             run_id = store.create_run(
                 con, prompt_hash=prompt.version, prompt_name=prompt.name, model_spec=model, params=prompt.params,
-                dataset_hash=ds_hash, n_rows=n_rows, repeats=1, metrics=ms.as_text(), lang=ds.lang,
+                dataset_hash=ds_hash, n_rows=n_rows, repeats=1, metrics=ms.specs(), lang=ds.lang,
                 signatures=metric_lib.signatures(ms, ds.lang))
             outputs, scores = [], []
             for i in range(n_rows):

@@ -23,6 +23,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_DB", str(tmp_path / "wb.duckdb"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("WORKBENCH_PASSWORD", raising=False)  # the app's login gate stays off unless a test sets it
+    monkeypatch.delenv("WORKBENCH_ANNOTATE_ONLY", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     return tmp_path

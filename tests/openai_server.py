@@ -23,13 +23,17 @@ from typing import Any
 
 @dataclass
 class Fault:
-    """What to do instead of answering: status 429/500/..., `slow` seconds, `drop` the connection, `garbage` JSON."""
+    """What to do instead of answering: status 429/500/..., `slow` seconds, `drop` the connection, `garbage` JSON,
+    `body` (these bytes, with `status` or 200, e.g. an error page that echoes a header), or `patch` (answer, with
+    these top-level fields of the reply replaced, e.g. a malformed `usage`)."""
 
     status: int = 0
     retry_after: float | None = None
     slow: float = 0.0
     drop: bool = False
     garbage: bool = False
+    body: bytes | None = None
+    patch: dict[str, Any] | None = None
 
 
 def echo_reply(messages: list[dict[str, str]]) -> str:
@@ -166,6 +170,8 @@ class OpenAIServer:
                 return False
             if fault.garbage:
                 return await self._send(writer, 200, b'{"id": "x", "choices": [{"mess')
+            if fault.body is not None:
+                return await self._send(writer, fault.status or 200, fault.body)
             if fault.status:
                 extra = {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
                 return await self._send(writer, fault.status, {"error": {"message": f"injected {fault.status}"}}, extra)
@@ -182,6 +188,8 @@ class OpenAIServer:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
                       "total_tokens": prompt_tokens + len(text.split())},
         }
+        if fault and fault.patch:
+            resp.update(fault.patch)
         return await self._send(writer, 200, resp)
 
     async def _send(self, writer, status: int, payload, extra: dict[str, str] | None = None) -> bool:

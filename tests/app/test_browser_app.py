@@ -74,7 +74,7 @@ def test_author_run_compare_export(tmp_path):
         page.get_by_text("Saved version").wait_for()
         assert "Customer: {{ question }}" in (prompts / "support_zero_shot.yaml").read_text(encoding="utf-8")
         with store.connect(db) as con:
-            assert len(store.list_prompt_versions(con, "support_zero_shot")) == 1
+            assert len(store.list_prompt_versions(con, "support_zero_shot")) == 2  # the file as it was, then the edit
 
         # Run it against the loopback server.
         goto(page, "Run")

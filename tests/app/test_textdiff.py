@@ -62,3 +62,17 @@ def test_markdown_literal_escapes_every_markdown_construct():
     out = markdown_literal("![x](http://e/x.png) <b>hi</b> **y** `c` [l](u)")
     assert out == r"\!\[x\]\(http\:\/\/e\/x\.png\) \<b\>hi\<\/b\> \*\*y\*\* \`c\` \[l\]\(u\)"
     assert markdown_literal("a\nb") == "a  \nb"
+
+
+def test_inline_code_is_one_code_span_whatever_the_text():
+    from markdown_it import MarkdownIt
+
+    from workbench.app.textdiff import inline_code
+
+    md = MarkdownIt("commonmark")
+    for text in ["plain", "few`![p](http://127.0.0.9/p.png)`x", "``a``![x](u)", "`edge", "edge`", "a\nb <b>c</b>",
+                 ":red[x] :material/home: $x$"]:
+        out = md.renderInline(f"Best: {inline_code(text)} wins")
+        assert "<img" not in out and "<a " not in out and "<b>" not in out, out
+        code = re.findall(r"<code>(.*?)</code>", out)
+        assert len(code) == 1 and html.unescape(code[0]).strip() == text.replace("\n", " ").strip(), out

@@ -109,6 +109,19 @@ def test_parquet_and_list_references(tmp_path):
     assert ds.place(1).endswith("d.parquet: row 2")
 
 
+def test_parquet_null_and_nan_float_references_are_missing_as_in_jsonl(tmp_path):
+    pd.DataFrame({"question": ["a", "b", "c", "d"], "reference": [1.5, None, float("nan"), 2.0]}).to_parquet(
+        tmp_path / "f.parquet")
+    (tmp_path / "f.jsonl").write_text('{"question": "a", "reference": 1.5}\n{"question": "b", "reference": null}\n'
+                                      '{"question": "c", "reference": NaN}\n{"question": "d", "reference": 2.0}\n')
+    for name, places in (("f.parquet", "rows 2, 3"), ("f.jsonl", "lines 2, 3")):
+        ds = load_dataset(tmp_path / name)
+        assert [ds.references(i) for i in range(4)] == [["1.5"], [], [], ["2.0"]], name
+        with pytest.raises(DatasetError, match=f"'reference' missing in {places}$"):
+            check_rows(ds, {"question"}, need_reference=True)
+    assert load_dataset(tmp_path / "f.parquet").rows[2]["reference"] is None  # stored as null, not NaN
+
+
 def test_custom_reference_field_and_lang_override(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("q,gold\nhello,world\n")

@@ -196,7 +196,8 @@ def test_api_key_never_stored_or_printed(cli, db, monkeypatch):
     secret = "sk-test-0123456789abcdefSECRET"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     with OpenAIServer(fault=lambda n, req: Fault(status=500) if n % 2 else None) as server:
-        r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", f"openai:test@{server.base_url}", "--limit", "4",
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)  # the key's home (no other host gets it)
+        r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", "openai:test", "--limit", "4",
                 "--retries", "0", "--db", db, "--json")
         assert server.headers_seen[0]["authorization"] == f"Bearer {secret}"
     assert r.code == 0 and secret not in r.out + r.err

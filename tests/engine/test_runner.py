@@ -128,7 +128,7 @@ class EchoBatchProvider(Provider):
 
 
 def test_batching_provider_gets_batches_one_at_a_time(cli, db, monkeypatch):
-    monkeypatch.setitem(providers.KINDS, "batchtest", ("tests.engine.test_runner", "EchoBatchProvider"))
+    monkeypatch.setitem(providers.REGISTRY.targets(), "batchtest", EchoBatchProvider)
     EchoBatchProvider.seen, EchoBatchProvider.most_active = [], 0
     r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", "batchtest:x", "--limit", "23", "-j", "8", "--json")
     assert r.code == 0, r.err
@@ -235,7 +235,7 @@ def test_an_answer_with_a_lone_surrogate_is_stored_with_the_rest(cli, db):
 
 
 def test_an_unexpected_provider_exception_is_recorded_on_its_rows(cli, db, monkeypatch):
-    monkeypatch.setitem(providers.KINDS, "broken", ("tests.engine.test_runner", "BrokenProvider"))
+    monkeypatch.setitem(providers.REGISTRY.targets(), "broken", BrokenProvider)
     r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", "broken:x", "--limit", "12", "--json")
     assert r.code == 0, r.err
     run = r.json()["runs"][0]

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -19,7 +21,7 @@ def _run_with_scores(db, values, metric):
     with store.connect(db) as con:
         con.execute("INSERT INTO runs (id, prompt_hash, prompt_name, model_spec, params, dataset_hash, n_rows, "
                     "metrics, lang, status) VALUES ('r', 'h', 'p', 'm', '{}', 'd', ?, ?, 'en', 'done')",
-                    [len(values), metric])
+                    [len(values), json.dumps([{"name": metric}])])
         store.write_results(con, [], [{"run_id": "r", "row_idx": i, "repeat_idx": 0, "metric": metric, "value": v}
                                       for i, v in enumerate(values)])
         return analysis.summarize(con, "r")

@@ -24,7 +24,7 @@ def make_runs(db: str, rows: list[dict], variants: list[dict], metric: str = "bl
             store.save_prompt_version(con, v.get("prompt", f"p{n}"), None, version, prompt_yaml)
             run_id = store.create_run(con, prompt_hash=version, prompt_name=v.get("prompt", f"p{n}"),
                                       model_spec=v.get("model", "openai:m"), params={}, dataset_hash=h,
-                                      n_rows=len(v["texts"]), repeats=1, metrics=metric, lang="en", signatures={})
+                                      n_rows=len(v["texts"]), repeats=1, metrics=[{"name": metric}], lang="en", signatures={})
             errors = v.get("errors", {})
             outputs = [{"run_id": run_id, "row_idx": i, "repeat_idx": 0, "messages": "[]",
                         "text": None if i in errors else t, "error": errors.get(i), "cached": False,

@@ -165,7 +165,8 @@ def test_text_checks():
 
 def test_parse_metrics():
     assert metrics.parse_metrics(["bleu,rouge", "regex=^\\d+,\\d+$"]).names == ("bleu", "rouge1", "rouge2", "rougeL", "regex")
-    assert metrics.parse_metrics(["regex=a,b"]).regex == "a,b"
+    assert metrics.parse_metrics(["regex=a,b"]).specs() == [{"name": "regex", "pattern": "a,b"}]
+    assert metrics.parse_metrics("exact,regex=a").specs() == [{"name": "exact"}, {"name": "regex", "pattern": "a"}]
     with pytest.raises(UserError, match="unknown metric"):
         metrics.parse_metrics(["blue"])
     with pytest.raises(UserError, match="bad regular expression"):

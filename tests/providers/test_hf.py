@@ -117,7 +117,10 @@ def test_without_chat_template_a_transcript_or_the_prompts_own(tiny_model, tmp_p
 @pytest.mark.parametrize("spec,expect", [
     ("hf:/no/such/folder", "model folder not found"),
     ("hf:{data}", "no config.json"),
-    ("hf:{model}?colour=red", "unknown option(s) colour"),
+    ("hf:{model}?colour=red", "unknown option 'colour' for hf: models (accepted: batch_size, device, dtype)"),
+    ("hf:{model}?batch_sise=4", "unknown option 'batch_sise'"),
+    ("hf:{model}?timeout=4", "unknown option 'timeout'"),
+    ("hf:{model}?batch_size=four", "bad value 'four' for option 'batch_size'"),
     ("hf:{model}?dtype=int3", "unknown dtype"),
     ("hf:{model}?batch_size=0", "batch_size must be at least 1"),
     ("hf:{model}?device=quantum", "unknown device"),

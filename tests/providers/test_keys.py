@@ -27,12 +27,25 @@ def test_broken_or_missing_files_are_skipped(tmp_path, monkeypatch):
 def test_cli_uses_the_key_from_secrets_toml(cli, tmp_path, monkeypatch):
     secret = "sk-from-secrets-toml-123"
     (tmp_path / ".streamlit").mkdir()
-    (tmp_path / ".streamlit" / "secrets.toml").write_text(f'OPENAI_API_KEY = "{secret}"\n')
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "")  # restored after the test, whatever the CLI sets
+    monkeypatch.setenv("OPENAI_BASE_URL", "")
     prompt = os.path.join(os.path.dirname(__file__), "..", "..", "prompts", "support_zero_shot.yaml")
-    with OpenAIServer() as server:
-        r = cli("eval", prompt, "--data", DATA_EN, "--model", f"openai:t@{server.base_url}", "--limit", "1", "--json")
+    with OpenAIServer() as server:  # the key's home is the base URL the secrets file configures
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(
+            f'OPENAI_API_KEY = "{secret}"\nOPENAI_BASE_URL = "{server.base_url}"\n')
+        r = cli("eval", prompt, "--data", DATA_EN, "--model", "openai:t", "--limit", "1", "--json")
         assert r.code == 0, r.err
         assert server.headers_seen[0]["authorization"] == f"Bearer {secret}"
     assert secret not in r.out + r.err
+
+
+def test_secrets_toml_is_read_without_tomllib_through_tomli(tmp_path, monkeypatch):
+    """Python 3.10 has no tomllib: the secrets file is read with tomli instead of being ignored."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # `import tomllib` raises ImportError, as on 3.10
+    file = tmp_path / "secrets.toml"
+    file.write_text('OPENAI_API_KEY = "sk-read-by-tomli"\n')
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    assert load_secrets([file]) == ["OPENAI_API_KEY"] and os.environ["OPENAI_API_KEY"] == "sk-read-by-tomli"

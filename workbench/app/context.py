@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -11,9 +12,10 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from workbench import store
-from workbench.app import catalog, jobs
+from workbench.app import catalog, jobs, sharing
 from workbench.app.textdiff import markdown_literal
 from workbench.errors import StoreBusyError, UserError
+from workbench.providers.keys import mask
 
 OPENAI_MODELS = ["openai:gpt-4o-mini", "openai:gpt-4o"]
 
@@ -31,11 +33,12 @@ def job_registry() -> jobs.Jobs:
 def show_error(e: Exception) -> None:
     """A user error as one line naming the place; anything else with its type."""
     if isinstance(e, UserError):
-        st.error(markdown_literal(f"{e.where}: {e.message}" if e.where else e.message), icon=":material/error:")
+        st.error(markdown_literal(mask(f"{e.where}: {e.message}" if e.where else e.message, None)),
+                 icon=":material/error:")
     elif isinstance(e, StoreBusyError):
         st.error(markdown_literal(str(e)), icon=":material/lock:")
     else:
-        st.error(markdown_literal(f"{type(e).__name__}: {e}"), icon=":material/error:")
+        st.error(markdown_literal(f"{type(e).__name__}: {mask(e)}"), icon=":material/error:")
 
 
 def custom_models() -> list[str]:
@@ -148,3 +151,57 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=imports, daemon=True, name="workbench-warm-up")
     thread.start()
     return thread
+
+
+def app_secrets() -> dict:
+    """.streamlit/secrets.toml as a dict ({} without one)."""
+    try:
+        return st.secrets.to_dict()
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return {}
+
+
+@st.cache_resource
+def _signed_in() -> set[str]:
+    """Browser sessions that gave the shared password. Kept on the server, never in session_state, which a
+    client's widget messages could write to."""
+    return set()
+
+
+def require_login() -> None:
+    """Before any page: stop if the app is served beyond this machine without authentication, else show
+    the OIDC login or the shared-password form until the visitor has passed it."""
+    secrets = app_secrets()
+    address = st.get_option("server.address")
+    try:
+        mode = sharing.check_serving(address, secrets) if address else sharing.auth_mode(secrets)
+    except UserError as e:
+        show_error(e)
+        st.stop()
+    if mode == "oidc":
+        if not st.user.get("is_logged_in", False):  # absent until Streamlit has read [auth]
+            st.title("workbench")
+            st.button("Log in", type="primary", icon=":material/login:", on_click=st.login)
+            st.stop()
+        st.sidebar.button("Log out", icon=":material/logout:", on_click=st.logout)
+    elif mode == "password":
+        _password_gate(sharing.shared_password(secrets))
+
+
+def _password_gate(expected: str) -> None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    session = ctx.session_id if ctx else ""
+    if session in _signed_in():
+        return
+    st.title("workbench")
+    with st.form("wb_login"):
+        given = st.text_input("Password", type="password", key="wb_password")
+        if st.form_submit_button("Log in", type="primary"):
+            if sharing.password_matches(given, expected):
+                _signed_in().add(session)
+                st.rerun()
+            time.sleep(1.0)  # slows guessing; the comparison itself is constant-time
+            st.error("Wrong password.", icon=":material/lock:")
+    st.stop()

@@ -20,6 +20,7 @@ from workbench import store
 from workbench.engine import runner
 from workbench.errors import UserError
 from workbench.providers import make_provider
+from workbench.providers.keys import mask
 
 
 @dataclass
@@ -81,9 +82,9 @@ class Jobs:
             created.set()
             asyncio.run(runner.execute(job.plan, job.db, concurrency=concurrency, cancel=job.cancel))
         except UserError as e:
-            job.error = str(e)
+            job.error = mask(e, None)
         except Exception as e:  # noqa: BLE001 - shown on the page; the runs are marked failed
-            job.error = f"{type(e).__name__}: {e}"
+            job.error = f"{type(e).__name__}: {mask(e)}"
             if job.run_ids:
                 with store.connect(job.db) as con:
                     for run_id in job.run_ids:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench.app import context
+from workbench.app import context, sharing
 
 HERE = Path(__file__).parent
 # Streamlit's script runner puts this folder at the front of sys.path for each rerun and removes it after;
@@ -21,8 +21,14 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path[1:]:
     sys.path.append(str(HERE))
 
-st.set_page_config(page_title="workbench", page_icon=":material/science:", layout="wide")
+# A local icon: a Material or emoji page_icon makes the browser fetch the favicon from a public font server.
+st.set_page_config(page_title="workbench", page_icon=str(HERE / "icon.png"), layout="wide")
+context.require_login()
 context.load_secrets()
+
+if sharing.annotate_only():  # outside raters: the blind Annotate page alone, no navigation to anything else
+    st.navigation([st.Page(HERE / "views" / "annotate.py", title="Annotate", default=True)], position="hidden").run()
+    st.stop()
 context.warm_up()
 
 PAGES = [

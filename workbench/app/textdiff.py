@@ -72,3 +72,13 @@ def markdown_literal(text: str) -> str:
     """Text for a Markdown context (st.error, st.caption…) that shows as typed: every ASCII punctuation
     character backslash-escaped (CommonMark), so no link, image, emphasis or HTML can form."""
     return MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text or "")).replace("\n", "  \n")
+
+
+def inline_code(text: str) -> str:
+    """Text as a Markdown code span: nothing inside one forms a link, image, HTML, emphasis or Streamlit
+    directive (`:red[…]`, `:material/…:`, `$…$`). The fence is one backtick longer than any run inside,
+    and spaces pad an edge backtick (CommonMark); a newline would end nothing but is shown as a space."""
+    text = str(text or "").replace("\r", " ").replace("\n", " ")
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

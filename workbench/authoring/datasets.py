@@ -10,6 +10,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,12 @@ class Dataset:
         if ref is None:
             return []
         if isinstance(ref, (list, tuple)):
-            return [str(r) for r in ref]
-        return [str(ref)]
+            return [str(r) for r in ref if not _missing(r)]
+        return [] if _missing(ref) else [str(ref)]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def decode_text(data: bytes, where: str) -> tuple[str, str]:
@@ -147,7 +152,17 @@ def _read_parquet(path: Path, where: str) -> list[dict]:
         df = pd.read_parquet(path)
     except Exception as e:  # pyarrow raises several unrelated types for a bad file
         raise DatasetError(f"cannot read Parquet: {e}", where) from None
-    return [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+    return [{k: _plain(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    """A Parquet cell as JSONL would give it: null and NaN (pandas reads a null float as NaN) are None,
+    i.e. missing; arrays are lists."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
 
 
 def load_dataset(path: str | Path, reference_field: str = "reference", lang: str | None = None) -> Dataset:
@@ -197,7 +212,7 @@ def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, ne
         )
     problems = []
     for f in fields:
-        missing = [i for i, r in enumerate(ds.rows) if r.get(f) is None or (f == ds.reference_field and r.get(f) == "")]
+        missing = [i for i, r in enumerate(ds.rows) if _missing(r.get(f)) or (f == ds.reference_field and r.get(f) == "")]
         if missing:
             shown = ", ".join(ds.place(i).rsplit(" ", 1)[-1].rsplit(":", 1)[-1] for i in missing[:10])
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""

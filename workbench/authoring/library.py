@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pandas as pd
 from workbench import store
 from workbench.authoring.templates import Prompt, load_prompt, prompt_from_dict
 from workbench.errors import TemplateError
+from workbench.files import write_file
 
 ORDER = "order"  # the examples table's column that sets their order
 
@@ -122,30 +122,51 @@ class Saved:
     version: str
     path: Path
     new: bool  # False when this exact content was already a stored version
+    kept: str | None = None  # the replaced file's version, stored before it was overwritten
+
+
+def save_target(prompt: Prompt, directory: str | Path | None = None, filename: str | None = None) -> Path:
+    """The file a Save writes: prompts/NAME.yaml (the name must be usable as a file name)."""
+    if not re.fullmatch(r"[\w.-]+", prompt.name) or prompt.name.startswith("."):
+        raise TemplateError("the name may use letters, digits, '_', '-' and '.' only (it names the file)", "name")
+    return (Path(directory) if directory else prompts_dir()) / (filename or f"{prompt.name}.yaml")
+
+
+def would_replace(prompt: Prompt, opened: str | None, directory: str | Path | None = None) -> Path | None:
+    """The existing file a Save would overwrite although the draft was not opened from it (a new prompt,
+    or a renamed one, named like another file): the app asks before replacing it."""
+    path = save_target(prompt, directory)
+    if os.path.lexists(path) and path.name != opened:
+        return path
+    return None
 
 
 def save_prompt(prompt: Prompt, db: str | None = None, directory: str | Path | None = None,
                 filename: str | None = None) -> Saved:
-    """Write the prompt's YAML into the prompts directory (atomically) and store it as a version."""
-    if not re.fullmatch(r"[\w.-]+", prompt.name) or prompt.name.startswith("."):
-        raise TemplateError("the name may use letters, digits, '_', '-' and '.' only (it names the file)", "name")
-    d = Path(directory) if directory else prompts_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / (filename or f"{prompt.name}.yaml")
-    prompt.path = str(path)
+    """Store the file being replaced as a version (so no content is lost and the history starts with it),
+    then write the prompt's YAML into the prompts directory and store it as a version."""
+    path = save_target(prompt, directory, filename)
     text = prompt.to_yaml()
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     with store.connect(db) as con:
+        kept = _store_file_version(con, path)
         known = bool((store.list_prompt_versions(con, prompt.name)["hash"] == prompt.version).any())
+    write_file(path, text)
+    prompt.path = str(path)
+    with store.connect(db) as con:
         store.save_prompt_version(con, prompt.name, str(path), prompt.version, text)
-    return Saved(prompt.version, path, not known)
+    return Saved(prompt.version, path, not known, kept)
+
+
+def _store_file_version(con, path: Path) -> str | None:
+    """Store the prompt file at `path` as a version (as a run would: its normalized YAML, so diffs show
+    only real changes); its version, or None when there is no readable prompt there."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    old, err = read_prompt_file(path)
+    if err is not None:
+        return None
+    store.save_prompt_version(con, old.name, str(path), old.version, old.to_yaml())
+    return old.version
 
 
 def version_diff(old: str, new: str, old_label: str = "old", new_label: str = "new") -> str:

@@ -7,8 +7,9 @@ the leading system messages, built from ``example_turns``) and default generatio
 
 Templates are user input. They render in jinja2's ImmutableSandboxedEnvironment with
 StrictUndefined, and because the sandbox alone does not stop ``{{ 'a' * 50000000 }}`` or a
-billion-step loop, arithmetic that builds big strings is intercepted, ``range`` checks a deadline,
-and the output is streamed against a size cap.
+billion-step loop, every operation that can build something big is checked before it runs, loops
+check a deadline (authoring/sandbox.py), and the output is streamed against a size cap. Prompt files
+are YAML with alias and size limits (authoring/yaml_limits.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import operator
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,62 +25,22 @@ from typing import Any
 import jinja2
 import yaml
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from workbench.authoring import sandbox
+from workbench.authoring.yaml_limits import load_yaml
 from workbench.errors import TemplateError
 
 MAX_TEMPLATE_CHARS = 100_000  # per message template
-MAX_RENDERED_CHARS = 1_000_000  # per rendered prompt (all messages)
-MAX_RENDER_SECONDS = 2.0
+MAX_RENDERED_CHARS = sandbox.MAX_RESULT_CHARS  # per rendered prompt (all messages)
+MAX_RENDER_SECONDS = sandbox.RENDER_SECONDS
+MAX_PROMPT_FILE_CHARS = 5_000_000
 ROLES = ("system", "user", "assistant")
 RESERVED = {"examples"}  # provided by the prompt itself, not by dataset rows
 
-
-class _RenderLimit(Exception):
-    pass
-
-
-class _BoundedEnvironment(ImmutableSandboxedEnvironment):
-    """Sandbox that also refuses string/list arithmetic past the output cap."""
-
-    intercepted_binops = frozenset({"*", "**", "+"})
-
-    def call_binop(self, context, op, left, right):  # noqa: D401 - jinja hook
-        if op == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
-                    if len(seq) * n > MAX_RENDERED_CHARS:
-                        raise _RenderLimit(f"expression would build {len(seq) * n:,} items")
-        elif op == "**":
-            if isinstance(right, int) and abs(right) > 1000:
-                raise _RenderLimit("exponent too large")
-        elif op == "+":
-            if isinstance(left, (str, list)) and isinstance(right, (str, list)):
-                if len(left) + len(right) > MAX_RENDERED_CHARS:
-                    raise _RenderLimit("concatenation too large")
-        return {"*": operator.mul, "**": operator.pow, "+": operator.add}[op](left, right)
+_RenderLimit = sandbox.RenderLimit
+_ENV = sandbox.BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
-_local = threading.local()  # per-thread render deadline, read by _deadline_range (the app renders in threads)
-
-
-def _deadline_range(*args):
-    r = range(*args)
-    if len(r) > 100_000:
-        raise _RenderLimit(f"range of {len(r):,} items (limit 100,000)")
-    for i in r:
-        if i % 256 == 0 and time.monotonic() > getattr(_local, "deadline", float("inf")):
-            raise _RenderLimit(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
-        yield i
-
-
-def _make_env() -> _BoundedEnvironment:
-    env = _BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.globals["range"] = _deadline_range
-    return env
-
-
-_ENV = _make_env()
 @dataclass
 class Message:
     role: str
@@ -163,7 +121,7 @@ class Prompt:
     def render_rows(self, rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, str]]]:
         """`render` for each row, lazily (an error is raised when its row is reached). What does not
         depend on the row, the example turns and messages that use no row variable, is rendered once."""
-        _local.deadline = time.monotonic() + MAX_RENDER_SECONDS  # for the row-independent part
+        sandbox.start()  # for the row-independent part
         turns = self._example_turns_memo() if self.examples and self.examples_as == "turns" else []
         n_system = next((i for i, m in enumerate(self.messages) if m.role != "system"), len(self.messages))
         templates = self.compiled()[: len(self.messages)]
@@ -174,7 +132,7 @@ class Prompt:
         for row in rows:
             context = {**row, "examples": self.examples}
             rendered: list[dict[str, str]] = []
-            _local.deadline = time.monotonic() + MAX_RENDER_SECONDS
+            sandbox.start()
             total = 0
             for i, (place, tpl) in enumerate(templates):
                 if i == n_system:
@@ -194,7 +152,7 @@ class Prompt:
     def render_query(self, row: dict[str, Any]) -> str:
         """The `knowledge.query` template rendered for one row (in the sandbox, like the messages)."""
         where = f"{self.path}: knowledge.query"
-        _local.deadline = time.monotonic() + MAX_RENDER_SECONDS
+        sandbox.start()
         return _render_one(_compile(self.knowledge["query"], where), {**row, "examples": self.examples}, where, 0)
 
     def _example_turns_memo(self) -> list[dict[str, str]]:
@@ -237,7 +195,7 @@ def _compile(source: str, where: str) -> jinja2.Template:
 @functools.lru_cache(maxsize=1024)
 def _row_variables(source: str, where: str) -> frozenset[str]:
     """Names a template takes from the dataset row (every undeclared name but `examples`)."""
-    return frozenset(meta.find_undeclared_variables(_parse(source, where)) - RESERVED)
+    return frozenset(meta.find_undeclared_variables(_parse(source, where)) - RESERVED - set(_ENV.globals))
 
 
 def _optional_names(ast: nodes.Template) -> set[str]:
@@ -269,8 +227,7 @@ def _render_one(tpl: jinja2.Template, context: dict[str, Any], where: str, used:
             size += len(chunk)
             if size > MAX_RENDERED_CHARS:
                 raise _RenderLimit(f"rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters")
-            if time.monotonic() > getattr(_local, "deadline", float("inf")):
-                raise _RenderLimit(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
+            sandbox.check_deadline()
             parts.append(chunk)
     except _RenderLimit as e:
         raise TemplateError(str(e), _at(where, e)) from None
@@ -358,8 +315,10 @@ def knowledge_section(section: Any, path: str) -> dict[str, Any] | None:
 
 
 def parse_prompt(text: str, path: str = "<prompt>") -> Prompt:
+    if len(text) > MAX_PROMPT_FILE_CHARS:
+        raise TemplateError(f"prompt file has {len(text):,} characters (limit {MAX_PROMPT_FILE_CHARS:,})", path)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path

@@ -41,7 +41,8 @@ def register(sub, common) -> None:
     e = asub.add_parser("export", parents=[common], help="ratings (CSV/JSONL), SFT chat JSONL or DPO pairs")
     e.add_argument("session", metavar="SESSION")
     e.add_argument("--format", choices=["ratings", "sft", "dpo"], default="ratings")
-    e.add_argument("-o", "--output", metavar="FILE", help="default: SESSION-FORMAT.jsonl; ratings go to CSV when FILE ends in .csv")
+    e.add_argument("-o", "--output", metavar="FILE", help="default: SESSION-FORMAT.jsonl; - for standard output; "
+                                                              "ratings go to CSV when FILE ends in .csv")
     e.add_argument("--min-rating", type=float, metavar="N", help="sft: mean rating at least N (Likert default 4; "
                                                                  "thumbs default 1 = every annotator up)")
     e.set_defaults(func=export)
@@ -144,13 +145,14 @@ def agreement(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     from workbench import store
+    from workbench.files import shown
     from workbench.rating import training_data
 
     with store.connect(args.db) as con:
         sid = store.resolve_session(con, args.session)
         path = args.output or f"{sid}-{args.format}.jsonl"
         n = training_data.export(con, sid, args.format, path, args.min_rating)
-    print(f"wrote {n} {args.format} records to {path}", file=sys.stderr)
+    print(f"wrote {n} {args.format} records to {shown(path)}", file=sys.stderr)
     return 0
 
 

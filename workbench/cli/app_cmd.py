@@ -13,18 +13,22 @@ def register(sub, common) -> None:
                                    "prepared first, so there is a model to run with no key and no network.")
     p.add_argument("--port", type=int, default=8501, metavar="N", help="port to serve on (default 8501)")
     p.add_argument("--address", default="127.0.0.1", metavar="HOST",
-                   help="interface to listen on (default 127.0.0.1; 0.0.0.0 shares it on the network)")
+                   help="interface to listen on (default 127.0.0.1; any other address, e.g. 0.0.0.0, shares it on "
+                        "the network and needs WORKBENCH_PASSWORD or an [auth] OIDC login in .streamlit/secrets.toml)")
+    p.add_argument("--annotate-only", action="store_true",
+                   help="serve the Annotate page alone (no runs, prompts or models shown): for outside raters")
     p.set_defaults(func=run)
 
 
-def streamlit_command(db: str, port: int, address: str) -> tuple[list[str], dict[str, str]]:
+def streamlit_command(db: str, port: int, address: str, annotate_only: bool = False) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that start the app on `db`."""
     from workbench import store
+    from workbench.app.sharing import ANNOTATE_ONLY_ENV
 
     main = os.path.join(os.path.dirname(os.path.dirname(__file__)), "app", "main.py")
     argv = [sys.executable, "-m", "streamlit", "run", main, "--server.port", str(port),
             "--server.address", address, "--browser.gatherUsageStats", "false"]
-    env = {**os.environ, "WORKBENCH_DB": os.path.abspath(store.db_path(db))}
+    env = {**os.environ, "WORKBENCH_DB": os.path.abspath(store.db_path(db)), ANNOTATE_ONLY_ENV: "1" if annotate_only else ""}
     return argv, env
 
 
@@ -41,15 +45,18 @@ def prepare_default_model() -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.app import sharing
     from workbench.errors import UserError
 
     if not 0 < args.port < 65536:
         raise UserError("must be between 1 and 65535", "--port")
+    mode = sharing.check_serving(args.address, sharing.read_secrets())  # before any slow step
     note = prepare_default_model()
     if note:
         print(f"workbench: {note}", file=sys.stderr)
-    argv, env = streamlit_command(args.db, args.port, args.address)
-    print(f"workbench: serving http://{args.address}:{args.port} on {env['WORKBENCH_DB']}", file=sys.stderr)
+    argv, env = streamlit_command(args.db, args.port, args.address, args.annotate_only)
+    extra = "".join([f", login: {mode}" if mode else "", ", Annotate page only" if args.annotate_only else ""])
+    print(f"workbench: serving http://{args.address}:{args.port} on {env['WORKBENCH_DB']}{extra}", file=sys.stderr)
     sys.stderr.flush()
     os.execvpe(argv[0], argv, env)
     return 0  # not reached: exec replaces this process

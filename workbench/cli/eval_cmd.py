@@ -50,6 +50,7 @@ def register(sub, common) -> None:
 def parse_params(items: list[str]) -> dict:
     import yaml
 
+    from workbench.authoring.yaml_limits import load_yaml
     from workbench.errors import UserError
 
     out = {}
@@ -57,7 +58,10 @@ def parse_params(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"expected KEY=VALUE, got {item!r}", "--param")
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = load_yaml(value)
+        except yaml.YAMLError as e:
+            raise UserError(f"{key}: invalid YAML value ({getattr(e, 'problem', None) or e})", "--param") from None
     return out
 
 

@@ -37,13 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from workbench.errors import StoreBusyError, UserError
-    from workbench.providers.keys import load_secrets
+    from workbench.providers.keys import load_secrets, mask
 
     load_secrets()
     try:
         return int(args.func(args) or 0)
     except UserError as e:
-        print(f"workbench: error: {e}", file=sys.stderr)
+        print(f"workbench: error: {mask(e, None)}", file=sys.stderr)
         return 2
     except StoreBusyError as e:
         print(f"workbench: error: {e}", file=sys.stderr)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
-        print(f"workbench: internal error: {type(e).__name__}: {e} (set WORKBENCH_DEBUG=1 for the traceback)",
+        print(f"workbench: internal error: {type(e).__name__}: {mask(e)} (set WORKBENCH_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
 

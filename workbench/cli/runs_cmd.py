@@ -28,7 +28,7 @@ def register(sub, common) -> None:
     p = sub.add_parser("export", parents=[common], help="write a run's outputs and scores to a file")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="jsonl")
-    p.add_argument("-o", "--output", metavar="FILE", help="default: RUN.FORMAT")
+    p.add_argument("-o", "--output", metavar="FILE", help="default: RUN.FORMAT; - for standard output")
     p.set_defaults(func=export)
 
 
@@ -133,11 +133,12 @@ def compare(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     from workbench import store
     from workbench.evaluation.export import run_records, write_frame
+    from workbench.files import shown
 
     with store.connect(args.db) as con:
         run_id = store.resolve_run(con, args.run)
         df = run_records(con, run_id)
     path = args.output or f"{run_id}.{args.format}"
     write_frame(df, args.format, path)
-    print(f"wrote {len(df)} records to {path}", file=sys.stderr)
+    print(f"wrote {len(df)} records to {shown(path)}", file=sys.stderr)
     return 0

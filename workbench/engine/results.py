@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import metrics as metric_lib
 from workbench.errors import StoreBusyError
 from workbench.providers import Completion, Provider, ProviderError
+from workbench.providers.keys import mask
 
 if TYPE_CHECKING:
     from workbench.engine.runner import Plan, Progress, Variant
@@ -192,7 +193,7 @@ class _Writer:
                    "cached": d.cached}
             r = d.result
             if isinstance(r, ProviderError):
-                rec.update(error=r.message, error_kind=r.kind)
+                rec.update(error=mask(r.message, None), error_kind=r.kind)  # whatever the provider
             else:
                 rec.update(text=r.text, finish_reason=r.finish_reason, latency_ms=r.latency_ms,
                            tokens_in=r.tokens_in, tokens_out=r.tokens_out)
@@ -220,7 +221,7 @@ class _Writer:
 def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
     """Per row: what its scores depend on besides the output (references, language, metrics, versions)."""
     lang = plan.dataset.lang
-    head = json.dumps([plan.metrics.as_text(), lang, metric_lib.signatures(plan.metrics, lang)], sort_keys=True)
+    head = json.dumps([plan.metrics.specs(), lang, metric_lib.signatures(plan.metrics, lang)], sort_keys=True)
     by_refs: dict[tuple[str, ...], str] = {}  # references repeat across rows (one answer per intent)
     out = {}
     for r in rows:

@@ -170,7 +170,7 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     """
     from workbench import store
     from workbench.authoring.templates import parse_prompt
-    from workbench.metrics import parse_metrics
+    from workbench.metrics import metric_set
     from workbench.store import cache as cache_store
 
     with store.connect(db) as con:
@@ -196,19 +196,9 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     messages = _render(prompt, dataset, rows, only=only, passages=passages)
     variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id, knowledge=used,
                       passages=passages)
-    metrics = parse_metrics(_metric_list(run["metrics"], run["signatures"]))
+    metrics = metric_set(run["metrics"], f"run {run_id}: metrics")
     return Plan([variant], dataset, metrics, rows, run["repeats"], provider_options or {}, use_cache,
                 todo={run_id: todo})
-
-
-def _metric_list(text: str, signatures: dict[str, str]) -> list[str]:
-    """Undo MetricSet.as_text; the regex pattern (which may hold commas) comes from its signature."""
-    sig = signatures.get("regex")
-    if not sig or "pattern:" not in sig:
-        return [text]
-    pattern = sig.split("pattern:", 1)[1].rsplit("|scale:", 1)[0]
-    names = [n for n in text.replace(f"regex={pattern}", "regex").split(",") if n and n != "regex"]
-    return [",".join(names), f"regex={pattern}"] if names else [f"regex={pattern}"]
 
 
 def create_runs(plan: Plan, db: str | None) -> list[str]:
@@ -223,7 +213,7 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
             v.run_id = store.create_run(
                 con, prompt_hash=v.prompt.version, prompt_name=v.prompt.name, model_spec=v.model_spec,
                 params=v.params, dataset_hash=ds_hash, n_rows=len(plan.rows), repeats=plan.repeats,
-                metrics=plan.metrics.as_text(), lang=plan.dataset.lang, signatures=sigs)
+                metrics=plan.metrics.specs(), lang=plan.dataset.lang, signatures=sigs)
             if v.knowledge:
                 from workbench import knowledge
 

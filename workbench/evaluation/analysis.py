@@ -81,8 +81,7 @@ def summarize(con, run_id: str) -> RunSummary:
     stats = store.output_stats(con, run_id)
     kinds = store.error_kinds(con, run_id)
     summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
-    order = [m for m in run["metrics"].split(",") if m] if run["metrics"] else []
-    order = ["regex" if m.startswith("regex=") else m for m in order]
+    order = [m["name"] for m in run["metrics"]]
     for metric, n, mean, sd in store.score_moments(con, run_id):
         lo, hi = t_interval(mean, sd, n)
         if metric in UNIT_INTERVAL:  # a t-interval on few rows can leave the scale; the mean cannot

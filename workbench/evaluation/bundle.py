@@ -11,9 +11,7 @@ answer); a lower-is-better metric (latency) ranks by its mean over successful ro
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,10 @@ import yaml
 
 from workbench import store
 from workbench.authoring.templates import Prompt, parse_prompt
+from workbench.authoring.yaml_limits import load_yaml
 from workbench.errors import UserError
 from workbench.evaluation import analysis
+from workbench.files import write_file
 from workbench.metrics import LOWER_IS_BETTER
 
 HEADER = "# workbench best-prompt bundle\n"
@@ -111,7 +111,7 @@ def read_bundle(text: str, path: str = "<bundle>") -> tuple[dict[str, Any], Prom
         if not line.startswith("#"):
             break
         head.append(line[2:] if line.startswith("# ") else line[1:])
-    return yaml.safe_load("\n".join(head)) or {}, parse_prompt(text, path)
+    return load_yaml("\n".join(head)) or {}, parse_prompt(text, path)
 
 
 def write_bundle(bundle: Bundle, directory: str | Path) -> Path:
@@ -119,14 +119,7 @@ def write_bundle(bundle: Bundle, directory: str | Path) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / bundle.filename
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{bundle.filename}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(bundle.text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_file(path, bundle.text)
     return path
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from workbench import store
 from workbench.errors import UserError
+from workbench.files import open_for_write
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -57,21 +57,27 @@ def _passages_column(passages: pd.DataFrame, out: pd.DataFrame) -> list[str]:
 
 
 def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:
-    """Write to a temporary file beside the target, then rename: never a half-written export."""
+    """Write by workbench.files' rules (atomic, usual mode, `-` is standard output, only a regular file replaced)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", "--format")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
-        elif fmt == "jsonl":
-            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with open_for_write(path, binary=fmt == "parquet") as f:
+        _dump(df, fmt, f)
+
+
+def frame_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+    """The file's content in memory (the app's download button)."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", "--format")
+    buf = io.BytesIO() if fmt == "parquet" else io.StringIO()
+    _dump(df, fmt, buf)
+    data = buf.getvalue()
+    return data if isinstance(data, bytes) else data.encode("utf-8")
+
+
+def _dump(df: pd.DataFrame, fmt: str, f) -> None:
+    if fmt == "csv":
+        df.to_csv(f, index=False)
+    elif fmt == "jsonl":
+        df.to_json(f, orient="records", lines=True, force_ascii=False)
+    else:
+        df.to_parquet(f, index=False)

@@ -27,12 +27,11 @@ from workbench import store
 from workbench.errors import UserError
 
 BCA_MAX_ROWS = 2000
-HIGHER_IS_BETTER = metric_lib.NEEDS_REFERENCE | {"regex", "json_valid"}
 
 
 def direction(metric: str) -> int:
     """+1 when higher is better, -1 when lower is better, 0 when neither (length, tokens)."""
-    if metric in HIGHER_IS_BETTER:
+    if metric in metric_lib.HIGHER_IS_BETTER:
         return 1
     if metric in metric_lib.LOWER_IS_BETTER:
         return -1
@@ -73,7 +72,7 @@ def _num(x: float, metric: str) -> str:
     """Scores on the 0-1 scale with three decimals; measurements (ms, characters, tokens) by magnitude."""
     if x is None or math.isnan(x):
         return "n/a"
-    if metric in HIGHER_IS_BETTER or abs(x) < 1:
+    if metric in metric_lib.HIGHER_IS_BETTER or abs(x) < 1:
         return f"{x:+.3f}"
     return f"{x:+.0f}" if abs(x) >= 100 else f"{x:+.2f}"
 

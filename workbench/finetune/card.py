@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workbench.files import open_for_write, write_file
+
 
 def loss_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:
     """Split the Trainer's log into train loss per step and held-out loss per epoch."""
@@ -50,8 +52,8 @@ def build_card(*, base: str, from_scratch: bool, data: str, examples, n_train_ex
 
 
 def write_card(card: dict[str, Any], out: Path, name: str) -> None:
-    (out / "model_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(markdown(card, name), encoding="utf-8")
+    write_file(out / "model_card.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    write_file(out / "README.md", markdown(card, name))
 
 
 def markdown(card: dict[str, Any], name: str) -> str:
@@ -122,5 +124,6 @@ def plot_losses(history: dict, path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    with open_for_write(path, binary=True) as f:
+        fig.savefig(f, format="png")
     plt.close(fig)

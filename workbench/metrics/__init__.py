@@ -1,117 +1,147 @@
-"""Metric registry: parse a metric list, score one output, describe each metric's signature.
+"""Metrics: the registry (entry-point group ``workbench.metrics``), metric sets as users type them and
+as runs store them, and scoring.
 
 Scale: quality scores (exact, contains, regex, json_valid, bleu, chrf, rouge1/2/L) are in [0, 1].
 Measurements keep their unit: length (characters), latency_ms, tokens_out.
 An output that errored gets no scores; `show` counts errors separately.
+ALL, NEEDS_REFERENCE, LOWER_IS_BETTER, HIGHER_IS_BETTER, UNIT_INTERVAL (sets of names) and UNITS
+(name -> unit) are read from the registered classes, plugins included, when used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 from workbench.errors import UserError
-from workbench.metrics import overlap, text
+from workbench.metrics.base import Metric, MetricSet, batch_memo, check_class
+from workbench.plugins import Registry
+
+__all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "batch_memo", "metric_class", "metric_set",
+           "parse_metrics", "score", "signatures"]
 
 DEFAULT = ["exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "length", "latency_ms", "tokens_out"]
-NEEDS_REFERENCE = {"exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL"}
-ALL = NEEDS_REFERENCE | {"regex", "json_valid", "length", "latency_ms", "tokens_out"}
-UNITS = {"length": "chars", "latency_ms": "ms", "tokens_out": "tokens"}
-LOWER_IS_BETTER = {"latency_ms"}
-UNIT_INTERVAL = ALL - set(UNITS)  # scores on the 0-1 scale
+ALIASES = {"rouge": ("rouge1", "rouge2", "rougeL")}
+# The built-ins, as pyproject.toml declares them (see workbench.plugins.Registry for why they are also here).
+BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
+    ("exact", "Exact"), ("contains", "Contains"), ("regex", "Regex"), ("json_valid", "JsonValid"),
+    ("bleu", "Bleu"), ("chrf", "Chrf"), ("rouge1", "Rouge1"), ("rouge2", "Rouge2"), ("rougeL", "RougeL"),
+    ("length", "Length"), ("latency_ms", "LatencyMs"), ("tokens_out", "TokensOut")]}
+REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
 
-@dataclass(frozen=True)
-class MetricSet:
-    names: tuple[str, ...]
-    regex: str | None = None
+def metric_class(name: str) -> type[Metric]:
+    return check_class(REGISTRY.load(name, "--metrics"), name)
 
-    @property
-    def needs_reference(self) -> bool:
-        return any(n in NEEDS_REFERENCE for n in self.names)
 
-    def as_text(self) -> str:
-        return ",".join(f"regex={self.regex}" if n == "regex" else n for n in self.names)
+def _make(name: str, options: dict[str, Any]) -> Metric:
+    if name not in REGISTRY:
+        raise UserError(f"unknown metric {name!r} (known: {', '.join(REGISTRY.names())}, "
+                        f"{', '.join(ALIASES)}; regex=PATTERN)", "--metrics")
+    return metric_class(name)(**options)
 
 
 def parse_metrics(values: list[str] | str | None) -> MetricSet:
-    """`bleu,chrf` or several values; `regex=PATTERN` takes the rest of its value (commas included)."""
+    """What a user types: `bleu,chrf` or several values; `rouge` is rouge1, rouge2 and rougeL. A value that
+    starts with `NAME=` gives metric NAME's first option the rest of the value, commas included
+    (`regex=^\\d+,\\d+$`). None: the DEFAULT set."""
     if values is None:
-        return MetricSet(tuple(DEFAULT))
+        return MetricSet(tuple(_make(n, {}) for n in DEFAULT))
     if isinstance(values, str):
         values = [values]
-    names: list[str] = []
-    pattern = None
+    made: dict[str, Metric] = {}
     for value in values:
-        items = [value] if value.startswith("regex=") else [v.strip() for v in value.split(",") if v.strip()]
+        head = value.partition("=")[0]
+        items = [value] if "=" in value and "," not in head else [v.strip() for v in value.split(",")]
         for item in items:
-            if item.startswith("regex="):
-                pattern = item[len("regex="):]
-                try:
-                    text.compile_pattern(pattern)
-                except Exception as e:
-                    raise UserError(f"bad regular expression {pattern!r}: {e}", "--metrics") from None
-                item = "regex"
-            if item == "rouge":
-                names += ["rouge1", "rouge2", "rougeL"]
+            name, eq, option = item.partition("=")
+            if eq:
+                made[name.strip()] = _with_option(name.strip(), option)
                 continue
-            if item not in ALL:
-                raise UserError(f"unknown metric {item!r} (known: {', '.join(sorted(ALL))}, regex=PATTERN)", "--metrics")
-            if item == "regex" and pattern is None:
-                raise UserError("regex needs a pattern: --metrics regex=PATTERN", "--metrics")
-            names.append(item)
-    return MetricSet(tuple(dict.fromkeys(names)), pattern)
+            for name in ALIASES.get(item, (item,) if item else ()):
+                made.setdefault(name, _make(name, {}))
+    return MetricSet(tuple(made.values()))
 
 
-def score(
-    prediction: str,
-    references: list[str],
-    metrics: MetricSet,
-    lang: str = "en",
-    latency_ms: float | None = None,
-    tokens_out: int | None = None,
-    chrf: float | None = None,
-) -> dict[str, float]:
-    """Scores of one output. Reference metrics are skipped when the row has no reference.
-    `chrf`: its value when already computed for a batch (overlap.chrf_many)."""
-    out: dict[str, float] = {}
-    names = metrics.names
-    has_ref = bool(references)
-    if has_ref:
-        if "exact" in names:
-            out["exact"] = text.exact(prediction, references)
-        if "contains" in names:
-            out["contains"] = text.contains(prediction, references)
-        if "bleu" in names:
-            out["bleu"] = overlap.bleu(prediction, references, lang)
-        if "chrf" in names:
-            out["chrf"] = overlap.chrf(prediction, references, lang) if chrf is None else chrf
-        if {"rouge1", "rouge2", "rougeL"} & set(names):
-            out.update({k: v for k, v in overlap.rouge(prediction, references).items() if k in names})
-    if "regex" in names:
-        out["regex"] = text.regex(prediction, metrics.regex or "")
-    if "json_valid" in names:
-        out["json_valid"] = text.json_valid(prediction)
-    if "length" in names:
-        out["length"] = text.length(prediction)
-    if "latency_ms" in names and latency_ms is not None:
-        out["latency_ms"] = float(latency_ms)
-    if "tokens_out" in names and tokens_out is not None:
-        out["tokens_out"] = float(tokens_out)
-    return out
+def _with_option(name: str, value: str) -> Metric:
+    """`NAME=VALUE`: VALUE is the metric's first declared option (regex: its pattern)."""
+    if name not in REGISTRY:
+        return _make(name, {})  # the unknown-metric error
+    cls = metric_class(name)
+    if not cls.options:
+        raise UserError(f"metric {name!r} takes no option (got {name}={value})", "--metrics")
+    return cls(**{next(iter(cls.options)): value})
+
+
+def metric_set(stored: str | list[dict[str, Any]], where: str = "runs.metrics") -> MetricSet:
+    """The one reader of a stored metric set: JSON (or its decoded list) of {"name": ..., option: value}."""
+    try:
+        specs = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        specs = None
+    if not isinstance(specs, list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs):
+        raise UserError(f"not a stored metric set (a JSON list of objects with a name): {str(stored)[:200]}", where)
+    return MetricSet(tuple(_make(s["name"], {k: v for k, v in s.items() if k != "name"}) for s in specs))
+
+
+def score(prediction: str, references: list[str], metrics: MetricSet, lang: str = "en",
+          latency_ms: float | None = None, tokens_out: int | None = None) -> dict[str, float]:
+    """Scores of one output (metrics.batch scores many at once, with the same values)."""
+    return metrics.score_batch([prediction], [references], lang, latency_ms=[latency_ms],
+                               tokens_out=[tokens_out])[0]
 
 
 def signatures(metrics: MetricSet, lang: str = "en") -> dict[str, str]:
     """How each score was computed: library, version, tokenizer, options, scale."""
-    sig = {}
-    for n in metrics.names:
-        if n in ("bleu", "chrf", "rouge1", "rouge2", "rougeL"):
-            sig[n] = overlap.signature(n, lang)
-        elif n in ("exact", "contains"):
-            sig[n] = f"{n}|casefold|collapse-whitespace|any-reference|scale:0-1"
-        elif n == "regex":
-            sig[n] = f"regex|re.search|DOTALL|pattern:{metrics.regex}|scale:0-1"
-        elif n == "json_valid":
-            sig[n] = "json.loads|scale:0-1"
-        else:
-            sig[n] = f"{n}|unit:{UNITS[n]}"
-    return sig
+    return metrics.signatures(lang)
+
+
+def _class_or_none(name: str) -> type[Metric] | None:
+    try:
+        return metric_class(name) if name in REGISTRY else None
+    except UserError:  # a broken plugin says so when it is used, not on every page that reads these sets
+        return None
+
+
+class _Declared(AbstractSet):
+    """The registered metrics whose class declares something (needs a reference, lower is better...).
+    `name in S` loads that one class (a built-in without scanning the installed packages); iterating
+    loads them all. Follows the registry, so a metric added at run time shows up."""
+
+    def __init__(self, test: Callable[[type[Metric]], bool]):
+        self._test = test
+
+    @classmethod
+    def _from_iterable(cls, it) -> set:  # what `|`, `&` and `-` return: a plain set
+        return set(it)
+
+    def __contains__(self, name: object) -> bool:
+        cls = _class_or_none(name) if isinstance(name, str) else None
+        return cls is not None and self._test(cls)
+
+    def _names(self) -> list[str]:
+        return [n for n in REGISTRY.names() if n in self]
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(map(repr, self._names()))}}}"
+
+
+ALL = _Declared(lambda c: True)
+NEEDS_REFERENCE = _Declared(lambda c: c.needs_reference)
+LOWER_IS_BETTER = _Declared(lambda c: c.direction == "lower")
+HIGHER_IS_BETTER = _Declared(lambda c: c.direction == "higher")
+UNIT_INTERVAL = _Declared(lambda c: c.scale == "0-1")  # scores on the 0-1 scale
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UNITS":  # metric -> unit, for the measurements
+        return {n: c.scale for n in REGISTRY.names() if (c := _class_or_none(n)) and c.scale != "0-1"}
+    raise AttributeError(f"module 'workbench.metrics' has no attribute {name!r}")

@@ -6,7 +6,7 @@ the critical path of a run; a process does. Workers are plain `python -c` subpro
 pickled chunks on stdin and write scores on stdout: unlike multiprocessing's spawn and forkserver
 methods they never re-import the caller's __main__ (a user script without a main guard, a notebook,
 Streamlit), and unlike fork they are safe to start from the app's threaded process.
-Values are exactly those of `workbench.metrics.score` (it is what the workers call).
+Values are exactly those of `workbench.metrics.score` (both call MetricSet.score_batch).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench import metrics as metric_lib
+from workbench.metrics.base import MetricSet
 
 # (prediction, references, latency_ms, tokens_out)
 Item = tuple[str, Sequence[str], float | None, int | None]
@@ -30,18 +30,13 @@ POOL_MIN_ITEMS = 300  # fewer outputs than this are scored in-process: workers c
 CHUNK = 64  # items per message to a worker
 
 
-def score_items(items: Sequence[Item], metrics: metric_lib.MetricSet, lang: str) -> list[dict[str, float]]:
-    """Scores of each item, as `workbench.metrics.score` gives them (chrF counted for all at once)."""
-    from workbench.metrics import overlap
-
-    score = metric_lib.score
-    chrf = [None] * len(items)
-    if "chrf" in metrics.names:
-        with_refs = [k for k, (_, refs, _, _) in enumerate(items) if refs]
-        for k, value in zip(with_refs, overlap.chrf_many([(items[k][0], list(items[k][1])) for k in with_refs])):
-            chrf[k] = value
-    return [score(p, list(refs), metrics, lang, latency_ms=lat, tokens_out=tok, chrf=c)
-            for (p, refs, lat, tok), c in zip(items, chrf)]
+def score_items(items: Sequence[Item], metrics: MetricSet, lang: str) -> list[dict[str, float]]:
+    """Scores of each item, as `workbench.metrics.score` gives them (each metric over the whole list)."""
+    if not items:
+        return []
+    preds, refs, latency, tokens = zip(*items)
+    return metrics.score_batch(list(preds), [list(r) for r in refs], lang, latency_ms=list(latency),
+                               tokens_out=list(tokens))
 
 
 def default_workers() -> int:
@@ -94,7 +89,7 @@ class _Worker:
 class BatchScorer:
     """Scores lists of items; `pool=True` starts worker processes at once (they warm up meanwhile)."""
 
-    def __init__(self, metrics: metric_lib.MetricSet, lang: str, pool: bool = False, workers: int | None = None):
+    def __init__(self, metrics: MetricSet, lang: str, pool: bool = False, workers: int | None = None):
         self.metrics, self.lang = metrics, lang
         self._workers: list[_Worker] = []
         self._idle: queue.Queue[_Worker] = queue.Queue()

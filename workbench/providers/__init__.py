@@ -1,32 +1,46 @@
-"""Provider registry. SDKs are imported only when their provider is built, so an API-only eval
-never loads torch and `workbench --help` loads nothing."""
+"""Providers: the contract (base.Provider) and the registry of kinds (entry-point group
+``workbench.providers``). A kind's module, and so its SDK, is imported only when a spec of that kind
+is used: an API-only eval never loads torch and `workbench --help` loads nothing."""
 
 from __future__ import annotations
 
-import importlib
-
 from workbench.errors import UserError
-from workbench.providers.base import Completion, Messages, Provider, ProviderError
+from workbench.plugins import Registry
+from workbench.providers.base import Completion, Messages, Provider, ProviderError, split_query
 
-__all__ = ["Completion", "Messages", "Provider", "ProviderError", "make_provider", "split_spec", "KINDS"]
+__all__ = ["Completion", "Messages", "Provider", "ProviderError", "REGISTRY", "kinds", "make_provider",
+           "provider_class", "split_query", "split_spec"]
 
-# prefix -> (module, class); the module is imported on first use
-KINDS: dict[str, tuple[str, str]] = {
-    "openai": ("workbench.providers.openai_api", "OpenAIProvider"),
-    "hf": ("workbench.providers.hf", "HFProvider"),
+# The built-ins, as pyproject.toml declares them (see Registry for why they are also written here).
+BUILTIN = {
+    "openai": "workbench.providers.openai_api:OpenAIProvider",
+    "hf": "workbench.providers.hf:HFProvider",
 }
+REGISTRY = Registry("workbench.providers", BUILTIN, "model kind")
+
+
+def kinds() -> list[str]:
+    return REGISTRY.names()
 
 
 def split_spec(spec: str) -> tuple[str, str]:
+    """``kind:rest`` -> (kind, rest) for a registered kind."""
     kind, sep, rest = spec.partition(":")
-    if not sep or not rest or kind not in KINDS:
-        known = ", ".join(f"{k}:..." for k in KINDS)
+    if not sep or not rest or kind not in REGISTRY:
+        known = ", ".join(f"{k}:..." for k in kinds())
         raise UserError(f"unknown model spec {spec!r} (expected one of {known})", "--model")
     return kind, rest
 
 
+def provider_class(kind: str) -> type[Provider]:
+    cls = REGISTRY.load(kind, "--model")
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise UserError(f"model kind {kind!r} is registered as {cls!r}, which is not a Provider class", "--model")
+    return cls
+
+
 def make_provider(spec: str, **options) -> Provider:
+    """The provider for `spec`; `options` are checked against what its class declares."""
     kind, rest = split_spec(spec)
-    module, cls = KINDS[kind]
-    provider_cls = getattr(importlib.import_module(module), cls)
-    return provider_cls(rest, **options)
+    cls = provider_class(kind)
+    return cls(rest, **cls.check_options(options, kind))

@@ -25,15 +25,13 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from workbench.errors import UserError
-from workbench.providers.base import Completion, Messages, Provider, ProviderError
+from workbench.providers.base import Completion, Messages, Provider, ProviderError, split_query
 
 DEFAULT_MAX_TOKENS = 256
 DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float16": "float16", "fp16": "float16"}
-OPTIONS = ("device", "dtype", "batch_size")
 # For tokenizers without a chat template: a transcript a base model can continue.
 TRANSCRIPT_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] | capitalize }}: {{ message['content'] }}\n\n{% endfor %}"
@@ -139,25 +137,18 @@ def _one_line(e: Exception) -> str:
 
 class HFProvider(Provider):
     max_concurrency = 1  # one batch at a time per model; batches are what make it fast
+    options = {"device": str, "dtype": str, "batch_size": int}  # keywords, or ?device=...&dtype=... in the spec
 
     def __init__(self, rest: str, *, device: str | None = None, dtype: str | None = None,
-                 batch_size: int | None = None, **_):
-        path, _, query = rest.partition("?")
-        opts = dict(parse_qsl(query, keep_blank_values=True))
-        unknown = set(opts) - set(OPTIONS)
-        if unknown:
-            raise UserError(f"unknown option(s) {', '.join(sorted(unknown))} in hf:{rest} "
-                            f"(known: {', '.join(OPTIONS)})", "--model")
+                 batch_size: int | None = None):
+        path, opts = split_query(rest, HFProvider, "hf")
         if not path:
             raise UserError("no model folder in spec 'hf:' (expected hf:PATH)", "--model")
         self.path = path
         self.device = resolve_device(device or opts.get("device"))
         self.dtype = resolve_dtype(dtype or opts.get("dtype"), self.device)
-        size = batch_size or opts.get("batch_size") or (32 if self.device.startswith("cuda") else 8)
-        try:
-            self.batch_size = int(size)
-        except ValueError:
-            raise UserError(f"batch_size must be a whole number, got {size!r}", "--model") from None
+        size = batch_size if batch_size is not None else opts.get("batch_size")
+        self.batch_size = size if size is not None else (32 if self.device.startswith("cuda") else 8)
         if self.batch_size < 1:
             raise UserError("batch_size must be at least 1", "--model")
         self.spec = f"hf:{rest}"

@@ -1,7 +1,8 @@
 """OpenAI and every OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, LM Studio).
 
-Spec: ``openai:MODEL`` or ``openai:MODEL@BASE_URL``. The key comes from OPENAI_API_KEY (or
-.streamlit/secrets.toml through the app's environment); a base URL on this machine needs none.
+Spec: ``openai:MODEL`` or ``openai:MODEL@BASE_URL[?key_env=NAME]``. OPENAI_API_KEY (environment or
+.streamlit/secrets.toml) is sent only to api.openai.com or to OPENAI_BASE_URL's host; another base URL
+gets the key in the variable it names with ``key_env``, or no key at all (see providers/keys.py).
 Retries (exponential backoff with jitter that honours Retry-After) are the openai SDK's own; each
 request has a timeout; --rpm/--tpm budgets are shared by every request to this provider.
 Failures that remain after the retries become ProviderError kinds: rate_limit (429), timeout,
@@ -19,6 +20,7 @@ from typing import Any
 import openai
 
 from workbench.errors import UserError
+from workbench.providers import keys
 from workbench.providers.base import Completion, Messages, Provider, ProviderError
 from workbench.providers.ratelimit import RateLimiter, estimate_tokens
 
@@ -35,9 +37,10 @@ class OpenAIProvider(Provider):
     """
 
     batch_size = 1
+    options = {"retries": int, "timeout": float, "concurrency": int, "rpm": float, "tpm": float}
 
     def __init__(self, rest: str, *, retries: int = 2, timeout: float = 60.0, concurrency: int | None = None,
-                 rpm: float | None = None, tpm: float | None = None, **_):
+                 rpm: float | None = None, tpm: float | None = None):
         model, _, base_url = rest.partition("@")
         if not model:
             raise UserError(f"no model name in spec 'openai:{rest}'", "--model")
@@ -49,17 +52,22 @@ class OpenAIProvider(Provider):
             if value is not None and value <= 0:
                 raise UserError("must be more than 0", name)
         self.model = model
+        base_url, key_env = keys.split_key_env(base_url) if base_url else (None, None)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.spec = f"openai:{rest}"
-        key = os.environ.get("OPENAI_API_KEY")
-        if not key and not self.base_url:
+        # The key goes only where it belongs: OPENAI_API_KEY to the official endpoint or OPENAI_BASE_URL's
+        # host, any other endpoint only the key it names (?key_env=NAME); the rest get no Authorization.
+        self._key = keys.key_for(self.base_url or keys.OFFICIAL_URL, key_env)
+        if not self._key and not self.base_url:
             raise UserError("OPENAI_API_KEY is not set (or give a base URL: openai:MODEL@http://host:port/v1)", "--model")
-        self._key = key or "unused"  # local OpenAI-compatible servers accept any key
+        # nor does a foreign host get the organisation and project ids the SDK reads from the environment
+        away = () if keys.is_home(self.base_url or keys.OFFICIAL_URL) else ("OpenAI-Organization", "OpenAI-Project")
+        self._headers = {name: openai.Omit() for name in (*away, *(() if self._key else ("Authorization",)))}
         self.max_concurrency = concurrency or 16
         self.retries = retries
         self.limiter = RateLimiter(rpm, tpm)
-        self.client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=retries,
-                                         timeout=timeout)
+        self.client = openai.AsyncOpenAI(api_key=self._key or "unused", base_url=self.base_url or keys.OFFICIAL_URL,
+                                         max_retries=retries, timeout=timeout)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": "openai", "model": self.model, "base_url": self.base_url or "https://api.openai.com/v1"}
@@ -92,7 +100,8 @@ class OpenAIProvider(Provider):
 
     async def _post(self, body: dict[str, Any]) -> bytes:
         try:
-            return await self.client.post("/chat/completions", body=body, cast_to=bytes)
+            return await self.client.post("/chat/completions", body=body, cast_to=bytes,
+                                          options={"headers": self._headers})
         except openai.RateLimitError as e:
             raise ProviderError("rate_limit", self._clean(e)) from None
         except openai.APITimeoutError as e:
@@ -108,10 +117,12 @@ class OpenAIProvider(Provider):
             raise ProviderError("other", self._clean(e)) from None
 
     def _parse(self, raw: bytes, latency: float) -> Completion:
+        """A chat completion from the body, every field checked: a malformed reply is this row's
+        bad_response, never an exception that fails the batch or the run."""
         try:
             data = json.loads(raw)
-        except ValueError:
-            raise ProviderError("bad_response", f"response is not JSON: {self._clean(raw[:200])}") from None
+        except (ValueError, RecursionError):
+            raise ProviderError("bad_response", f"response is not JSON: {self._clean(raw, 200)}") from None
         try:
             choice = data["choices"][0]
             text = choice["message"]["content"] or ""
@@ -121,21 +132,39 @@ class OpenAIProvider(Provider):
             error = data.get("error") if isinstance(data, dict) else None
             detail = f": {error.get('message', error)}" if isinstance(error, dict) else f" ({type(e).__name__}: {e})"
             raise ProviderError("bad_response", self._clean(f"response has no choices[0].message.content{detail}")) from None
-        usage = data.get("usage") or {}
+        finish = choice.get("finish_reason")
+        if finish is not None and not (isinstance(finish, str) and len(finish) <= 100):
+            raise ProviderError("bad_response", self._clean(f"finish_reason is not a short string: {finish!r}"))
+        usage = data.get("usage")
+        if usage is not None and not isinstance(usage, dict):
+            raise ProviderError("bad_response", self._clean(f"usage is a {type(usage).__name__}, not an object"))
+        usage = usage or {}
         return Completion(
             text=text,
-            finish_reason=choice.get("finish_reason"),
-            tokens_in=usage.get("prompt_tokens"),
-            tokens_out=usage.get("completion_tokens"),
+            finish_reason=finish,
+            tokens_in=_token_count(usage, "prompt_tokens"),
+            tokens_out=_token_count(usage, "completion_tokens"),
             latency_ms=latency,
             raw=None,
         )
 
-    def _clean(self, e: object) -> str:
-        """One line, never the key."""
-        text = e.decode("utf-8", "replace") if isinstance(e, bytes) else str(e)
-        msg = " ".join(text.split())[:500]
-        return msg.replace(self._key, "***") if self._key != "unused" else msg
+    @staticmethod
+    def _clean(e: object, limit: int = 500) -> str:
+        """One line, no key: masked before it is cut."""
+        return keys.mask(e, limit)
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _token_count(usage: dict[str, Any], name: str) -> int | None:
+    """usage.NAME as a count the store can hold (a 32-bit INTEGER column), or None when absent."""
+    value = usage.get(name)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # some servers send 12.0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ProviderError("bad_response", keys.mask(f"usage.{name} is {value!r} ({type(value).__name__}), "
+                                                      "expected a whole number from 0 to 2,147,483,647", 300))
+    return value

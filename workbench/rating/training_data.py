@@ -16,8 +16,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import pandas as pd
 from workbench import store
 from workbench.errors import UserError
 from workbench.evaluation.export import write_frame
+from workbench.files import open_for_write
 from workbench.rating import annotation
 
 FORMATS = ("ratings", "sft", "dpo")
@@ -105,17 +104,9 @@ def dpo_records(con, session_id: str) -> list[dict[str, Any]]:
 
 def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> None:
     """Write records atomically (temporary file beside the target, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with open_for_write(path) as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 def export(con, session_id: str, fmt: str, path: str | Path, min_rating: float | None = None) -> int:

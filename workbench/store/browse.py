@@ -60,9 +60,9 @@ def score_values(con: Con, run_ids: list[str], metric: str) -> pd.DataFrame:
 def run_metrics(con: Con, run_ids: list[str]) -> list[str]:
     """Metrics scored in any of the runs, in the order the runs asked for them."""
     declared: list[str] = []
-    for (text,) in con.execute("SELECT metrics FROM runs WHERE id IN (SELECT unnest(?::VARCHAR[])) ORDER BY created_at",
-                               [run_ids]).fetchall():
-        declared += ["regex" if m.startswith("regex=") else m for m in (text or "").split(",") if m]
+    for (names,) in con.execute("SELECT json_extract_string(metrics, '$[*].name') FROM runs "
+                                "WHERE id IN (SELECT unnest(?::VARCHAR[])) ORDER BY created_at", [run_ids]).fetchall():
+        declared += names
     scored = {m for (m,) in con.execute("SELECT DISTINCT metric FROM scores WHERE run_id IN "
                                         "(SELECT unnest(?::VARCHAR[]))", [run_ids]).fetchall()}
     order = list(dict.fromkeys(declared))

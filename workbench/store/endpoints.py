@@ -1,4 +1,5 @@
-"""OpenAI-compatible endpoints the user added on the Models page, kept in the file for every session."""
+"""OpenAI-compatible endpoints the user added on the Models page, kept in the file for every session. A spec
+may name the environment variable that holds its key (`?key_env=NAME`, see providers/keys.py), never the key."""
 
 from __future__ import annotations
 

@@ -182,7 +182,37 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
-    # 7 and 8 are taken by other branches (api, plugins); the lead renumbers on merge.
+    (
+        7,
+        "runs: the metric set as JSON",
+        # `exact,regex=PATTERN,bleu` becomes [{"name": "exact"}, {"name": "regex", "pattern": "PATTERN"}, ...]:
+        # metrics with options (plugins') need a format that holds them. A pattern may hold commas, so it is
+        # taken from the run's regex signature (`...|pattern:PATTERN|scale:0-1`) as the old reader did.
+        r"""
+        CREATE TEMP TABLE metric_items_v7 AS
+            SELECT id, pos, CASE WHEN item = 'regex' THEN json_object('name', 'regex', 'pattern', pattern)
+                                 WHEN starts_with(item, 'regex=') THEN json_object('name', 'regex', 'pattern', item[7:])
+                                 ELSE json_object('name', item) END AS spec
+            FROM (
+                SELECT id, pattern, unnest(parts) AS item, unnest(range(len(parts))) AS pos
+                FROM (
+                    SELECT id, pattern, string_split(CASE WHEN pattern IS NULL THEN metrics
+                                                          ELSE replace(metrics, 'regex=' || pattern, 'regex') END, ',') AS parts
+                    FROM (
+                        SELECT r.id, r.metrics,
+                               (SELECT NULLIF(regexp_extract(s.signature, '(?s)pattern:(.*)\|scale:0-1$', 1), '') FROM metric_signatures s
+                                WHERE s.run_id = r.id AND s.metric = 'regex') AS pattern
+                        FROM runs r
+                    )
+                )
+            )
+            WHERE item <> '';
+        UPDATE runs SET metrics = COALESCE(
+            (SELECT CAST(to_json(list(m.spec ORDER BY m.pos)) AS VARCHAR) FROM metric_items_v7 m WHERE m.id = runs.id), '[]');
+        DROP TABLE metric_items_v7;
+        """,
+    ),
+    # 8 is kept for the api branch; the lead renumbers on merge if needed.
     (
         9,
         "knowledge bases: versions, chunks, passages per output",

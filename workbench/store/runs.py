@@ -51,7 +51,7 @@ def save_dataset(con: Con, ds) -> str:
 
 
 def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str, params: dict[str, Any],
-               dataset_hash: str, n_rows: int, repeats: int, metrics: str, lang: str,
+               dataset_hash: str, n_rows: int, repeats: int, metrics: list[dict[str, Any]], lang: str,
                signatures: dict[str, str]) -> str:
     run_id = uuid.uuid4().hex[:10]
     with transaction(con):
@@ -59,7 +59,7 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
             "INSERT INTO runs (id, prompt_hash, prompt_name, model_spec, params, dataset_hash, n_rows, repeats, metrics,"
             " lang, status, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
             [run_id, prompt_hash, prompt_name, model_spec, json.dumps(params, sort_keys=True), dataset_hash, n_rows,
-             repeats, metrics, lang, owner_id()],
+             repeats, json.dumps(metrics, ensure_ascii=False), lang, owner_id()],
         )
         upsert_rows(con, "metric_signatures", [{"run_id": run_id, "metric": m, "signature": sig}
                                                for m, sig in signatures.items()], ["run_id", "metric", "signature"])
@@ -174,6 +174,7 @@ def get_run(con: Con, run_id: str) -> dict[str, Any]:
         raise UserError(f"no run {run_id!r}", "RUN")
     run["status"] = live_status(run["status"], run.get("owner"))
     run["params"] = json.loads(run["params"])
+    run["metrics"] = json.loads(run["metrics"])  # [{"name": ..., option: value}] (migration 7)
     run["signatures"] = dict(con.execute("SELECT metric, signature FROM metric_signatures WHERE run_id = ?",
                                          [run_id]).fetchall())
     return run

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench.app import catalog, context
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.errors import UserError
 
@@ -29,7 +29,7 @@ else:
     except UserError as e:
         context.show_error(e)
     if dataset is None and not catalog.dataset_choices(context.db()):
-        st.info(f"No datasets in `{catalog.datasets_dir()}` or in the database yet: upload one.")
+        st.info(f"No datasets in {inline_code(catalog.datasets_dir())} or in the database yet: upload one.")
 
 if dataset is not None:
     c1, c2 = st.columns(2)
@@ -57,7 +57,7 @@ if dataset is not None:
             context.show_error(err)
         else:
             required = prompt.variables()[0]
-            st.caption(f"`{against}` needs: {', '.join(sorted(required)) or 'no variables'}")
+            st.caption(f"{inline_code(against)} needs: {', '.join(sorted(required)) or 'no variables'}")
     report = catalog.validation_report(dataset, required)
     if report.empty:
         st.success(f"All {len(dataset.rows)} rows have every column needed.", icon=":material/check:")

@@ -3,15 +3,12 @@ as CSV / JSONL / Parquet."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import pandas as pd
 import streamlit as st
 
 from workbench import store
 from workbench.app import context
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.evaluation import bundle, export
 from workbench.metrics import LOWER_IS_BETTER
@@ -46,9 +43,10 @@ else:
             for n, c in enumerate(ranked)]), hide_index=True, width="stretch")
         best = ranked[0]
         arrow = "lowest" if metric in LOWER_IS_BETTER else "highest"
-        st.markdown(f"**Best:** `{best.prompt_name}@{best.prompt_version[:8]}` with `{best.model_spec}` "
+        st.markdown(f"**Best:** {inline_code(f'{best.prompt_name}@{best.prompt_version[:8]}')} with "
+                    f"{inline_code(best.model_spec)} "
                     f"({arrow} {metric}: {best.effective:.4f})")
-        with st.expander(f"{chosen.filename}", expanded=False):
+        with st.expander(markdown_literal(chosen.filename), expanded=False):
             st.code(chosen.text, language="yaml")
         c1, c2 = st.columns(2)
         c1.download_button("Download the bundle", chosen.text, file_name=chosen.filename, mime="application/yaml",
@@ -66,11 +64,7 @@ fmt = st.radio("Format", list(export.FORMATS), horizontal=True, key="exp_format"
 if st.button("Prepare the file", icon=":material/description:"):
     with store.connect(db) as con:
         frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"results.{fmt}")
-        export.write_frame(frame, fmt, path)
-        with open(path, "rb") as f:
-            ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", f.read(), len(frame))
+    ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", export.frame_bytes(frame, fmt), len(frame))
 if ss.get("exp_file"):
     name, data, n = ss["exp_file"]
     st.download_button(f"Download {name} ({n:,} outputs)", data, file_name=name, icon=":material/download:",

@@ -12,6 +12,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
+from workbench.app.textdiff import inline_code
 from workbench.rating import agreement, annotation, trust
 from workbench.rating import leaderboard as lb
 
@@ -144,7 +145,8 @@ for sid in chosen:
                     if info[sid]["kind"] == "pairwise":
                         sides.append(("B", rec["text_b"], rec["prompt_b"], rec["model_b"]))
                     for col, (side, text, prompt, model) in zip(st.columns(len(sides)), sides):
-                        col.caption(f"{side}: {prompt} × {model}" if len(sides) > 1 else f"{prompt} × {model}")
+                        label = f"{inline_code(prompt)} × {inline_code(model)}"
+                        col.caption(f"{side}: {label}" if len(sides) > 1 else label)
                         col.text(text)
                     for c in r.comments:
                         st.text(c)

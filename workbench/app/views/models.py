@@ -7,7 +7,9 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import catalog, context
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
+from workbench.errors import UserError
+from workbench.providers import keys
 
 st.title("Models")
 
@@ -20,16 +22,21 @@ else:
 
 st.subheader("OpenAI-compatible servers")
 st.caption("vLLM, Ollama, llama.cpp server, LM Studio, TGI… — kept in the database file for every session.")
+st.caption("OPENAI_API_KEY is sent only to api.openai.com or OPENAI_BASE_URL's host; a server that needs a key "
+           "gets the one in the environment variable (or secrets.toml entry) you name here. Only the name is kept.")
 with st.form("add_endpoint", clear_on_submit=True):
-    c1, c2 = st.columns([1, 2])
+    c1, c2, c3 = st.columns([1, 2, 1])
     model = c1.text_input("Model name", placeholder="llama3")
     base = c2.text_input("Base URL", placeholder="http://127.0.0.1:11434/v1")
+    key_name = c3.text_input("Key variable (optional)", placeholder="VLLM_API_KEY")
     if st.form_submit_button("Add", icon=":material/add:"):
-        if not model.strip() or not base.strip().startswith(("http://", "https://")):
-            st.error("Give a model name and a base URL starting with http:// or https://")
+        try:
+            spec = keys.endpoint_spec(model, base, key_name)
+        except UserError as e:
+            context.show_error(e)
         else:
             with store.connect(context.db()) as con:
-                store.add_endpoint(con, f"openai:{model.strip()}@{base.strip().rstrip('/')}")
+                store.add_endpoint(con, spec)
 for spec in context.custom_models():
     c1, c2 = st.columns([6, 1])
     c1.code(spec, language=None)
@@ -42,12 +49,12 @@ st.subheader("Local models")
 local = catalog.local_models()
 default = catalog.default_model_spec()
 if default:
-    st.caption(f"Default model: `{default}`")
+    st.caption(f"Default model: {inline_code(default)}")
 if not local:
-    st.caption(f"No models under `{catalog.models_dir()}` (a folder with config.json). "
+    st.caption(f"No models under {inline_code(catalog.models_dir())} (a folder with config.json). "
                "`workbench finetune --out models/NAME` makes one.")
 for m in local:
-    with st.expander(f"{m.name} — `{m.spec}`"):
+    with st.expander(f"{markdown_literal(m.name)} — {inline_code(m.spec)}"):
         if m.card:
             st.json(m.card, expanded=1)
         else:
@@ -64,7 +71,7 @@ if st.button("Send", type="primary", icon=":material/send:"):
     if not (spec and message.strip()):
         st.warning("Choose a model and write a message first.")
         st.stop()
-    with st.spinner(f"asking {spec}…"):
+    with st.spinner(f"asking {inline_code(spec)}…"):
         try:
             done = catalog.try_message(spec, message)
             with st.chat_message("user"):

@@ -11,9 +11,10 @@ import yaml
 
 from workbench import store
 from workbench.app import context
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.authoring.templates import ROLES, parse_prompt
+from workbench.authoring.yaml_limits import load_yaml
 
 NEW = "(new prompt)"
 BLANK = {"name": "my_prompt", "description": "", "messages": [
@@ -52,7 +53,7 @@ def open_source(source: str) -> None:
     prompt, err = library.read_prompt_file(library.prompts_dir() / source)
     if err is not None:
         try:
-            data = yaml.safe_load((library.prompts_dir() / source).read_text(encoding="utf-8"))
+            data = load_yaml((library.prompts_dir() / source).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError):
             data = None
         load_draft(data if isinstance(data, dict) else BLANK, source)
@@ -75,12 +76,12 @@ def draft_dict() -> dict:
             data["example_turns"] = {"user": ss["draft_turn_user"], "assistant": ss["draft_turn_assistant"]}
     if ss["draft_params"].strip():
         try:
-            data["params"] = yaml.safe_load(ss["draft_params"])
+            data["params"] = load_yaml(ss["draft_params"])
         except yaml.YAMLError as e:
             data["params"] = f"invalid YAML: {e}"
     if ss.get("draft_knowledge", "").strip():  # kept, or saving would drop the file's knowledge section
         try:
-            data["knowledge"] = yaml.safe_load(ss["draft_knowledge"])
+            data["knowledge"] = load_yaml(ss["draft_knowledge"])
         except yaml.YAMLError as e:
             data["knowledge"] = f"invalid YAML: {e}"
     return data
@@ -101,10 +102,39 @@ def with_passages(data: dict, row: dict) -> dict:
         return row
 
 
+def save(prompt) -> None:
+    """Save, then open the file just written (its message shows after the rerun)."""
+    ss.pop("confirm_replace", None)
+    saved = library.save_prompt(prompt, context.db())
+    ss["saved_message"] = (f"Saved version {saved.version[:8]} to {saved.path}" if saved.new
+                           else f"No change: version {saved.version[:8]} was already stored ({saved.path})")
+    ss["pending_source"] = ss["draft_source"] = saved.path.name
+    st.rerun()
+
+
+def confirm_replace(prompt, filename: str) -> None:
+    """A new (or renamed) prompt named like a file it was not opened from: ask before replacing that file."""
+    if library.save_target(prompt).name != filename:  # the name changed since Save was pressed
+        ss.pop("confirm_replace")
+        return
+    st.warning(markdown_literal(f"{filename} already exists and this draft was not opened from it. Replacing "
+                                "it keeps its current content as a stored version (see History)."),
+               icon=":material/warning:")
+    c1, c2 = st.columns(2)
+    if c1.button("Replace it", type="primary", key="confirm_replace_yes"):
+        try:
+            save(prompt)
+        except Exception as e:  # noqa: BLE001 - shown inline
+            context.show_error(e)
+    if c2.button("Cancel", key="confirm_replace_no"):
+        ss.pop("confirm_replace")
+        st.rerun()
+
+
 files = [p.name for p in library.list_prompt_files()]
 sources = [NEW, *files]
 with st.sidebar:
-    st.caption(f"Prompt files in `{library.prompts_dir()}`")
+    st.caption(f"Prompt files in {inline_code(library.prompts_dir())}")
 if "pending_source" in ss:  # set by Save: open the file just written (widgets can't be set once drawn)
     ss["prompt_source"] = ss.pop("pending_source")
 source = st.selectbox("Open", sources, index=1 if files else 0, key="prompt_source")
@@ -183,7 +213,7 @@ with view:
     if pv.prompt is not None:
         need = sorted(pv.required) + sorted(pv.optional)
         if need:
-            marks = [f"`{v}` {'✓' if columns is None or v in columns else '✗ missing'}"
+            marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ missing'}"
                      + (" (optional)" if v in pv.optional else "") for v in need]
             st.markdown("Variables: " + ", ".join(marks))
         if pv.missing:
@@ -200,13 +230,15 @@ with view:
     can_save = pv.prompt is not None and pv.error is None
     if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:"):
         try:
-            saved = library.save_prompt(pv.prompt, context.db())
-            ss["saved_message"] = (f"Saved version {saved.version[:8]} to {saved.path}" if saved.new
-                                   else f"No change: version {saved.version[:8]} was already stored ({saved.path})")
-            ss["pending_source"] = ss["draft_source"] = saved.path.name
-            st.rerun()
+            replaced = library.would_replace(pv.prompt, ss["draft_source"])
+            if replaced is None:
+                save(pv.prompt)
+            else:
+                ss["confirm_replace"] = replaced.name
         except Exception as e:  # noqa: BLE001 - shown inline
             context.show_error(e)
+    if ss.get("confirm_replace") and can_save:
+        confirm_replace(pv.prompt, ss["confirm_replace"])
     if ss.get("saved_message"):
         st.success(markdown_literal(ss.pop("saved_message")), icon=":material/check:")
 
@@ -216,7 +248,7 @@ name = data.get("name") or ""
 with store.connect(context.db()) as con:
     versions = store.list_prompt_versions(con, name)
     if versions.empty:
-        st.caption(f"No stored versions of `{name}` yet: saving or running it stores one.")
+        st.caption(f"No stored versions of {inline_code(name)} yet: saving or running it stores one.")
     else:
         st.dataframe(versions.rename(columns={"hash": "version", "n_runs": "runs"}), hide_index=True,
                      width="stretch")

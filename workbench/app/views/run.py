@@ -8,7 +8,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context, jobs
-from workbench.app.textdiff import markdown_literal
+from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.authoring.templates import parse_prompt
 from workbench.engine import runner
@@ -98,6 +98,12 @@ def resume(run_id: str) -> None:
         ss["resume_error"] = str(e)
 
 
+def variant(r) -> str:
+    """Prompt, version and model of a run for a Markdown label (names and specs are user input)."""
+    name = f"{r['prompt_name']}@{r['prompt_hash'][:8]}"
+    return f"{inline_code(name)} × {inline_code(r['model_spec'])}"
+
+
 @st.fragment(run_every=1.0)
 def live() -> None:
     st.subheader("Runs")
@@ -112,7 +118,7 @@ def live() -> None:
         job = mine.get(r["id"])
         c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
         where = "this app" if job else "another process (CLI?)"
-        c1.progress(float(r["fraction"]), text=f"`{r['prompt_name']}@{r['prompt_hash'][:8]}` × `{r['model_spec']}` · "
+        c1.progress(float(r["fraction"]), text=f"{variant(r)} · "
                     f"{r['done']}/{r['total']} done · {r['errors']} errors · {r['id']} · started in {where}")
         if job is not None and job.alive:
             if job.cancel.is_set():
@@ -122,7 +128,7 @@ def live() -> None:
     stopped = table[table["status"].isin(["interrupted", "cancelled", "failed"]) & (table["done"] < table["total"])]
     for r in stopped.head(5).to_dict(orient="records"):
         c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
-        c1.caption(f"`{r['prompt_name']}@{r['prompt_hash'][:8]}` × `{r['model_spec']}` · {r['status']} at "
+        c1.caption(f"{variant(r)} · {r['status']} at "
                    f"{r['done']}/{r['total']} · {r['id']}")
         c2.button("Resume", key=f"resume_{r['id']}", on_click=resume, args=(r["id"],))
     if ss.get("resume_error"):
