@@ -176,7 +176,8 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
     plan = plan_eval(loaded, dataset, specs, _metric_set(metrics), limit=limit, params=opts.params,
-                     repeats=opts.repeats, provider_options=opts.provider_options(), use_cache=opts.cache)
+                     repeats=opts.repeats, provider_options=opts.provider_options(), use_cache=opts.cache,
+                     db=None if db is None else str(db))
     return await arun_plan(plan, db, concurrency=opts.concurrency, on_progress=opts.on_progress, cancel=opts.cancel,
                            providers=given)
 

@@ -61,7 +61,7 @@ def test_filter_rows_keeps_file_lines_and_checks_columns():
     first = next(i for i, r in enumerate(ds.rows) if r["split"] == "test")
     assert test.place(0) == ds.place(first)
     assert filter_rows(ds, None) is ds and filter_rows(ds, "  ") is ds
-    with pytest.raises(UserError, match=r"has no column 'splitt' \(it has: id, intent, question, reference, split\)"):
+    with pytest.raises(UserError, match=r"has no column 'splitt' \(it has: id, intent, faq_id, question, reference, split\)"):
         filter_rows(ds, "splitt == 'test'")
     with pytest.raises(UserError, match="no row of .* matches"):
         filter_rows(ds, "split == 'dev'", "--split")

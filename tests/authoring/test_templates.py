@@ -27,7 +27,8 @@ def test_bundled_prompts_parse_and_render():
         p = load_prompt(f)
         required, _ = p.variables()
         assert required == {"question"}, f
-        messages = p.render({"question": "where is my parcel?"})
+        row = {"question": "where is my parcel?"} | ({"passages": []} if p.knowledge else {})  # retrieved per row
+        messages = p.render(row)
         assert messages[-1]["role"] == "user" and "where is my parcel?" in messages[-1]["content"]
 
 
@@ -175,7 +176,7 @@ def test_eval_names_the_line_of_a_missing_variable(cli, tmp_path):
     bad.write_text("name: bad\nmessages:\n  - role: user\n    content: |-\n      Hi\n      {{ foo }}\n", encoding="utf-8")
     res = cli("eval", bad, "--data", DATA_EN, "--model", "openai:x@http://127.0.0.1:9/v1")
     assert res.code == 2
-    assert (f"{DATA_EN}: missing column 'foo' (message 1, line 2) needed by {bad} (the file has: id, intent, "
+    assert (f"{DATA_EN}: missing column 'foo' (message 1, line 2) needed by {bad} (the file has: id, intent, faq_id, "
             "question, reference, split)") in res.err, res.err
 
 

@@ -59,6 +59,7 @@ class Prompt:
     example_turns: dict[str, str] = field(default_factory=lambda: {"user": "{{ question }}", "assistant": "{{ answer }}"})
     params: dict[str, Any] = field(default_factory=dict)
     path: str = "<prompt>"
+    knowledge: dict[str, Any] | None = None  # {base, query, k, method}: see knowledge_section
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "description": self.description}
@@ -70,6 +71,8 @@ class Prompt:
             d["examples"] = self.examples
         if self.params:
             d["params"] = dict(self.params)
+        if self.knowledge:
+            d["knowledge"] = dict(self.knowledge)
         return d
 
     def to_yaml(self) -> str:
@@ -88,6 +91,8 @@ class Prompt:
         out = [(f"message {i + 1}", m.content) for i, m in enumerate(self.messages)]
         if self.examples and self.examples_as == "turns":
             out += [(f"example_turns.{k}", v) for k, v in self.example_turns.items()]
+        if self.knowledge:  # last, so the first len(messages) are the messages
+            out.append(("knowledge.query", self.knowledge["query"]))
         return out
 
     def compiled(self) -> list[tuple[str, jinja2.Template]]:
@@ -102,6 +107,8 @@ class Prompt:
                 continue  # filled from examples, not dataset rows
             ast = _parse(src, f"{self.path}: {place}")
             names = meta.find_undeclared_variables(ast) - RESERVED - set(_ENV.globals)
+            if self.knowledge:
+                names.discard("passages")  # retrieved per row, not read from it
             soft = _optional_names(ast)
             required |= names - soft
             optional |= names & soft
@@ -153,6 +160,12 @@ class Prompt:
             if n_system == len(self.messages):
                 rendered.extend(dict(m) for m in turns)
             yield rendered
+
+    def render_query(self, row: dict[str, Any]) -> str:
+        """The `knowledge.query` template rendered for one row (in the sandbox, like the messages)."""
+        where = f"{self.path}: knowledge.query"
+        sandbox.start()
+        return _render_one(_compile(self.knowledge["query"], where), {**row, "examples": self.examples}, where, 0)
 
     def _example_turns_memo(self) -> list[dict[str, str]]:
         """The example turns do not depend on the row: render them once per content (the app edits prompts
@@ -255,7 +268,8 @@ def prompt_from_dict(data: Any, path: str = "<prompt>") -> Prompt:
     """Validate the structure of a parsed prompt file; every problem names the file and key."""
     _require(isinstance(data, dict), "a prompt file must be a mapping with `name` and `messages`", path)
     _require(isinstance(data.get("messages"), list) and data["messages"], "`messages` must be a non-empty list", path)
-    unknown = set(data) - {"name", "description", "messages", "examples", "examples_as", "example_turns", "params"}
+    unknown = set(data) - {"name", "description", "messages", "examples", "examples_as", "example_turns", "params",
+                           "knowledge"}
     _require(not unknown, f"unknown keys: {', '.join(sorted(unknown))}", path)
     messages = []
     for i, m in enumerate(data["messages"], 1):
@@ -278,6 +292,7 @@ def prompt_from_dict(data: Any, path: str = "<prompt>") -> Prompt:
         examples_as=examples_as,
         params=params,
         path=path,
+        knowledge=knowledge_section(data.get("knowledge"), path),
     )
     if "example_turns" in data:
         turns = data["example_turns"]
@@ -286,6 +301,29 @@ def prompt_from_dict(data: Any, path: str = "<prompt>") -> Prompt:
         prompt.example_turns = {"user": str(turns["user"]), "assistant": str(turns["assistant"])}
     prompt.compiled()  # syntax errors surface at load time, with their line
     return prompt
+
+
+KNOWLEDGE_METHODS = ("bm25", "dense", "hybrid")  # dense and hybrid: English only (see workbench.knowledge.dense)
+
+
+def knowledge_section(section: Any, path: str) -> dict[str, Any] | None:
+    """`knowledge: {base: NAME, query: "{{ question }}", k: 3, method: bm25}`: passages retrieved per row."""
+    if section is None:
+        return None
+    where = f"{path}: knowledge"
+    _require(isinstance(section, dict), "`knowledge` must be a mapping with `base`", where)
+    unknown = set(section) - {"base", "query", "k", "method"}
+    _require(not unknown, f"unknown keys: {', '.join(sorted(unknown))}", where)
+    _require(isinstance(section.get("base"), str) and section["base"].strip() != "", "needs `base`: a knowledge "
+             "base name (workbench kb list)", where)
+    query = section.get("query", "{{ question }}")
+    _require(isinstance(query, str) and query.strip() != "", "`query` must be a template", where)
+    k = section.get("k", 3)
+    _require(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 50, f"`k` must be 1-50, got {k!r}", where)
+    method = section.get("method", "bm25")
+    _require(method in KNOWLEDGE_METHODS, f"`method` {method!r} is not available (this version retrieves with: "
+             f"{', '.join(KNOWLEDGE_METHODS)})", where)
+    return {"base": section["base"], "query": query, "k": k, "method": method}
 
 
 def parse_prompt(text: str, path: str = "<prompt>") -> Prompt:

@@ -96,23 +96,23 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("must be at least 1", setting="concurrency")
     target = args.resume or args.retry_errors
     started = time.perf_counter()
-    try:
-        if target:
-            given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
-                                              ("--model", args.model), ("--limit", args.limit),
-                                              ("--where", args.where), ("--split", args.split),
-                                              ("--metrics", args.metrics), ("--param", args.param)) if value]
-            if given or args.repeat != 1:
-                raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
-                                setting="resume" if args.resume else "retry_errors")
-            evaluation = api.resume(target, args.db, errors_only=bool(args.retry_errors), **options)
-        else:
-            _check_new(args)
-            evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
-                                      params=parse_params(args.param), repeats=args.repeat, reference=args.reference,
-                                      lang=args.lang, where=where_text(args.where, args.split), **options)
-    finally:
-        requests_out.set()
+    if target:
+        given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
+                                          ("--model", args.model), ("--limit", args.limit),
+                                          ("--where", args.where), ("--split", args.split),
+                                          ("--metrics", args.metrics), ("--param", args.param)) if value]
+        if given or args.repeat != 1:
+            raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
+                            setting="resume" if args.resume else "retry_errors")
+        evaluation = api.resume(target, args.db, errors_only=bool(args.retry_errors), **options)
+    else:
+        _check_new(args)
+        evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
+                                  params=parse_params(args.param), repeats=args.repeat, reference=args.reference,
+                                  lang=args.lang, where=where_text(args.where, args.split), **options)
+    # Only now may the prefetch thread import numpy/scipy: a daemon thread inside a C extension's import while
+    # the interpreter exits on an error can crash the process (exit -11 seen).
+    requests_out.set()
     elapsed = time.perf_counter() - started
     summaries = evaluation.summaries()
     if args.json:

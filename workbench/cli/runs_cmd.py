@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
@@ -13,6 +14,8 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("show", parents=[common], help="per-metric means with 95%% CIs, errors, latency of a run")
     p.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    p.add_argument("--gold-passage", metavar="FIELD",
+                   help="knowledge runs: the dataset field naming the right passage (default faq_id when present)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=show)
 
@@ -54,11 +57,14 @@ def show(args: argparse.Namespace) -> int:
 
     with store.connect(args.db) as con:
         s = analysis.summarize(con, store.resolve_run(con, args.run))
+        retrieval = _retrieval(con, s.run, args.gold_passage)
     if args.json:
-        print_json(s.to_dict())
+        print_json({**s.to_dict(), **({"retrieval": retrieval} if retrieval else {})})
         return 0
     r = s.run
     print(f"run {r['id']}  {r['prompt_name']} ({r['prompt_hash'][:8]})  x  {r['model_spec']}  [{r['status']}]")
+    if retrieval:
+        _show_retrieval(retrieval, r, fmt)
     print(f"rows {s.n_rows}  outputs {s.n_outputs}  errors {s.n_errors}"
           + (f" ({', '.join(f'{k} {v}' for k, v in s.errors_by_kind.items())})" if s.errors_by_kind else "")
           + f"  latency p50 {fmt(s.latency_p50, 1)} ms  p95 {fmt(s.latency_p95, 1)} ms")
@@ -71,6 +77,24 @@ def show(args: argparse.Namespace) -> int:
         for metric, sig in r["signatures"].items():
             print(f"  {metric}: {sig}")
     return 0
+
+
+def _retrieval(con, run: dict, gold_field: str | None) -> dict | None:
+    if not run.get("knowledge"):  # no knowledge: nothing to import
+        return None
+    from workbench.knowledge import run_retrieval
+
+    return run_retrieval(con, run["id"], gold_field)
+
+
+def _show_retrieval(kb: dict, run: dict, fmt) -> None:
+    """The base version the passages came from, how often the right passage was retrieved, how grounded."""
+    method = json.loads(run["knowledge"])["method"]
+    print(f"knowledge {kb['base']} version {kb['version']}  {method}, k={kb['k']}")
+    if kb["gold_field"]:
+        print(f"  retrieval vs {kb['gold_field']} ({kb['n_gold']} rows): hit@{kb['k']} {fmt(kb['retrieval_hit'], 3)}"
+              f"  mrr {fmt(kb['retrieval_mrr'], 3)}  recall {fmt(kb['retrieval_recall'], 3)}")
+    print(f"  grounded (answer bigrams found in its passages): {fmt(kb['grounded'], 3)} over {kb['n_grounded']} outputs")
 
 
 def _show_batch_facts(s, fmt, table) -> None:

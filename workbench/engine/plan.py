@@ -31,6 +31,8 @@ class Variant:
     params: dict[str, Any]
     messages: list[list[dict[str, str]] | None]  # rendered, one per plan row (None: not needed by this plan)
     run_id: str | None = None
+    knowledge: dict[str, Any] | None = None  # {base, version, method, k} for a prompt with `knowledge:`
+    passages: list | None = None  # per plan row, the knowledge.Passage list put into its prompt
 
 
 @dataclass
@@ -63,8 +65,10 @@ def uses_cache(plan: Plan, v: Variant) -> bool:
 
 def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], metrics: metric_lib.MetricSet,
               limit: int | None = None, params: dict[str, Any] | None = None, repeats: int = 1,
-              provider_options: dict[str, Any] | None = None, use_cache: bool = True) -> Plan:
-    """Validate rows and render every prompt on every row. Raises UserError; creates nothing."""
+              provider_options: dict[str, Any] | None = None, use_cache: bool = True,
+              db: str | None = None) -> Plan:
+    """Validate rows, retrieve passages for knowledge prompts (from `db`'s bases) and render every prompt
+    on every row. Raises UserError; creates nothing."""
     if repeats < 1:
         raise UserError("must be at least 1", setting="repeats")
     rows = list(range(len(dataset.rows)))[: limit if limit else None]
@@ -74,16 +78,39 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
         required, _ = prompt.variables()
         check_rows(sub, required, need_reference=metrics.needs_reference, needed_by=prompt.path,
                    places=prompt.variable_places(required))
-        rendered = render_rows(prompt, dataset, rows)
+        used, passages = retrieve(prompt, dataset, rows, db)
+        rendered = render_rows(prompt, dataset, rows, passages=passages)
         for spec in model_specs:
-            variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered))
+            variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered, knowledge=used,
+                                    passages=passages))
     return Plan(variants, dataset, metrics, rows, repeats, provider_options or {}, use_cache)
 
 
-def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None) -> list:
+def retrieve(prompt: Prompt, dataset: Dataset, rows: list[int], db: str | None, recorded: dict | None = None,
+             only: set[int] | None = None) -> tuple[dict | None, list | None]:
+    """(knowledge used, passages per plan row, None where not needed) for a prompt with `knowledge:`."""
+    if not prompt.knowledge:
+        return None, None
+    from workbench import knowledge
+
+    wanted = [i for i in rows if only is None or i in only]
+    used, found = knowledge.plan_passages(prompt, [dataset.rows[i] for i in wanted], db, recorded,
+                                          [dataset.place(i) for i in wanted])
+    by_row = dict(zip(wanted, found))
+    return used, [by_row.get(i) for i in rows]
+
+
+def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None,
+                passages: list | None = None) -> list:
     """The prompt's messages for each of `rows` (None for rows not in `only`); errors name the row."""
     wanted = [i for i in rows if only is None or i in only]
-    rendered = prompt.render_rows(dataset.rows[i] for i in wanted)
+    if passages is None:
+        rendered = prompt.render_rows(dataset.rows[i] for i in wanted)
+    else:
+        from workbench.knowledge import with_passages
+
+        found = dict(zip(rows, passages))
+        rendered = prompt.render_rows(with_passages(dataset.rows[i], found[i]) for i in wanted)
     out: list[list[dict[str, str]] | None] = []
     for i in rows:
         if only is not None and i not in only:
@@ -119,6 +146,7 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
         done = store.done_rows(con, run_id, errors_too=True)
         ok = store.done_rows(con, run_id, errors_too=False)
         unscored = store.unscored_outputs(con, run_id)
+        recorded = store.run_knowledge(con, run_id)
     prompt = prompt_from_version(version)
     dataset = dataset_from_record(ds, lang=run["lang"])
     rows = list(range(min(run["n_rows"], len(dataset.rows))))
@@ -127,8 +155,11 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     else:
         every = {(r, k) for r in rows for k in range(run["repeats"])}
         todo = sorted((every - done) | (unscored & every))
-    messages = render_rows(prompt, dataset, rows, only={r for r, _ in todo})
-    variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id)
+    only = {r for r, _ in todo}
+    used, passages = retrieve(prompt, dataset, rows, db, recorded, only)  # the version the run used
+    messages = render_rows(prompt, dataset, rows, only=only, passages=passages)
+    variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id, knowledge=used,
+                      passages=passages)
     metrics = metric_set(run["metrics"], f"run {run_id}: metrics")
     return Plan([variant], dataset, metrics, rows, run["repeats"], provider_options or {}, use_cache,
                 todo={run_id: todo})

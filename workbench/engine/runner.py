@@ -64,6 +64,10 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
                 con, prompt_hash=v.prompt.version, prompt_name=v.prompt.name, model_spec=v.model_spec,
                 params=v.params, dataset_hash=ds_hash, n_rows=len(plan.rows), repeats=plan.repeats,
                 metrics=plan.metrics.specs(), lang=plan.dataset.lang, signatures=sigs)
+            if v.knowledge:
+                from workbench import knowledge
+
+                knowledge.record_run_passages(con, v.run_id, v.knowledge, v.passages, plan.rows, plan.repeats)
     return [v.run_id for v in plan.variants]
 
 

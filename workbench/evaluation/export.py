@@ -54,6 +54,10 @@ def run_records(con, run_id: str) -> pd.DataFrame:
     row_cols = pd.DataFrame({f"row.{f}" if f in out.columns else f: [r.get(f) for r in rows] for f in fields},
                             index=out.index)
     at = out.columns.get_loc("input")  # the row's fields go before what was made from them
+    used = store.run_knowledge(con, run_id)
+    if used:  # the passages each output was given, as JSON [{rank, id, score}], and the base version
+        out["knowledge_version"] = used["version"]
+        out["passages"] = _passages_column(store.load_passages(con, run_id), out)
     return pd.concat([out.iloc[:, :at], row_cols, out.iloc[:, at:]], axis=1)
 
 
@@ -72,6 +76,15 @@ def without_errors(ds: Dataset, prediction: str) -> tuple[Dataset, int]:
     return Dataset(ds.name, ds.path, [ds.rows[i] for i in keep], ds.columns, ds.reference_field, ds.lang,
                    ds.encoding, [ds.line_numbers[i] for i in keep] if ds.line_numbers else [i + 1 for i in keep]), \
         len(ds.rows) - len(keep)
+
+
+def _passages_column(passages: pd.DataFrame, out: pd.DataFrame) -> list[str]:
+    by_output: dict[tuple[int, int], list[dict]] = {}
+    for p in passages.itertuples():
+        by_output.setdefault((p.row_idx, p.repeat_idx), []).append({"rank": p.rank, "id": p.chunk_id,
+                                                                     "score": p.score})
+    return [json.dumps(by_output.get((r, k), []), ensure_ascii=False)
+            for r, k in zip(out["row_idx"], out["repeat_idx"])]
 
 
 def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:

