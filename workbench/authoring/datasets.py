@@ -96,6 +96,18 @@ def detect_lang(texts: list[str]) -> str:
     return "zh" if letters and cjk / letters >= 0.2 else "en"
 
 
+def _auto_lang(ds: Dataset) -> str:
+    """'en' or 'zh' when the references of every row are in that language; 'auto' when rows differ, so
+    BLEU picks each row's tokenizer from its own references (workbench.metrics.row_lang); without
+    references, from all of the text."""
+    from workbench.metrics import row_lang
+
+    langs = {row_lang(refs) for i in range(len(ds.rows)) if (refs := ds.references(i))}
+    if langs:
+        return langs.pop() if len(langs) == 1 else "auto"
+    return detect_lang([" ".join(str(v) for v in r.values() if isinstance(v, str)) for r in ds.rows[:200]])
+
+
 _SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
 
 
@@ -192,8 +204,7 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
     columns = list(dict.fromkeys(k for r in rows for k in r))
     ds = Dataset(p.stem, where, rows, columns, reference_field, "en", encoding, lines)
     if lang in (None, "auto"):
-        texts = [" ".join(str(v) for v in r.values() if isinstance(v, str)) for r in rows[:200]]
-        ds.lang = detect_lang(texts)
+        ds.lang = _auto_lang(ds)
     else:
         ds.lang = lang
     return ds

@@ -20,14 +20,15 @@ from workbench.metrics.base import Metric, MetricSet, batch_memo, check_class
 from workbench.plugins import Registry
 
 __all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "base_name", "batch_memo", "metric_class", "metric_set",
-           "parse_metrics", "reference_count", "score", "signatures"]
+           "parse_metrics", "reference_count", "row_lang", "score", "signatures"]
 
 DEFAULT = ["exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "length", "latency_ms", "tokens_out"]
 ALIASES = {"rouge": ("rouge1", "rouge2", "rougeL")}
 # The built-ins, as pyproject.toml declares them (see workbench.plugins.Registry for why they are also here).
 BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
     ("exact", "Exact"), ("contains", "Contains"), ("regex", "Regex"), ("json_valid", "JsonValid"),
-    ("bleu", "Bleu"), ("chrf", "Chrf"), ("chrfpp", "ChrfPP"),
+    ("bleu", "Bleu"), ("chrf", "Chrf"), ("chrfpp", "ChrfPP"), ("corpus_bleu", "CorpusBleu"),
+    ("corpus_chrf", "CorpusChrf"),
     ("rouge1", "Rouge1"), ("rouge1_p", "Rouge1P"), ("rouge1_r", "Rouge1R"),
     ("rouge2", "Rouge2"), ("rouge2_p", "Rouge2P"), ("rouge2_r", "Rouge2R"),
     ("rougeL", "RougeL"), ("rougeL_p", "RougeLP"), ("rougeL_r", "RougeLR"),
@@ -104,6 +105,14 @@ def _call(item: str) -> tuple[str, dict[str, str]]:
 def base_name(label: str) -> str:
     """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`."""
     return label.partition("(")[0]
+
+
+def row_lang(references: Sequence[str]) -> str:
+    """'zh' when CJK characters are at least a fifth of the references' letters, else 'en' (BLEU under
+    lang 'auto' tokenizes the row with zh or 13a accordingly)."""
+    from workbench.metrics.overlap import row_lang as decide  # not at import: its regexes cost ~20 ms
+
+    return decide(list(references))
 
 
 def reference_count(references_lists: Sequence[Sequence[str]]) -> int | str:

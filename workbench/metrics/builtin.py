@@ -158,6 +158,44 @@ class ChrfPP(Chrf):
         return {"word_order": 2, **self.config}
 
 
+class CorpusBleu(Metric):
+    """sacrebleu corpus BLEU: one value per run (metrics.corpus), none per row; options as `bleu`, but
+    effective order off by default, as sacrebleu's corpus BLEU."""
+
+    name = "corpus_bleu"
+    labelled = True
+    corpus = "bleu"
+    options = Bleu.options
+    defaults = {**Bleu.defaults, "eff": False}
+
+    def score_batch(self, predictions: Preds, references_lists: Refs, lang: str) -> list[float | None]:
+        return [None] * len(predictions)  # computed over the run's rows (metrics.corpus.corpus_score)
+
+    def corpus_options(self) -> dict[str, Any]:
+        return {"eff": False, **self.config}
+
+    def signature(self, lang: str) -> str:
+        return self.signature_for(lang, 1)
+
+    def signature_for(self, lang: str, nrefs: int | str) -> str:
+        return "corpus:" + overlap.signature("bleu", lang, nrefs, **self.corpus_options())
+
+
+class CorpusChrf(CorpusBleu):
+    """sacrebleu corpus chrF (chrF++ with word_order=2): one value per run."""
+
+    name = "corpus_chrf"
+    corpus = "chrf"
+    options = Chrf.options
+    defaults = Chrf.defaults
+
+    def corpus_options(self) -> dict[str, Any]:
+        return self.config
+
+    def signature_for(self, lang: str, nrefs: int | str) -> str:
+        return "corpus:" + overlap.signature("chrf", lang, nrefs, **self.config)
+
+
 class _Rouge(Metric):
     """ROUGE-1, -2 and -L (P, R, F) come from one tokenization per pair (rouge.scores): within one
     MetricSet batch the first of them computes all and the others take theirs from the batch memo.

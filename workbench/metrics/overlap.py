@@ -18,8 +18,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from workbench.metrics.rouge import empty_rule, matches
-from workbench.metrics.rouge import _word_ngrams as word_ngrams
+from workbench.metrics.rouge import empty_rule, matches, word_ngrams
 from workbench.metrics.scripts import CJK_CLASS
 
 MIN_CHRF_BATCH = 8  # chrf_many counts in NumPy from this many single-reference pairs

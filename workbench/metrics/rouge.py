@@ -80,7 +80,7 @@ def _prf(overlap: int, n_pred: int, n_target: int) -> tuple[float, float, float]
     return precision, recall, fmeasure(precision, recall)
 
 
-def _word_ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+def word_ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
     return list(zip(*[tokens[i:] for i in range(n)]))
 
 
@@ -94,7 +94,7 @@ def matches(h: list, r: list) -> int:
 
 
 def _ngram_prf(pred: list[str], target: list[str], n: int) -> tuple[float, float, float]:
-    p, t = _word_ngrams(pred, n), _word_ngrams(target, n)
+    p, t = word_ngrams(pred, n), word_ngrams(target, n)
     return _prf(matches(p, t), len(p), len(t))
 
 
