@@ -31,11 +31,15 @@ CHRF_DEFAULTS: dict[str, Any] = {"char_order": 6, "word_order": 0, "beta": 2, "l
 _CJK = re.compile(f"[{CJK_CLASS}]")
 
 
+ROW_LANG_SAMPLE = 2000  # characters of a row's references that decide its language
+
+
 def row_lang(references: list[str]) -> str:
-    """'zh' when CJK characters are at least a fifth of the letters of the references, else 'en'."""
-    text = "".join(references)
+    """'zh' when CJK characters are at least a fifth of the letters of the references (their first
+    ROW_LANG_SAMPLE characters), else 'en'."""
+    text = "".join(references)[:ROW_LANG_SAMPLE]
     letters = sum(map(str.isalpha, text))
-    return "zh" if letters and len(_CJK.findall(text)) * 5 >= letters else "en"
+    return "zh" if letters and (len(text) - len(_CJK.sub("", text))) * 5 >= letters else "en"
 
 
 def bleu_tokenizer(lang: str, references: list[str] | None = None, tok: str | None = None) -> str:
