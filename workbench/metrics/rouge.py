@@ -30,6 +30,7 @@ LCS_BLOCK = 16_384
 LSUM_MAX_CELLS = 4_000_000
 TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 _TOKEN = re.compile(f"[{CJK_CLASS}]|[^\\W_{CJK_CLASS}]+")
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+")  # the same tokens on ASCII text, ~2x faster than the class above
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
 
@@ -40,7 +41,8 @@ class CJKTokenizer:
         self.stem = stem
 
     def tokenize(self, text: str) -> list[str]:
-        tokens = _TOKEN.findall(text.lower())
+        text = text.lower()
+        tokens = _ASCII_TOKEN.findall(text) if text.isascii() else _TOKEN.findall(text)
         if self.stem:
             stem = _stem
             tokens = [stem(t) if len(t) > 3 else t for t in tokens]
@@ -106,6 +108,8 @@ def lcs_length(a: list, b: list, block: int = LCS_BLOCK) -> int:
         a, b = b, a
     if not a:
         return 0
+    if len(b) <= block:
+        return _lcs_one_block(a, b)
     wanted = set(a)
     carries = bytearray(len(a))
     ones = 0
@@ -129,6 +133,22 @@ def lcs_length(a: list, b: list, block: int = LCS_BLOCK) -> int:
                 row = (total | (row - u)) & full
         ones += row.bit_count()
     return len(b) - ones
+
+
+def _lcs_one_block(a: list, b: list) -> int:
+    """lcs_length when b fits in one block: no carries to hand on (the common case, kept lean)."""
+    masks: dict = {}
+    for i, token in enumerate(b):
+        masks[token] = masks.get(token, 0) | (1 << i)
+    full = (1 << len(b)) - 1
+    row = full
+    get = masks.get
+    for token in a:
+        match = get(token)
+        if match:
+            u = row & match
+            row = ((row + u) | (row - u)) & full
+    return len(b) - row.bit_count()
 
 
 def _lcs_prf(pred: list[str], target: list[str]) -> tuple[float, float, float]:
