@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from workbench import store
 from workbench.errors import UserError
+from workbench.evaluation.corpus_summary import corpus_values
 from workbench.metrics import LOWER_IS_BETTER, UNIT_INTERVAL
 
 
@@ -87,6 +88,8 @@ def summarize(con, run_id: str) -> RunSummary:
         if metric in UNIT_INTERVAL:  # a t-interval on few rows can leave the scale; the mean cannot
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         summary.metrics.append(MetricSummary(metric, mean, lo, hi, n))
+    # corpus_bleu / corpus_chrf: one value per run, with a bootstrap interval
+    summary.metrics += [MetricSummary(*values) for values in corpus_values(con, run)]
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
     _add_batch_facts(con, summary)
     return summary

@@ -183,7 +183,7 @@ def sacrebleu_signature(metric: str, lang: str, nrefs: int | str = 1, **options:
         m = _bleu_for("en" if lang == "auto" else lang, None, options)
     else:
         m = _chrf(**{**CHRF_DEFAULTS, **options})
-    m.sentence_score("a", ["a"])  # sacrebleu fills the signature's fields on first use
+    m.corpus_score(["a"], [["a"]])  # sacrebleu fills the signature's fields on first use
     m.num_refs = -1 if nrefs == "var" else int(nrefs)
     return f"sacrebleu:{m.get_signature()}|scale:0-1"
 
