@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--metrics", default="bleu,chrf,rouge1,rouge2,rougeL")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout to time (default: this one), for before/after")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -38,12 +39,13 @@ def main() -> None:
         path.write_text("".join(json.dumps({"prediction": p, "reference": r}) + "\n"
                                 for p, r in make_pairs(args.pairs)), encoding="utf-8")
         cmd = [sys.executable, "-m", "workbench", "score", str(path), "--metrics", args.metrics]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        print(f"{args.pairs} English pairs, metrics {args.metrics}, {os.cpu_count()} CPUs")
+        root = args.root.resolve()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        print(f"{args.pairs} English pairs, metrics {args.metrics}, {os.cpu_count()} CPUs, checkout {root}")
         rates = []
         for _ in range(args.repeat):
             t = time.perf_counter()
-            p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+            p = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
             seconds = time.perf_counter() - t
             if p.returncode != 0:
                 raise SystemExit(p.stderr[-2000:])

@@ -100,9 +100,9 @@ def _auto_lang(ds: Dataset) -> str:
     """'en' or 'zh' when the references of every row are in that language; 'auto' when rows differ, so
     BLEU picks each row's tokenizer from its own references (workbench.metrics.row_lang); without
     references, from all of the text."""
-    from workbench.metrics import row_lang
+    from workbench.metrics import row_langs
 
-    langs = {row_lang(refs) for i in range(len(ds.rows)) if (refs := ds.references(i))}
+    langs = row_langs(ds.references(i) for i in range(len(ds.rows)))
     if langs:
         return langs.pop() if len(langs) == 1 else "auto"
     return detect_lang([" ".join(str(v) for v in r.values() if isinstance(v, str)) for r in ds.rows[:200]])

@@ -38,6 +38,8 @@ def row_lang(references: list[str]) -> str:
     """'zh' when CJK characters are at least a fifth of the letters of the references (their first
     ROW_LANG_SAMPLE characters), else 'en'."""
     text = "".join(references)[:ROW_LANG_SAMPLE]
+    if text.isascii():
+        return "en"
     letters = sum(map(str.isalpha, text))
     return "zh" if letters and (len(text) - len(_CJK.sub("", text))) * 5 >= letters else "en"
 
