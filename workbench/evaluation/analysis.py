@@ -82,7 +82,7 @@ def summarize(con, run_id: str) -> RunSummary:
     stats = store.output_stats(con, run_id)
     kinds = store.error_kinds(con, run_id)
     summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
-    order = [m["name"] for m in run["metrics"]]
+    order = _labels(run["metrics"])
     for metric, n, mean, sd in store.score_moments(con, run_id):
         lo, hi = t_interval(mean, sd, n)
         if metric in UNIT_INTERVAL:  # a t-interval on few rows can leave the scale; the mean cannot
@@ -93,6 +93,16 @@ def summarize(con, run_id: str) -> RunSummary:
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
     _add_batch_facts(con, summary)
     return summary
+
+
+def _labels(specs: list[dict[str, Any]]) -> list[str]:
+    """The score names of a stored metric set, in order (`bleu(tok=intl)`); plain names if a plugin is gone."""
+    from workbench.metrics import metric_set
+
+    try:
+        return list(metric_set(specs).names)
+    except UserError:
+        return [s["name"] for s in specs]
 
 
 def _add_batch_facts(con, summary: RunSummary) -> None:

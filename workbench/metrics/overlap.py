@@ -166,17 +166,18 @@ AUTO_TOK = "auto(13a|zh)"  # per row: zh when CJK is a fifth of the references' 
 
 def signature(metric: str, lang: str, nrefs: int | str = 1, **options: Any) -> str:
     """sacrebleu's signature of our BLEU or chrF object ('bleu' or 'chrf'), nrefs as sacrebleu states
-    it (a count, or 'var' when rows have different numbers of references)."""
+    it (a count, or 'var' when rows have different numbers of references); a tokenizer chosen per row
+    shows as AUTO_TOK."""
     from workbench.versions import version
 
     tok = options.get("tok")
-    shown_tok = AUTO_TOK if (tok is None and lang == "auto") or tok == "auto" else bleu_tokenizer(lang, None, tok)
+    per_row = metric == "bleu" and (tok == "auto" or (tok is None and lang == "auto"))
     if not options:
-        sig = SACREBLEU_SIGNATURES[metric].format(nrefs=nrefs, tok=shown_tok, version=version("sacrebleu"))
+        shown = AUTO_TOK if per_row else bleu_tokenizer(lang)
+        sig = SACREBLEU_SIGNATURES[metric].format(nrefs=nrefs, tok=shown, version=version("sacrebleu"))
         return f"sacrebleu:{sig}|scale:0-1"
-    return sacrebleu_signature(metric, lang, nrefs, **options).replace(
-        f"|tok:{bleu_tokenizer('en', None, None if tok == 'auto' else tok)}|" if shown_tok == AUTO_TOK else "\0",
-        f"|tok:{AUTO_TOK}|")
+    sig = sacrebleu_signature(metric, lang, nrefs, **options)  # per row: built with 13a, shown as auto
+    return sig.replace("|tok:13a|", f"|tok:{AUTO_TOK}|") if per_row else sig
 
 
 def sacrebleu_signature(metric: str, lang: str, nrefs: int | str = 1, **options: Any) -> str:
