@@ -10,10 +10,10 @@ import sacrebleu
 from rouge_score import rouge_scorer
 
 from workbench import metrics
-from workbench.authoring.datasets import load_dataset
+from workbench.authoring.datasets import load_dataset, row_lang
+from workbench.authoring.scripts import CJK_RANGES, generate_ranges
 from workbench.errors import UserError
 from workbench.metrics import corpus, overlap, rouge
-from workbench.metrics.scripts import CJK_RANGES, generate_ranges
 
 EN = [("the cat sat on the mat", "the cat sat on a mat"), ("my order has not arrived yet", "my order is late"),
       ("please reset my password", "reset your password here"), ("the refund takes five days", "refunds take 5 days"),
@@ -53,7 +53,7 @@ def test_homogeneous_files_keep_one_language(tmp_path):
     path = tmp_path / "en.jsonl"
     path.write_text("\n".join(json.dumps({"prediction": p, "reference": r}) for p, r in EN), encoding="utf-8")
     assert load_dataset(path).lang == "en"
-    assert metrics.row_lang(["我的订单 order"]) == "zh" and metrics.row_lang(["order 号"]) == "en"
+    assert row_lang(["我的订单 order"]) == "zh" and row_lang(["order 号"]) == "en"
 
 
 def test_nrefs_is_what_sacrebleu_says():

@@ -11,7 +11,7 @@ ALL, NEEDS_REFERENCE, LOWER_IS_BETTER, HIGHER_IS_BETTER, UNIT_INTERVAL (sets of 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -20,7 +20,7 @@ from workbench.metrics.base import Metric, MetricSet, batch_memo, check_class
 from workbench.plugins import Registry
 
 __all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "base_name", "batch_memo", "metric_class", "metric_set",
-           "parse_metrics", "reference_count", "row_lang", "row_langs", "score", "signatures"]
+           "parse_metrics", "reference_count", "score", "signatures"]
 
 DEFAULT = ["exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "length", "latency_ms", "tokens_out"]
 ALIASES = {"rouge": ("rouge1", "rouge2", "rougeL")}
@@ -105,28 +105,6 @@ def _call(item: str) -> tuple[str, dict[str, str]]:
 def base_name(label: str) -> str:
     """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`."""
     return label.partition("(")[0]
-
-
-def row_lang(references: Sequence[str]) -> str:
-    """'zh' when CJK characters are at least a fifth of the references' letters, else 'en' (BLEU under
-    lang 'auto' tokenizes the row with zh or 13a accordingly)."""
-    from workbench.metrics.overlap import row_lang as decide  # not at import: its regexes cost ~20 ms
-
-    return decide(list(references))
-
-
-def row_langs(references_lists: Iterable[Sequence[str]]) -> set[str]:
-    """The languages row_lang gives the rows with references ({'en'}, {'zh'}, both, or none); stops
-    reading once both are seen."""
-    from workbench.metrics.overlap import row_lang as decide
-
-    seen: set[str] = set()
-    for refs in references_lists:
-        if refs:
-            seen.add(decide(list(refs)))
-            if len(seen) == 2:
-                break
-    return seen
 
 
 def reference_count(references_lists: Sequence[Sequence[str]]) -> int | str:

@@ -2,8 +2,8 @@
 
 Scale: every value here is in [0, 1] (sacrebleu's 0-100 is divided by 100).
 Tokenizers: `--lang en` forces sacrebleu's `13a`, `--lang zh` its `zh`; under `auto` each row gets its
-own: `zh` when CJK characters (by Unicode script, workbench.metrics.scripts) are at least a fifth of the
-letters of its references, else `13a` (row_tokenizer). A metric option `tok=` (13a, zh, intl, char,
+own: `zh` when CJK characters (by Unicode script, workbench.authoring.scripts) are at least a fifth of the
+letters of its references, else `13a` (workbench.authoring.datasets.row_lang). A metric option `tok=` (13a, zh, intl, char,
 none, ja-mecab, auto) overrides the language. chrF works on characters and needs none.
 Empty texts: both libraries score empty-vs-empty as 0. Our rule: if the output and every reference
 are empty (after stripping) the score is 1 (they agree); if only one side is empty it is 0.
@@ -18,8 +18,8 @@ import re
 from collections import Counter
 from typing import Any
 
+from workbench.authoring.datasets import row_lang
 from workbench.metrics.rouge import empty_rule, matches, word_ngrams
-from workbench.metrics.scripts import CJK_CLASS
 
 MIN_CHRF_BATCH = 8  # chrf_many counts in NumPy from this many single-reference pairs
 TOKENIZERS = ("13a", "zh", "intl", "char", "none", "ja-mecab", "auto")
@@ -28,22 +28,6 @@ BLEU_DEFAULTS: dict[str, Any] = {"tok": None, "smooth": "exp", "smooth_value": N
                                  "max_ngram_order": 4, "eff": True}
 CHRF_DEFAULTS: dict[str, Any] = {"char_order": 6, "word_order": 0, "beta": 2, "lowercase": False,
                                  "whitespace": False, "eps_smoothing": False}
-_CJK = re.compile(f"[{CJK_CLASS}]")
-
-
-ROW_LANG_SAMPLE = 2000  # characters of a row's references that decide its language
-
-
-def row_lang(references: list[str]) -> str:
-    """'zh' when CJK characters are at least a fifth of the letters of the references (their first
-    ROW_LANG_SAMPLE characters), else 'en'."""
-    text = "".join(references)[:ROW_LANG_SAMPLE]
-    if text.isascii():
-        return "en"
-    letters = sum(map(str.isalpha, text))
-    return "zh" if letters and (len(text) - len(_CJK.sub("", text))) * 5 >= letters else "en"
-
-
 def bleu_tokenizer(lang: str, references: list[str] | None = None, tok: str | None = None) -> str:
     """sacrebleu's tokenizer for a row: the `tok` option, else the language (per row under 'auto')."""
     if tok is not None and tok != "auto":

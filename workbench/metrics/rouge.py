@@ -4,7 +4,7 @@ Computed here rather than by calling rouge-score: importing rouge_score.rouge_sc
 scipy.stats (1.2 s of a 1-row eval), its tokenizer deletes every non-ASCII character (Chinese scores 0),
 and its ROUGE-L fills an n x m table in pure Python (10k tokens: ~20 s, ~800 MB).
 
-- Tokens: lowercase; each CJK character (workbench.metrics.scripts, by Unicode script) is one token;
+- Tokens: lowercase; each CJK character (workbench.authoring.scripts, by Unicode script) is one token;
   other letter/digit runs are words. On ASCII text this is rouge-score's tokenizer.
 - Stemming (`stem=yes`): nltk's Porter stemmer on tokens longer than 3 characters, as rouge-score does.
 - Several references: per ROUGE type, the scores of the reference with the best F-measure (rouge-score's
@@ -24,7 +24,7 @@ import functools
 import re
 from collections import Counter
 
-from workbench.metrics.scripts import CJK_CLASS
+from workbench.authoring.scripts import CJK_CLASS
 
 LCS_BLOCK = 16_384
 LSUM_MAX_CELLS = 4_000_000

@@ -5,7 +5,7 @@ letter whose Script_Extensions name one of those (the prolonged sound mark ー, 
 Marks and punctuation shared with Latin text (combining dots, the middle dot) are left out so Vietnamese
 or French words are never split. The ranges are generated from the `regex` module's Unicode tables by
 `generate_ranges()` (slow: it walks every code point) and written out so tokenizing stays on `re`;
-tests/metrics/test_scripts.py regenerates them and checks they are equal.
+tests/metrics/test_options.py regenerates them and checks they are equal.
 """
 
 from __future__ import annotations
