@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench import metrics as metric_lib
 from workbench.errors import StoreBusyError
 from workbench.providers import Completion, Provider, ProviderError
 from workbench.providers.keys import mask
@@ -220,7 +221,8 @@ class _Writer:
 def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
     """Per row: what its scores depend on besides the output (references, language, metrics, versions)."""
     lang = plan.dataset.lang
-    head = json.dumps([plan.metrics.specs(), lang, plan.signatures()], sort_keys=True)
+    head = json.dumps([plan.metrics.specs(), lang, metric_lib.dataset_signatures(plan.metrics, plan.dataset, plan.rows)],
+                      sort_keys=True)
     by_refs: dict[tuple[str, ...], str] = {}  # references repeat across rows (one answer per intent)
     out = {}
     for r in rows:

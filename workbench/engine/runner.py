@@ -84,11 +84,6 @@ class Plan:
     use_cache: bool = True  # read and fill the response cache for variants at temperature 0
     todo: Todo | None = None  # set by plan_from_run: only these (row, repeat) pairs of each run
 
-    def signatures(self) -> dict[str, str]:
-        """The metrics' signatures for these rows (sacrebleu's nrefs is their reference count)."""
-        nrefs = metric_lib.reference_count([self.dataset.references(r) for r in self.rows])
-        return metric_lib.signatures(self.metrics, self.dataset.lang, nrefs)
-
 
 @dataclass
 class Progress:
@@ -179,7 +174,7 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
     """Record prompt versions, the dataset and one run per variant, in one unit of work."""
     from workbench import store
 
-    sigs = plan.signatures()
+    sigs = metric_lib.dataset_signatures(plan.metrics, plan.dataset, plan.rows)
     with store.connect(db) as con:
         ds_hash = store.save_dataset(con, plan.dataset)
         for v in plan.variants:

@@ -19,7 +19,7 @@ from workbench.errors import UserError
 from workbench.metrics.base import Metric, MetricSet, batch_memo, check_class
 from workbench.plugins import Registry
 
-__all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "base_name", "batch_memo", "metric_class", "metric_set",
+__all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "base_name", "batch_memo", "dataset_signatures", "metric_class", "metric_set",
            "parse_metrics", "reference_count", "score", "signatures"]
 
 DEFAULT = ["exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "length", "latency_ms", "tokens_out"]
@@ -105,6 +105,11 @@ def _call(item: str) -> tuple[str, dict[str, str]]:
 def base_name(label: str) -> str:
     """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`."""
     return label.partition("(")[0]
+
+
+def dataset_signatures(metrics: MetricSet, dataset: Any, rows: Sequence[int]) -> dict[str, str]:
+    """signatures() for these rows of a dataset (its `lang`, and nrefs counted from `references(row)`)."""
+    return metrics.signatures(dataset.lang, reference_count([dataset.references(r) for r in rows]))
 
 
 def reference_count(references_lists: Sequence[Sequence[str]]) -> int | str:
