@@ -179,6 +179,29 @@ def test_starting_a_run_shows_it_and_finishes(db, openai_server):
     assert runs["status"].tolist() == ["done"] and runs["n_outputs"].tolist() == [5]
 
 
+def test_a_run_takes_metrics_with_options(db, openai_server):
+    """Issue 17: parameterised metric names are accepted by the app as by --metrics."""
+    at = page("run").run()
+    at.multiselect(key="run_prompts").set_value(["support_zero_shot.yaml (file)"])
+    at.text_input(key="run_extra_model").set_value(f"openai:test@{openai_server.base_url}")
+    at.multiselect(key="run_models").set_value([])
+    options = at.selectbox(key="run_dataset").options
+    at.selectbox(key="run_dataset").select_index(next(i for i, o in enumerate(options) if o == "support_en.jsonl"))
+    at.number_input(key="run_limit").set_value(3)
+    at.multiselect(key="run_metrics").set_value(["bleu"])
+    at.text_input(key="run_more_metrics").set_value("bleu(tok=intl,smooth=floor), corpus_bleu")
+    at.button[0].click().run()
+    no_exceptions(at)
+    from workbench.app.context import job_registry
+
+    job = next(j for j in job_registry().list() if j.db == db)
+    assert job.wait(30) and job.error is None
+    with store.connect(db) as con:
+        run = store.get_run(con, store.list_runs(con)["id"].tolist()[0])
+    assert [m["name"] for m in run["metrics"]] == ["bleu", "bleu", "corpus_bleu"]
+    assert set(run["signatures"]) == {"bleu", "bleu(smooth=floor,tok=intl)", "corpus_bleu"}
+
+
 def test_compare_filters_and_searches(db, openai_server):
     populate(db, openai_server.base_url, rows=12)
     at = page("compare").run()

@@ -9,7 +9,7 @@ from rouge_score import rouge_scorer
 
 from workbench import metrics
 from workbench.errors import UserError
-from workbench.metrics import charstats, overlap, text
+from workbench.metrics import charstats, overlap, rouge, text
 
 
 def pairs_en(n=60, seed=0):
@@ -34,7 +34,7 @@ def test_english_bleu_chrf_equal_sacrebleu():
 def test_english_rouge_equals_rouge_score_default_tokenizer():
     reference = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])  # default tokenizer, no stemming
     for pred, ref in pairs_en():
-        ours = overlap.rouge(pred, [ref])
+        ours = rouge.rouge(pred, [ref])
         theirs = reference.score(ref, pred)
         for k in ours:
             assert ours[k] == pytest.approx(theirs[k].fmeasure, abs=1e-12)
@@ -72,19 +72,19 @@ def test_chrf_in_batches_equals_one_by_one_and_sacrebleu():
 
 def test_multi_reference_takes_the_best():
     refs = ["The cat sat on the mat.", "A dog barked."]
-    assert overlap.rouge("a dog barked", refs)["rouge1"] == pytest.approx(1.0)
+    assert rouge.rouge("a dog barked", refs)["rouge1"] == pytest.approx(1.0)
     assert overlap.bleu("The cat sat on the mat.", refs) == pytest.approx(
         sacrebleu.sentence_bleu("The cat sat on the mat.", refs).score / 100)
 
 
 def test_chinese_hand_computed_values():
     # tokens 我 的 订 单 vs 我 的 包 裹: 2 of 4 unigrams, 1 of 3 bigrams, LCS 2
-    r = overlap.rouge("我的订单", ["我的包裹"])
+    r = rouge.rouge("我的订单", ["我的包裹"])
     assert r["rouge1"] == pytest.approx(0.5) and r["rouge2"] == pytest.approx(1 / 3) and r["rougeL"] == pytest.approx(0.5)
     # all n-gram precisions 1 (4-gram: 1/1), brevity penalty exp(1 - 6/4)
     assert overlap.bleu("我的订单", ["我的订单到了"], "zh") == pytest.approx(math.exp(-0.5), abs=1e-9)
     # mixed text: Latin runs stay words, CJK chars are single tokens
-    assert overlap.CJKTokenizer().tokenize("订单 #48213 Ship") == ["订", "单", "48213", "ship"]
+    assert rouge.CJKTokenizer().tokenize("订单 #48213 Ship") == ["订", "单", "48213", "ship"]
 
 
 def test_chinese_on_bundled_data_is_never_zero_when_overlapping():
@@ -103,12 +103,12 @@ def test_chinese_on_bundled_data_is_never_zero_when_overlapping():
 def test_rouge_score_default_would_zero_chinese():
     # the pitfall we guard against: rouge-score's default tokenizer deletes non-ASCII characters
     assert rouge_scorer.RougeScorer(["rouge1"]).score("我的订单", "我的订单")["rouge1"].fmeasure == 0.0
-    assert overlap.rouge("我的订单", ["我的订单"])["rouge1"] == 1.0
+    assert rouge.rouge("我的订单", ["我的订单"])["rouge1"] == 1.0
 
 
 def test_empty_rule():
     for fn in (lambda p, r: overlap.bleu(p, r), lambda p, r: overlap.chrf(p, r),
-               lambda p, r: overlap.rouge(p, r)["rougeL"]):
+               lambda p, r: rouge.rouge(p, r)["rougeL"]):
         assert fn("", [""]) == 1.0
         assert fn("  ", [""]) == 1.0
         assert fn("", ["something"]) == 0.0
@@ -128,7 +128,7 @@ def test_bit_parallel_lcs_equals_dynamic_programming():
     for _ in range(300):
         a = [rng.choice("abcde") for _ in range(rng.randrange(0, 40))]
         b = [rng.choice("abcdef") for _ in range(rng.randrange(0, 40))]
-        assert overlap.lcs_length(a, b) == _lcs_table(a, b)
+        assert rouge.lcs_length(a, b) == _lcs_table(a, b)
 
 
 def test_rouge_equals_library_on_long_texts():
@@ -137,22 +137,48 @@ def test_rouge_equals_library_on_long_texts():
     a = " ".join(rng.choice(vocab) for _ in range(400))
     b = " ".join(rng.choice(vocab) for _ in range(300))
     theirs = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"]).score(b, a)
-    ours = overlap.rouge(a, [b])
+    ours = rouge.rouge(a, [b])
     assert all(ours[k] == pytest.approx(theirs[k].fmeasure, abs=1e-12) for k in ours)
 
 
-def test_rouge_l_is_fast_and_bounded_on_huge_outputs():
+def test_rouge_l_is_exact_beyond_20000_tokens():
+    """Before: each side was cut to 20,000 tokens, so ROUGE-L differed from rouge-score past the cut
+    (0 when the only match lay there). Now the blocked LCS is exact at any length."""
     rng = random.Random(1)
     vocab = [f"w{i}" for i in range(300)]
     a = " ".join(rng.choice(vocab) for _ in range(50_000))
     b = " ".join(rng.choice(vocab) for _ in range(50_000))
     start = time.perf_counter()
-    r = overlap.rouge(a, [b])
-    assert time.perf_counter() - start < 10  # rouge-score's table: ~20 s and 800 MB at 10k tokens
-    cut = overlap.ROUGE_L_MAX_TOKENS
-    ta, tb = a.split()[:cut], b.split()[:cut]
-    assert r["rougeL"] == pytest.approx(2 * overlap.lcs_length(ta, tb) / (len(ta) + len(tb)))
+    r = rouge.rouge(a, [b])
+    assert time.perf_counter() - start < 30  # rouge-score's table: ~20 s and 800 MB at 10k tokens
+    ta, tb = a.split(), b.split()
+    assert r["rougeL"] == pytest.approx(2 * rouge.lcs_length(ta, tb) / (len(ta) + len(tb)))
     assert r["rouge1"] == pytest.approx(rouge_scorer.RougeScorer(["rouge1"]).score(b, a)["rouge1"].fmeasure)
+    # the only common token lies past 20,000 tokens: LCS 1, not 0
+    only_late = rouge.rouge(" ".join(["x"] * 25_000 + ["match"]), [" ".join(["y"] * 25_000 + ["match"])])
+    assert only_late["rougeL"] == pytest.approx(1 / 25_001)
+
+
+def test_blocked_lcs_equals_rouge_scores_table():
+    from rouge_score.rouge_scorer import _lcs_table
+
+    rng = random.Random(7)
+    for _ in range(200):
+        a = [rng.choice("abcd") for _ in range(rng.randint(0, 50))]
+        b = [rng.choice("abcde") for _ in range(rng.randint(0, 50))]
+        want = _lcs_table(a, b)[-1][-1] if a and b else 0
+        assert [rouge.lcs_length(a, b, block) for block in (1, 3, 7, 64, 16384)] == [want] * 5
+
+
+def test_rouge_l_on_25000_tokens_equals_rouge_score():
+    """The issue's case: rouge-score gives 0.000960 on a 25,000-token output; the cut gave 0.001199."""
+    from rouge_score.rouge_scorer import _score_lcs
+
+    rng = random.Random(3)
+    pred = [f"p{rng.randint(0, 20000)}" for _ in range(25_000)]
+    ref = [f"p{rng.randint(0, 20000)}" for _ in range(24)]
+    want = _score_lcs(ref, pred).fmeasure
+    assert rouge.rouge(" ".join(pred), [" ".join(ref)])["rougeL"] == pytest.approx(want, abs=1e-15)
 
 
 def test_text_checks():
@@ -177,7 +203,7 @@ def test_signatures_name_tokenizer_and_version():
     sig = metrics.signatures(metrics.parse_metrics(None), "zh")
     assert "tok:zh" in sig["bleu"] and f"version:{sacrebleu.__version__}" in sig["bleu"]
     assert "tok:13a" in metrics.signatures(metrics.parse_metrics(["bleu"]), "en")["bleu"]
-    assert "tok:cjk-char+word" in sig["rouge1"] and "max_tokens" in sig["rougeL"]
+    assert "tok:cjk-char+word" in sig["rouge1"] and "max_tokens" not in sig["rougeL"]
     assert all("scale:0-1" in sig[k] for k in ("exact", "bleu", "chrf", "rouge2"))
 
 

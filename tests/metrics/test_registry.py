@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 from tests.metrics.test_metrics import pairs_en
 from workbench import metrics
 from workbench.errors import UserError
-from workbench.metrics import Metric, metric_set, overlap, parse_metrics, text
+from workbench.metrics import Metric, metric_set, overlap, parse_metrics, rouge, text
 
 
 class Shouting(Metric):
@@ -43,7 +43,8 @@ def plugin(monkeypatch):
 
 def test_derived_sets_are_what_the_builtins_declare():
     assert metrics.ALL == set(metrics.BUILTIN)
-    assert metrics.NEEDS_REFERENCE == {"exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL"}
+    rouge_names = {f"rouge{k}{s}" for k in ("1", "2", "L", "Lsum") for s in ("", "_p", "_r")}
+    assert metrics.NEEDS_REFERENCE == {"exact", "contains", "bleu", "chrf", "chrfpp", "corpus_bleu", "corpus_chrf"} | rouge_names
     assert metrics.UNITS == {"length": "chars", "latency_ms": "ms", "tokens_out": "tokens"}
     assert metrics.LOWER_IS_BETTER == {"latency_ms"}
     assert metrics.HIGHER_IS_BETTER == metrics.NEEDS_REFERENCE | {"regex", "json_valid"}
@@ -66,7 +67,7 @@ def test_batch_scores_equal_each_computation_row_by_row():
             want["tokens_out"] = float(tokens[i])
         if r:
             want.update(exact=text.exact(p, r), contains=text.contains(p, r), bleu=overlap.bleu(p, r, "en"),
-                        chrf=overlap.chrf(p, r), **overlap.rouge(p, r))
+                        chrf=overlap.chrf(p, r), **rouge.rouge(p, r))
         assert got[i] == want, i
     assert metrics.score(preds[0], refs[0], ms, "en", latency_ms=0.0, tokens_out=0) == got[0]
 

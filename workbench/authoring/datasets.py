@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.authoring.scripts import CJK_CLASS
 from workbench.errors import DatasetError
 from workbench.surrogates import LONE_SURROGATE
 
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+CJK = re.compile(f"[{CJK_CLASS}]")  # by Unicode script (authoring/scripts.py)
+ROW_LANG_SAMPLE = 2000  # characters of a row's references that decide its language
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
@@ -100,6 +102,37 @@ def detect_lang(texts: list[str]) -> str:
     letters = sum(ch.isalpha() for ch in sample)
     cjk = len(CJK.findall(sample))
     return "zh" if letters and cjk / letters >= 0.2 else "en"
+
+
+def row_lang(references: list[str]) -> str:
+    """'zh' when CJK characters are at least a fifth of the letters of the references (their first
+    ROW_LANG_SAMPLE characters), else 'en'. BLEU under lang 'auto' tokenizes the row with zh or 13a by it."""
+    text = "".join(references)[:ROW_LANG_SAMPLE]
+    if text.isascii():
+        return "en"
+    letters = sum(map(str.isalpha, text))
+    return "zh" if letters and (len(text) - len(CJK.sub("", text))) * 5 >= letters else "en"
+
+
+def row_langs(references_lists) -> set[str]:
+    """The languages of the rows with references ({'en'}, {'zh'}, both, or none); stops once both are seen."""
+    seen: set[str] = set()
+    for refs in references_lists:
+        if refs:
+            seen.add(row_lang(list(refs)))
+            if len(seen) == 2:
+                break
+    return seen
+
+
+def _auto_lang(ds: Dataset) -> str:
+    """'en' or 'zh' when the references of every row are in that language; 'auto' when rows differ, so
+    BLEU picks each row's tokenizer from its own references (row_lang); without references, from all of
+    the text."""
+    langs = row_langs(ds.references(i) for i in range(len(ds.rows)))
+    if langs:
+        return langs.pop() if len(langs) == 1 else "auto"
+    return detect_lang([" ".join(str(v) for v in r.values() if isinstance(v, str)) for r in ds.rows[:200]])
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
@@ -198,8 +231,7 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
     columns = list(dict.fromkeys(k for r in rows for k in r))
     ds = Dataset(p.stem, where, rows, columns, reference_field, "en", encoding, lines)
     if lang in (None, "auto"):
-        texts = [" ".join(str(v) for v in r.values() if isinstance(v, str)) for r in rows[:200]]
-        ds.lang = detect_lang(texts)
+        ds.lang = _auto_lang(ds)
     else:
         ds.lang = lang
     return ds

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+
+DEFAULT_METRICS = "exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"
 
 
 def register(sub, common) -> None:
@@ -12,49 +15,110 @@ def register(sub, common) -> None:
                                    "A `workbench export` file is read as is: its `output` is the prediction and "
                                    "rows that ended in an error are skipped.")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--lang", choices=["auto", "en", "zh"], default="auto")
+    p.add_argument("--lang", choices=["auto", "en", "zh"], default="auto",
+                   help="BLEU's tokenizer: auto picks zh or 13a per row from its references (default)")
     p.add_argument("--metrics", action="append", metavar="LIST",
-                   help="default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length")
+                   help=f"default: {DEFAULT_METRICS}; options by name: bleu(tok=intl,smooth=floor), "
+                        "rouge(stem=yes); corpus_bleu, corpus_chrf give one value for the file")
     p.add_argument("--prediction", metavar="FIELD", help="default: `prediction`, else `output` (an export file)")
     p.add_argument("--reference", default="reference", metavar="FIELD")
     p.add_argument("--json", action="store_true", help="JSON Lines: one object per input row")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="also write one JSON object per row to FILE (.csv: a CSV table); - for standard output")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from workbench import metrics as metric_lib
     from workbench.authoring.datasets import check_rows, load_dataset
-    from workbench.cli.output import print_json, table
     from workbench.evaluation import export as exports
-    from workbench.evaluation.analysis import mean_ci
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
     ds = load_dataset(args.file, reference_field=args.reference, lang=args.lang)
-    ms = metric_lib.parse_metrics(args.metrics or ["exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"])
+    ms = metric_lib.parse_metrics(args.metrics or [DEFAULT_METRICS])
     prediction = args.prediction or exports.prediction_field(ds.columns)
     ds, skipped = exports.without_errors(ds, prediction)
     if skipped:
         print(f"skipped {skipped} rows that ended in an error (no output to score)", file=sys.stderr)
     check_rows(ds, {prediction}, need_reference=ms.needs_reference)
+    preds = [str(row[prediction]) for row in ds.rows]
+    refs = [ds.references(i) for i in range(len(ds.rows))]
     with BatchScorer(ms, ds.lang, pool=len(ds.rows) >= POOL_MIN_ITEMS) as scorer:  # the runner's scoring path
-        results = scorer.score_now([(str(row[prediction]), ds.references(i), None, None)
-                                    for i, row in enumerate(ds.rows)])
+        results = scorer.score_now([(p, r, None, None) for p, r in zip(preds, refs)])
+    toks = _row_tokenizers(ms, refs, ds.lang)
+    rows = [{"row": i + 1, **values, **({"tok": toks[i]} if toks and toks[i] else {})}
+            for i, values in enumerate(results)]
+    if args.output:
+        _write_rows(args.output, rows)
     if args.json:
-        for i, values in enumerate(results):
-            print_json({"row": i + 1, **values})
-        return 0
-    import numpy as np
+        from workbench.cli.output import print_json
 
-    table(["metric", "mean", "95% CI", "n"],
-          [[n, *_ci(mean_ci(np.array([r[n] for r in results if n in r], dtype=float)))] for n in ms.names])
-    print(f"\n{len(results)} rows, lang {ds.lang}", file=sys.stderr)
-    for n, sig in metric_lib.signatures(ms, ds.lang).items():
+        for row in rows:
+            print_json(row)
+        return 0
+    if args.output == "-":
+        out = sys.stderr  # the rows went to standard output; the summary must not mix into them
+    else:
+        out = sys.stdout
+    _summary(ms, preds, refs, results, ds.lang, out)
+    nrefs = metric_lib.reference_count(refs)
+    mix = ", ".join(f"{t} {n}" for t, n in sorted(_count(toks).items())) if toks else ""
+    print(f"\n{len(results)} rows, lang {ds.lang}" + (f" (BLEU tokenizer per row: {mix})" if mix else ""),
+          file=sys.stderr)
+    for n, sig in metric_lib.signatures(ms, ds.lang, nrefs).items():
         print(f"  {n}: {sig}", file=sys.stderr)
     return 0
 
 
-def _ci(t):
-    from workbench.cli.output import fmt
+def _summary(ms, preds, refs, results, lang, out) -> None:
+    """Mean and 95% t-interval of each per-row metric; a corpus metric's value and bootstrap interval."""
+    import numpy as np
 
-    m, lo, hi = t
-    return [m, f"[{fmt(lo)}, {fmt(hi)}]", ""]
+    from workbench.cli.output import fmt, table
+    from workbench.evaluation.analysis import mean_ci
+    from workbench.metrics.corpus import corpus_score
+
+    lines = []
+    for m in ms.metrics:
+        if getattr(m, "corpus", None):
+            c = corpus_score(m.corpus, preds, refs, lang, m.corpus_options())
+            lines.append([m.label, *([c.value, f"[{fmt(c.low)}, {fmt(c.high)}]", c.n] if c else ["-", "", 0])])
+            continue
+        mean, lo, hi = mean_ci(np.array([r[m.label] for r in results if m.label in r], dtype=float))
+        lines.append([m.label, mean, f"[{fmt(lo)}, {fmt(hi)}]", sum(m.label in r for r in results)])
+    table(["metric", "mean", "95% CI", "n"], lines, out=out)
+
+
+def _row_tokenizers(ms, refs, lang) -> list[str | None]:
+    """Per row, the tokenizer BLEU used when it was chosen per row (lang auto or tok=auto); else []."""
+    from workbench.metrics import overlap
+
+    per_row = [m for m in ms.metrics if m.name in ("bleu", "corpus_bleu")
+               and (m.config.get("tok") == "auto" or (lang == "auto" and "tok" not in m.config))]
+    if not per_row:
+        return []
+    return [overlap.bleu_tokenizer(lang, r, "auto") if r else None for r in refs]
+
+
+def _count(toks: list[str | None]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in toks:
+        if t:
+            out[t] = out.get(t, 0) + 1
+    return out
+
+
+def _write_rows(path: str, rows: list[dict]) -> None:
+    from workbench.files import open_for_write
+
+    with open_for_write(path) as f:
+        if str(path).lower().endswith(".csv"):
+            import csv
+
+            names = list(dict.fromkeys(k for r in rows for k in r))
+            w = csv.DictWriter(f, fieldnames=names, lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+        else:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -215,7 +215,8 @@ class Writer:
 def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
     """Per row: what its scores depend on besides the output (references, language, metrics, versions)."""
     lang = plan.dataset.lang
-    head = json.dumps([plan.metrics.specs(), lang, metric_lib.signatures(plan.metrics, lang)], sort_keys=True)
+    head = json.dumps([plan.metrics.specs(), lang, metric_lib.dataset_signatures(plan.metrics, plan.dataset, plan.rows)],
+                      sort_keys=True)
     by_refs: dict[tuple[str, ...], str] = {}  # references repeat across rows (one answer per intent)
     out = {}
     for r in rows:

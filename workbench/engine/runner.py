@@ -55,7 +55,7 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
     """Record prompt versions, the dataset and one run per variant, in one unit of work."""
     from workbench import store
 
-    sigs = metric_lib.signatures(plan.metrics, plan.dataset.lang)
+    sigs = metric_lib.dataset_signatures(plan.metrics, plan.dataset, plan.rows)
     with store.connect(db) as con:
         ds_hash = store.save_dataset(con, plan.dataset)
         for v in plan.variants:

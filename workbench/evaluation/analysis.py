@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from workbench import store
 from workbench.errors import UserError
+from workbench.evaluation.corpus_summary import corpus_values
 from workbench.metrics import LOWER_IS_BETTER, UNIT_INTERVAL
 
 
@@ -81,15 +82,27 @@ def summarize(con, run_id: str) -> RunSummary:
     stats = store.output_stats(con, run_id)
     kinds = store.error_kinds(con, run_id)
     summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
-    order = [m["name"] for m in run["metrics"]]
+    order = _labels(run["metrics"])
     for metric, n, mean, sd in store.score_moments(con, run_id):
         lo, hi = t_interval(mean, sd, n)
         if metric in UNIT_INTERVAL:  # a t-interval on few rows can leave the scale; the mean cannot
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         summary.metrics.append(MetricSummary(metric, mean, lo, hi, n))
+    # corpus_bleu / corpus_chrf: one value per run, with a bootstrap interval
+    summary.metrics += [MetricSummary(*values) for values in corpus_values(con, run)]
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
     _add_batch_facts(con, summary)
     return summary
+
+
+def _labels(specs: list[dict[str, Any]]) -> list[str]:
+    """The score names of a stored metric set, in order (`bleu(tok=intl)`); plain names if a plugin is gone."""
+    from workbench.metrics import metric_set
+
+    try:
+        return list(metric_set(specs).names)
+    except UserError:
+        return [s["name"] for s in specs]
 
 
 def _add_batch_facts(con, summary: RunSummary) -> None:

@@ -11,7 +11,7 @@ ALL, NEEDS_REFERENCE, LOWER_IS_BETTER, HIGHER_IS_BETTER, UNIT_INTERVAL (sets of 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -19,15 +19,20 @@ from workbench.errors import UserError
 from workbench.metrics.base import Metric, MetricSet, batch_memo, check_class
 from workbench.plugins import Registry
 
-__all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "batch_memo", "metric_class", "metric_set",
-           "parse_metrics", "score", "signatures"]
+__all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "base_name", "batch_memo", "dataset_signatures", "metric_class", "metric_set",
+           "parse_metrics", "reference_count", "score", "signatures"]
 
 DEFAULT = ["exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "length", "latency_ms", "tokens_out"]
 ALIASES = {"rouge": ("rouge1", "rouge2", "rougeL")}
 # The built-ins, as pyproject.toml declares them (see workbench.plugins.Registry for why they are also here).
 BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
     ("exact", "Exact"), ("contains", "Contains"), ("regex", "Regex"), ("json_valid", "JsonValid"),
-    ("bleu", "Bleu"), ("chrf", "Chrf"), ("rouge1", "Rouge1"), ("rouge2", "Rouge2"), ("rougeL", "RougeL"),
+    ("bleu", "Bleu"), ("chrf", "Chrf"), ("chrfpp", "ChrfPP"), ("corpus_bleu", "CorpusBleu"),
+    ("corpus_chrf", "CorpusChrf"),
+    ("rouge1", "Rouge1"), ("rouge1_p", "Rouge1P"), ("rouge1_r", "Rouge1R"),
+    ("rouge2", "Rouge2"), ("rouge2_p", "Rouge2P"), ("rouge2_r", "Rouge2R"),
+    ("rougeL", "RougeL"), ("rougeL_p", "RougeLP"), ("rougeL_r", "RougeLR"),
+    ("rougeLsum", "RougeLsum"), ("rougeLsum_p", "RougeLsumP"), ("rougeLsum_r", "RougeLsumR"),
     ("length", "Length"), ("latency_ms", "LatencyMs"), ("tokens_out", "TokensOut")]}
 REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
@@ -46,7 +51,8 @@ def _make(name: str, options: dict[str, Any]) -> Metric:
 def parse_metrics(values: list[str] | str | None) -> MetricSet:
     """What a user types: `bleu,chrf` or several values; `rouge` is rouge1, rouge2 and rougeL. A value that
     starts with `NAME=` gives metric NAME's first option the rest of the value, commas included
-    (`regex=^\\d+,\\d+$`). None: the DEFAULT set."""
+    (`regex=^\\d+,\\d+$`). `NAME(opt=value,...)` sets options by name (`bleu(tok=intl,smooth=floor)`,
+    `rouge(stem=yes)`). None: the DEFAULT set."""
     if values is None:
         return MetricSet(tuple(_make(n, {}) for n in DEFAULT))
     if isinstance(values, str):
@@ -54,15 +60,63 @@ def parse_metrics(values: list[str] | str | None) -> MetricSet:
     made: dict[str, Metric] = {}
     for value in values:
         head = value.partition("=")[0]
-        items = [value] if "=" in value and "," not in head else [v.strip() for v in value.split(",")]
+        items = [value] if "=" in value and "," not in head and "(" not in head else _split_top(value)
         for item in items:
             name, eq, option = item.partition("=")
-            if eq:
-                made[name.strip()] = _with_option(name.strip(), option)
+            if eq and "(" not in name:
+                m = _with_option(name.strip(), option)
+                made[m.label] = m
                 continue
-            for name in ALIASES.get(item, (item,) if item else ()):
-                made.setdefault(name, _make(name, {}))
+            base, options = _call(item)
+            for name in ALIASES.get(base, (base,) if base else ()):
+                m = _make(name, options)
+                made.setdefault(m.label, m)
     return MetricSet(tuple(made.values()))
+
+
+def _split_top(value: str) -> list[str]:
+    """`bleu(tok=intl,smooth=floor),chrf` -> the two items: commas inside parentheses stay."""
+    items, depth, start = [], 0, 0
+    for i, c in enumerate(value):
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            items.append(value[start:i].strip())
+            start = i + 1
+    items.append(value[start:].strip())
+    return [i for i in items if i]
+
+
+def _call(item: str) -> tuple[str, dict[str, str]]:
+    """`bleu(tok=intl, smooth=floor)` -> ("bleu", {"tok": "intl", "smooth": "floor"}); `bleu` -> ("bleu", {})."""
+    name, paren, rest = item.partition("(")
+    if not paren:
+        return item.strip(), {}
+    if not rest.endswith(")"):
+        raise UserError(f"metric {item!r}: options go in parentheses, e.g. bleu(tok=intl,smooth=floor)", "--metrics")
+    options: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest[:-1].split(","))):
+        key, eq, val = part.partition("=")
+        if not eq or not key.strip():
+            raise UserError(f"metric {item!r}: option {part!r} is not NAME=VALUE", "--metrics")
+        options[key.strip()] = val.strip()
+    return name.strip(), options
+
+
+def base_name(label: str) -> str:
+    """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`."""
+    return label.partition("(")[0]
+
+
+def dataset_signatures(metrics: MetricSet, dataset: Any, rows: Sequence[int]) -> dict[str, str]:
+    """signatures() for these rows of a dataset (its `lang`, and nrefs counted from `references(row)`)."""
+    return metrics.signatures(dataset.lang, reference_count([dataset.references(r) for r in rows]))
+
+
+def reference_count(references_lists: Sequence[Sequence[str]]) -> int | str:
+    """What sacrebleu's signature calls nrefs for these rows: the number of references when every row
+    with references has that many, 'var' when they differ (rows without references are not scored)."""
+    counts = {len(refs) for refs in references_lists if refs}
+    return counts.pop() if len(counts) == 1 else ("var" if counts else 1)
 
 
 def _with_option(name: str, value: str) -> Metric:
@@ -93,12 +147,14 @@ def score(prediction: str, references: list[str], metrics: MetricSet, lang: str 
                                tokens_out=[tokens_out])[0]
 
 
-def signatures(metrics: MetricSet, lang: str = "en") -> dict[str, str]:
-    """How each score was computed: library, version, tokenizer, options, scale."""
-    return metrics.signatures(lang)
+def signatures(metrics: MetricSet, lang: str = "en", nrefs: int | str = 1) -> dict[str, str]:
+    """How each score was computed: library, version, tokenizer, options, scale; `nrefs` as
+    reference_count gives it for the rows scored."""
+    return metrics.signatures(lang, nrefs)
 
 
 def _class_or_none(name: str) -> type[Metric] | None:
+    name = base_name(name)
     try:
         return metric_class(name) if name in REGISTRY else None
     except UserError:  # a broken plugin says so when it is used, not on every page that reads these sets

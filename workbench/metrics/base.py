@@ -40,6 +40,10 @@ class Metric:
     options: ClassVar[dict[str, Callable[[Any], Any]]] = {}
     required: ClassVar[tuple[str, ...]] = ()  # options that must be given
     wants: ClassVar[tuple[str, ...]] = ()  # measurements passed to score_batch as keyword lists
+    defaults: ClassVar[dict[str, Any]] = {}  # option values that are the same as not giving the option
+    # Options show in the score's name (`bleu(smooth=floor,tok=intl)`), so one run can hold several
+    # configurations; off by default (a plugin's scores keep its plain name, as before labels existed).
+    labelled: ClassVar[bool] = False
 
     def __init__(self, **options: Any):
         missing = [o for o in self.required if o not in options]
@@ -52,10 +56,20 @@ class Metric:
                 accepted = ", ".join(sorted(self.options)) or "none"
                 raise UserError(f"unknown option {key!r} for metric {self.name!r} (accepted: {accepted})", "--metrics")
             try:
-                self.config[key] = self.options[key](value)
+                converted = self.options[key](value)
             except (TypeError, ValueError) as e:
                 raise UserError(f"bad value {value!r} for option {key!r} of metric {self.name!r}: {e}",
                                 "--metrics") from None
+            if key not in self.defaults or converted != self.defaults[key]:
+                self.config[key] = converted
+
+    @property
+    def label(self) -> str:
+        """The name its scores are stored and shown under: the name, with the options that differ from
+        the defaults when the class is `labelled` (regex keeps its plain name)."""
+        if not self.config or not self.labelled:
+            return self.name
+        return f"{self.name}({','.join(f'{k}={_shown(v)}' for k, v in sorted(self.config.items()))})"
 
     def score_batch(self, predictions: Sequence[str], references_lists: Sequence[Sequence[str]], lang: str,
                     **measurements: Sequence[Any]) -> list[float | None]:
@@ -65,6 +79,11 @@ class Metric:
         """How the score was computed (library, version, tokenizer, options, scale); stored with it."""
         opts = "".join(f"|{k}:{v}" for k, v in sorted(self.config.items()))
         return f"{self.name}{opts}|{'scale:0-1' if self.scale == '0-1' else 'unit:' + self.scale}"
+
+    def signature_for(self, lang: str, nrefs: int | str) -> str:
+        """The signature for a run whose rows have `nrefs` references each ('var': different numbers);
+        metrics whose signature states it (sacrebleu's) override this."""
+        return self.signature(lang)
 
     def spec(self) -> dict[str, Any]:
         """What a run stores to rebuild this metric: its name and options."""
@@ -78,6 +97,10 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec()})"
+
+
+def _shown(value: Any) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
 
 
 def check_class(cls: Any, name: str) -> type[Metric]:
@@ -102,7 +125,8 @@ class MetricSet:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(m.name for m in self.metrics)
+        """The score names (labels: `bleu`, `bleu(tok=intl)`), in order."""
+        return tuple(m.label for m in self.metrics)
 
     @property
     def needs_reference(self) -> bool:
@@ -114,8 +138,8 @@ class MetricSet:
     def to_json(self) -> str:
         return json.dumps(self.specs(), ensure_ascii=False)
 
-    def signatures(self, lang: str) -> dict[str, str]:
-        return {m.name: m.signature(lang) for m in self.metrics}
+    def signatures(self, lang: str, nrefs: int | str = 1) -> dict[str, str]:
+        return {m.label: m.signature_for(lang, nrefs) for m in self.metrics}
 
     def score_batch(self, predictions: Sequence[str], references_lists: Sequence[Sequence[str]], lang: str,
                     **measurements: Sequence[Any]) -> list[dict[str, float]]:
@@ -151,7 +175,7 @@ class MetricSet:
                 rows = range(n)
             if len(values) != len(rows):
                 raise ValueError(f"metric {m.name!r} returned {len(values)} values for {len(rows)} outputs")
-            name = m.name
+            name = m.label
             for i, v in zip(rows, values):
                 if v is not None:
                     out[i][name] = float(v)

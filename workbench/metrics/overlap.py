@@ -1,18 +1,13 @@
-"""Reference-overlap metrics: BLEU and chrF (sacrebleu), ROUGE-1/2/L F-measure (rouge-score's definition).
+"""BLEU and chrF: sacrebleu's tokenizers and score formulas, our counting (the same integers, so the same values).
 
 Scale: every value here is in [0, 1] (sacrebleu's 0-100 is divided by 100).
-Tokenizers: BLEU uses sacrebleu's `13a` for English and `zh` for Chinese or mixed text; chrF works
-on characters and needs none. rouge-score's default tokenizer deletes every non-ASCII character (so
-Chinese would score 0); we pass one that keeps each CJK character as a token and letter/digit runs
-as words, which equals the default tokenizer on ASCII text.
+Tokenizers: `--lang en` forces sacrebleu's `13a`, `--lang zh` its `zh`; under `auto` each row gets its
+own: `zh` when CJK characters (by Unicode script, workbench.authoring.scripts) are at least a fifth of the
+letters of its references, else `13a` (workbench.authoring.datasets.row_lang). A metric option `tok=` (13a, zh, intl, char,
+none, ja-mecab, auto) overrides the language. chrF works on characters and needs none.
 Empty texts: both libraries score empty-vs-empty as 0. Our rule: if the output and every reference
 are empty (after stripping) the score is 1 (they agree); if only one side is empty it is 0.
-ROUGE is computed here, not by calling rouge-score, for two measured reasons: importing
-rouge_score.rouge_scorer pulls in nltk and scipy.stats (1.2 s of a 1-row eval), and its ROUGE-L
-fills an n x m table in pure Python (10k tokens: ~20 s, ~800 MB). We use the same tokens, n-gram
-counts and F-measure, and an exact bit-parallel LCS (Hyyro 2004) that needs O(n * m / 64) word
-operations and no table. tests/test_metrics.py checks equality with rouge-score. Each side is still
-cut to ROUGE_MAX_TOKENS tokens for ROUGE-L as a bound on pathological outputs; the cut is in the signature.
+ROUGE lives in rouge.py.
 """
 
 from __future__ import annotations
@@ -21,56 +16,62 @@ import functools
 import operator
 import re
 from collections import Counter
+from typing import Any
 
-ROUGE_L_MAX_TOKENS = 20_000
+from workbench.authoring.datasets import row_lang
+from workbench.metrics.rouge import empty_rule, matches, word_ngrams
+
 MIN_CHRF_BATCH = 8  # chrf_many counts in NumPy from this many single-reference pairs
-_TOKEN = re.compile(
-    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]"  # one CJK char = one token
-    r"|[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+"  # letter/digit runs
-)
-
-
-class CJKTokenizer:
-    """rouge-score tokenizer: lowercase; CJK characters one by one; other letters and digits as words."""
-
-    def tokenize(self, text: str) -> list[str]:
-        return _TOKEN.findall(text.lower())
-
-
-def bleu_tokenizer(lang: str) -> str:
+TOKENIZERS = ("13a", "zh", "intl", "char", "none", "ja-mecab", "auto")
+SMOOTHINGS = ("exp", "none", "floor", "add-k")
+BLEU_DEFAULTS: dict[str, Any] = {"tok": None, "smooth": "exp", "smooth_value": None, "lowercase": False,
+                                 "max_ngram_order": 4, "eff": True}
+CHRF_DEFAULTS: dict[str, Any] = {"char_order": 6, "word_order": 0, "beta": 2, "lowercase": False,
+                                 "whitespace": False, "eps_smoothing": False}
+def bleu_tokenizer(lang: str, references: list[str] | None = None, tok: str | None = None) -> str:
+    """sacrebleu's tokenizer for a row: the `tok` option, else the language (per row under 'auto')."""
+    if tok is not None and tok != "auto":
+        return tok
+    if lang == "auto" or tok == "auto":
+        return "zh" if references is not None and row_lang(references) == "zh" else "13a"
     return "zh" if lang == "zh" else "13a"
 
 
-@functools.lru_cache(maxsize=8)
-def _bleu(tokenize: str):
+def row_tokenizers(references_lists: list[list[str]], lang: str, tok: str | None = None) -> Counter:
+    """How many rows (with references) each BLEU tokenizer scored: the mix a per-row run used."""
+    return Counter(bleu_tokenizer(lang, refs, tok) for refs in references_lists if refs)
+
+
+@functools.lru_cache(maxsize=32)
+def _bleu(tokenize: str = "13a", smooth: str = "exp", smooth_value: float | None = None, lowercase: bool = False,
+          max_ngram_order: int = 4, eff: bool = True):
     from sacrebleu.metrics import BLEU
 
-    return BLEU(tokenize=tokenize, effective_order=True)
+    return BLEU(tokenize=tokenize, smooth_method=smooth, smooth_value=smooth_value, lowercase=lowercase,
+                max_ngram_order=max_ngram_order, effective_order=eff)
 
 
-@functools.lru_cache(maxsize=1)
-def _chrf():
+@functools.lru_cache(maxsize=16)
+def _chrf(char_order: int = 6, word_order: int = 0, beta: int = 2, lowercase: bool = False,
+          whitespace: bool = False, eps_smoothing: bool = False):
     from sacrebleu.metrics import CHRF
 
-    return CHRF()
+    return CHRF(char_order=char_order, word_order=word_order, beta=beta, lowercase=lowercase,
+                whitespace=whitespace, eps_smoothing=eps_smoothing)
 
 
-def _empty_rule(prediction: str, references: list[str]) -> float | None:
-    p_empty = not prediction.strip()
-    r_empty = all(not r.strip() for r in references)
-    if p_empty and r_empty:
-        return 1.0
-    if p_empty or r_empty:
-        return 0.0
-    return None
+def _bleu_for(lang: str, references: list[str] | None, options: dict[str, Any]):
+    opts = {**BLEU_DEFAULTS, **options}
+    tok = bleu_tokenizer(lang, references, opts.pop("tok"))
+    return _bleu(tok, **opts)
 
 
-def bleu(prediction: str, references: list[str], lang: str = "en") -> float:
+def bleu(prediction: str, references: list[str], lang: str = "en", **options: Any) -> float:
     """sacrebleu's sentence BLEU: its tokenizer and its scoring code, n-gram matches counted faster."""
-    rule = _empty_rule(prediction, references)
+    rule = empty_rule(prediction, references)
     if rule is not None:
         return rule
-    m = _bleu(bleu_tokenizer(lang))
+    m = _bleu_for(lang, references, options)
     if len(references) != 1:  # several references: sacrebleu merges their counts; let it
         return m.sentence_score(prediction, references).score / 100.0
     if m.tokenizer.signature() == "13a" and not m.lowercase:
@@ -81,19 +82,24 @@ def bleu(prediction: str, references: list[str], lang: str = "en") -> float:
     order = m.max_ngram_order
     correct, total = [0] * order, [0] * order
     for n in range(1, order + 1):
-        h = _word_ngrams(hyp, n)
+        h = word_ngrams(hyp, n)
         total[n - 1] = len(h)
-        correct[n - 1] = _matches(h, _word_ngrams(ref, n)) if h else 0
+        correct[n - 1] = matches(h, word_ngrams(ref, n)) if h else 0
     return m._compute_score_from_stats([len(hyp), len(ref)] + correct + total).score / 100.0
 
 
-def chrf(prediction: str, references: list[str], lang: str = "en") -> float:
+def _chrf_standard(m) -> bool:
+    """Whether our counting below is sacrebleu's for this configuration (else sacrebleu counts)."""
+    return not (m.word_order or m.whitespace or m.lowercase)
+
+
+def chrf(prediction: str, references: list[str], lang: str = "en", **options: Any) -> float:
     """sacrebleu's sentence chrF: the same character n-gram statistics, handed to its own F formula."""
-    rule = _empty_rule(prediction, references)
+    rule = empty_rule(prediction, references)
     if rule is not None:
         return rule
-    m = _chrf()
-    if m.word_order or m.whitespace or m.lowercase:  # not the configuration below: let sacrebleu do it
+    m = _chrf(**{**CHRF_DEFAULTS, **options})
+    if not _chrf_standard(m):
         return m.sentence_score(prediction, references).score / 100.0
     hyp_grams = _char_ngrams("".join(prediction.split()), m.char_order)
     best_stats: list[int] = []
@@ -101,35 +107,72 @@ def chrf(prediction: str, references: list[str], lang: str = "en") -> float:
     for ref in references:  # sacrebleu's rule: the statistics of the reference with the best F
         stats: list[int] = []
         for h, g in zip(hyp_grams, _char_ngrams("".join(ref.split()), m.char_order)):
-            stats += [len(h) if g else 0, len(g), _matches(h, g) if g and h else 0]
+            stats += [len(h) if g else 0, len(g), matches(h, g) if g and h else 0]
         f = m._compute_f_score(stats)
         if f > best_f:
             best_f, best_stats = f, stats
     return m._compute_score_from_stats(best_stats).score / 100.0
 
 
-def chrf_many(pairs: list[tuple[str, list[str]]]) -> list[float]:
+def chrf_many(pairs: list[tuple[str, list[str]]], **options: Any) -> list[float]:
     """chrf() of each (prediction, references): pairs with one reference have their n-gram statistics
     counted in NumPy batches (metrics.charstats), the same integers, so the same values."""
     from workbench.metrics.charstats import BATCH, char_ngram_stats
 
-    m = _chrf()
+    m = _chrf(**{**CHRF_DEFAULTS, **options})
     out: list[float | None] = [None] * len(pairs)
     batch = []
-    standard = not (m.word_order or m.whitespace or m.lowercase)
+    standard = _chrf_standard(m)
     for i, (prediction, references) in enumerate(pairs):
-        if standard and len(references) == 1 and _empty_rule(prediction, references) is None:
+        if standard and len(references) == 1 and empty_rule(prediction, references) is None:
             batch.append(i)
         else:
-            out[i] = chrf(prediction, references)
+            out[i] = chrf(prediction, references, **options)
     few = len(batch) < MIN_CHRF_BATCH  # NumPy's per-call costs would outweigh what it saves
     for start in range(0, len(batch), BATCH):
         part = batch[start:start + BATCH]
         stats = None if few else char_ngram_stats(["".join(pairs[i][0].split()) for i in part],
                                                    ["".join(pairs[i][1][0].split()) for i in part], m.char_order)
         for k, i in enumerate(part):
-            out[i] = chrf(*pairs[i]) if stats is None else m._compute_score_from_stats(stats[k]).score / 100.0
+            out[i] = chrf(*pairs[i], **options) if stats is None else m._compute_score_from_stats(stats[k]).score / 100.0
     return out
+
+
+# sacrebleu's signature for the default metric objects, with its version filled in at run time: written
+# out so a run that needs no BLEU or chrF computed here (scored in workers, or served from the cache)
+# does not import sacrebleu (~0.1 s); tests check it against sacrebleu's own. Other options ask sacrebleu.
+SACREBLEU_SIGNATURES = {
+    "bleu": "nrefs:{nrefs}|case:mixed|eff:yes|tok:{tok}|smooth:exp|version:{version}",
+    "chrf": "nrefs:{nrefs}|case:mixed|eff:yes|nc:6|nw:0|space:no|version:{version}",
+}
+AUTO_TOK = "auto(13a|zh)"  # per row: zh when CJK is a fifth of the references' letters, else 13a
+
+
+def signature(metric: str, lang: str, nrefs: int | str = 1, **options: Any) -> str:
+    """sacrebleu's signature of our BLEU or chrF object ('bleu' or 'chrf'), nrefs as sacrebleu states
+    it (a count, or 'var' when rows have different numbers of references); a tokenizer chosen per row
+    shows as AUTO_TOK."""
+    from workbench.versions import version
+
+    tok = options.get("tok")
+    per_row = metric == "bleu" and (tok == "auto" or (tok is None and lang == "auto"))
+    if not options:
+        shown = AUTO_TOK if per_row else bleu_tokenizer(lang)
+        sig = SACREBLEU_SIGNATURES[metric].format(nrefs=nrefs, tok=shown, version=version("sacrebleu"))
+        return f"sacrebleu:{sig}|scale:0-1"
+    sig = sacrebleu_signature(metric, lang, nrefs, **options)  # per row: built with 13a, shown as auto
+    return sig.replace("|tok:13a|", f"|tok:{AUTO_TOK}|") if per_row else sig
+
+
+def sacrebleu_signature(metric: str, lang: str, nrefs: int | str = 1, **options: Any) -> str:
+    """The signature as sacrebleu itself writes it for our BLEU or chrF object."""
+    if metric == "bleu":
+        m = _bleu_for("en" if lang == "auto" else lang, None, options)
+    else:
+        m = _chrf(**{**CHRF_DEFAULTS, **options})
+    m.corpus_score(["a"], [["a"]])  # sacrebleu fills the signature's fields on first use
+    m.num_refs = -1 if nrefs == "var" else int(nrefs)
+    return f"sacrebleu:{m.get_signature()}|scale:0-1"
 
 
 @functools.lru_cache(maxsize=1)
@@ -179,107 +222,9 @@ def _tokenize_13a(line: str) -> str:
     return " ".join(line.split())
 
 
-def _word_ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return list(zip(*[tokens[i:] for i in range(n)]))
-
-
 def _char_ngrams(line: str, max_order: int) -> list[list[str]]:
     """Character n-grams of orders 1..max_order, each order built from the one below (map runs in C)."""
     out = [list(line)]
     for n in range(2, max_order + 1):
         out.append(list(map(operator.add, out[-1], line[n - 1:])))
     return out
-
-
-def _matches(h: list, r: list) -> int:
-    """Size of the multiset intersection: the sum over n-grams of min(count in h, count in r)."""
-    ch, cr = Counter(h), Counter(r)
-    common = ch.keys() & cr.keys()
-    if len(ch) == len(h) or len(cr) == len(r):  # one side has no repeats: each common n-gram counts once
-        return len(common)
-    return sum(map(min, map(ch.__getitem__, common), map(cr.__getitem__, common)))
-
-
-def rouge(prediction: str, references: list[str]) -> dict[str, float]:
-    """ROUGE-1/2/L F-measure, best over the references (rouge-score's score_multi rule)."""
-    rule = _empty_rule(prediction, references)
-    if rule is not None:
-        return {"rouge1": rule, "rouge2": rule, "rougeL": rule}
-    tok = CJKTokenizer()
-    pred = tok.tokenize(prediction)
-    best = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    for ref in references:
-        target = tok.tokenize(ref)
-        for k, v in rouge_tokens(pred, target).items():
-            best[k] = max(best[k], v)
-    return best
-
-
-def rouge_tokens(pred: list[str], target: list[str]) -> dict[str, float]:
-    return {
-        "rouge1": _ngram_f(pred, target, 1),
-        "rouge2": _ngram_f(pred, target, 2),
-        "rougeL": _lcs_f(pred[:ROUGE_L_MAX_TOKENS], target[:ROUGE_L_MAX_TOKENS]),
-    }
-
-
-def _f(overlap: int, n_pred: int, n_target: int) -> float:
-    """rouge_score.scoring.fmeasure of precision overlap/n_pred and recall overlap/n_target."""
-    precision = overlap / max(n_pred, 1)
-    recall = overlap / max(n_target, 1)
-    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-
-
-def _ngram_f(pred: list[str], target: list[str], n: int) -> float:
-    p, t = _word_ngrams(pred, n), _word_ngrams(target, n)
-    return _f(_matches(p, t), len(p), len(t))
-
-
-def lcs_length(a: list[str], b: list[str]) -> int:
-    """Length of the longest common subsequence, bit-parallel over b (Hyyro's formulation)."""
-    if not a or not b:
-        return 0
-    masks: dict[str, int] = {}
-    for i, token in enumerate(b):
-        masks[token] = masks.get(token, 0) | (1 << i)
-    full = (1 << len(b)) - 1
-    row = full
-    for token in a:
-        match = masks.get(token)
-        if match:
-            u = row & match
-            row = ((row + u) | (row - u)) & full
-    return len(b) - row.bit_count()
-
-
-def _lcs_f(pred: list[str], target: list[str]) -> float:
-    if not pred or not target:
-        return 0.0
-    return _f(lcs_length(pred, target), len(pred), len(target))
-
-
-# sacrebleu's signature for the metric objects above, with its version filled in at run time: written
-# out so a run that needs no BLEU or chrF computed here (scored in workers, or served from the cache)
-# does not import sacrebleu (~0.1 s); tests/test_metrics.py checks it against sacrebleu's own.
-SACREBLEU_SIGNATURES = {
-    "bleu": "nrefs:1|case:mixed|eff:yes|tok:{tok}|smooth:exp|version:{version}",
-    "chrf": "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:{version}",
-}
-
-
-def signature(metric: str, lang: str) -> str:
-    from workbench.versions import version
-
-    if metric in SACREBLEU_SIGNATURES:
-        sig = SACREBLEU_SIGNATURES[metric].format(tok=bleu_tokenizer(lang), version=version("sacrebleu"))
-        return f"sacrebleu:{sig}|scale:0-1"
-    cut = f"|max_tokens:{ROUGE_L_MAX_TOKENS}" if metric == "rougeL" else ""
-    return (f"rouge:workbench={version('workbench')},as-rouge-score-0.1.2|{metric}|f-measure|tok:cjk-char+word"
-            f"|stem:no{cut}|scale:0-1")
-
-
-def sacrebleu_signature(metric: str, lang: str) -> str:
-    """The signature as sacrebleu itself writes it for our BLEU or chrF object (what SACREBLEU_SIGNATURES must equal)."""
-    m = _bleu(bleu_tokenizer(lang)) if metric == "bleu" else _chrf()
-    m.sentence_score("a", ["a"])  # sacrebleu fills the signature's nrefs on first use
-    return f"sacrebleu:{m.get_signature()}|scale:0-1"

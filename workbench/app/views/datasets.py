@@ -40,9 +40,10 @@ if dataset is not None:
     dataset.reference_field = c1.selectbox("Reference column (the expected answer)", columns, index=default_ref,
                                            key=f"ds_ref_{dataset.hash}")
     detected = dataset.lang
-    lang = c2.selectbox("Language (BLEU tokenizer)", ["en", "zh"], index=["en", "zh"].index(detected)
-                        if detected in ("en", "zh") else 0, key=f"ds_lang_{dataset.hash}",
-                        help=f"detected: {detected}")
+    langs = ["auto", "en", "zh"]  # auto: BLEU's tokenizer per row, from that row's references
+    lang = c2.selectbox("Language (BLEU tokenizer)", langs, index=langs.index(detected)
+                        if detected in langs else 1, key=f"ds_lang_{dataset.hash}",
+                        help=f"detected: {detected}; auto picks zh or 13a per row")
     dataset.lang = lang
     st.caption(markdown_literal(f"{dataset.path} · {len(dataset.rows)} rows · columns: {', '.join(columns)} · "
                                 f"encoding: {dataset.encoding or 'n/a'} · hash {dataset.hash}"))

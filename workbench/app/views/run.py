@@ -82,6 +82,8 @@ with st.form("start_run"):
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
     timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
     metrics = st.multiselect("Metrics", sorted(ALL - {"regex"}), default=DEFAULT, key="run_metrics")
+    more_metrics = st.text_input("More metrics, with options (as --metrics takes them)", key="run_more_metrics",
+                                 placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$")
     start = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
 
 if start:
@@ -91,7 +93,8 @@ if start:
             raise UserError("choose at least one prompt, one model and a dataset", "Run")
         prompts = [load_choice(*options[c]) for c in chosen]
         dataset = filter_rows(dataset, where, "Row filter")
-        plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
+        typed = [v for v in (",".join(metrics), more_metrics.strip()) if v]
+        plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(typed or None),
                                 limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES},
                                 db=context.db())
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)

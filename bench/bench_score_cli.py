@@ -1,0 +1,58 @@
+"""`workbench score` as a whole process: 20,000 English pairs with BLEU, chrF and ROUGE-1/2/L.
+
+    python bench/bench_score_cli.py [--pairs 20000] [--repeat 3] [--metrics bleu,chrf,rouge1,rouge2,rougeL]
+
+What a user runs, start-up, file reading and the summary included (the pairs of bench/bench_metrics.py,
+written to a JSONL file first). Prints rows/s of each run and the best one's ratio to the goal (4,000 rows/s
+on the 2-core development machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL = 4000.0
+
+
+def main() -> None:
+    from bench.bench_metrics import make_pairs
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--metrics", default="bleu,chrf,rouge1,rouge2,rougeL")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout to time (default: this one), for before/after")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pairs.jsonl"
+        path.write_text("".join(json.dumps({"prediction": p, "reference": r}) + "\n"
+                                for p, r in make_pairs(args.pairs)), encoding="utf-8")
+        cmd = [sys.executable, "-m", "workbench", "score", str(path), "--metrics", args.metrics]
+        root = args.root.resolve()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        print(f"{args.pairs} English pairs, metrics {args.metrics}, {os.cpu_count()} CPUs, checkout {root}")
+        rates = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            p = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
+            seconds = time.perf_counter() - t
+            if p.returncode != 0:
+                raise SystemExit(p.stderr[-2000:])
+            rates.append(args.pairs / seconds)
+            print(f"  workbench score: {seconds:6.2f} s  {rates[-1]:8,.0f} rows/s")
+    print(f"best {max(rates):,.0f} rows/s; ratio to goal {GOAL:,.0f} rows/s: {max(rates) / GOAL:.2f}")
+
+
+if __name__ == "__main__":
+    main()
