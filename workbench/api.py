@@ -51,6 +51,7 @@ class EvalOptions:
     rpm: float | None = None  # requests per minute per provider
     tpm: float | None = None  # tokens per minute per provider
     cache: bool = True  # read and fill the response cache at temperature 0
+    checks: Sequence[str] | None = None  # checks as 0/1 metrics, e.g. ["contains:refund", "max-length:400"]
     reference: str = "reference"  # the dataset column with the reference answer (when `data` is a path)
     lang: str = "auto"  # en, zh or auto (tokenizer language for BLEU, chrF)
     on_progress: Callable[[list[Progress]], None] | None = None
@@ -169,10 +170,14 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     if not loaded:
         raise UserError("give at least one prompt", setting="prompts")
     dataset = data if isinstance(data, Dataset) else load_dataset(data, opts.reference, opts.lang)
+    from workbench.evaluation.row_checks import dataset_checks
+
+    dataset_checks(dataset)  # a bad `__expected` or `checks` value is named before anything runs
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
-    plan = plan_eval(loaded, dataset, specs, _metric_set(metrics), limit=limit, params=opts.params,
+    plan = plan_eval(loaded, dataset, specs, _with_checks(_metric_set(metrics), opts.checks), limit=limit,
+                     params=opts.params,
                      repeats=opts.repeats, provider_options=opts.provider_options(), use_cache=opts.cache)
     return await arun_plan(plan, db, concurrency=opts.concurrency, on_progress=opts.on_progress, cancel=opts.cancel,
                            providers=given)
@@ -213,6 +218,7 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
     them while the job goes on). `providers` (spec -> Provider) are used instead of building those specs."""
     from workbench import store
     from workbench.engine import runner
+    from workbench.evaluation.row_checks import score_row_checks
 
     path = _db(db)
     built = await _build_providers(plan, providers or {})
@@ -226,6 +232,7 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
         raise
     run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
                                    providers=built)
+    await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
     return Evaluation(run_ids, store.db_path(path), plan.dataset.path)
 
 
@@ -262,6 +269,16 @@ def _metric_set(metrics: Any, default: list[str] | None = None) -> metric_lib.Me
     if metrics is None and default is not None:
         metrics = default
     return metric_lib.parse_metrics(list(metrics) if isinstance(metrics, (list, tuple)) else metrics)
+
+
+def _with_checks(metrics: metric_lib.MetricSet, checks: Sequence[str] | None) -> metric_lib.MetricSet:
+    from workbench.metrics import MetricSet
+    from workbench.metrics.checks import CheckMetric
+
+    if isinstance(checks, str):
+        checks = [checks]
+    added = tuple(CheckMetric(spec=c) for c in checks or ())
+    return MetricSet(metrics.metrics + tuple(m for m in added if m not in metrics.metrics))
 
 
 def _as_list(value: Any, single: tuple[type, ...]) -> list:

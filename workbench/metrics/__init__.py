@@ -29,6 +29,7 @@ BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
     ("exact", "Exact"), ("contains", "Contains"), ("regex", "Regex"), ("json_valid", "JsonValid"),
     ("bleu", "Bleu"), ("chrf", "Chrf"), ("rouge1", "Rouge1"), ("rouge2", "Rouge2"), ("rougeL", "RougeL"),
     ("length", "Length"), ("latency_ms", "LatencyMs"), ("tokens_out", "TokensOut")]}
+BUILTIN["check"] = "workbench.metrics.checks:CheckMetric"  # --check TEXT: a 0/1 metric named after TEXT
 REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
 
