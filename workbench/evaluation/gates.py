@@ -22,6 +22,7 @@ import numpy as np
 
 from workbench import store
 from workbench.errors import UserError
+from workbench.metrics import UNIT_INTERVAL
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 STATS = ("mean", "ci_low", "ci_high", "sum", "min", "max", "p50", "p90", "p95", "p99", "n")
@@ -61,7 +62,7 @@ class GateResult:
 
 def parse_gate(text: str, baseline: str | None = None, where: str = "--gate") -> Gate:
     m = _GATE.match(str(text))
-    if not m:
+    if not m or m["metric"].rstrip()[-1] in "=<>!":
         raise UserError(f"cannot read gate {text!r}: write METRIC[.STAT] OP NUMBER, e.g. bleu.mean>=0.2 "
                         f"(STAT: {', '.join(STATS)}; OP: {', '.join(OPS)})", where)
     return Gate(str(text).strip(), m["metric"].strip(), m["stat"] or "mean", m["op"], float(m["number"]), baseline)
@@ -81,7 +82,7 @@ def run_table(con, run_id: str) -> tuple[dict[str, Any], Any]:
 
 def pass_flags(run: dict[str, Any], outputs) -> np.ndarray:
     """Per output: 1.0 when it did not error and passed every check (the run's and the row's own)."""
-    ok = outputs["error"].isna().to_numpy() if len(outputs) else np.zeros(0, bool)
+    ok = outputs["error"].isna().to_numpy().copy() if len(outputs) else np.zeros(0, bool)
     for name in [*check_names(run), ROW_CHECKS]:
         col = f"score_{name}"
         if col in outputs.columns:
@@ -104,7 +105,7 @@ def _values(run: dict[str, Any], outputs, metric: str) -> tuple[np.ndarray, np.n
     return outputs["row_idx"].to_numpy()[keep], values[keep]
 
 
-def statistic(values: np.ndarray, stat: str, paired: bool = False) -> float | None:
+def statistic(values: np.ndarray, stat: str, paired: bool = False, unit_interval: bool = False) -> float | None:
     from workbench.evaluation.analysis import mean_ci
     from workbench.evaluation.stats import bootstrap_ci
 
@@ -117,6 +118,8 @@ def statistic(values: np.ndarray, stat: str, paired: bool = False) -> float | No
             lo, hi = bootstrap_ci(values) if len(values) > 1 else (values[0], values[0])
         else:
             _, lo, hi = mean_ci(values)
+            if unit_interval:  # as the summary shows it: a t-interval on few rows can leave the scale
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
         return float(lo if stat == "ci_low" else hi)
     if stat.startswith("p"):
         return float(np.percentile(values, int(stat[1:])))
@@ -150,12 +153,14 @@ def evaluate_gates(db: str | None, run_ids: list[str], gates: list[Gate]) -> lis
     with store.connect(db) as con:
         for run_id in run_ids:
             run, outputs = run_table(con, run_id)
+            checks = {*check_names(run), ROW_CHECKS, "pass_rate"}
             for gate in gates:
                 if gate.baseline:
                     values, note = _paired(con, run_id, run, outputs, gate)
                 else:
                     values, note = _values(run, outputs, gate.metric)[1], ""
-                value = statistic(values, gate.stat, paired=bool(gate.baseline))
+                value = statistic(values, gate.stat, paired=bool(gate.baseline),
+                                  unit_interval=gate.metric in UNIT_INTERVAL or gate.metric in checks)
                 if value is None or math.isnan(value):
                     out.append(GateResult(run_id, gate, None, False, f"no values of {gate.metric!r} in this run"))
                     continue
