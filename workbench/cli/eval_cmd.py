@@ -19,6 +19,9 @@ def register(sub, common) -> None:
                                    "With --resume RUN or --retry-errors RUN, finish or repair a stored run instead "
                                    "(no PROMPT_FILE, --data or --model: they come from the store).")
     p.add_argument("prompts", nargs="*", metavar="PROMPT_FILE")
+    p.add_argument("--config", metavar="EVAL_FILE",
+                   help="an eval file (YAML): prompts, data, models, metrics, checks, gates, limits in one place; "
+                        "paths are relative to it and flags given here override it")
     p.add_argument("--data", metavar="DATASET", help="CSV, JSONL or Parquet file")
     p.add_argument("--model", action="append", metavar="SPEC",
                    help="openai:MODEL, openai:MODEL@BASE_URL, hf:PATH (repeatable)")
@@ -60,6 +63,32 @@ def register(sub, common) -> None:
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test case per gate and per failing check")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary (and no progress bar)")
     p.set_defaults(func=run)
+    DEFAULTS.update({a.dest: a.default for a in p._actions})
+
+
+DEFAULTS: dict = {}  # each flag's default: a flag still at it takes the eval file's value
+# eval file key -> flag destination
+CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metrics": "metrics", "checks": "check",
+                "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
+                "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
+                "lang": "lang", "junit": "junit", "db": "db"}
+
+
+def apply_config(args: argparse.Namespace) -> dict:
+    """Fill the flags left at their defaults from --config; returns the eval file's generation parameters."""
+    if not args.config:
+        return {}
+    from workbench.authoring.eval_config import load_eval_config
+
+    config = load_eval_config(args.config)
+    for key, dest in CONFIG_FLAGS.items():
+        if key in config and getattr(args, dest) in (DEFAULTS.get(dest), [], None):
+            setattr(args, dest, config[key])
+    if "cache" in config and not args.no_cache:
+        args.no_cache = not config["cache"]
+    if "gate_vs" in config and not args.gate_vs:
+        args.gate_vs = [[g["run"], g["gate"]] for g in config["gate_vs"]]
+    return config.get("params", {})
 
 
 def parse_params(items: list[str]) -> dict:
@@ -85,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.output import print_json, table
     from workbench.errors import UserError
 
+    config_params = apply_config(args)
     # At exit, skip the final garbage collections over the ~1M objects of openai, pandas and pyarrow
     # (~0.2 s of every eval's wall time); everything of ours is closed explicitly before that.
     atexit.register(gc.freeze)
@@ -118,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             _check_new(args)
             evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
-                                      params=parse_params(args.param), repeats=args.repeat, reference=args.reference,
+                                      params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
+                                      reference=args.reference,
                                       lang=args.lang, checks=args.check, **options)
     finally:
         requests_out.set()
