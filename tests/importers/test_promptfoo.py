@@ -152,3 +152,39 @@ def test_a_bad_config_is_named(tmp_path):
     config.write_text("prompts: ['{{ q }}']\ntests: file://missing.csv\n")
     with pytest.raises(UserError, match="file not found"):
         import_promptfoo(config, tmp_path / "out")
+
+
+def test_export_a_run_as_promptfoo_and_import_it_back(cli, tmp_path, db):
+    rows = [{"question": "Where is my refund?", "checks": ["contains:refund", "max-length:100"]},
+            {"question": "Say OK", "__expected": "OK"}]
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    prompt = tmp_path / "p.yaml"
+    prompt.write_text("name: p\nmessages:\n  - role: system\n    content: Be brief.\n"
+                      "  - role: user\n    content: '{{ question | tojson }}'\n")
+    with OpenAIServer(reply=_reply) as server:
+        r = cli("eval", prompt, "--data", data, "--model", f"openai:m@{server.base_url}", "--db", db,
+                "--metrics", "length", "--check", "not-contains:As an AI", "--check", "json-path:$.a=1",
+                "--param", "temperature=0", "--json")
+        assert r.code == 0, r.err
+        run_id = r.json()["runs"][0]["run_id"]
+        out = tmp_path / "pf.yaml"
+        r = cli("export", run_id, "--format", "promptfoo", "-o", out, "--db", db)
+        assert r.code == 0, r.err
+        text = out.read_text()
+        assert text.splitlines()[:3] == ["# not exported: the check json-path:$.a=1",
+                                         "# not exported: the metrics length (no promptfoo assertion)",
+                                         "# not exported: row 0: the check max-length:100"]
+        config = yaml.safe_load(text)
+        assert config["providers"] == [{"id": "openai:chat:m", "config": {"apiBaseUrl": server.base_url,
+                                                                           "temperature": 0}}]
+        assert json.loads(config["prompts"][0])[1]["content"] == "{{ question | dump }}"
+        assert config["defaultTest"] == {"assert": [{"type": "not-contains", "value": "As an AI"}]}
+        assert config["tests"] == [
+            {"vars": {"question": "Where is my refund?"}, "assert": [{"type": "contains", "value": "refund"}]},
+            {"vars": {"question": "Say OK"}, "assert": [{"type": "equals", "value": "OK"}]}]
+        back = import_promptfoo(out, tmp_path / "back")
+        assert back.untranslated == [] and len(back.prompts) == 1
+        r = cli("eval", "--config", back.eval_file, "--db", db, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["gates"][0]["value"] == 1.0

@@ -24,8 +24,10 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("export", parents=[common], help="write a run's outputs and scores to a file")
     p.add_argument("run", metavar="RUN")
-    p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="jsonl")
-    p.add_argument("-o", "--output", metavar="FILE", help="default: RUN.FORMAT; - for standard output")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "promptfoo"], default="jsonl",
+                   help="promptfoo: the run as a promptfooconfig.yaml (prompt, model, tests and checks that map)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="default: RUN.FORMAT (RUN.promptfooconfig.yaml); - for standard output")
     p.set_defaults(func=export)
 
 
@@ -111,6 +113,17 @@ def export(args: argparse.Namespace) -> int:
     from workbench.evaluation.export import run_records, write_frame
     from workbench.files import shown
 
+    if args.format == "promptfoo":
+        from workbench.evaluation.promptfoo_export import promptfoo_config
+        from workbench.files import write_file
+
+        with store.connect(args.db) as con:
+            run_id = store.resolve_run(con, args.run)
+            text = promptfoo_config(con, run_id)
+        path = args.output or f"{run_id}.promptfooconfig.yaml"
+        write_file(path, text)
+        print(f"wrote a promptfoo config to {shown(path)}", file=sys.stderr)
+        return 0
     with store.connect(args.db) as con:
         run_id = store.resolve_run(con, args.run)
         df = run_records(con, run_id)
