@@ -11,7 +11,7 @@
     concurrency: 8
     params: {temperature: 0}
 
-Also: reference, lang, repeat, timeout, retries, rpm, tpm, cache, junit, db. Paths (prompts, data, junit, db,
+Also: reference, lang, repeat, timeout, retries, rpm, tpm, cache, junit, db, prices (a price file). Paths (prompts, data, junit, db,
 an is-json schema file) are relative to the eval file. The file is read like a prompt file: size-capped,
 with YAML aliases counted before anything is built.
 """
@@ -41,9 +41,9 @@ KEYS: dict[str, tuple[Any, str]] = {
     "cache": (lambda v: isinstance(v, bool), "true or false"), "reference": _STR,
     "lang": (lambda v: v in ("auto", "en", "zh"), "auto, en or zh"),
     "params": (lambda v: isinstance(v, dict), "a mapping of generation parameters"),
-    "junit": _STR, "db": _STR, "description": _STR,
+    "junit": _STR, "db": _STR, "description": _STR, "prices": _STR,
 }
-PATHS = ("prompts", "data", "junit", "db")
+PATHS = ("prompts", "data", "junit", "db", "prices")
 LISTS = ("prompts", "models", "metrics", "checks", "gates")
 
 

@@ -60,6 +60,9 @@ def register(sub, common) -> None:
                         "bleu.ci_low>=0.15, pass_rate>=0.95, latency_ms.p95<=2000 (repeatable)")
     p.add_argument("--gate-vs", nargs=2, action="append", default=[], metavar=("RUN", "GATE"),
                    help="a gate on the paired per-row difference against baseline RUN, e.g. RUN 'bleu>=-0.01'")
+    p.add_argument("--prices", metavar="FILE",
+                   help="model prices (YAML: SPEC: {input: USD, output: USD} per million tokens) over the built-in "
+                        "OpenAI list prices; default $WORKBENCH_PRICES")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test case per gate and per failing check")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary (and no progress bar)")
     p.set_defaults(func=run)
@@ -71,7 +74,7 @@ DEFAULTS: dict = {}  # each flag's default: a flag still at it takes the eval fi
 CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metrics": "metrics", "checks": "check",
                 "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
                 "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
-                "lang": "lang", "junit": "junit", "db": "db"}
+                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices"}
 
 
 def apply_config(args: argparse.Namespace) -> dict:
@@ -110,11 +113,18 @@ def parse_params(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.providers.pricing import price_file
+
+    config_params = apply_config(args)
+    with price_file(args.prices):  # costs in the summary and gates use it; a bad file is named before any run
+        return _run(args, config_params)
+
+
+def _run(args: argparse.Namespace, config_params: dict) -> int:
     from workbench import api
     from workbench.cli.output import print_json, table
     from workbench.errors import UserError
 
-    config_params = apply_config(args)
     # At exit, skip the final garbage collections over the ~1M objects of openai, pandas and pyarrow
     # (~0.2 s of every eval's wall time); everything of ours is closed explicitly before that.
     atexit.register(gc.freeze)
@@ -165,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
         return code
     metric_names = [m.metric for m in summaries[0].metrics] if summaries else []
     rows = [[s.run["id"], s.run["prompt_name"], s.run["model_spec"], s.n_outputs, s.n_errors, s.n_cached]
-            + [next((m.mean for m in s.metrics if m.metric == n), None) for n in metric_names] for s in summaries]
-    table(["run", "prompt", "model", "rows", "errors", "cached", *metric_names], rows)
+            + [next((m.mean for m in s.metrics if m.metric == n), None) for n in metric_names]
+            + ["unknown" if s.cost_usd is None else f"{s.cost_usd:.6f}"] for s in summaries]
+    table(["run", "prompt", "model", "rows", "errors", "cached", *metric_names, "cost_usd"], rows)
     unfinished = [s.run["id"] for s in summaries if s.n_outputs < s.n_rows]
     failed = [s.run["id"] for s in summaries if s.n_errors]
     print(f"\nstored in {evaluation.db}; details: workbench show RUN", file=sys.stderr)

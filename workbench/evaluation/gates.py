@@ -76,8 +76,17 @@ def check_names(run: dict[str, Any]) -> list[str]:
 
 
 def run_table(con, run_id: str) -> tuple[dict[str, Any], Any]:
-    """The run and one record per output: row_idx, repeat_idx, error, measurements, `score_<metric>` columns."""
-    return store.get_run(con, run_id), store.load_outputs(con, run_id)
+    """The run and one record per output: row_idx, repeat_idx, error, measurements (cost_usd where the model's
+    price is known), `score_<metric>` columns."""
+    from workbench.providers.pricing import price_for
+
+    run, outputs = store.get_run(con, run_id), store.load_outputs(con, run_id)
+    price = price_for(run["model_spec"])
+    if price is not None and len(outputs):
+        tokens = outputs[["tokens_in", "tokens_out"]].astype(float).fillna(0)
+        cost = (tokens["tokens_in"] * price.input + tokens["tokens_out"] * price.output) / 1_000_000
+        outputs["cost_usd"] = cost.where(outputs["error"].isna() & outputs[["tokens_in", "tokens_out"]].notna().any(axis=1))
+    return run, outputs
 
 
 def pass_flags(run: dict[str, Any], outputs) -> np.ndarray:
@@ -162,7 +171,10 @@ def evaluate_gates(db: str | None, run_ids: list[str], gates: list[Gate]) -> lis
                 value = statistic(values, gate.stat, paired=bool(gate.baseline),
                                   unit_interval=gate.metric in UNIT_INTERVAL or gate.metric in checks)
                 if value is None or math.isnan(value):
-                    out.append(GateResult(run_id, gate, None, False, f"no values of {gate.metric!r} in this run"))
+                    why = (f"unknown: no price for {run['model_spec']} (add it to a price file)"
+                           if gate.metric == "cost_usd" and "cost_usd" not in outputs.columns
+                           else f"no values of {gate.metric!r} in this run")
+                    out.append(GateResult(run_id, gate, None, False, why))
                     continue
                 out.append(GateResult(run_id, gate, value, bool(OPS[gate.op](value, gate.threshold)), note))
     return out
