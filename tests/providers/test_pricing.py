@@ -66,3 +66,15 @@ def test_cost_in_the_summary_and_in_gates(cli, openai_server, db, tmp_path):
             "--gate", "cost_usd.sum<=10")
     assert r.code == 3
     assert "unknown" in r.out.splitlines()[2] and "FAIL" in r.out and "no price for openai:m@" in r.out
+
+
+def test_show_and_compare_give_the_cost(cli, openai_server, db, tmp_path):
+    model = f"openai:m@{openai_server.base_url}"
+    runs = [cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", model, "--limit", "2", "--db", db, "--json",
+                "--no-cache").json()["runs"][0]["run_id"] for _ in range(2)]
+    r = cli("show", runs[0], "--db", db)
+    assert "cost unknown: no price for openai:m@" in r.out
+    r = cli("compare", *runs, "--db", db, "--json")
+    assert r.json()["cost_usd"] == {"a": None, "b": None}
+    r = cli("compare", *runs, "--db", db)
+    assert "cost  A unknown  B unknown" in r.out

@@ -64,6 +64,7 @@ def show(args: argparse.Namespace) -> int:
     print(f"rows {s.n_rows}  outputs {s.n_outputs}  errors {s.n_errors}"
           + (f" ({', '.join(f'{k} {v}' for k, v in s.errors_by_kind.items())})" if s.errors_by_kind else "")
           + f"  latency p50 {fmt(s.latency_p50, 1)} ms  p95 {fmt(s.latency_p95, 1)} ms")
+    print(f"cost {s.cost_note}" if s.cost_usd is None else f"cost ${s.cost_usd:.6f} ({s.cost_note})")
     print()
     table(["metric", "mean", "95% CI", "n"],
           [[m.metric, m.mean, f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]", m.n] for m in s.metrics])
@@ -99,10 +100,13 @@ def compare(args: argparse.Namespace) -> int:
     with store.connect(args.db) as con:
         a, b = store.resolve_run(con, args.run_a), store.resolve_run(con, args.run_b)
         rows = analysis.compare_runs(con, a, b)
+        costs = [analysis.run_cost(con, store.get_run(con, r)) for r in (a, b)]
     if args.json:
-        print_json({"run_a": a, "run_b": b, "metrics": [vars(m) for m in rows]})
+        print_json({"run_a": a, "run_b": b, "metrics": [vars(m) for m in rows],
+                    "cost_usd": {"a": costs[0][0], "b": costs[1][0]}})
         return 0
     print(f"B = {b} vs A = {a} (wins: rows where B is better)")
+    print("cost  " + "  ".join(f"{k} {'unknown' if c is None else f'${c:.6f}'}" for k, (c, _) in zip("AB", costs)))
     table(["metric", "A", "B", "B - A", "wins", "ties", "losses", "n"],
           [[m.metric, m.mean_a, m.mean_b, f"{m.delta:+.4f}", m.wins, m.ties, m.losses, m.n] for m in rows])
     return 0

@@ -80,7 +80,8 @@ for s in summaries:
     rec = {"variant": labels[s.run["id"]], "status": s.run["status"], "outputs": s.n_outputs,
            "error rate": f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "",
            "latency p50 ms": _round(s.latency_p50), "latency p95 ms": _round(s.latency_p95),
-           "tokens in": tokens["tokens_in"].get(s.run["id"]), "tokens out": tokens["tokens_out"].get(s.run["id"])}
+           "tokens in": tokens["tokens_in"].get(s.run["id"]), "tokens out": tokens["tokens_out"].get(s.run["id"]),
+           "cost USD": "unknown" if s.cost_usd is None else f"{s.cost_usd:.4f}"}  # unknown price: never 0
     by_metric = {m.metric: m for m in s.metrics}
     for name in metrics:
         rec[name] = ci(by_metric.get(name))
