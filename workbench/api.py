@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from workbench import metrics as metric_lib
     from workbench.evaluation.analysis import RunSummary
+    from workbench.evaluation.gates import GateResult
 
 __all__ = ["EvalOptions", "Evaluation", "aevaluate", "aresume", "arun_plan", "evaluate", "load_dataset", "load_prompt",
            "resume", "run_plan", "score"]
@@ -84,6 +85,15 @@ class Evaluation:
 
         with store.connect(self.db) as con:
             return [analysis.summarize(con, r) for r in self.runs]
+
+    def gates(self, gates: Sequence[str], baseline: str | None = None) -> list[GateResult]:
+        """Each gate (`"bleu.ci_low>=0.15"`, `"pass_rate>=0.95"`; with `baseline`, on the paired difference
+        against that run) on each run: `.passed`, `.value`, `.line()`."""
+        from workbench.evaluation.gates import evaluate_gates, parse_gate
+
+        if isinstance(gates, str):
+            gates = [gates]
+        return evaluate_gates(self.db, self.runs, [parse_gate(g, baseline, "gates") for g in gates])
 
     def summary(self) -> pd.DataFrame:
         """One row per variant: run, prompt, model, rows (outputs), errors, cached, and the mean of each metric."""

@@ -136,3 +136,23 @@ def test_gate_parts():
     assert (g.metric, g.stat, g.op, g.threshold) == ("latency_ms", "p95", "<=", 2000)
     g = parse_gate("contains:a.b.mean > .5")
     assert (g.metric, g.stat, g.op, g.threshold) == ("contains:a.b", "mean", ">", 0.5)
+
+
+def test_checks_and_gates_from_python(setup, db):
+    import workbench
+
+    prompt, data, model = setup
+    ev = workbench.evaluate(prompt, data, model, metrics="exact", db=db, checks=["not-contains:Sorry"])
+    assert list(ev.summary().columns)[-1] == "not-contains:Sorry"
+    low, high = ev.gates(["pass_rate>=0.75", "not-contains:Sorry.mean>0.75"])
+    assert (low.passed, low.value, high.passed) == (True, 0.75, False)
+    with pytest.raises(UserError, match="cannot read gate"):
+        ev.gates("pass_rate")
+    with pytest.raises(UserError, match="unknown check"):
+        workbench.evaluate(prompt, data, model, db=db, checks=["contain:x"])
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    rows[2]["checks"] = ["max-len:3"]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(UserError, match="unknown check 'max-len'") as e:  # before any request
+        workbench.evaluate(prompt, data, model, db=db)
+    assert "data.jsonl:3" in e.value.shown(lambda s: s)
