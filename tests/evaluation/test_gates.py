@@ -156,3 +156,18 @@ def test_checks_and_gates_from_python(setup, db):
     with pytest.raises(UserError, match="unknown check 'max-len'") as e:  # before any request
         workbench.evaluate(prompt, data, model, db=db)
     assert "data.jsonl:3" in e.value.shown(lambda s: s)
+
+
+def test_a_csv_dataset_with_expected_columns(cli, setup, db, tmp_path):
+    prompt, _, model = setup
+    data = tmp_path / "data.csv"
+    data.write_text("question,reference,__expected,__expected2\n"
+                    "refund?,x,contains: refund,max-length:100\n"
+                    "hours?,x,We open at 9.,\n"
+                    "where is my parcel?,x,icontains: SHIPS,\n")
+    r = cli("eval", prompt, "--data", data, "--model", model, "--db", db, "--metrics", "exact",
+            "--gate", "expected>=0.66", "--junit", tmp_path / "j.xml", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["gates"][0]["value"] == pytest.approx(2 / 3)
+    failing = [c for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase") if c.get("name") == "row 2"]
+    assert failing[0].find("failure").get("message") == "failed: icontains:SHIPS"

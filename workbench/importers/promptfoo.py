@@ -148,10 +148,10 @@ def _models(providers: Any, skipped: list[str]) -> tuple[list[str], dict[str, An
 def _evaluate_options(options: Any, skipped: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in (options or {}).items() if isinstance(options, dict) else ():
-        if key == "maxConcurrency":
-            out["concurrency"] = int(value)
-        elif key == "repeat":
-            out["repeat"] = int(value)
+        if key in ("maxConcurrency", "repeat"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UserError(f"must be a whole number of at least 1, got {value!r}", f"evaluateOptions.{key}")
+            out["concurrency" if key == "maxConcurrency" else "repeat"] = value
         elif key == "cache":
             out["cache"] = bool(value)
         else:
