@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from workbench import metrics as metric_lib
     from workbench.evaluation.analysis import RunSummary
+    from workbench.evaluation.gates import GateResult
 
 __all__ = ["EvalOptions", "Evaluation", "aevaluate", "aresume", "arun_plan", "evaluate", "load_dataset", "load_prompt",
            "resume", "run_plan", "score"]
@@ -51,6 +52,7 @@ class EvalOptions:
     rpm: float | None = None  # requests per minute per provider
     tpm: float | None = None  # tokens per minute per provider
     cache: bool = True  # read and fill the response cache at temperature 0
+    checks: Sequence[str] | None = None  # checks as 0/1 metrics, e.g. ["contains:refund", "max-length:400"]
     reference: str = "reference"  # the dataset column with the reference answer (when `data` is a path)
     lang: str = "auto"  # en, zh or auto (tokenizer language for BLEU, chrF)
     where: str | None = None  # a row filter, e.g. "split == 'test'" (workbench.authoring.row_filter)
@@ -84,6 +86,15 @@ class Evaluation:
 
         with store.connect(self.db) as con:
             return [analysis.summarize(con, r) for r in self.runs]
+
+    def gates(self, gates: Sequence[str], baseline: str | None = None) -> list[GateResult]:
+        """Each gate (`"bleu.ci_low>=0.15"`, `"pass_rate>=0.95"`; with `baseline`, on the paired difference
+        against that run) on each run: `.passed`, `.value`, `.line()`."""
+        from workbench.evaluation.gates import evaluate_gates, parse_gate
+
+        if isinstance(gates, str):
+            gates = [gates]
+        return evaluate_gates(self.db, self.runs, [parse_gate(g, baseline, "gates") for g in gates])
 
     def summary(self) -> pd.DataFrame:
         """One row per variant: run, prompt, model, rows (outputs), errors, cached, and the mean of each metric."""
@@ -172,12 +183,15 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
         raise UserError("give at least one prompt", setting="prompts")
     dataset = data if isinstance(data, Dataset) else load_dataset(data, opts.reference, opts.lang)
     dataset = filter_rows(dataset, opts.where, "--where")
+    from workbench.evaluation.row_checks import dataset_checks
+
+    dataset_checks(dataset)  # a bad `__expected` or `checks` value is named before anything runs
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
-    plan = plan_eval(loaded, dataset, specs, _metric_set(metrics), limit=limit, params=opts.params,
-                     repeats=opts.repeats, provider_options=opts.provider_options(), use_cache=opts.cache,
-                     db=None if db is None else str(db))
+    plan = plan_eval(loaded, dataset, specs, _with_checks(_metric_set(metrics), opts.checks), limit=limit,
+                     params=opts.params, repeats=opts.repeats, provider_options=opts.provider_options(),
+                     use_cache=opts.cache, db=None if db is None else str(db))
     return await arun_plan(plan, db, concurrency=opts.concurrency, on_progress=opts.on_progress, cancel=opts.cancel,
                            providers=given)
 
@@ -217,6 +231,7 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
     them while the job goes on). `providers` (spec -> Provider) are used instead of building those specs."""
     from workbench import store
     from workbench.engine import runner
+    from workbench.evaluation.row_checks import score_row_checks
 
     path = _db(db)
     built = await _build_providers(plan, providers or {})
@@ -230,6 +245,7 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
         raise
     run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
                                    providers=built)
+    await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
     return Evaluation(run_ids, store.db_path(path), plan.dataset.path)
 
 
@@ -266,6 +282,16 @@ def _metric_set(metrics: Any, default: list[str] | None = None) -> metric_lib.Me
     if metrics is None and default is not None:
         metrics = default
     return metric_lib.parse_metrics(list(metrics) if isinstance(metrics, (list, tuple)) else metrics)
+
+
+def _with_checks(metrics: metric_lib.MetricSet, checks: Sequence[str] | None) -> metric_lib.MetricSet:
+    from workbench.metrics import MetricSet
+    from workbench.metrics.checks import CheckMetric
+
+    if isinstance(checks, str):
+        checks = [checks]
+    added = tuple(CheckMetric(spec=c) for c in checks or ())
+    return MetricSet(metrics.metrics + tuple(m for m in added if m not in metrics.metrics))
 
 
 def _as_list(value: Any, single: tuple[type, ...]) -> list:

@@ -56,7 +56,7 @@ def test_an_undefined_variable_names_message_and_line_and_blocks_save():
     assert len(errors) == 1, errors
     assert errors[0].startswith("support_few_shot.yaml: message 2, line 1: undefined variables 'foo' in message 2, "
                                 "line 3; 'order_id' in message 2, line 1: the dataset has no columns 'foo', "
-                                "'order_id' (it has: id, intent, question, reference, split)"), errors[0]
+                                "'order_id' (it has: id, intent, faq_id, question, reference, split)"), errors[0]
     assert any(c.value == "Order: {{ order_id }}" for c in at.code)  # the line itself
     assert next(b for b in at.button if b.label == "Save as new version").disabled
 

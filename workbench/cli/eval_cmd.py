@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
+import os
 import sys
 import threading
 import time
@@ -18,6 +19,9 @@ def register(sub, common) -> None:
                                    "With --resume RUN or --retry-errors RUN, finish or repair a stored run instead "
                                    "(no PROMPT_FILE, --data or --model: they come from the store).")
     p.add_argument("prompts", nargs="*", metavar="PROMPT_FILE")
+    p.add_argument("--config", metavar="EVAL_FILE",
+                   help="an eval file (YAML): prompts, data, models, metrics, checks, gates, limits in one place; "
+                        "paths are relative to it and flags given here override it")
     p.add_argument("--data", metavar="DATASET", help="CSV, JSONL or Parquet file")
     p.add_argument("--model", action="append", metavar="SPEC",
                    help="openai:MODEL, openai:MODEL@BASE_URL, hf:PATH (repeatable)")
@@ -49,8 +53,48 @@ def register(sub, common) -> None:
     resume = p.add_mutually_exclusive_group()
     resume.add_argument("--resume", metavar="RUN", help="finish a cancelled or killed run: only rows without output")
     resume.add_argument("--retry-errors", metavar="RUN", help="redo only the rows of RUN that ended in an error")
+    p.add_argument("--check", action="append", default=[], metavar="CHECK",
+                   help="a pass/fail check of every output, stored as a 0/1 score named after it: contains:TEXT, "
+                        "not-contains:, icontains:, equals:, starts-with:, contains-any:A,B, contains-all:A,B, "
+                        "regex:, is-json[:SCHEMA], json-path:$.key=VALUE, max-length:N (repeatable); a dataset's "
+                        "__expected column or JSONL `checks` list adds a row's own")
+    p.add_argument("--gate", action="append", default=[], metavar="GATE",
+                   help="fail (exit 3) unless METRIC[.STAT] OP NUMBER holds for every run, e.g. exact>=0.6, "
+                        "bleu.ci_low>=0.15, pass_rate>=0.95, latency_ms.p95<=2000 (repeatable)")
+    p.add_argument("--gate-vs", nargs=2, action="append", default=[], metavar=("RUN", "GATE"),
+                   help="a gate on the paired per-row difference against baseline RUN, e.g. RUN 'bleu>=-0.01'")
+    p.add_argument("--prices", metavar="FILE",
+                   help="model prices (YAML: SPEC: {input: USD, output: USD} per million tokens) over the built-in "
+                        "OpenAI list prices; default $WORKBENCH_PRICES")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test case per gate and per failing check")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary (and no progress bar)")
     p.set_defaults(func=run)
+    DEFAULTS.update({a.dest: a.default for a in p._actions})
+
+
+DEFAULTS: dict = {}  # each flag's default: a flag still at it takes the eval file's value
+# eval file key -> flag destination
+CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metrics": "metrics", "checks": "check",
+                "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
+                "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
+                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices"}
+
+
+def apply_config(args: argparse.Namespace) -> dict:
+    """Fill the flags left at their defaults from --config; returns the eval file's generation parameters."""
+    if not args.config:
+        return {}
+    from workbench.authoring.eval_config import load_eval_config
+
+    config = load_eval_config(args.config)
+    for key, dest in CONFIG_FLAGS.items():
+        if key in config and getattr(args, dest) in (DEFAULTS.get(dest), [], None):
+            setattr(args, dest, config[key])
+    if "cache" in config and not args.no_cache:
+        args.no_cache = not config["cache"]
+    if "gate_vs" in config and not args.gate_vs:
+        args.gate_vs = [[g["run"], g["gate"]] for g in config["gate_vs"]]
+    return config.get("params", {})
 
 
 def parse_params(items: list[str]) -> dict:
@@ -72,6 +116,14 @@ def parse_params(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.providers.pricing import price_file
+
+    config_params = apply_config(args)
+    with price_file(args.prices):  # costs in the summary and gates use it; a bad file is named before any run
+        return _run(args, config_params)
+
+
+def _run(args: argparse.Namespace, config_params: dict) -> int:
     from workbench import api
     from workbench.authoring.row_filter import where_text
     from workbench.cli.output import print_json, table
@@ -92,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = {"timeout": args.timeout, "retries": args.retries, "rpm": args.rpm, "tpm": args.tpm,
                "concurrency": args.concurrency, "cache": not args.no_cache, "on_progress": on_progress}
+    gates = parse_gates(args)
     if args.concurrency is not None and args.concurrency < 1:
         raise UserError("must be at least 1", setting="concurrency")
     target = args.resume or args.retry_errors
@@ -100,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
                                           ("--model", args.model), ("--limit", args.limit),
                                           ("--where", args.where), ("--split", args.split),
-                                          ("--metrics", args.metrics), ("--param", args.param)) if value]
+                                          ("--metrics", args.metrics), ("--param", args.param),
+                                          ("--check", args.check)) if value]
         if given or args.repeat != 1:
             raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
                             setting="resume" if args.resume else "retry_errors")
@@ -108,21 +162,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         _check_new(args)
         evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
-                                  params=parse_params(args.param), repeats=args.repeat, reference=args.reference,
-                                  lang=args.lang, where=where_text(args.where, args.split), **options)
+                                  params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
+                                  reference=args.reference, lang=args.lang, where=where_text(args.where, args.split),
+                                  checks=args.check, **options)
     # Only now may the prefetch thread import numpy/scipy: a daemon thread inside a C extension's import while
     # the interpreter exits on an error can crash the process (exit -11 seen).
     requests_out.set()
     elapsed = time.perf_counter() - started
     summaries = evaluation.summaries()
+    results = _gate_results(evaluation, gates, args.junit, summaries)
+    code = 3 if any(not r.passed for r in results) else 0
     if args.json:
         print_json({"db": evaluation.db, "dataset": evaluation.dataset, "elapsed_s": elapsed,
-                    "runs": [s.to_dict() for s in summaries]})
-        return 0
+                    "runs": [s.to_dict() for s in summaries],
+                    "gates": [{"run_id": r.run_id, "gate": r.gate.label, "value": r.value, "passed": r.passed,
+                               "note": r.note} for r in results]})
+        return code
     metric_names = [m.metric for m in summaries[0].metrics] if summaries else []
     rows = [[s.run["id"], s.run["prompt_name"], s.run["model_spec"], s.n_outputs, s.n_errors, s.n_cached]
-            + [next((m.mean for m in s.metrics if m.metric == n), None) for n in metric_names] for s in summaries]
-    table(["run", "prompt", "model", "rows", "errors", "cached", *metric_names], rows)
+            + [next((m.mean for m in s.metrics if m.metric == n), None) for n in metric_names]
+            + ["unknown" if s.cost_usd is None else f"{s.cost_usd:.6f}"] for s in summaries]
+    table(["run", "prompt", "model", "rows", "errors", "cached", *metric_names, "cost_usd"], rows)
     unfinished = [s.run["id"] for s in summaries if s.n_outputs < s.n_rows]
     failed = [s.run["id"] for s in summaries if s.n_errors]
     print(f"\nstored in {evaluation.db}; details: workbench show RUN", file=sys.stderr)
@@ -131,7 +191,39 @@ def run(args: argparse.Namespace) -> int:
     for run_id in failed:
         print(f"run {run_id} has errors (workbench show {run_id}); retry them: workbench eval --retry-errors {run_id}",
               file=sys.stderr)
-    return 0
+    if results:
+        print()
+        for r in results:
+            print(r.line())
+        print(f"{sum(not r.passed for r in results)} of {len(results)} gates failed" if code else
+              f"all {len(results)} gates passed")
+    return code
+
+
+def parse_gates(args: argparse.Namespace) -> list:
+    from workbench.evaluation.gates import parse_gate
+
+    return ([parse_gate(g) for g in args.gate]
+            + [parse_gate(g, baseline=run, where="--gate-vs") for run, g in args.gate_vs])
+
+
+def _gate_results(evaluation, gates: list, junit: str | None, summaries) -> list:
+    """Gates on every run of the evaluation; with `junit`, the JUnit file (gates and failing checks)."""
+    from workbench.evaluation import gates as gate_lib
+
+    results = gate_lib.evaluate_gates(evaluation.db, evaluation.runs, gates) if gates else []
+    if junit:
+        from workbench.authoring.datasets import load_dataset
+        from workbench.evaluation.junit import write_junit
+        from workbench.evaluation.row_checks import failed_row_checks
+
+        own = None
+        if evaluation.dataset and os.path.isfile(evaluation.dataset):
+            own = failed_row_checks(load_dataset(evaluation.dataset))
+        failures = gate_lib.failed_checks(evaluation.db, evaluation.runs, own)
+        labels = {s.run["id"]: f"{s.run['prompt_name']} x {s.run['model_spec']}" for s in summaries}
+        write_junit(junit, results, failures, labels)
+    return results
 
 
 def _prefetch(after: threading.Event) -> None:

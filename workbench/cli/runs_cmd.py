@@ -27,8 +27,10 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("export", parents=[common], help="write a run's outputs and scores to a file")
     p.add_argument("run", metavar="RUN")
-    p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="jsonl")
-    p.add_argument("-o", "--output", metavar="FILE", help="default: RUN.FORMAT; - for standard output")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "promptfoo"], default="jsonl",
+                   help="promptfoo: the run as a promptfooconfig.yaml (prompt, model, tests and checks that map)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="default: RUN.FORMAT (RUN.promptfooconfig.yaml); - for standard output")
     p.set_defaults(func=export)
 
 
@@ -68,6 +70,7 @@ def show(args: argparse.Namespace) -> int:
     print(f"rows {s.n_rows}  outputs {s.n_outputs}  errors {s.n_errors}"
           + (f" ({', '.join(f'{k} {v}' for k, v in s.errors_by_kind.items())})" if s.errors_by_kind else "")
           + f"  latency p50 {fmt(s.latency_p50, 1)} ms  p95 {fmt(s.latency_p95, 1)} ms")
+    print(f"cost {s.cost_note}" if s.cost_usd is None else f"cost ${s.cost_usd:.6f} ({s.cost_note})")
     print()
     table(["metric", "mean", "95% CI", "n"],
           [[m.metric, m.mean, f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]", m.n] for m in s.metrics])
@@ -121,10 +124,13 @@ def compare(args: argparse.Namespace) -> int:
     with store.connect(args.db) as con:
         a, b = store.resolve_run(con, args.run_a), store.resolve_run(con, args.run_b)
         rows = analysis.compare_runs(con, a, b)
+        costs = [analysis.run_cost(con, store.get_run(con, r)) for r in (a, b)]
     if args.json:
-        print_json({"run_a": a, "run_b": b, "metrics": [vars(m) for m in rows]})
+        print_json({"run_a": a, "run_b": b, "metrics": [vars(m) for m in rows],
+                    "cost_usd": {"a": costs[0][0], "b": costs[1][0]}})
         return 0
     print(f"B = {b} vs A = {a} (wins: rows where B is better)")
+    print("cost  " + "  ".join(f"{k} {'unknown' if c is None else f'${c:.6f}'}" for k, (c, _) in zip("AB", costs)))
     table(["metric", "A", "B", "B - A", "wins", "ties", "losses", "n"],
           [[m.metric, m.mean_a, m.mean_b, f"{m.delta:+.4f}", m.wins, m.ties, m.losses, m.n] for m in rows])
     return 0
@@ -135,6 +141,17 @@ def export(args: argparse.Namespace) -> int:
     from workbench.evaluation.export import run_records, write_frame
     from workbench.files import shown
 
+    if args.format == "promptfoo":
+        from workbench.evaluation.promptfoo_export import promptfoo_config
+        from workbench.files import write_file
+
+        with store.connect(args.db) as con:
+            run_id = store.resolve_run(con, args.run)
+            text = promptfoo_config(con, run_id)
+        path = args.output or f"{run_id}.promptfooconfig.yaml"
+        write_file(path, text)
+        print(f"wrote a promptfoo config to {shown(path)}", file=sys.stderr)
+        return 0
     with store.connect(args.db) as con:
         run_id = store.resolve_run(con, args.run)
         df = run_records(con, run_id)

@@ -42,6 +42,8 @@ class RunSummary:
     metrics: list[MetricSummary] = field(default_factory=list)
     n_cached: int = 0  # outputs served from the response cache
     stability: dict[str, Any] | None = None  # runs with repeats: see store.repeats.repeat_stability
+    cost_usd: float | None = None  # all outputs' cost; None when the model's price is unknown
+    cost_note: str = ""  # where the price came from, or why the cost is unknown
 
     def to_dict(self) -> dict[str, Any]:
         r = self.run
@@ -53,6 +55,7 @@ class RunSummary:
             "metrics": {m.metric: {"mean": m.mean, "ci95": [m.ci_low, m.ci_high], "n": m.n} for m in self.metrics},
             "signatures": r.get("signatures", {}),
             "cached": self.n_cached, "repeats": r.get("repeats", 1), "stability": self.stability,
+            "cost_usd": self.cost_usd, "cost_note": self.cost_note,
         }
 
 
@@ -111,6 +114,21 @@ def _add_batch_facts(con, summary: RunSummary) -> None:
     summary.n_cached = store.cached_count(con, run_id)
     if (summary.run.get("repeats") or 1) > 1:
         summary.stability = store.repeat_stability(con, run_id)
+    summary.cost_usd, summary.cost_note = run_cost(con, summary.run)
+
+
+def run_cost(con, run: dict[str, Any]) -> tuple[float | None, str]:
+    """(USD, where the price came from) of a run's outputs, or (None, why it is unknown)."""
+    from workbench.providers.pricing import price_for
+
+    price = price_for(run["model_spec"])
+    if price is None:
+        return None, f"unknown: no price for {run['model_spec']} (add it to a price file)"
+    tokens = store.token_stats(con, [run["id"]])
+    if tokens.empty:
+        return 0.0, price.source
+    cost = price.cost(*(None if v != v else float(v) for v in (tokens["tokens_in"][0], tokens["tokens_out"][0])))
+    return cost, price.source if cost is not None else "unknown: the server reported no token counts"
 
 
 @dataclass

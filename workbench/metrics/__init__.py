@@ -34,6 +34,7 @@ BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
     ("rougeL", "RougeL"), ("rougeL_p", "RougeLP"), ("rougeL_r", "RougeLR"),
     ("rougeLsum", "RougeLsum"), ("rougeLsum_p", "RougeLsumP"), ("rougeLsum_r", "RougeLsumR"),
     ("length", "Length"), ("latency_ms", "LatencyMs"), ("tokens_out", "TokensOut")]}
+BUILTIN["check"] = "workbench.metrics.checks:CheckMetric"  # --check TEXT: a 0/1 metric named after TEXT
 REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
 

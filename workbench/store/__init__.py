@@ -63,6 +63,7 @@ from workbench.store.runs import (
     load_outputs,
     load_scores,
     output_stats,
+    replace_metric_scores,
     resolve_run,
     save_dataset,
     save_prompt_version,
@@ -75,6 +76,7 @@ __all__ = [
     "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
     "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "write_results",
+    "replace_metric_scores",
 ]
 __all__ += [
     "add_endpoint", "list_endpoints", "remove_endpoint",

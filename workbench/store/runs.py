@@ -239,3 +239,11 @@ def error_kinds(con: Con, run_id: str) -> dict[str, int]:
     """Errors of a run counted by kind, most frequent first."""
     return dict(con.execute("SELECT error_kind, count(*) FROM outputs WHERE run_id = ? AND error IS NOT NULL "
                             "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
+
+
+def replace_metric_scores(con: Con, run_id: str, metric: str, scores: list[dict[str, Any]]) -> None:
+    """Replace every score of one metric in a run (scores computed after the run, such as a row's own checks)."""
+    with transaction(con):
+        con.execute("DELETE FROM scores WHERE run_id = ? AND metric = ?", [run_id, metric])
+        if scores:
+            insert_rows(con, "scores", scores, SCORE_COLUMNS)

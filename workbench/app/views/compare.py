@@ -74,7 +74,8 @@ def summary_rows(summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict
             {"": "error rate", **cells(lambda s: f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "")},
             {"": "latency p50 / p95 (ms)", **cells(lambda s: f"{_int(s.latency_p50)} / {_int(s.latency_p95)}"
                                                      if _int(s.latency_p50) else "")},
-            {"": "tokens in / out", **cells(lambda s: f"{count('tokens_in')(s)} / {count('tokens_out')(s)}")}]
+            {"": "tokens in / out", **cells(lambda s: f"{count('tokens_in')(s)} / {count('tokens_out')(s)}")},
+            {"": "cost USD", **cells(lambda s: "unknown" if s.cost_usd is None else f"{s.cost_usd:.4f}")}]  # never 0
     for name in metrics:
         if name in ("latency_ms", "tokens_out"):  # the rows above say it (percentiles, totals)
             continue
