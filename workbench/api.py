@@ -45,6 +45,7 @@ class EvalOptions:
 
     params: dict[str, Any] | None = None  # generation parameters over the prompt's own, e.g. {"temperature": 0}
     repeats: int = 1  # run every row this many times (bypasses the response cache)
+    history: str = "gold"  # conversations: turns from the reference history (gold) or the model's own (own)
     concurrency: int | None = None  # requests in flight per provider (default: the provider's own)
     timeout: float = DEFAULT_TIMEOUT_S  # seconds per request
     retries: int = DEFAULT_RETRIES
@@ -173,7 +174,8 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
     plan = plan_eval(loaded, dataset, specs, _metric_set(metrics), limit=limit, params=opts.params,
-                     repeats=opts.repeats, provider_options=opts.provider_options(), use_cache=opts.cache)
+                     repeats=opts.repeats, provider_options=opts.provider_options(), use_cache=opts.cache,
+                     history=opts.history)
     return await arun_plan(plan, db, concurrency=opts.concurrency, on_progress=opts.on_progress, cancel=opts.cancel,
                            providers=given)
 

@@ -43,6 +43,9 @@ def register(sub, common) -> None:
                    help="neither read nor fill the response cache (used by default at temperature 0)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="run every row N times (bypasses the cache); `show` then reports per-row variance")
+    p.add_argument("--history", choices=["gold", "own"], default=None,
+                   help="conversation datasets: each assistant turn from the reference turns before it (gold, the "
+                        "default; turns run in parallel) or from the model's own earlier answers (own; in order)")
     resume = p.add_mutually_exclusive_group()
     resume.add_argument("--resume", metavar="RUN", help="finish a cancelled or killed run: only rows without output")
     resume.add_argument("--retry-errors", metavar="RUN", help="redo only the rows of RUN that ended in an error")
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
                                               ("--model", args.model), ("--limit", args.limit),
                                               ("--metrics", args.metrics), ("--param", args.param)) if value]
+            if args.history:
+                given.append("--history")
             if given or args.repeat != 1:
                 raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
                                 setting="resume" if args.resume else "retry_errors")
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             _check_new(args)
             evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
                                       params=parse_params(args.param), repeats=args.repeat, reference=args.reference,
-                                      lang=args.lang, **options)
+                                      lang=args.lang, history=args.history or "gold", **options)
     finally:
         requests_out.set()
     elapsed = time.perf_counter() - started
