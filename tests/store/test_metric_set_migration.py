@@ -62,7 +62,7 @@ def test_migration_7_reads_every_old_shape(db, monkeypatch):
     for run_id, pattern in (("a", "a,b|c"), ("d", 'q"u\\o\nte')):
         con.execute("INSERT INTO metric_signatures VALUES (?, 'regex', ?)",
                     [run_id, f"regex|re.search|DOTALL|pattern:{pattern}|scale:0-1"])
-    monkeypatch.setattr("workbench.store.db.MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr("workbench.store.db.MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 7])  # later ones apart
     assert store.migrate(con) == [7]
     got = {i: json.loads(m) for i, m in con.execute("SELECT id, metrics FROM runs").fetchall()}
     con.close()

@@ -176,8 +176,8 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
         run = store.get_run(con, run_id)
         version = store.get_prompt_version(con, run["prompt_hash"])
         ds = store.get_dataset(con, run["dataset_hash"])
-        done = store.done_rows(con, run_id, errors_too=True)
-        ok = store.done_rows(con, run_id, errors_too=False)
+        done = store.done_turns(con, run_id, errors_too=True)
+        ok = store.done_turns(con, run_id, errors_too=False)
         unscored = store.unscored_outputs(con, run_id)
         own = store.turn_texts(con, run_id) if run.get("history") == "own" else {}
     prompt = prompt_from_version(version)

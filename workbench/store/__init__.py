@@ -42,6 +42,7 @@ from workbench.store.runs import (
     claim_runs,
     create_run,
     done_rows,
+    done_turns,
     turn_texts,
     error_kinds,
     get_run,
@@ -59,7 +60,7 @@ from workbench.store.runs import (
 
 __all__ = [
     "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
-    "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
+    "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "turn_texts", "write_results",
 ]
 __all__ += [

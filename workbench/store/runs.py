@@ -85,6 +85,9 @@ def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str
     """Upsert a batch of outputs and replace their scores, in one transaction (safe to repeat on resume)."""
     if not outputs and not scores:
         return
+    # records from callers that know no turns (single rows) are turn 0
+    outputs = outputs if not outputs or "turn_idx" in outputs[0] else [{**o, "turn_idx": 0} for o in outputs]
+    scores = scores if not scores or "turn_idx" in scores[0] else [{**s, "turn_idx": 0} for s in scores]
     with transaction(con):
         if outputs:
             upsert_rows(con, "outputs", outputs, OUTPUT_COLUMNS)
@@ -145,7 +148,12 @@ def set_status(con: Con, run_id: str, status: str) -> None:
     )
 
 
-def done_rows(con: Con, run_id: str, errors_too: bool = True) -> set[tuple[int, int, int]]:
+def done_rows(con: Con, run_id: str, errors_too: bool = True) -> set[tuple[int, int]]:
+    """(row_idx, repeat_idx) already stored for a single-row run; with errors_too=False only the successful ones."""
+    return {(r, k) for r, _, k in done_turns(con, run_id, errors_too)}
+
+
+def done_turns(con: Con, run_id: str, errors_too: bool = True) -> set[tuple[int, int, int]]:
     """(row_idx, turn_idx, repeat_idx) already stored for a run; with errors_too=False only the successful ones."""
     sql = "SELECT row_idx, turn_idx, repeat_idx FROM outputs WHERE run_id = ?"
     if not errors_too:
