@@ -95,6 +95,12 @@ def turn_rows(row: dict[str, Any], reference_field: str) -> list[dict[str, Any]]
     return out
 
 
+def turn_reference(row: dict[str, Any], turn_idx: int) -> str | None:
+    """The text of assistant turn `turn_idx` of a stored conversation row."""
+    said = [m["content"] for m in row.get("messages", []) if m.get("role") == "assistant"]
+    return said[turn_idx] if 0 <= turn_idx < len(said) else None
+
+
 def own_history(gold: list[dict[str, str]], answers: list[str]) -> list[dict[str, str]]:
     """The history `gold` with its assistant turns replaced by the model's own `answers`, in order."""
     out, k = [], 0

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from workbench import store
 from workbench.errors import UserError
+from workbench.evaluation.conversations import assistant_turns, conversation_figures
 from workbench.metrics import LOWER_IS_BETTER, UNIT_INTERVAL
 
 
@@ -41,6 +42,7 @@ class RunSummary:
     metrics: list[MetricSummary] = field(default_factory=list)
     n_cached: int = 0  # outputs served from the response cache
     stability: dict[str, Any] | None = None  # runs with repeats: see store.repeats.repeat_stability
+    conversations: dict[str, Any] | None = None  # conversation runs: evaluation.conversations.conversation_figures
 
     def to_dict(self) -> dict[str, Any]:
         r = self.run
@@ -52,6 +54,7 @@ class RunSummary:
             "metrics": {m.metric: {"mean": m.mean, "ci95": [m.ci_low, m.ci_high], "n": m.n} for m in self.metrics},
             "signatures": r.get("signatures", {}),
             "cached": self.n_cached, "repeats": r.get("repeats", 1), "stability": self.stability,
+            "history": r.get("history"), "conversations": self.conversations,
         }
 
 
@@ -80,7 +83,8 @@ def summarize(con, run_id: str) -> RunSummary:
     run = store.get_run(con, run_id)
     stats = store.output_stats(con, run_id)
     kinds = store.error_kinds(con, run_id)
-    summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
+    units = assistant_turns(con, run) if run.get("history") else run["n_rows"]  # outputs expected per repeat
+    summary = RunSummary(run, units * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
     order = [m["name"] for m in run["metrics"]]
     for metric, n, mean, sd in store.score_moments(con, run_id):
         lo, hi = t_interval(mean, sd, n)
@@ -89,6 +93,8 @@ def summarize(con, run_id: str) -> RunSummary:
         summary.metrics.append(MetricSummary(metric, mean, lo, hi, n))
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
     _add_batch_facts(con, summary)
+    if run.get("history"):
+        summary.conversations = conversation_figures(con, run_id)
     return summary
 
 
