@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 
 from workbench import metrics as metric_lib
 from workbench.engine.plan import Plan, Progress, Todo, Variant, plan_eval, plan_from_run, uses_cache
-from workbench.engine.turns import run_conversations
 from workbench.engine.results import (
     FLUSH_ROWS,
     FLUSH_SECONDS,
@@ -41,6 +40,7 @@ from workbench.engine.results import (
     key_prefix,
     serve_from_cache,
 )
+from workbench.engine.turns import run_conversations
 from workbench.providers import Provider, ProviderError, make_provider
 
 __all__ = ["FLUSH_ROWS", "FLUSH_SECONDS", "Plan", "Progress", "Variant", "cache_key", "create_runs", "execute",

@@ -43,7 +43,6 @@ from workbench.store.runs import (
     create_run,
     done_rows,
     done_turns,
-    turn_texts,
     error_kinds,
     get_run,
     list_runs,
@@ -55,6 +54,7 @@ from workbench.store.runs import (
     save_prompt_version,
     score_moments,
     set_status,
+    turn_texts,
     write_results,
 )
 
