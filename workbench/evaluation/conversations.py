@@ -43,3 +43,45 @@ def conversation_figures(con, run_id: str) -> dict[str, Any]:
             figures["first_failure_at_turn"] = {int(t): int(n) for t, n in failed.value_counts().sort_index().items()}
         per_conv[metric] = figures
     return {"per_turn": dict(sorted(per_turn.items())), "per_conversation": per_conv}
+
+
+def threads(con, run_ids: list[str], metric: str | None) -> dict[str, Any]:
+    """Conversation runs of one dataset as threads, for showing them side by side.
+
+    Returns {"conversations": [{"row_idx", "fields", "worst_turn", "worst_score", "turns": [{"turn_idx",
+    "before": [user/system messages since the previous assistant turn], "reference", "outputs": {run_id:
+    {"text", "error", "score"}}, "differs"}]}]}, conversations ordered worst first (lowest score of any
+    variant on any turn; highest for lower-is-better metrics)."""
+    runs = [store.get_run(con, r) for r in run_ids]
+    if len({r["dataset_hash"] for r in runs}) > 1:
+        from workbench.errors import UserError
+
+        raise UserError("these runs are on different datasets; compare conversation runs of one dataset", "RUN")
+    rows = store.get_dataset(con, runs[0]["dataset_hash"])["rows"][: max(r["n_rows"] for r in runs)]
+    outs = store.turn_outputs(con, run_ids, metric)
+    got = {(o.run_id, o.row_idx, o.turn_idx): o for o in outs.itertuples(index=False)}
+    lower = metric in LOWER_IS_BETTER
+    out = []
+    for i, row in enumerate(rows):
+        turns, before, t = [], [], 0
+        for m in row.get("messages", []):
+            if m.get("role") != "assistant":
+                before.append(m)
+                continue
+            per_run = {}
+            for r in run_ids:
+                o = got.get((r, i, t))
+                score = None if o is None or o.score is None or o.score != o.score else float(o.score)
+                per_run[r] = {"text": None if o is None else o.text, "error": None if o is None else o.error,
+                              "score": score}
+            texts = {v["text"] for v in per_run.values()}
+            turns.append({"turn_idx": t, "before": before, "reference": m["content"], "outputs": per_run,
+                          "differs": len(texts) > 1})
+            before, t = [], t + 1
+        scored = [(v["score"], turn["turn_idx"]) for turn in turns for v in turn["outputs"].values()
+                  if v["score"] is not None]
+        worst = (max if lower else min)(scored) if scored else (None, None)
+        fields = {k: v for k, v in row.items() if k != "messages"}
+        out.append({"row_idx": i, "fields": fields, "turns": turns, "worst_score": worst[0], "worst_turn": worst[1]})
+    out.sort(key=lambda c: (c["worst_score"] is None, (-1 if lower else 1) * (c["worst_score"] or 0), c["row_idx"]))
+    return {"conversations": out}

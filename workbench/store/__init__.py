@@ -54,6 +54,7 @@ from workbench.store.runs import (
     save_prompt_version,
     score_moments,
     set_status,
+    turn_outputs,
     turn_texts,
     write_results,
 )
@@ -61,7 +62,7 @@ from workbench.store.runs import (
 __all__ = [
     "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
     "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
-    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "turn_texts", "write_results",
+    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "turn_outputs", "turn_texts", "write_results",
 ]
 __all__ += [
     "add_endpoint", "list_endpoints", "remove_endpoint",

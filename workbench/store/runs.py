@@ -260,3 +260,14 @@ def error_kinds(con: Con, run_id: str) -> dict[str, int]:
     """Errors of a run counted by kind, most frequent first."""
     return dict(con.execute("SELECT error_kind, count(*) FROM outputs WHERE run_id = ? AND error IS NOT NULL "
                             "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
+
+
+def turn_outputs(con: Con, run_ids: list[str], metric: str | None) -> pd.DataFrame:
+    """Outputs of conversation runs (first repeat) with one metric's score: run_id, row_idx, turn_idx, text,
+    error, score."""
+    return con.execute(
+        """SELECT o.run_id, o.row_idx, o.turn_idx, o.text, o.error, s.value AS score
+           FROM outputs o LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx
+                AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx AND s.metric = ?
+           WHERE list_contains(?, o.run_id) AND o.repeat_idx = 0 ORDER BY o.row_idx, o.turn_idx""",
+        [metric or "", run_ids]).df()
