@@ -68,6 +68,10 @@ with st.form("start_run"):
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
     timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
     metrics = st.multiselect("Metrics", sorted(ALL - {"regex"}), default=DEFAULT, key="run_metrics")
+    history = st.radio("Conversations: history of each turn", ["gold", "own"], horizontal=True, key="run_history",
+                       format_func={"gold": "the reference turns (parallel)",
+                                    "own": "the model's own answers (in order)"}.get,
+                       help="Used when the dataset holds conversations; the row limit then counts conversations.")
     start = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
 
 if start:
@@ -77,7 +81,8 @@ if start:
             raise UserError("choose at least one prompt, one model and a dataset", "Run")
         prompts = [load_choice(*options[c]) for c in chosen]
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(",".join(metrics) or None),
-                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES})
+                                limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES},
+                                history=history)
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)
         if job.error:
             context.show_error(UserError(job.error))
