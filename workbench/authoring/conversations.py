@@ -55,14 +55,14 @@ def _message(m: Any, where: str, n: int) -> dict[str, str]:
     content = m.get("content")
     if not isinstance(content, str) or not content.strip():
         raise DatasetError(f"message {n} ({role}) has empty content", where)
-    return {"role": role, "content": content}
+    return {**m, "role": role, "content": content}  # other keys (an SFT file's "weight") are kept
 
 
 def _check_order(messages: list[dict[str, str]], allow_consecutive: bool, where: str) -> None:
     if not any(m["role"] == "user" for m in messages):
         raise DatasetError("the conversation has no user turn", where)
     if not any(m["role"] == "assistant" for m in messages):
-        raise DatasetError("the conversation has no assistant turn to evaluate", where)
+        raise DatasetError("the conversation has no assistant message (no turn to evaluate)", where)
     previous = None
     for n, m in enumerate(messages, 1):
         if m["role"] == "assistant" and previous not in ("user", "assistant"):
@@ -88,7 +88,7 @@ def turn_rows(row: dict[str, Any], reference_field: str) -> list[dict[str, Any]]
     and the turn's text under `reference_field`."""
     fields = {k: v for k, v in row.items() if k != "messages" and k not in CONTROL_KEYS}
     out = []
-    messages = row["messages"]
+    messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]  # what a model is sent
     for j, m in enumerate(messages):
         if m["role"] == "assistant":
             out.append({**fields, HISTORY: messages[:j], reference_field: m["content"]})
