@@ -62,7 +62,7 @@ def _check_order(messages: list[dict[str, str]], allow_consecutive: bool, where:
     if not any(m["role"] == "user" for m in messages):
         raise DatasetError("the conversation has no user turn", where)
     if not any(m["role"] == "assistant" for m in messages):
-        raise DatasetError("the conversation has no assistant message (no turn to evaluate)", where)
+        raise DatasetError("conversation has no assistant message (no turn to evaluate)", where)
     previous = None
     for n, m in enumerate(messages, 1):
         if m["role"] == "assistant" and previous not in ("user", "assistant"):
