@@ -206,3 +206,18 @@ def test_a_database_from_before_turns_keeps_working(tmp_path, db, cli):
         assert con.execute("SELECT turn_idx, cached, created_at IS NOT NULL FROM outputs").fetchall() == [(0, False, True)]
         assert con.execute("SELECT turn_idx FROM scores").fetchall() == [(0,)]
         assert store.done_rows(con, "r") == {(0, 0)}
+
+
+def test_a_rating_session_refuses_conversation_runs_clearly(tmp_path, db):
+    from workbench.errors import UserError
+    from workbench.rating.annotation import SessionSpec, create_session
+
+    bot = Bot()
+    run_id = workbench.evaluate(PROMPT, write(tmp_path, conversations(2)), bot, "exact", db=db).runs[0]
+    with store.connect(db) as con:
+        try:
+            create_session(con, SessionSpec(runs=[run_id]))
+        except UserError as e:
+            assert "conversation run" in str(e)
+        else:
+            raise AssertionError("a conversation run was accepted")

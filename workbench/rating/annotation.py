@@ -92,6 +92,10 @@ def create_session(con, spec: SessionSpec) -> str:
         raise UserError("a pairwise session needs at least two different runs", setting="runs")
     if not runs:
         raise UserError("give at least one run", setting="runs")
+    talks = [r for r in runs if store.get_run(con, r).get("history")]
+    if talks:  # items are (row, repeat); a conversation run has several outputs per row
+        raise UserError(f"run {talks[0]} is a conversation run; rating conversations is not built yet: compare "
+                        "them in the app's Compare page", setting="runs")
     scale = spec.scale or ("pairwise" if spec.pairwise else "likert")
     if scale not in SCALES or (spec.pairwise != (scale == "pairwise")):
         raise UserError(f"scale {scale!r} does not fit a {'pairwise' if spec.pairwise else 'single'} session "
