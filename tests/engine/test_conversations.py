@@ -221,3 +221,22 @@ def test_a_rating_session_refuses_conversation_runs_clearly(tmp_path, db):
             assert "conversation run" in str(e)
         else:
             raise AssertionError("a conversation run was accepted")
+
+
+def test_gold_resume_redoes_only_the_missing_turns(tmp_path, db, cli):
+    data = write(tmp_path, conversations(3))
+    with OpenAIServer(reply=reply) as server:
+        r = cli("eval", PROMPT, "--data", data, "--model", f"openai:m@{server.base_url}", "--json", "--metrics",
+                "exact", "--no-cache")
+        run_id = r.json()["runs"][0]["run_id"]
+        with store.connect(db) as con:  # what a kill leaves: two turns never stored
+            con.execute("DELETE FROM outputs WHERE run_id = ? AND (row_idx, turn_idx) IN ((0, 2), (2, 1))", [run_id])
+            con.execute("DELETE FROM scores WHERE run_id = ? AND (row_idx, turn_idx) IN ((0, 2), (2, 1))", [run_id])
+            store.set_status(con, run_id, "cancelled")
+        before = len(server.requests)
+        r = cli("eval", "--resume", run_id, "--json", "--no-cache")
+        assert r.code == 0, r.err
+        assert sorted(q["messages"][-1]["content"] for q in server.requests[before:]) == ["c0 question 2",
+                                                                                          "c2 question 1"]
+    df = outputs(db, run_id)
+    assert len(df) == 9 and not df[["row_idx", "turn_idx"]].duplicated().any()
