@@ -208,19 +208,30 @@ def test_a_database_from_before_turns_keeps_working(tmp_path, db, cli):
         assert store.done_rows(con, "r") == {(0, 0)}
 
 
-def test_a_rating_session_refuses_conversation_runs_clearly(tmp_path, db):
-    from workbench.errors import UserError
-    from workbench.rating.annotation import SessionSpec, create_session
+def test_whole_conversations_are_rated_and_exported_as_multi_turn_sft(tmp_path, db, cli):
+    from workbench.rating.annotation import SessionSpec, create_session, next_item, record_rating
+    from workbench.rating.training_data import sft_records
 
-    bot = Bot()
-    run_id = workbench.evaluate(PROMPT, write(tmp_path, conversations(2)), bot, "exact", db=db).runs[0]
+    data = write(tmp_path, conversations(2))
+    with OpenAIServer(reply=reply) as server:
+        run_id = workbench.evaluate(PROMPT, data, f"openai:m@{server.base_url}", "exact", db=db, history="own").runs[0]
     with store.connect(db) as con:
-        try:
-            create_session(con, SessionSpec(runs=[run_id]))
-        except UserError as e:
-            assert "conversation run" in str(e)
-        else:
-            raise AssertionError("a conversation run was accepted")
+        session = create_session(con, SessionSpec(runs=[run_id], seed=1))
+        assert len(store.item_outputs(con, session)) == 2  # one item per conversation, not per turn
+        item = next_item(con, session, "ann")
+        assert item.text_a.startswith("Customer: c") and item.text_a.count("Assistant: own c") == 3
+        assert "Assistant: c" in item.reference and item.inputs["customer"].startswith("customer")
+        record_rating(con, session, item.item_idx, "ann", 5)
+        (rec,) = sft_records(con, session)
+    said = [m for m in rec["messages"] if m["role"] != "system"]
+    assert [m["role"] for m in said] == ["user", "assistant"] * 3
+    assert all(m["content"].startswith("own ") and "weight" not in m for m in said if m["role"] == "assistant")
+    path = tmp_path / "sft.jsonl"
+    path.write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    from workbench.finetune.data import load_examples
+
+    ex = load_examples(str(path), eval_split=0.0)  # what `workbench finetune --data` reads
+    assert ex.source == "messages" and len(ex.train) + len(ex.eval) == 1
 
 
 def test_gold_resume_redoes_only_the_missing_turns(tmp_path, db, cli):

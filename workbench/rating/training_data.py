@@ -27,6 +27,7 @@ from workbench.errors import UserError
 from workbench.evaluation.export import write_frame
 from workbench.files import open_for_write
 from workbench.rating import annotation
+from workbench.rating.conversations import is_conversation_run, sft_messages
 
 FORMATS = ("ratings", "sft", "dpo")
 DEFAULT_MIN = {"likert": 4.0, "thumbs": 1.0}
@@ -66,6 +67,9 @@ def sft_records(con, session_id: str, min_rating: float | None = None) -> list[d
     out = []
     for i in keep:
         rec = items.loc[i]
+        if "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # the rated conversation
+            out.append({"messages": sft_messages(con, {**rec.to_dict(), "item_idx": i})})
+            continue
         out.append({"messages": _context(rec["messages_a"]) + [{"role": "assistant", "content": str(rec["text_a"])}]})
     return out
 

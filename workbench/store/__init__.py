@@ -40,6 +40,7 @@ from workbench.store.ratings import (
 from workbench.store.repeats import repeat_stability
 from workbench.store.runs import (
     claim_runs,
+    conversation_answers,
     create_run,
     done_rows,
     done_turns,
@@ -61,7 +62,7 @@ from workbench.store.runs import (
 
 __all__ = [
     "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
-    "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
+    "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "conversation_answers", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "turn_outputs", "turn_texts", "write_results",
 ]
 __all__ += [

@@ -271,3 +271,10 @@ def turn_outputs(con: Con, run_ids: list[str], metric: str | None) -> pd.DataFra
                 AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx AND s.metric = ?
            WHERE list_contains(?, o.run_id) AND o.repeat_idx = 0 ORDER BY o.row_idx, o.turn_idx""",
         [metric or "", run_ids]).df()
+
+
+def conversation_answers(con: Con, run_id: str, row_idx: int, repeat_idx: int = 0) -> list[dict[str, Any]]:
+    """The outputs of one conversation of a run, in turn order: turn_idx, messages (as sent, parsed), text, error."""
+    rows = con.execute("SELECT turn_idx, messages, text, error FROM outputs WHERE run_id = ? AND row_idx = ? "
+                       "AND repeat_idx = ? ORDER BY turn_idx", [run_id, row_idx, repeat_idx]).fetchall()
+    return [{"turn_idx": t, "messages": json.loads(m), "text": text, "error": err} for t, m, text, err in rows]
