@@ -46,6 +46,7 @@ class EvalOptions:
 
     params: dict[str, Any] | None = None  # generation parameters over the prompt's own, e.g. {"temperature": 0}
     repeats: int = 1  # run every row this many times (bypasses the response cache)
+    history: str = "gold"  # conversations: turns from the reference history (gold) or the model's own (own)
     concurrency: int | None = None  # requests in flight per provider (default: the provider's own)
     timeout: float = DEFAULT_TIMEOUT_S  # seconds per request
     retries: int = DEFAULT_RETRIES
@@ -191,7 +192,7 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
     plan = plan_eval(loaded, dataset, specs, _with_checks(_metric_set(metrics), opts.checks), limit=limit,
                      params=opts.params, repeats=opts.repeats, provider_options=opts.provider_options(),
-                     use_cache=opts.cache, db=None if db is None else str(db))
+                     use_cache=opts.cache, db=None if db is None else str(db), history=opts.history)
     return await arun_plan(plan, db, concurrency=opts.concurrency, on_progress=opts.on_progress, cancel=opts.cancel,
                            providers=given)
 

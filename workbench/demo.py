@@ -17,7 +17,8 @@ from workbench.finetune.default_model import (
     ensure_default_model,
 )
 
-__all__ = ["API_DEFAULT", "demo_models", "run_demo", "split_rows"]
+__all__ = ["API_DEFAULT", "CONVERSATIONS", "demo_models", "run_conversation_demo", "run_demo", "split_rows"]
+CONVERSATIONS = ("prompts/support_conversation.yaml", "datasets/support_conversations_en.jsonl")
 
 
 def split_rows(ds: Dataset, split: str) -> Dataset:
@@ -46,3 +47,12 @@ def run_demo(db: str | None, models: list[str] | None = None, prompts: list[str]
     loaded = [api.load_prompt(p) for p in (prompts or [_bundled(p) for p in PROMPTS])]
     dataset = split_rows(api.load_dataset(data or _bundled(DATA)), split)
     return api.evaluate(loaded, dataset, specs, db=db, on_progress=on_progress).runs
+
+
+def run_conversation_demo(db: str | None, models: list[str], limit: int = 8, on_progress: Callable | None = None) -> str:
+    """The bundled conversation prompt over the first `limit` bundled conversations, each turn answered from the
+    model's own earlier answers (`history="own"`); returns the run id."""
+    from workbench import api
+
+    prompt, data = (_bundled(p) for p in CONVERSATIONS)
+    return api.evaluate(prompt, data, models[:1], db=db, limit=limit, history="own", on_progress=on_progress).runs[0]

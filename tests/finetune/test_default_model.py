@@ -94,8 +94,11 @@ def test_demo_answers_held_out_paraphrases(cli, monkeypatch):
         assert run["model"] == "hf:models/support-tiny" and run["outputs"] == 34 and run["errors"] == 0
         assert run["metrics"]["exact"]["mean"] >= MIN_EXACT, (run["prompt"], run["metrics"]["exact"])
         assert run["metrics"]["rougeL"]["mean"] >= MIN_EXACT
+    talk = r.json()["conversation_run"]
+    assert talk["history"] == "own" and talk["outputs"] == talk["rows"] > 8 and talk["errors"] == 0
+    assert set(talk["conversations"]["per_turn"]) >= {"0", "1"}
     r = cli("runs", "--json")
-    assert {row["dataset"] for row in json.loads(r.out)} == {"support_en[test]"}
+    assert {row["dataset"] for row in json.loads(r.out)} == {"support_en[test]", "support_conversations_en"}
 
 
 def test_demo_table_and_bad_split(cli, monkeypatch):

@@ -37,8 +37,8 @@ def test_scores_keep_their_rows_when_the_key_goes(db, monkeypatch):
     con.execute("INSERT INTO scores VALUES ('r', 0, 0, 'bleu', 0.5), ('r', 0, 0, 'chrf', 0.25), ('r', 1, 0, 'bleu', 1)")
     monkeypatch.setattr("workbench.store.db.MIGRATIONS", MIGRATIONS)
     assert store.migrate(con) == [m[0] for m in MIGRATIONS if m[0] >= 4]
-    assert con.execute("SELECT * FROM scores ORDER BY ALL").fetchall() == [
-        ("r", 0, 0, "bleu", 0.5), ("r", 0, 0, "chrf", 0.25), ("r", 1, 0, "bleu", 1.0)]
+    assert con.execute("SELECT run_id, row_idx, repeat_idx, metric, value, turn_idx FROM scores ORDER BY ALL"
+                       ).fetchall() == [("r", 0, 0, "bleu", 0.5, 0), ("r", 0, 0, "chrf", 0.25, 0), ("r", 1, 0, "bleu", 1.0, 0)]
     keys = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'scores' "
                        "AND constraint_type = 'PRIMARY KEY'").fetchall()
     assert keys == [(0,)]

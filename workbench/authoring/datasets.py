@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.authoring.conversations import is_conversation, parse_conversation
 from workbench.authoring.scripts import CJK_CLASS
 from workbench.errors import DatasetError
 from workbench.surrogates import LONE_SURROGATE
@@ -35,6 +36,19 @@ class Dataset:
     lang: str = "en"
     encoding: str | None = None
     line_numbers: list[int] = field(default_factory=list)  # where each row came from, for messages
+    kind: str = "rows"  # or "conversations" (authoring/conversations.py): each row a list of turns
+
+    @property
+    def is_conversations(self) -> bool:
+        return self.kind == "conversations"
+
+    def summary(self) -> str:
+        """"N rows", or "N conversations, M assistant turns"."""
+        if self.is_conversations:
+            from workbench.authoring.conversations import summary
+
+            return summary(self.rows)
+        return f"{len(self.rows):,} row{'s' * (len(self.rows) != 1)}"
 
     @functools.cached_property
     def hash(self) -> str:
@@ -54,7 +68,7 @@ class Dataset:
         """Rows `indexes` as a dataset of their own; messages still name the lines of the original file."""
         return Dataset(name or self.name, self.path, [self.rows[i] for i in indexes], self.columns,
                        self.reference_field, self.lang, self.encoding,
-                       [self.line_numbers[i] for i in indexes] if self.line_numbers else [])
+                       [self.line_numbers[i] for i in indexes] if self.line_numbers else [], self.kind)
 
     def references(self, i: int) -> list[str]:
         """Reference answers of row i: a string, or a list of acceptable answers."""
@@ -228,10 +242,19 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
             rows = _read_csv(text, where, "\t" if p.suffix.lower() == ".tsv" else ",")
     if not rows:
         raise DatasetError("file has no data rows", where)
+    dataset_kind = "rows"
+    if kind == "jsonl" and is_conversation(rows[0]):
+        rows = [parse_conversation(r, f"{where}:{n}") for r, n in zip(rows, lines)]
+        dataset_kind = "conversations"
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    ds = Dataset(p.stem, where, rows, columns, reference_field, "en", encoding, lines)
+    ds = Dataset(p.stem, where, rows, columns, reference_field, "en", encoding, lines, dataset_kind)
     if lang in (None, "auto"):
-        ds.lang = _auto_lang(ds)
+        if dataset_kind == "conversations":
+            texts = [" ".join([str(v) for v in r.values() if isinstance(v, str)]
+                              + [m["content"] for m in r.get("messages", [])]) for r in rows[:200]]
+            ds.lang = detect_lang(texts)
+        else:
+            ds.lang = _auto_lang(ds)
     else:
         ds.lang = lang
     return ds

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.authoring.conversations import is_conversation
 from workbench.authoring.datasets import Dataset
 from workbench.authoring.templates import Prompt, parse_prompt
 
@@ -20,5 +21,7 @@ def prompt_from_version(version: dict[str, Any], name: str | None = None) -> Pro
 def dataset_from_record(meta: dict[str, Any], reference_field: str | None = None, lang: str | None = None) -> Dataset:
     """A stored dataset (store.get_dataset with its rows) as a Dataset; `reference_field` and `lang`
     override what was stored with it."""
-    return Dataset(meta["name"], meta["path"] or meta["name"], meta["rows"], meta["columns"],
-                   reference_field or meta["reference_field"] or "reference", lang or meta["lang"] or "en")
+    rows = meta["rows"]
+    kind = "conversations" if rows and is_conversation(rows[0]) and "messages" in meta["columns"] else "rows"
+    return Dataset(meta["name"], meta["path"] or meta["name"], rows, meta["columns"],
+                   reference_field or meta["reference_field"] or "reference", lang or meta["lang"] or "en", kind=kind)

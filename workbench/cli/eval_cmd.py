@@ -50,6 +50,9 @@ def register(sub, common) -> None:
                    help="neither read nor fill the response cache (used by default at temperature 0)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="run every row N times (bypasses the cache); `show` then reports per-row variance")
+    p.add_argument("--history", choices=["gold", "own"], default=None,
+                   help="conversation datasets: each assistant turn from the reference turns before it (gold, the "
+                        "default; turns run in parallel) or from the model's own earlier answers (own; in order)")
     resume = p.add_mutually_exclusive_group()
     resume.add_argument("--resume", metavar="RUN", help="finish a cancelled or killed run: only rows without output")
     resume.add_argument("--retry-errors", metavar="RUN", help="redo only the rows of RUN that ended in an error")
@@ -155,6 +158,8 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
                                           ("--where", args.where), ("--split", args.split),
                                           ("--metrics", args.metrics), ("--param", args.param),
                                           ("--check", args.check)) if value]
+        if args.history:
+            given.append("--history")
         if given or args.repeat != 1:
             raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
                             setting="resume" if args.resume else "retry_errors")
@@ -164,7 +169,7 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
         evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
                                   params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
                                   reference=args.reference, lang=args.lang, where=where_text(args.where, args.split),
-                                  checks=args.check, **options)
+                                  checks=args.check, history=args.history or "gold", **options)
     # Only now may the prefetch thread import numpy/scipy: a daemon thread inside a C extension's import while
     # the interpreter exits on an error can crash the process (exit -11 seen).
     requests_out.set()

@@ -75,6 +75,8 @@ def show(args: argparse.Namespace) -> int:
     table(["metric", "mean", "95% CI", "n"],
           [[m.metric, m.mean, f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]", m.n] for m in s.metrics])
     _show_batch_facts(s, fmt, table)
+    if s.conversations:
+        _show_conversations(s, fmt, table)
     if r.get("signatures"):
         print()
         for metric, sig in r["signatures"].items():
@@ -114,6 +116,23 @@ def _show_batch_facts(s, fmt, table) -> None:
         table(["metric", "mean per-row variance", "mean per-row sd", "max per-row variance", "rows"],
               [[m, v["mean_row_variance"], v["mean_row_sd"], v["max_row_variance"], v["rows"]]
                for m, v in st["metrics"].items()])
+
+
+def _show_conversations(s, fmt, table) -> None:
+    """Per-turn means, and per conversation: mean, worst turn, where checks first fail."""
+    figures, names = s.conversations, [m.metric for m in s.metrics]
+    print(f"\nper turn (history {s.run['history']}):")
+    table(["turn", *names], [[t, *[(f.get(m) or {}).get("mean") for m in names]]
+                             for t, f in figures["per_turn"].items()])
+    print("\nper conversation:")
+    rows = []
+    for m in names:
+        f = figures["per_conversation"].get(m)
+        if f:
+            first = ", ".join(f"turn {t}: {n}" for t, n in f.get("first_failure_at_turn", {}).items())
+            failing = f"{f['failing_conversations']} of {f['conversations']}" if "failing_conversations" in f else ""
+            rows.append([m, f["mean"], f["worst_turn_mean"], failing, first])
+    table(["metric", "mean", "worst turn (mean)", "check fails in", "first failure at"], rows)
 
 
 def compare(args: argparse.Namespace) -> int:

@@ -21,7 +21,26 @@ from workbench.authoring.datasets import Dataset, check_rows
 from workbench.authoring.templates import Prompt
 from workbench.errors import TemplateError, UserError
 
-Todo = dict[str, list[tuple[int, int]]]  # run id -> (row_idx, repeat_idx) still to do
+Todo = dict[str, list[tuple[int, int]]]  # run id -> (plan row, repeat_idx) still to do
+HISTORY_MODES = ("gold", "own")
+
+
+@dataclass
+class Turns:
+    """A conversation plan: its rows are turn rows (one per assistant turn, authoring.conversations.turn_rows),
+    stored under the conversation's row index and the turn's index.
+
+    `history`: ``gold`` renders each turn from the reference turns before it (all turns independent);
+    ``own`` from the model's own earlier answers (the turns of a conversation run in order, see
+    engine/turns.py). `own_texts`: answers already stored, (row, turn, repeat) -> text, for resuming `own`."""
+
+    source: Dataset  # the conversations, as stored with the run
+    units: list[tuple[int, int]]  # plan row -> (conversation row_idx, turn_idx)
+    history: str = "gold"
+    own_texts: dict[tuple[int, int, int], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = {u: k for k, u in enumerate(self.units)}
 
 
 @dataclass
@@ -45,6 +64,15 @@ class Plan:
     provider_options: dict[str, Any] = field(default_factory=dict)
     use_cache: bool = True  # read and fill the response cache for variants at temperature 0
     todo: Todo | None = None  # set by plan_from_run: only these (row, repeat) pairs of each run
+    turns: Turns | None = None  # a conversation plan (then `dataset` holds its turn rows)
+
+    def unit(self, row: int) -> tuple[int, int]:
+        """(row_idx, turn_idx) under which plan row `row` is stored."""
+        return self.turns.units[row] if self.turns else (row, 0)
+
+    def plan_row(self, row_idx: int, turn_idx: int) -> int | None:
+        """The plan row stored as (row_idx, turn_idx), or None when this plan has no such turn."""
+        return self.turns.index.get((row_idx, turn_idx)) if self.turns else row_idx
 
 
 @dataclass
@@ -60,17 +88,44 @@ class Progress:
 def uses_cache(plan: Plan, v: Variant) -> bool:
     """Whether variant `v` reads and fills the response cache: at temperature 0 and without repeats."""
     temperature = v.params.get("temperature")
+    if plan.turns and plan.turns.history == "own":
+        return False  # each request depends on the answers before it, made in this run
     return plan.use_cache and plan.repeats == 1 and temperature is not None and float(temperature) == 0.0
+
+
+def turn_plan(dataset: Dataset, history: str, limit: int | None = None) -> tuple[Dataset, Turns]:
+    """The turn rows of the first `limit` conversations of `dataset`, as a dataset of their own, and how
+    they map to the conversations."""
+    from workbench.authoring.conversations import turn_rows
+
+    if history not in HISTORY_MODES:
+        raise UserError(f"must be one of {', '.join(HISTORY_MODES)}, got {history!r}", setting="history")
+    source = dataset.take(list(range(len(dataset.rows)))[: limit if limit else None])
+    rows, lines, units = [], [], []
+    for i, conv in enumerate(source.rows):
+        turns = turn_rows(conv, dataset.reference_field)
+        rows += turns
+        units += [(i, t) for t in range(len(turns))]
+        lines += [source.line_numbers[i] if source.line_numbers else i + 1] * len(turns)
+    columns = [c for c in source.columns if c != "messages"] + ["history", dataset.reference_field]
+    flat = Dataset(source.name, source.path, rows, list(dict.fromkeys(columns)), dataset.reference_field,
+                   dataset.lang, dataset.encoding, lines, kind="turns")
+    return flat, Turns(source, units, history)
 
 
 def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], metrics: metric_lib.MetricSet,
               limit: int | None = None, params: dict[str, Any] | None = None, repeats: int = 1,
               provider_options: dict[str, Any] | None = None, use_cache: bool = True,
-              db: str | None = None) -> Plan:
-    """Validate rows, retrieve passages for knowledge prompts (from `db`'s bases) and render every prompt
-    on every row. Raises UserError; creates nothing."""
+              db: str | None = None, history: str = "gold") -> Plan:
+    """Validate rows, retrieve passages for knowledge prompts (from `db`'s bases) and render every prompt on
+    every row (for conversations: every assistant turn, with `history` gold or own; `limit` counts
+    conversations). Raises UserError; creates nothing."""
     if repeats < 1:
         raise UserError("must be at least 1", setting="repeats")
+    turns = None
+    if dataset.is_conversations:
+        dataset, turns = turn_plan(dataset, history, limit)
+        limit = None
     rows = list(range(len(dataset.rows)))[: limit if limit else None]
     sub = dataset.take(rows)
     variants = []
@@ -83,7 +138,7 @@ def plan_eval(prompts: list[Prompt], dataset: Dataset, model_specs: list[str], m
         for spec in model_specs:
             variants.append(Variant(prompt, spec, {**prompt.params, **(params or {})}, rendered, knowledge=used,
                                     passages=passages))
-    return Plan(variants, dataset, metrics, rows, repeats, provider_options or {}, use_cache)
+    return Plan(variants, dataset, metrics, rows, repeats, provider_options or {}, use_cache, turns=turns)
 
 
 def retrieve(prompt: Prompt, dataset: Dataset, rows: list[int], db: str | None, recorded: dict | None = None,
@@ -103,6 +158,8 @@ def retrieve(prompt: Prompt, dataset: Dataset, rows: list[int], db: str | None, 
 def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None,
                 passages: list | None = None) -> list:
     """The prompt's messages for each of `rows` (None for rows not in `only`); errors name the row."""
+    from workbench.authoring.conversations import HISTORY, places_history, with_history
+
     wanted = [i for i in rows if only is None or i in only]
     if passages is None:
         rendered = prompt.render_rows(dataset.rows[i] for i in wanted)
@@ -111,13 +168,16 @@ def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int
 
         found = dict(zip(rows, passages))
         rendered = prompt.render_rows(with_passages(dataset.rows[i], found[i]) for i in wanted)
+    turns = dataset.kind == "turns"
+    placed = turns and places_history(prompt)
     out: list[list[dict[str, str]] | None] = []
     for i in rows:
         if only is not None and i not in only:
             out.append(None)
             continue
         try:
-            out.append(next(rendered))
+            messages = next(rendered)
+            out.append(with_history(messages, dataset.rows[i][HISTORY], placed) if turns else messages)
         except TemplateError as e:
             raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
     return out
@@ -143,18 +203,27 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
         run = store.get_run(con, run_id)
         version = store.get_prompt_version(con, run["prompt_hash"])
         ds = store.get_dataset(con, run["dataset_hash"])
-        done = store.done_rows(con, run_id, errors_too=True)
-        ok = store.done_rows(con, run_id, errors_too=False)
+        done = store.done_turns(con, run_id, errors_too=True)
+        ok = store.done_turns(con, run_id, errors_too=False)
         unscored = store.unscored_outputs(con, run_id)
         recorded = store.run_knowledge(con, run_id)
+        own = store.turn_texts(con, run_id) if run.get("history") == "own" else {}
     prompt = prompt_from_version(version)
     dataset = dataset_from_record(ds, lang=run["lang"])
-    rows = list(range(min(run["n_rows"], len(dataset.rows))))
-    if errors_only:
-        todo = sorted(done - ok)
+    turns = None
+    if run.get("history"):
+        dataset, turns = turn_plan(dataset, run["history"], run["n_rows"])
+        turns.own_texts = own
+        rows = list(range(len(dataset.rows)))
     else:
-        every = {(r, k) for r in rows for k in range(run["repeats"])}
-        todo = sorted((every - done) | (unscored & every))
+        rows = list(range(min(run["n_rows"], len(dataset.rows))))
+    every = {(r, k) for r in rows for k in range(run["repeats"])}
+    as_plan = _plan_pairs(turns)
+    done, ok, unscored = as_plan(done), as_plan(ok), as_plan(unscored)
+    todo = (done - ok) if errors_only else (every - done) | (unscored & every)
+    if turns and turns.history == "own":
+        todo = _later_turns(turns, todo, every)
+    todo = sorted(todo)
     only = {r for r, _ in todo}
     used, passages = retrieve(prompt, dataset, rows, db, recorded, only)  # the version the run used
     messages = render_rows(prompt, dataset, rows, only=only, passages=passages)
@@ -162,4 +231,23 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
                       passages=passages)
     metrics = metric_set(run["metrics"], f"run {run_id}: metrics")
     return Plan([variant], dataset, metrics, rows, run["repeats"], provider_options or {}, use_cache,
-                todo={run_id: todo})
+                todo={run_id: todo}, turns=turns)
+
+
+def _plan_pairs(turns: Turns | None):
+    """Stored (row_idx, turn_idx, repeat_idx) keys -> the plan's (row, repeat) pairs."""
+    def convert(keys: set[tuple[int, int, int]]) -> set[tuple[int, int]]:
+        if turns is None:
+            return {(r, k) for r, _, k in keys}
+        return {(turns.index[(r, t)], k) for r, t, k in keys if (r, t) in turns.index}
+    return convert
+
+
+def _later_turns(turns: Turns, todo: set[tuple[int, int]], every: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """With own history, a turn to redo changes every later turn of its conversation: those are redone too."""
+    first: dict[tuple[int, int], int] = {}
+    for row, rep in todo:
+        conv, t = turns.units[row]
+        first[(conv, rep)] = min(t, first.get((conv, rep), t))
+    return {(row, rep) for row, rep in every
+            if (key := (turns.units[row][0], rep)) in first and turns.units[row][1] >= first[key]}

@@ -183,16 +183,17 @@ class Writer:
         outputs, scores, entries = [], [], []
         for d, values in ready:
             run_id = d.variant.run_id
-            rec = {"run_id": run_id, "row_idx": d.row, "repeat_idx": d.repeat, "messages": d.messages,
-                   "cached": d.cached}
+            row_idx, turn_idx = self.plan.unit(d.row)
+            rec = {"run_id": run_id, "row_idx": row_idx, "turn_idx": turn_idx, "repeat_idx": d.repeat,
+                   "messages": d.messages, "cached": d.cached}
             r = d.result
             if isinstance(r, ProviderError):
                 rec.update(error=mask(r.message, None), error_kind=r.kind)  # whatever the provider
             else:
                 rec.update(text=r.text, finish_reason=r.finish_reason, latency_ms=r.latency_ms,
                            tokens_in=r.tokens_in, tokens_out=r.tokens_out)
-                scores += [{"run_id": run_id, "row_idx": d.row, "repeat_idx": d.repeat, "metric": k, "value": v}
-                           for k, v in values.items()]
+                scores += [{"run_id": run_id, "row_idx": row_idx, "turn_idx": turn_idx, "repeat_idx": d.repeat,
+                            "metric": k, "value": v} for k, v in values.items()]
                 if d.key:
                     entries.append({"key": d.key, "provider": d.provider, "text": r.text,
                                     "finish_reason": r.finish_reason, "latency_ms": r.latency_ms,
@@ -253,14 +254,14 @@ async def serve_from_cache(db: str | None, plan: Plan, providers: dict[str, Prov
     hits, rescore = await pending
     index = {v.run_id: i for i, v in enumerate(plan.variants)}
     served: dict[int, set[tuple[int, int]]] = collections.defaultdict(set)
-    for rid, r, k in hits:
-        served[index[rid]].add((r, k))
+    for rid, r, t, k in hits:
+        served[index[rid]].add((plan.plan_row(r, t), k))
     for i, pairs in served.items():
         work[i] = [p for p in work[i] if p not in pairs]
         progress[i].done += len(pairs)
         progress[i].cached += len(pairs)
-    for rid, r, k, key, text, finish, latency, t_in, t_out in rescore:
-        i = index[rid]
+    for rid, r_idx, t_idx, k, key, text, finish, latency, t_in, t_out in rescore:
+        i, r = index[rid], plan.plan_row(r_idx, t_idx)
         v = plan.variants[i]
         writer.add(Done(v, r, k, msg_json(v, r), Completion(text, finish, t_in, t_out, latency), cached=True,
                         key=key, provider=idents[i]))
@@ -281,6 +282,8 @@ def _apply_hits(db: str | None, plan: Plan, writer: Writer, chunks: queue.Queue,
         while (chunk := chunks.get()) is not None:
             chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
             chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
+            units = [plan.unit(r) for r in chunk["row_idx"]]  # plan rows -> stored (row, turn)
+            chunk["row_idx"], chunk["turn_idx"] = [u[0] for u in units], [u[1] for u in units]
             wanted += len(chunk["key"])
             h, r = store.apply_cache_hits(con, chunk)
             hits += h

@@ -40,6 +40,7 @@ from workbench.engine.results import (
     key_prefix,
     serve_from_cache,
 )
+from workbench.engine.turns import run_conversations
 from workbench.providers import Provider, ProviderError, make_provider
 
 __all__ = ["FLUSH_ROWS", "FLUSH_SECONDS", "Plan", "Progress", "Variant", "cache_key", "create_runs", "execute",
@@ -56,14 +57,17 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
     from workbench import store
 
     sigs = metric_lib.dataset_signatures(plan.metrics, plan.dataset, plan.rows)
+    stored = plan.turns.source if plan.turns else plan.dataset  # conversations are stored whole
+    n_rows = len(stored.rows) if plan.turns else len(plan.rows)
     with store.connect(db) as con:
-        ds_hash = store.save_dataset(con, plan.dataset)
+        ds_hash = store.save_dataset(con, stored)
         for v in plan.variants:
             store.save_prompt_version(con, v.prompt.name, v.prompt.path, v.prompt.version, v.prompt.to_yaml())
             v.run_id = store.create_run(
                 con, prompt_hash=v.prompt.version, prompt_name=v.prompt.name, model_spec=v.model_spec,
-                params=v.params, dataset_hash=ds_hash, n_rows=len(plan.rows), repeats=plan.repeats,
-                metrics=plan.metrics.specs(), lang=plan.dataset.lang, signatures=sigs)
+                params=v.params, dataset_hash=ds_hash, n_rows=n_rows, repeats=plan.repeats,
+                metrics=plan.metrics.specs(), lang=plan.dataset.lang, signatures=sigs,
+                history=plan.turns.history if plan.turns else None)
             if v.knowledge:
                 from workbench import knowledge
 
@@ -81,6 +85,8 @@ def _claim(db: str | None, run_ids: list[str]) -> None:
 async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asyncio.Semaphore, n_workers: int,
                        writer: Writer, progress: Progress, todo: list[tuple[int, int]], stop: threading.Event,
                        msg_json: Callable[[Variant, int], str]) -> None:
+    if plan.turns and (plan.turns.history == "own" or provider.stateful):
+        return await run_conversations(plan, v, provider, limit, n_workers, writer, progress, todo, stop)
     queue = collections.deque(todo)
     prefix = key_prefix(provider, v.params) if uses_cache(plan, v) else None
     ident = json.dumps(provider.identity(), sort_keys=True) if prefix else None

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from workbench import store
 from workbench.errors import UserError
+from workbench.evaluation.conversations import assistant_turns, conversation_figures
 from workbench.evaluation.corpus_summary import corpus_values
 from workbench.metrics import LOWER_IS_BETTER, UNIT_INTERVAL
 
@@ -44,6 +45,7 @@ class RunSummary:
     stability: dict[str, Any] | None = None  # runs with repeats: see store.repeats.repeat_stability
     cost_usd: float | None = None  # all outputs' cost; None when the model's price is unknown
     cost_note: str = ""  # where the price came from, or why the cost is unknown
+    conversations: dict[str, Any] | None = None  # conversation runs: evaluation.conversations.conversation_figures
 
     def to_dict(self) -> dict[str, Any]:
         r = self.run
@@ -56,6 +58,7 @@ class RunSummary:
             "signatures": r.get("signatures", {}),
             "cached": self.n_cached, "repeats": r.get("repeats", 1), "stability": self.stability,
             "cost_usd": self.cost_usd, "cost_note": self.cost_note,
+            "history": r.get("history"), "conversations": self.conversations,
         }
 
 
@@ -84,7 +87,8 @@ def summarize(con, run_id: str) -> RunSummary:
     run = store.get_run(con, run_id)
     stats = store.output_stats(con, run_id)
     kinds = store.error_kinds(con, run_id)
-    summary = RunSummary(run, run["n_rows"] * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
+    units = assistant_turns(con, run) if run.get("history") else run["n_rows"]  # outputs expected per repeat
+    summary = RunSummary(run, units * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
     order = _labels(run["metrics"])
     for metric, n, mean, sd in store.score_moments(con, run_id):
         lo, hi = t_interval(mean, sd, n)
@@ -95,6 +99,8 @@ def summarize(con, run_id: str) -> RunSummary:
     summary.metrics += [MetricSummary(*values) for values in corpus_values(con, run)]
     summary.metrics.sort(key=lambda m: order.index(m.metric) if m.metric in order else len(order))
     _add_batch_facts(con, summary)
+    if run.get("history"):
+        summary.conversations = conversation_figures(con, run_id)
     return summary
 
 

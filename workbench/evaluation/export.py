@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench import store
+from workbench.authoring.conversations import turn_reference
 from workbench.authoring.datasets import Dataset
 from workbench.errors import UserError
 from workbench.files import open_for_write
@@ -30,6 +31,10 @@ def run_records(con, run_id: str) -> pd.DataFrame:
     df = store.load_outputs(con, run_id)
     ref_field = store.get_dataset(con, run["dataset_hash"], rows=False)["reference_field"] or "reference"
     rows = [json.loads(d) if isinstance(d, str) else {} for d in df["row_data"]]
+    if run.get("history"):  # a conversation: the reference is the assistant turn
+        references = [turn_reference(r, int(t)) for r, t in zip(rows, df["turn_idx"])]
+    else:
+        references = [r.get(ref_field) for r in rows]
     score_cols = [c for c in df.columns if c.startswith("score_")]
     out = pd.DataFrame({
         "run_id": run_id,
@@ -37,9 +42,10 @@ def run_records(con, run_id: str) -> pd.DataFrame:
         "prompt_version": run["prompt_hash"],
         "model": run["model_spec"],
         "row_idx": df["row_idx"],
+        "turn_idx": df["turn_idx"],
         "repeat_idx": df["repeat_idx"],
         "input": df["messages"],
-        "reference": [r.get(ref_field) for r in rows],
+        "reference": references,
         "output": df["text"],
         "error": df["error"].fillna(""),
         "error_kind": df["error_kind"].fillna(""),

@@ -35,7 +35,8 @@ def score_row_checks(db: str | None, run_ids: list[str], dataset: Dataset) -> No
                 own = checks.get(int(rec["row_idx"]))
                 if not own or not isinstance(rec.get("text"), str) or isinstance(rec.get("error"), str):
                     continue
-                scores.append({"run_id": run_id, "row_idx": int(rec["row_idx"]), "repeat_idx": int(rec["repeat_idx"]),
+                scores.append({"run_id": run_id, "row_idx": int(rec["row_idx"]),
+                               "turn_idx": int(rec.get("turn_idx") or 0), "repeat_idx": int(rec["repeat_idx"]),
                                "metric": ROW_CHECKS, "value": float(all(c(rec["text"]) for c in own))})
             store.replace_metric_scores(con, run_id, ROW_CHECKS, scores)
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from workbench import store
 from workbench.errors import UserError
+from workbench.rating.conversations import conversation_item, is_conversation_run
 
 SCALES: dict[str, tuple[str, ...]] = {
     "likert": ("1", "2", "3", "4", "5"),
@@ -203,13 +204,16 @@ def _load_item(con, session: dict[str, Any], item_idx: int, annotator: str) -> I
     row = dict(rec["row_data"])
     ref_field = rec["reference_field"] or "reference"
     reference = row.pop(ref_field, None)
-    return Item(
+    item = Item(
         session_id=session["id"], item_idx=item_idx, kind=session["kind"], scale=session["scale"],
         rubric=session["rubric"], tags=list(session["tags"] or []), inputs=row,
         reference=None if reference is None else str(reference), text_a=str(rec["text_a"]),
         text_b=None if session["kind"] == "single" else str(rec["text_b"]),
         rating=store.get_rating(con, session["id"], item_idx, annotator, session["scale"]),
     )
+    if "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # a whole conversation
+        item = conversation_item(con, item, rec)
+    return item
 
 
 def record_rating(con, session_id: str, item_idx: int, annotator: str, value: Any, comment: str | None = None,

@@ -27,6 +27,7 @@ from workbench.errors import UserError
 from workbench.evaluation.export import write_frame
 from workbench.files import open_for_write
 from workbench.rating import annotation
+from workbench.rating.conversations import is_conversation_run, sft_messages
 
 FORMATS = ("ratings", "sft", "dpo")
 DEFAULT_MIN = {"likert": 4.0, "thumbs": 1.0}
@@ -69,7 +70,10 @@ def sft_records(con, session_id: str, min_rating: float | None = None,
     out, seen = [], set()
     for i in keep:
         rec = items.loc[i]
-        record = {"messages": _context(rec["messages_a"]) + [{"role": "assistant", "content": str(rec["text_a"])}]}
+        if "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # the rated conversation
+            record = {"messages": sft_messages(con, {**rec.to_dict(), "item_idx": i})}
+        else:
+            record = {"messages": _context(rec["messages_a"]) + [{"role": "assistant", "content": str(rec["text_a"])}]}
         key = json.dumps(record, sort_keys=True, ensure_ascii=False)
         if key in seen:
             _count(skipped, "duplicate")

@@ -55,8 +55,10 @@ from workbench.store.ratings import (
 from workbench.store.repeats import repeat_stability
 from workbench.store.runs import (
     claim_runs,
+    conversation_answers,
     create_run,
     done_rows,
+    done_turns,
     error_kinds,
     get_run,
     list_runs,
@@ -69,13 +71,15 @@ from workbench.store.runs import (
     save_prompt_version,
     score_moments,
     set_status,
+    turn_outputs,
+    turn_texts,
     write_results,
 )
 
 __all__ = [
     "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
-    "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "create_run", "done_rows", "get_run", "list_runs", "load_outputs",
-    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "write_results",
+    "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "conversation_answers", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
+    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "turn_outputs", "turn_texts", "write_results",
     "replace_metric_scores",
 ]
 __all__ += [

@@ -20,7 +20,7 @@ def grid_outputs(con: Con, run_ids: list[str], metric: str | None) -> pd.DataFra
         """
         SELECT o.run_id, o.row_idx, o.text, o.error, s.value AS score
         FROM outputs o
-        LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx AND s.repeat_idx = o.repeat_idx
+        LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx
                           AND s.metric = ?
         WHERE o.run_id IN (SELECT unnest(?::VARCHAR[])) AND o.repeat_idx = 0
         """,
@@ -104,7 +104,7 @@ def grid_frame(con: Con, run_ids: list[str], metric: str | None, dataset_hash: s
         WITH o AS (
             SELECT o.run_id, o.row_idx, o.text, o.error, s.value AS score
             FROM outputs o
-            LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx AND s.repeat_idx = o.repeat_idx
+            LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx
                               AND s.metric = ?
             WHERE o.run_id IN (SELECT unnest(?::VARCHAR[])) AND o.repeat_idx = 0
         )

@@ -23,7 +23,7 @@ Con = duckdb.DuckDBPyConnection
 
 CACHE_COLUMNS = ["key", "provider", "text", "finish_reason", "latency_ms", "tokens_in", "tokens_out", "score_key",
                  "score_names", "score_values"]
-LOOKUP_COLUMNS = ["run_id", "row_idx", "repeat_idx", "key", "messages", "score_key"]
+LOOKUP_COLUMNS = ["run_id", "row_idx", "turn_idx", "repeat_idx", "key", "messages", "score_key"]
 
 
 def save(con: Con, entries: list[dict[str, Any]]) -> None:
@@ -39,8 +39,8 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple], list[tup
     with its stored scores where they were computed for the same `score_key`. Runs inside the caller's
     transaction (several chunks commit together).
 
-    Returns the (run_id, row_idx, repeat_idx) served from the cache, and for those whose scores must be
-    computed again: (run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out).
+    Returns the (run_id, row_idx, turn_idx, repeat_idx) served from the cache, and for those whose scores must be
+    computed again: (run_id, row_idx, turn_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out).
     """
     if not wanted["key"]:
         return [], []
@@ -50,37 +50,38 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple], list[tup
         # with what they need, into a temporary table that the statements below read.
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _hit AS
-               SELECT w.run_id, w.row_idx, w.repeat_idx, w.key, w.messages, c.text, c.finish_reason, c.latency_ms,
+               SELECT w.run_id, w.row_idx, w.turn_idx, w.repeat_idx, w.key, w.messages, c.text, c.finish_reason, c.latency_ms,
                       c.tokens_in, c.tokens_out, c.score_names, c.score_values,
                       c.score_key IS NOT DISTINCT FROM w.score_key AS scores_apply
                FROM _want w JOIN response_cache c ON c.key = w.key""")
         con.execute(
-            """INSERT OR REPLACE INTO outputs (run_id, row_idx, repeat_idx, messages, text, error, error_kind,
+            """INSERT OR REPLACE INTO outputs (run_id, row_idx, turn_idx, repeat_idx, messages, text, error, error_kind,
                                                finish_reason, latency_ms, tokens_in, tokens_out, cached)
-               SELECT run_id, row_idx, repeat_idx, messages, text, NULL, NULL, finish_reason, latency_ms, tokens_in,
+               SELECT run_id, row_idx, turn_idx, repeat_idx, messages, text, NULL, NULL, finish_reason, latency_ms, tokens_in,
                       tokens_out, true
                FROM _hit""")
         drop_scores(con, "_hit")
         con.execute(
-            """INSERT INTO scores (run_id, row_idx, repeat_idx, metric, value)
-               SELECT run_id, row_idx, repeat_idx, unnest(score_names), unnest(score_values)
+            """INSERT INTO scores (run_id, row_idx, turn_idx, repeat_idx, metric, value)
+               SELECT run_id, row_idx, turn_idx, repeat_idx, unnest(score_names), unnest(score_values)
                FROM _hit WHERE scores_apply""")
-        hits = con.execute("SELECT run_id, row_idx, repeat_idx FROM _hit").fetchall()
+        hits = con.execute("SELECT run_id, row_idx, turn_idx, repeat_idx FROM _hit").fetchall()
         rescore = con.execute(
-            """SELECT run_id, row_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out
+            """SELECT run_id, row_idx, turn_idx, repeat_idx, key, text, finish_reason, latency_ms, tokens_in, tokens_out
                FROM _hit WHERE NOT scores_apply""").fetchall()
         con.execute("DROP TABLE _hit")
     return hits, rescore
 
 
-def unscored_outputs(con: Con, run_id: str) -> set[tuple[int, int]]:
-    """(row_idx, repeat_idx) of successful outputs without any score: a cached answer stored by a
+def unscored_outputs(con: Con, run_id: str) -> set[tuple[int, int, int]]:
+    """(row_idx, turn_idx, repeat_idx) of successful outputs without any score: a cached answer stored by a
     process that died before its new scores were; resuming scores them."""
-    return {(r, k) for r, k in con.execute(
-        """SELECT o.row_idx, o.repeat_idx FROM outputs o
+    return {(r, t, k) for r, t, k in con.execute(
+        """SELECT o.row_idx, o.turn_idx, o.repeat_idx FROM outputs o
            WHERE o.run_id = ? AND o.error IS NULL AND NOT EXISTS (
                SELECT 1 FROM scores s WHERE s.run_id = o.run_id AND s.row_idx = o.row_idx
-                                           AND s.repeat_idx = o.repeat_idx)""", [run_id]).fetchall()}
+                                           AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx)""",
+        [run_id]).fetchall()}
 
 
 def stats(con: Con) -> dict[str, int]:

@@ -212,7 +212,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         DROP TABLE metric_items_v7;
         """,
     ),
-    # 8 is kept for the api branch; the lead renumbers on merge if needed.
     (
         8,
         "knowledge bases: versions, chunks, passages per output",
@@ -254,6 +253,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (run_id, row_idx, repeat_idx, rank)
         );
         ALTER TABLE runs ADD COLUMN knowledge VARCHAR;  -- {base, version, method, k} as JSON, or NULL
+        """,
+    ),
+    (
+        9,
+        "conversations: a turn index on outputs and scores, the history mode on runs",
+        # Outputs are keyed (run, row, turn, repeat); single-row runs have turn 0. The table is rebuilt from
+        # `SELECT *` so that columns other migrations add to it survive, then its defaults and key are restored.
+        # runs.history is NULL for single-row runs, else `gold` or `own` (workbench.engine.plan).
+        """
+        CREATE TABLE outputs_v10 AS SELECT *, 0::INTEGER AS turn_idx FROM outputs;
+        DROP TABLE outputs;
+        ALTER TABLE outputs_v10 RENAME TO outputs;
+        ALTER TABLE outputs ALTER COLUMN turn_idx SET DEFAULT 0;
+        ALTER TABLE outputs ALTER COLUMN turn_idx SET NOT NULL;
+        ALTER TABLE outputs ALTER COLUMN repeat_idx SET DEFAULT 0;
+        ALTER TABLE outputs ALTER COLUMN cached SET DEFAULT false;
+        ALTER TABLE outputs ALTER COLUMN created_at SET DEFAULT current_timestamp;
+        ALTER TABLE outputs ADD PRIMARY KEY (run_id, row_idx, turn_idx, repeat_idx);
+        ALTER TABLE scores ADD COLUMN turn_idx INTEGER DEFAULT 0;
+        UPDATE scores SET turn_idx = 0;
+        ALTER TABLE runs ADD COLUMN history VARCHAR;
         """,
     ),
 ]

@@ -94,9 +94,10 @@ def list_sessions(con: Con) -> pd.DataFrame:
 
 def usable_outputs(con: Con, run_ids: list[str]) -> pd.DataFrame:
     """(run_id, row_idx, repeat_idx) of outputs that have text to rate (errors are left out)."""
+    # grouped by (run, row, repeat): a conversation (several turns) is one item, usable when every turn is
     return con.execute(
-        "SELECT run_id, row_idx, repeat_idx FROM outputs WHERE list_contains(?, run_id) AND error IS NULL "
-        "AND text IS NOT NULL ORDER BY run_id, row_idx, repeat_idx",
+        "SELECT run_id, row_idx, repeat_idx FROM outputs WHERE list_contains(?, run_id) GROUP BY ALL "
+        "HAVING count(error) = 0 AND count(text) = count(*) ORDER BY run_id, row_idx, repeat_idx",
         [run_ids],
     ).df()
 
@@ -246,7 +247,9 @@ def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.D
         JOIN runs ra ON ra.id = i.run_a
         LEFT JOIN runs rb ON rb.id = i.run_b
         JOIN outputs oa ON oa.run_id = i.run_a AND oa.row_idx = i.row_idx AND oa.repeat_idx = i.repeat_idx
+             AND oa.turn_idx = 0  -- a conversation: its first turn here, the whole of it from conversation_answers
         LEFT JOIN outputs ob ON ob.run_id = i.run_b AND ob.row_idx = i.row_idx AND ob.repeat_idx = i.repeat_idx
+             AND ob.turn_idx = 0
         LEFT JOIN datasets d ON d.hash = ra.dataset_hash
         LEFT JOIN dataset_rows dr ON dr.dataset_hash = ra.dataset_hash AND dr.row_idx = i.row_idx
         WHERE i.session_id = ?"""

@@ -23,9 +23,9 @@ from workbench.store.db import insert_rows, record, registered, scan_rows, trans
 
 Con = duckdb.DuckDBPyConnection
 
-OUTPUT_COLUMNS = ["run_id", "row_idx", "repeat_idx", "messages", "text", "error", "error_kind", "finish_reason",
+OUTPUT_COLUMNS = ["run_id", "row_idx", "turn_idx", "repeat_idx", "messages", "text", "error", "error_kind", "finish_reason",
                   "latency_ms", "tokens_in", "tokens_out", "cached"]
-SCORE_COLUMNS = ["run_id", "row_idx", "repeat_idx", "metric", "value"]
+SCORE_COLUMNS = ["run_id", "row_idx", "turn_idx", "repeat_idx", "metric", "value"]
 
 
 # Prompt versions and datasets are recorded one thread at a time: two runs of one process (two app jobs,
@@ -65,14 +65,16 @@ def _insert_dataset(con: Con, ds, h: str) -> None:
 
 def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str, params: dict[str, Any],
                dataset_hash: str, n_rows: int, repeats: int, metrics: list[dict[str, Any]], lang: str,
-               signatures: dict[str, str]) -> str:
+               signatures: dict[str, str], history: str | None = None) -> str:
+    """A new run, `running` in this process. `history`: None for single rows, `gold` or `own` for conversations
+    (then `n_rows` counts conversations)."""
     run_id = uuid.uuid4().hex[:10]
     with transaction(con):
         con.execute(
             "INSERT INTO runs (id, prompt_hash, prompt_name, model_spec, params, dataset_hash, n_rows, repeats, metrics,"
-            " lang, status, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            " lang, status, owner, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
             [run_id, prompt_hash, prompt_name, model_spec, json.dumps(params, sort_keys=True), dataset_hash, n_rows,
-             repeats, json.dumps(metrics, ensure_ascii=False), lang, owner_id()],
+             repeats, json.dumps(metrics, ensure_ascii=False), lang, owner_id(), history],
         )
         upsert_rows(con, "metric_signatures", [{"run_id": run_id, "metric": m, "signature": sig}
                                                for m, sig in signatures.items()], ["run_id", "metric", "signature"])
@@ -83,20 +85,24 @@ def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str
     """Upsert a batch of outputs and replace their scores, in one transaction (safe to repeat on resume)."""
     if not outputs and not scores:
         return
+    # records from callers that know no turns (single rows) are turn 0
+    outputs = outputs if not outputs or "turn_idx" in outputs[0] else [{**o, "turn_idx": 0} for o in outputs]
+    scores = scores if not scores or "turn_idx" in scores[0] else [{**s, "turn_idx": 0} for s in scores]
     with transaction(con):
         if outputs:
             upsert_rows(con, "outputs", outputs, OUTPUT_COLUMNS)
-            with registered(con, "_written", scan_rows(outputs, ["run_id", "row_idx", "repeat_idx"])):
+            with registered(con, "_written", scan_rows(outputs, ["run_id", "row_idx", "turn_idx", "repeat_idx"])):
                 drop_scores(con, "_written")
         if scores:
             insert_rows(con, "scores", scores, SCORE_COLUMNS)
 
 
 def drop_scores(con: Con, outputs_view: str) -> None:
-    """Delete the scores of the outputs named in `outputs_view` (run_id, row_idx, repeat_idx): scores
+    """Delete the scores of the outputs named in `outputs_view` (run_id, row_idx, turn_idx, repeat_idx): scores
     have no key (see migration 4), so an output's scores are replaced by deleting them, then inserting."""
     con.execute(f"""DELETE FROM scores s USING {outputs_view} w
-                    WHERE s.run_id = w.run_id AND s.row_idx = w.row_idx AND s.repeat_idx = w.repeat_idx""")
+                    WHERE s.run_id = w.run_id AND s.row_idx = w.row_idx AND s.turn_idx = w.turn_idx
+                      AND s.repeat_idx = w.repeat_idx""")
 
 
 def owner_id() -> str:
@@ -143,11 +149,24 @@ def set_status(con: Con, run_id: str, status: str) -> None:
 
 
 def done_rows(con: Con, run_id: str, errors_too: bool = True) -> set[tuple[int, int]]:
-    """(row_idx, repeat_idx) already stored for a run; with errors_too=False only the successful ones."""
-    sql = "SELECT row_idx, repeat_idx FROM outputs WHERE run_id = ?"
+    """(row_idx, repeat_idx) already stored for a single-row run; with errors_too=False only the successful ones."""
+    return {(r, k) for r, _, k in done_turns(con, run_id, errors_too)}
+
+
+def done_turns(con: Con, run_id: str, errors_too: bool = True) -> set[tuple[int, int, int]]:
+    """(row_idx, turn_idx, repeat_idx) already stored for a run; with errors_too=False only the successful ones."""
+    sql = "SELECT row_idx, turn_idx, repeat_idx FROM outputs WHERE run_id = ?"
     if not errors_too:
         sql += " AND error IS NULL"
-    return {(r, k) for r, k in con.execute(sql, [run_id]).fetchall()}
+    return {(r, t, k) for r, t, k in con.execute(sql, [run_id]).fetchall()}
+
+
+def turn_texts(con: Con, run_id: str) -> dict[tuple[int, int, int], str]:
+    """(row_idx, turn_idx, repeat_idx) -> text of a run's successful outputs: the model's own history when
+    an `--history own` conversation run is resumed."""
+    return {(r, t, k): text for r, t, k, text in con.execute(
+        "SELECT row_idx, turn_idx, repeat_idx, text FROM outputs WHERE run_id = ? AND error IS NULL",
+        [run_id]).fetchall()}
 
 
 def list_runs(con: Con) -> pd.DataFrame:
@@ -200,21 +219,23 @@ def load_outputs(con: Con, run_id: str) -> pd.DataFrame:
         SELECT o.*, dr.data AS row_data
         FROM outputs o JOIN runs r ON r.id = o.run_id
         LEFT JOIN dataset_rows dr ON dr.dataset_hash = r.dataset_hash AND dr.row_idx = o.row_idx
-        WHERE o.run_id = ? ORDER BY o.row_idx, o.repeat_idx
+        WHERE o.run_id = ? ORDER BY o.row_idx, o.turn_idx, o.repeat_idx
         """,
         [run_id],
     ).df()
     scores = load_scores(con, run_id)
     if not scores.empty:
-        wide = scores.pivot_table(index=["row_idx", "repeat_idx"], columns="metric", values="value", aggfunc="first")
+        key = ["row_idx", "turn_idx", "repeat_idx"]
+        wide = scores.pivot_table(index=key, columns="metric", values="value", aggfunc="first")
         wide.columns = [f"score_{c}" for c in wide.columns]
-        out = out.merge(wide.reset_index(), on=["row_idx", "repeat_idx"], how="left")
+        out = out.merge(wide.reset_index(), on=key, how="left")
     return out
 
 
 def load_scores(con: Con, run_id: str) -> pd.DataFrame:
     return con.execute(
-        "SELECT row_idx, repeat_idx, metric, value FROM scores WHERE run_id = ? ORDER BY row_idx, repeat_idx, metric",
+        "SELECT row_idx, turn_idx, repeat_idx, metric, value FROM scores WHERE run_id = ? "
+        "ORDER BY row_idx, turn_idx, repeat_idx, metric",
         [run_id],
     ).df()
 
@@ -247,3 +268,21 @@ def replace_metric_scores(con: Con, run_id: str, metric: str, scores: list[dict[
         con.execute("DELETE FROM scores WHERE run_id = ? AND metric = ?", [run_id, metric])
         if scores:
             insert_rows(con, "scores", scores, SCORE_COLUMNS)
+
+
+def turn_outputs(con: Con, run_ids: list[str], metric: str | None) -> pd.DataFrame:
+    """Outputs of conversation runs (first repeat) with one metric's score: run_id, row_idx, turn_idx, text,
+    error, score."""
+    return con.execute(
+        """SELECT o.run_id, o.row_idx, o.turn_idx, o.text, o.error, s.value AS score
+           FROM outputs o LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx
+                AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx AND s.metric = ?
+           WHERE list_contains(?, o.run_id) AND o.repeat_idx = 0 ORDER BY o.row_idx, o.turn_idx""",
+        [metric or "", run_ids]).df()
+
+
+def conversation_answers(con: Con, run_id: str, row_idx: int, repeat_idx: int = 0) -> list[dict[str, Any]]:
+    """The outputs of one conversation of a run, in turn order: turn_idx, messages (as sent, parsed), text, error."""
+    rows = con.execute("SELECT turn_idx, messages, text, error FROM outputs WHERE run_id = ? AND row_idx = ? "
+                       "AND repeat_idx = ? ORDER BY turn_idx", [run_id, row_idx, repeat_idx]).fetchall()
+    return [{"turn_idx": t, "messages": json.loads(m), "text": text, "error": err} for t, m, text, err in rows]

@@ -180,7 +180,12 @@ def show_grid() -> None:
         st.caption("No item matches.")
 
 
-show_grid()
+if all(r.get("history") for r in runs):  # conversation runs: threads, a turn at a time
+    from workbench.app.thread_view import show_threads
+
+    show_threads(db, run_ids, labels, metric, stamp)
+else:
+    show_grid()
 
 if significance is not None:
     with significance:

@@ -37,15 +37,18 @@ if dataset is not None:
     columns = dataset.columns
     guess = dataset.reference_field if dataset.reference_field in columns else guess_reference(dataset)
     default_ref = columns.index(guess) if guess in columns else 0
-    dataset.reference_field = c1.selectbox("Reference column (the expected answer)", columns, index=default_ref,
-                                           key=f"ds_ref_{dataset.hash}")
+    if dataset.is_conversations:  # every assistant turn is a reference
+        c1.caption("Conversations: each assistant turn is the reference for that turn.")
+    else:
+        dataset.reference_field = c1.selectbox("Reference column (the expected answer)", columns, index=default_ref,
+                                               key=f"ds_ref_{dataset.hash}")
     detected = dataset.lang
     langs = ["auto", "en", "zh"]  # auto: BLEU's tokenizer per row, from that row's references
     lang = c2.selectbox("Language (BLEU tokenizer)", langs, index=langs.index(detected)
                         if detected in langs else 1, key=f"ds_lang_{dataset.hash}",
                         help=f"detected: {detected}; auto picks zh or 13a per row")
     dataset.lang = lang
-    st.caption(markdown_literal(f"{dataset.path} · {len(dataset.rows)} rows · columns: {', '.join(columns)} · "
+    st.caption(markdown_literal(f"{dataset.path} · {dataset.summary()} · columns: {', '.join(columns)} · "
                                 f"encoding: {dataset.encoding or 'n/a'} · hash {dataset.hash}"))
     st.dataframe(dataset.rows[:200], width="stretch", height=280)
 
@@ -61,9 +64,11 @@ if dataset is not None:
         else:
             required = prompt.variables()[0]
             st.caption(f"{inline_code(against)} needs: {', '.join(sorted(required)) or 'no variables'}")
-    report = catalog.validation_report(dataset, required)
+    if dataset.is_conversations:
+        required = required - {"history"}  # given by the conversation itself
+    report = catalog.validation_report(dataset, required, need_reference=not dataset.is_conversations)
     if report.empty:
-        st.success(f"All {len(dataset.rows)} rows have every column needed.", icon=":material/check:")
+        st.success(f"All {dataset.summary()} have every column needed.", icon=":material/check:")
     else:
         st.error(f"{len(report)} problem{'s' if len(report) > 1 else ''}: these rows would fail a run.",
                  icon=":material/error:")

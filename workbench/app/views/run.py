@@ -84,6 +84,10 @@ with st.form("start_run"):
     metrics = st.multiselect("Metrics", sorted(ALL - {"regex", "check"}), default=DEFAULT, key="run_metrics")
     more_metrics = st.text_input("More metrics, with options (as --metrics takes them)", key="run_more_metrics",
                                  placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$")
+    history = st.radio("Conversations: history of each turn", ["gold", "own"], horizontal=True, key="run_history",
+                       format_func={"gold": "the reference turns (parallel)",
+                                    "own": "the model's own answers (in order)"}.get,
+                       help="Used when the dataset holds conversations; the row limit then counts conversations.")
     start = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
 
 if start:
@@ -96,7 +100,7 @@ if start:
         typed = [v for v in (",".join(metrics), more_metrics.strip()) if v]
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(typed or None),
                                 limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES},
-                                db=context.db())
+                                db=context.db(), history=history)
         job = context.job_registry().start(plan, context.db(), concurrency=int(concurrency) or None)
         if job.error:
             context.show_error(UserError(job.error))
