@@ -63,18 +63,18 @@ def resolve_device(device: str | None) -> str:
             return "mps"
         return "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} asked for, but CUDA is not available", "--model")
+        raise UserError(f"device {device!r} asked for, but CUDA is not available", setting="model")
     if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("device 'mps' asked for, but MPS is not available", "--model")
+        raise UserError("device 'mps' asked for, but MPS is not available", setting="model")
     if device != "cpu" and not device.startswith(("cuda", "mps")):
-        raise UserError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N or mps)", "--model")
+        raise UserError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N or mps)", setting="model")
     return device
 
 
 def resolve_dtype(dtype: str | None, device: str) -> str:
     name = DTYPES.get((dtype or "auto").lower())
     if name is None:
-        raise UserError(f"unknown dtype {dtype!r} (auto, float32, bfloat16 or float16)", "--model")
+        raise UserError(f"unknown dtype {dtype!r} (auto, float32, bfloat16 or float16)", setting="model")
     if name != "auto":
         return name
     if device.startswith("cuda"):
@@ -242,14 +242,14 @@ class HFProvider(Provider):
                  batch_size: int | None = None):
         path, opts = split_query(rest, HFProvider, "hf")
         if not path:
-            raise UserError("no model folder in spec 'hf:' (expected hf:PATH)", "--model")
+            raise UserError("no model folder in spec 'hf:' (expected hf:PATH)", setting="model")
         self.path = path
         self.device = resolve_device(device or opts.get("device"))
         self.dtype = resolve_dtype(dtype or opts.get("dtype"), self.device)
         size = batch_size if batch_size is not None else opts.get("batch_size")
         self.batch_size = size if size is not None else (32 if self.device.startswith("cuda") else 8)
         if self.batch_size < 1:
-            raise UserError("batch_size must be at least 1", "--model")
+            raise UserError("batch_size must be at least 1", setting="model")
         self.spec = f"hf:{rest}"
         self.model, self.tokenizer = load_checkpoint(path, self.device, self.dtype)
         self._folder = Path(path).expanduser().resolve()
