@@ -171,7 +171,7 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     if not loaded:
         raise UserError("give at least one prompt", setting="prompts")
     dataset = data if isinstance(data, Dataset) else load_dataset(data, opts.reference, opts.lang)
-    dataset = filter_rows(dataset, opts.where, "--where")
+    dataset = filter_rows(dataset, opts.where)
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))

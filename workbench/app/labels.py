@@ -4,7 +4,7 @@ from __future__ import annotations
 
 LABELS = {"limit": "Row limit", "timeout": "Timeout per request (s)", "concurrency": "Requests in flight",
           "annotators_per_item": "Annotators per item", "model": "Models", "metrics": "Metrics",
-          "repeats": "Repeats", "params": "Parameters"}
+          "repeats": "Repeats", "params": "Parameters", "where": "Row filter"}
 
 
 def label_for(setting: str) -> str:

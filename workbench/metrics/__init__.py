@@ -38,7 +38,7 @@ REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
 
 def metric_class(name: str) -> type[Metric]:
-    return check_class(REGISTRY.load(name, "--metrics"), name)
+    return check_class(REGISTRY.load(name, "metrics"), name)
 
 
 def _make(name: str, options: dict[str, Any]) -> Metric:

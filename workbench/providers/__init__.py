@@ -35,7 +35,7 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 
 def provider_class(kind: str) -> type[Provider]:
-    cls = REGISTRY.load(kind, "--model")
+    cls = REGISTRY.load(kind, "model")
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise UserError(f"model kind {kind!r} is registered as {cls!r}, which is not a Provider class", setting="model")
     return cls
