@@ -170,7 +170,7 @@ def merge(adapter: str | Path, out: str | Path | None = None) -> Path:
     from workbench.files import write_file
 
     adapter = Path(adapter)
-    model, tokenizer = load_adapter(adapter, "cpu", "float32", where=str(adapter))
+    model, tokenizer = load_adapter(adapter, "cpu", "float32", where=str(adapter), setting=None)
     target = Path(out) if out else adapter / MERGED
     merged = model.merge_and_unload()
     target.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ def list_adapters(directory: str | Path) -> list[dict[str, Any]]:
         if not is_adapter(p):
             continue
         try:
-            section = read_adapter_card(p, str(p))
+            section = read_adapter_card(p, where=str(p), setting=None)
         except UserError:
             section = {}
         out.append({"name": p.name, "spec": f"hf:{p.as_posix()}", "base": section.get("base_path"),

@@ -140,7 +140,7 @@ def load_base(base: str, texts: list[str], spec: TinySpec, seed: int, load_in_4b
         return build_model(tokenizer, spec, seed), tokenizer, "tiny (trained from scratch on this data)"
     from workbench.providers.hf import load_checkpoint
 
-    model, tokenizer = load_checkpoint(base, device="cpu", dtype="float32", where="--base", for_training=True,
+    model, tokenizer = load_checkpoint(base, device="cpu", dtype="float32", setting="base", for_training=True,
                                        require_chat_template=True)
     return model, tokenizer, base
 
