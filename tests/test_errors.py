@@ -43,7 +43,7 @@ def test_a_provider_setting_is_shown_as_flag_by_the_cli_and_as_label_by_the_app(
     assert e.value.shown(label_for) == "Timeout per request (s): must be more than 0 seconds"
     with pytest.raises(UserError) as e:
         OpenAIProvider("m@http://127.0.0.1:9/v1", rpm=-1)
-    assert e.value.shown(flag_for) == "--rpm: must be more than 0" and e.value.shown(label_for).startswith("Rpm")
+    assert e.value.shown(flag_for) == "--rpm: must be more than 0" and e.value.shown(label_for) == "Requests per minute: must be more than 0"
 
 
 def test_the_openai_provider_takes_its_defaults_from_one_place():
