@@ -183,7 +183,7 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     if not loaded:
         raise UserError("give at least one prompt", setting="prompts")
     dataset = data if isinstance(data, Dataset) else load_dataset(data, opts.reference, opts.lang)
-    dataset = filter_rows(dataset, opts.where, "--where")
+    dataset = filter_rows(dataset, opts.where)
     from workbench.evaluation.row_checks import dataset_checks
 
     dataset_checks(dataset)  # a bad `__expected` or `checks` value is named before anything runs

@@ -53,15 +53,15 @@ class Registry:
             return True
         return name in self.targets()
 
-    def load(self, name: str, where: str) -> Any:
+    def load(self, name: str, setting: str) -> Any:
         """The class registered under `name`; an unknown name is a UserError listing the known ones."""
         # A built-in needs no scan of the installed packages (~20 ms): an API-only eval skips it.
         target = self._builtins.get(name) if self._targets is None else self._targets.get(name)
         if target is None:
             target = self.targets().get(name)
         if target is None:
-            raise UserError(f"unknown {self.what} {name!r} (known: {', '.join(self.names())})", where)
-        return _import(target, f"{self.what} {name!r}", where) if isinstance(target, str) else target
+            raise UserError(f"unknown {self.what} {name!r} (known: {', '.join(self.names())})", setting=setting)
+        return _import(target, f"{self.what} {name!r}", setting) if isinstance(target, str) else target
 
     def add(self, name: str, target: Any) -> None:
         """Register a class (or "module:attr") in this process, e.g. from a notebook or a test."""
@@ -88,12 +88,12 @@ def _installed() -> dict[str, dict[str, str]]:
     return groups
 
 
-def _import(target: str, label: str, where: str) -> Any:
+def _import(target: str, label: str, setting: str) -> Any:
     module, _, attr = target.partition(":")
     try:
         obj: Any = importlib.import_module(module)
         for part in attr.split(".") if attr else []:
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as e:
-        raise UserError(f"{label} is registered as {target!r}, which cannot be loaded: {e}", where) from None
+        raise UserError(f"{label} is registered as {target!r}, which cannot be loaded: {e}", setting=setting) from None
     return obj

@@ -93,7 +93,7 @@ def check_serving(address: str, secrets: Mapping[str, Any], env: Mapping[str, st
     if mode is None and not is_loopback(address):
         raise UserError(f"serving on {address} lets anyone on the network in: set {PASSWORD_ENV} (or `password` "
                         "in .streamlit/secrets.toml) or an [auth] OIDC provider first, or use 127.0.0.1",
-                        "--address")
+                        setting="address")
     return mode
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DATA_EN
+from workbench.app.labels import label_for
 from workbench.authoring.datasets import load_dataset
 from workbench.authoring.row_filter import filter_rows, parse_where, where_text
+from workbench.cli.main import flag_for
 from workbench.errors import UserError
 
 ROWS = [{"id": 1, "split": "test", "intent": "refund", "n": 3},
@@ -49,8 +51,9 @@ def test_filter_language(text, ids):
 ])
 def test_bad_filters_are_user_errors_naming_the_setting(text, says):
     with pytest.raises(UserError) as e:
-        parse_where(text, "Row filter")
-    assert e.value.where == "Row filter" and says in e.value.message, e.value.message
+        parse_where(text)
+    assert e.value.setting == "where" and e.value.where is None and says in e.value.message, e.value.message
+    assert e.value.shown(label_for).startswith("Row filter: ") and e.value.shown(flag_for).startswith("--where: ")
 
 
 def test_filter_rows_keeps_file_lines_and_checks_columns():
@@ -64,7 +67,7 @@ def test_filter_rows_keeps_file_lines_and_checks_columns():
     with pytest.raises(UserError, match=r"has no column 'splitt' \(it has: id, intent, faq_id, question, reference, split\)"):
         filter_rows(ds, "splitt == 'test'")
     with pytest.raises(UserError, match="no row of .* matches"):
-        filter_rows(ds, "split == 'dev'", "--split")
+        filter_rows(ds, "split == 'dev'", "split")
 
 
 def test_where_and_split_combine():

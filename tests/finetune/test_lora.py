@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.tiny_model import ZERO_SHOT, small_dataset
+from workbench.cli.main import flag_for
 
 ANSWER = "Open Orders and choose Track package."
 
@@ -206,5 +207,5 @@ def test_auto_targets_refuse_a_model_without_linear_layers():
 
     with pytest.raises(UserError) as e:
         resolve_targets(ConvOnly(), "auto")
-    assert str(e.value) == ("--lora-targets: ConvOnly has no linear layers LoRA can adapt; name the modules with "
+    assert e.value.shown(flag_for) == ("--lora-targets: ConvOnly has no linear layers LoRA can adapt; name the modules with "
                             "--lora-targets")

@@ -110,8 +110,8 @@ def test_kinds_come_from_installed_entry_points(tmp_path, monkeypatch):
     try:
         registry = Registry("workbench.providers", providers.BUILTIN, "model kind")
         assert {"fake", "openai", "hf"} <= set(registry.names())
-        assert registry.load("fake", "--model") is AllAtOnce
-        assert registry.load("openai", "--model").__name__ == "OpenAIProvider"  # a built-in name is not taken over
+        assert registry.load("fake", "model") is AllAtOnce
+        assert registry.load("openai", "model").__name__ == "OpenAIProvider"  # a built-in name is not taken over
     finally:
         plugins._installed.cache_clear()
     bare = Registry("workbench.no-such-group", {"dumps": "json:dumps"}, "thing")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 LABELS = {"limit": "Row limit", "timeout": "Timeout per request (s)", "concurrency": "Requests in flight",
           "annotators_per_item": "Annotators per item", "model": "Models", "metrics": "Metrics",
-          "repeats": "Repeats", "params": "Parameters"}
+          "repeats": "Repeats", "params": "Parameters", "where": "Row filter",
+          # provider settings the app sets itself; named in words should one ever be refused
+          "retries": "Retries per request", "rpm": "Requests per minute", "tpm": "Tokens per minute"}
 
 
 def label_for(setting: str) -> str:

@@ -59,7 +59,7 @@ class _Parser:
     def fail(self, message: str, at: int | None = None) -> UserError:
         where = f"character {at + 1} of " if at is not None else ""
         return UserError(f"{message} ({where}{self.text!r}); write e.g. split == 'test' or "
-                         "intent in ['refund', 'returns'] and split != 'train'", self.setting)
+                         "intent in ['refund', 'returns'] and split != 'train'", setting=self.setting)
 
     def _tokenize(self) -> None:
         i, text = 0, self.text
@@ -194,10 +194,10 @@ def _equal(cell: Any, literal: Any) -> bool:
     return False
 
 
-def parse_where(text: str, setting: str = "--where") -> RowFilter:
+def parse_where(text: str, setting: str = "where") -> RowFilter:
     """Parse a filter expression; a bad one raises UserError naming the setting and the place."""
     if len(text) > MAX_LENGTH:
-        raise UserError(f"the filter is longer than {MAX_LENGTH} characters", setting)
+        raise UserError(f"the filter is longer than {MAX_LENGTH} characters", setting=setting)
     parser = _Parser(text, setting)
     test = parser.parse()
     return RowFilter(text.strip(), parser.fields, test)
@@ -211,7 +211,7 @@ def where_text(where: str | None, split: str | None) -> str | None:
     return text or None
 
 
-def filter_rows(dataset: Dataset, where: str | None, setting: str = "--where") -> Dataset:
+def filter_rows(dataset: Dataset, where: str | None, setting: str = "where") -> Dataset:
     """The dataset's rows that match `where` (None: the dataset itself), keeping each row's place in the file.
 
     The result is a dataset of its own (its hash covers only these rows), named after the file and the filter.
@@ -222,10 +222,10 @@ def filter_rows(dataset: Dataset, where: str | None, setting: str = "--where") -
     unknown = sorted(rule.fields - set(dataset.columns))
     if unknown:
         raise UserError(f"{dataset.path} has no column {', '.join(map(repr, unknown))} "
-                        f"(it has: {', '.join(dataset.columns)})", setting)
+                        f"(it has: {', '.join(dataset.columns)})", setting=setting)
     keep = [i for i, row in enumerate(dataset.rows) if rule.matches(row)]
     if not keep:
-        raise UserError(f"no row of {dataset.path} matches {rule.text!r}", setting)
+        raise UserError(f"no row of {dataset.path} matches {rule.text!r}", setting=setting)
     return Dataset(f"{dataset.name}[{rule.text}]", dataset.path, [dataset.rows[i] for i in keep], dataset.columns,
                    dataset.reference_field, dataset.lang, dataset.encoding,
                    [dataset.line_numbers[i] for i in keep] if dataset.line_numbers else [i + 1 for i in keep])

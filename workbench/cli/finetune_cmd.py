@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                          load_in_4bit=args.load_in_4bit) if args.lora else None,
     )
     if args.load_in_4bit and not args.lora:
-        raise UserError("4-bit loading is for QLoRA: add --lora", "--load-in-4bit")
+        raise UserError("4-bit loading is for QLoRA: add --lora", setting="load_in_4bit")
     result = finetune(cfg)
     if not result.card:  # not the main process under accelerate launch
         return 0

@@ -89,7 +89,7 @@ def session_votes(db: str | None, session: str) -> dict[str, Any]:
         sid = store.resolve_session(con, session)
         info = store.get_session(con, sid)
         if info["scale"] != "pairwise":
-            raise UserError(f"session {sid} rates single outputs, not pairs", "--session")
+            raise UserError(f"session {sid} rates single outputs, not pairs", setting="session")
         ratings = annotation.session_ratings(con, sid)
     votes = {str(k): int(v) for k, v in ratings["value"].value_counts().items()} if len(ratings) else {}
     majority = 0
@@ -104,7 +104,7 @@ def session_votes(db: str | None, session: str) -> dict[str, Any]:
 def split_pairs(pairs: list[dict], eval_split: str | float, seed: int) -> tuple[list[dict], list[dict]]:
     frac = parse_eval_split(eval_split)
     if isinstance(frac, str):
-        raise UserError("DPO pairs have no split field: give a fraction such as 0.1", "--eval-split")
+        raise UserError("DPO pairs have no split field: give a fraction such as 0.1", setting="eval_split")
     order = list(range(len(pairs)))
     random.Random(seed).shuffle(order)
     n_eval = min(round(len(pairs) * frac), len(pairs) - 1) if frac > 0 and len(pairs) > 1 else 0
@@ -120,7 +120,7 @@ def train_dpo(cfg):
     started = time.perf_counter()
     if cfg.base == "tiny":
         raise UserError("DPO improves a model that already answers: give --base PATH (e.g. models/support-tiny)",
-                        "--base")
+                        setting="base")
     pairs = load_pairs(cfg.data)
     train, evals = split_pairs(pairs, cfg.eval_split, cfg.seed)
     session = session_votes(cfg.db, cfg.session) if cfg.session else None
@@ -187,7 +187,7 @@ def _make_trainer(cfg, model, tokenizer, train, evals, lr, targets, max_length, 
 
     cuda = torch.cuda.is_available() and cfg.device in ("auto", "cuda")
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA is not available on this machine", "--device")
+        raise UserError("CUDA is not available on this machine", setting="device")
     tokenizer.padding_side = "left"  # what trl's collator expects
     args = DPOConfig(
         output_dir=scratch, per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,

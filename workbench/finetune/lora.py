@@ -40,13 +40,13 @@ class LoraOptions:
 
 def check_options(opts: LoraOptions) -> None:
     if opts.r < 1:
-        raise UserError(f"must be at least 1, got {opts.r}", "--lora-r")
+        raise UserError(f"must be at least 1, got {opts.r}", setting="lora_r")
     if not opts.alpha > 0:
-        raise UserError(f"must be positive, got {opts.alpha:g}", "--lora-alpha")
+        raise UserError(f"must be positive, got {opts.alpha:g}", setting="lora_alpha")
     if not 0 <= opts.dropout < 1:
-        raise UserError(f"must be in [0, 1), got {opts.dropout:g}", "--lora-dropout")
+        raise UserError(f"must be in [0, 1), got {opts.dropout:g}", setting="lora_dropout")
     if not opts.targets.strip():
-        raise UserError("give 'auto' or comma-separated module names such as q_proj,v_proj", "--lora-targets")
+        raise UserError("give 'auto' or comma-separated module names such as q_proj,v_proj", setting="lora_targets")
 
 
 def check_4bit() -> None:
@@ -59,7 +59,7 @@ def check_4bit() -> None:
     if not torch.cuda.is_available():
         missing.append("no CUDA device is available")
     if missing:
-        raise UserError("4-bit QLoRA needs bitsandbytes and a CUDA GPU: " + "; ".join(missing), "--load-in-4bit")
+        raise UserError("4-bit QLoRA needs bitsandbytes and a CUDA GPU: " + "; ".join(missing), setting="load_in_4bit")
 
 
 def load_base_4bit(path: str):
@@ -70,7 +70,7 @@ def load_base_4bit(path: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
     if not (Path(path).expanduser() / "config.json").is_file():
-        raise UserError(f"not a transformers model folder (no config.json): {path}", "--base")
+        raise UserError(f"not a transformers model folder (no config.json): {path}", setting="base")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if not tokenizer.chat_template:
         raise UserError("the tokenizer has no chat template; fine-tuning needs one", path)
@@ -111,7 +111,7 @@ def resolve_targets(model, targets: str) -> list[str]:
     if targets.strip() == "auto":
         if not linear:
             raise UserError(f"{arch} has no linear layers LoRA can adapt; name the modules with --lora-targets",
-                            "--lora-targets")
+                            setting="lora_targets")
         return linear
     names = [t.strip() for t in targets.split(",") if t.strip()]
     all_leaves = {n.rsplit(".", 1)[-1]: type(m).__name__ for n, m in model.named_modules() if n}
@@ -120,9 +120,9 @@ def resolve_targets(model, targets: str) -> list[str]:
             continue
         if name in all_leaves:
             raise UserError(f"{name!r} is a {all_leaves[name]} in {arch}, which LoRA cannot adapt "
-                            f"(adaptable: {', '.join(linear) or 'none'})", "--lora-targets")
+                            f"(adaptable: {', '.join(linear) or 'none'})", setting="lora_targets")
         raise UserError(f"{arch} has no module named {name!r} (adaptable: {', '.join(linear) or 'none'})",
-                        "--lora-targets")
+                        setting="lora_targets")
     return names
 
 
@@ -170,7 +170,7 @@ def merge(adapter: str | Path, out: str | Path | None = None) -> Path:
     from workbench.files import write_file
 
     adapter = Path(adapter)
-    model, tokenizer = load_adapter(adapter, "cpu", "float32", where=str(adapter))
+    model, tokenizer = load_adapter(adapter, "cpu", "float32", where=str(adapter), setting=None)
     target = Path(out) if out else adapter / MERGED
     merged = model.merge_and_unload()
     target.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ def list_adapters(directory: str | Path) -> list[dict[str, Any]]:
         if not is_adapter(p):
             continue
         try:
-            section = read_adapter_card(p, str(p))
+            section = read_adapter_card(p, where=str(p), setting=None)
         except UserError:
             section = {}
         out.append({"name": p.name, "spec": f"hf:{p.as_posix()}", "base": section.get("base_path"),

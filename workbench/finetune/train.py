@@ -94,18 +94,18 @@ def check_config(cfg: FinetuneConfig) -> None:
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a folder", cfg.out)
     if cfg.method not in METHODS:
-        raise UserError(f"unknown method {cfg.method!r} (expected one of {', '.join(METHODS)})", "--method")
+        raise UserError(f"unknown method {cfg.method!r} (expected one of {', '.join(METHODS)})", setting="method")
     check_lora(cfg)
 
 
 def check_lora(cfg: FinetuneConfig) -> None:
     if cfg.lora is None:
         if cfg.merge:
-            raise UserError("--merge merges a LoRA adapter: add --lora", "--merge")
+            raise UserError("--merge merges a LoRA adapter: add --lora", setting="merge")
         return
     lora_lib.check_options(cfg.lora)
     if cfg.base == "tiny":
-        raise UserError("LoRA adapts a trained model: give --base PATH (e.g. models/support-tiny), not tiny", "--lora")
+        raise UserError("LoRA adapts a trained model: give --base PATH (e.g. models/support-tiny), not tiny", setting="lora")
     if cfg.lora.load_in_4bit:
         lora_lib.check_4bit()
 
@@ -140,7 +140,7 @@ def load_base(base: str, texts: list[str], spec: TinySpec, seed: int, load_in_4b
         return build_model(tokenizer, spec, seed), tokenizer, "tiny (trained from scratch on this data)"
     from workbench.providers.hf import load_checkpoint
 
-    model, tokenizer = load_checkpoint(base, device="cpu", dtype="float32", where="--base", for_training=True,
+    model, tokenizer = load_checkpoint(base, device="cpu", dtype="float32", setting="base", for_training=True,
                                        require_chat_template=True)
     return model, tokenizer, base
 

@@ -96,7 +96,7 @@ def add_base(name: str, files: list[str], chunking: Chunking | None = None, toke
     if tokenizer == "auto":
         tokenizer = detect_tokenizer(_sample(files))
     if tokenizer not in TOKENIZERS:
-        raise UserError(f"unknown tokenizer {tokenizer!r} (choose auto, {', '.join(TOKENIZERS)})", "--tokenizer")
+        raise UserError(f"unknown tokenizer {tokenizer!r} (choose auto, {', '.join(TOKENIZERS)})", setting="tokenizer")
     sig = signature(chunking, tokenizer)
     blob = json.dumps({"signature": sig, "sources": [(s["file"], s["sha256"]) for s in sources]}, sort_keys=True)
     version = hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -40,10 +40,10 @@ class Chunking:
 
     def __post_init__(self):
         if self.max_chars < 50:
-            raise UserError(f"chunk size must be at least 50 characters, got {self.max_chars}", "--chunk-size")
+            raise UserError(f"chunk size must be at least 50 characters, got {self.max_chars}", setting="chunk_size")
         if not 0 <= self.overlap <= self.max_chars // 2:
             raise UserError(f"overlap must be between 0 and half the chunk size ({self.max_chars // 2}), "
-                            f"got {self.overlap}", "--overlap")
+                            f"got {self.overlap}", setting="overlap")
 
     def to_dict(self) -> dict:
         return asdict(self)

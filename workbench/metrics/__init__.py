@@ -39,13 +39,13 @@ REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
 
 def metric_class(name: str) -> type[Metric]:
-    return check_class(REGISTRY.load(name, "--metrics"), name)
+    return check_class(REGISTRY.load(name, "metrics"), name)
 
 
 def _make(name: str, options: dict[str, Any]) -> Metric:
     if name not in REGISTRY:
         raise UserError(f"unknown metric {name!r} (known: {', '.join(REGISTRY.names())}, "
-                        f"{', '.join(ALIASES)}; regex=PATTERN)", "--metrics")
+                        f"{', '.join(ALIASES)}; regex=PATTERN)", setting="metrics")
     return metric_class(name)(**options)
 
 
@@ -93,12 +93,12 @@ def _call(item: str) -> tuple[str, dict[str, str]]:
     if not paren:
         return item.strip(), {}
     if not rest.endswith(")"):
-        raise UserError(f"metric {item!r}: options go in parentheses, e.g. bleu(tok=intl,smooth=floor)", "--metrics")
+        raise UserError(f"metric {item!r}: options go in parentheses, e.g. bleu(tok=intl,smooth=floor)", setting="metrics")
     options: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in rest[:-1].split(","))):
         key, eq, val = part.partition("=")
         if not eq or not key.strip():
-            raise UserError(f"metric {item!r}: option {part!r} is not NAME=VALUE", "--metrics")
+            raise UserError(f"metric {item!r}: option {part!r} is not NAME=VALUE", setting="metrics")
         options[key.strip()] = val.strip()
     return name.strip(), options
 
@@ -126,7 +126,7 @@ def _with_option(name: str, value: str) -> Metric:
         return _make(name, {})  # the unknown-metric error
     cls = metric_class(name)
     if not cls.options:
-        raise UserError(f"metric {name!r} takes no option (got {name}={value})", "--metrics")
+        raise UserError(f"metric {name!r} takes no option (got {name}={value})", setting="metrics")
     return cls(**{next(iter(cls.options)): value})
 
 

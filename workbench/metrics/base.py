@@ -49,17 +49,17 @@ class Metric:
         missing = [o for o in self.required if o not in options]
         if missing:
             raise UserError(f"metric {self.name!r} needs option {missing[0]!r} "
-                            f"(e.g. --metrics {self.name}=VALUE)", "--metrics")
+                            f"(e.g. --metrics {self.name}=VALUE)", setting="metrics")
         self.config: dict[str, Any] = {}
         for key, value in options.items():
             if key not in self.options:
                 accepted = ", ".join(sorted(self.options)) or "none"
-                raise UserError(f"unknown option {key!r} for metric {self.name!r} (accepted: {accepted})", "--metrics")
+                raise UserError(f"unknown option {key!r} for metric {self.name!r} (accepted: {accepted})", setting="metrics")
             try:
                 converted = self.options[key](value)
             except (TypeError, ValueError) as e:
                 raise UserError(f"bad value {value!r} for option {key!r} of metric {self.name!r}: {e}",
-                                "--metrics") from None
+                                setting="metrics") from None
             if key not in self.defaults or converted != self.defaults[key]:
                 self.config[key] = converted
 
@@ -106,14 +106,14 @@ def _shown(value: Any) -> str:
 def check_class(cls: Any, name: str) -> type[Metric]:
     """A registered metric class, checked once: a plugin's mistake is named here, not mid-run."""
     if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise UserError(f"metric {name!r} is registered as {cls!r}, which is not a Metric class", "--metrics")
+        raise UserError(f"metric {name!r} is registered as {cls!r}, which is not a Metric class", setting="metrics")
     if cls.score_batch is Metric.score_batch:
-        raise UserError(f"metric class {cls.__name__} does not implement score_batch", "--metrics")
+        raise UserError(f"metric class {cls.__name__} does not implement score_batch", setting="metrics")
     if cls.name != name:
-        raise UserError(f"metric registered as {name!r} names itself {cls.name!r}", "--metrics")
+        raise UserError(f"metric registered as {name!r} names itself {cls.name!r}", setting="metrics")
     if cls.direction not in DIRECTIONS or set(cls.wants) - set(MEASUREMENTS):
         raise UserError(f"metric {name!r}: direction must be one of {DIRECTIONS} and wants within "
-                        f"{MEASUREMENTS}", "--metrics")
+                        f"{MEASUREMENTS}", setting="metrics")
     return cls
 
 

@@ -30,14 +30,14 @@ def split_spec(spec: str) -> tuple[str, str]:
     kind, sep, rest = spec.partition(":")
     if not sep or not rest or kind not in REGISTRY:
         known = ", ".join(f"{k}:..." for k in kinds())
-        raise UserError(f"unknown model spec {spec!r} (expected one of {known})", "--model")
+        raise UserError(f"unknown model spec {spec!r} (expected one of {known})", setting="model")
     return kind, rest
 
 
 def provider_class(kind: str) -> type[Provider]:
-    cls = REGISTRY.load(kind, "--model")
+    cls = REGISTRY.load(kind, "model")
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
-        raise UserError(f"model kind {kind!r} is registered as {cls!r}, which is not a Provider class", "--model")
+        raise UserError(f"model kind {kind!r} is registered as {cls!r}, which is not a Provider class", setting="model")
     return cls
 
 

@@ -96,7 +96,7 @@ class Provider:
         return None
 
     @classmethod
-    def check_options(cls, given: dict[str, Any], kind: str, where: str = "--model",
+    def check_options(cls, given: dict[str, Any], kind: str, setting: str = "model",
                       engine: bool = True) -> dict[str, Any]:
         """The options this class declares, converted; an undeclared one is a UserError naming the accepted
         ones. With `engine`, engine-wide settings it does not declare are dropped; a None (not given) is."""
@@ -106,17 +106,17 @@ class Provider:
                 if engine and name in ENGINE_OPTIONS:
                     continue
                 accepted = ", ".join(sorted(cls.options)) or "none"
-                raise UserError(f"unknown option {name!r} for {kind}: models (accepted: {accepted})", where)
+                raise UserError(f"unknown option {name!r} for {kind}: models (accepted: {accepted})", setting=setting)
             if value is None:
                 continue
             try:
                 out[name] = cls.options[name](value)
             except (TypeError, ValueError) as e:
-                raise UserError(f"bad value {value!r} for option {name!r} of {kind}: models ({e})", where) from None
+                raise UserError(f"bad value {value!r} for option {name!r} of {kind}: models ({e})", setting=setting) from None
         return out
 
 
-def split_query(rest: str, cls: type[Provider], kind: str, where: str = "--model") -> tuple[str, dict[str, Any]]:
+def split_query(rest: str, cls: type[Provider], kind: str, setting: str = "model") -> tuple[str, dict[str, Any]]:
     """``PATH?name=value&...`` -> (PATH, the options checked against what `cls` declares)."""
     target, _, query = rest.partition("?")
-    return target, cls.check_options(dict(parse_qsl(query, keep_blank_values=True)), kind, where, engine=False)
+    return target, cls.check_options(dict(parse_qsl(query, keep_blank_values=True)), kind, setting, engine=False)

@@ -56,7 +56,7 @@ class ChatterBotProvider(Provider):
                  question: str | None = None, reference: str | None = None):
         path, opts = split_query(rest, ChatterBotProvider, "chatterbot")
         if not path:
-            raise UserError("no dataset in spec 'chatterbot:' (expected chatterbot:PATH)", "--model")
+            raise UserError("no dataset in spec 'chatterbot:' (expected chatterbot:PATH)", setting="model")
         self.spec = f"chatterbot:{rest}"
         self.threshold = threshold if threshold is not None else opts.get("threshold", 0.0)
         self.default = default if default is not None else opts.get("default", DEFAULT_ANSWER)

@@ -63,18 +63,18 @@ def resolve_device(device: str | None) -> str:
             return "mps"
         return "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} asked for, but CUDA is not available", "--model")
+        raise UserError(f"device {device!r} asked for, but CUDA is not available", setting="model")
     if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("device 'mps' asked for, but MPS is not available", "--model")
+        raise UserError("device 'mps' asked for, but MPS is not available", setting="model")
     if device != "cpu" and not device.startswith(("cuda", "mps")):
-        raise UserError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N or mps)", "--model")
+        raise UserError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N or mps)", setting="model")
     return device
 
 
 def resolve_dtype(dtype: str | None, device: str) -> str:
     name = DTYPES.get((dtype or "auto").lower())
     if name is None:
-        raise UserError(f"unknown dtype {dtype!r} (auto, float32, bfloat16 or float16)", "--model")
+        raise UserError(f"unknown dtype {dtype!r} (auto, float32, bfloat16 or float16)", setting="model")
     if name != "auto":
         return name
     if device.startswith("cuda"):
@@ -84,12 +84,12 @@ def resolve_dtype(dtype: str | None, device: str) -> str:
     return "float16" if device == "mps" else "float32"
 
 
-def _check_folder(path: str, where: str) -> Path:
+def _check_folder(path: str, setting: str) -> Path:
     p = Path(path).expanduser()
     if not p.exists():
-        raise UserError(f"model folder not found: {path}", where)
+        raise UserError(f"model folder not found: {path}", setting=setting)
     if not p.is_dir() or not (p / "config.json").is_file():
-        raise UserError(f"not a transformers model folder (no config.json): {path}", where)
+        raise UserError(f"not a transformers model folder (no config.json): {path}", setting=setting)
     return p.resolve()
 
 
@@ -99,7 +99,7 @@ def _fingerprint(p: Path) -> tuple:
                         if f.suffix in (".json", ".safetensors", ".bin", ".jinja")))
 
 
-def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", where: str = "--model",
+def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", setting: str = "model",
                     for_training: bool = False, require_chat_template: bool = False):
     """(model, tokenizer) from a local folder, with a one-line UserError for anything that is not one.
 
@@ -109,9 +109,9 @@ def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", wher
     if is_adapter(path):
         if for_training:
             raise UserError(f"{path} is a LoRA adapter, not a whole model: give its base model, or the merged "
-                            "model that `finetune --lora --merge` writes", where)
-        return _cached_adapter(path, device, dtype, where)
-    p = _check_folder(path, where)
+                            "model that `finetune --lora --merge` writes", setting=setting)
+        return _cached_adapter(path, device, dtype, setting)
+    p = _check_folder(path, setting)
     key = (str(p), _fingerprint(p), device, dtype)
     if not for_training:
         with _CACHE_LOCK:
@@ -126,14 +126,14 @@ def load_checkpoint(path: str, device: str = "cpu", dtype: str = "float32", wher
     try:
         tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a bad folder
-        raise UserError(f"cannot load a tokenizer from {path}: {_one_line(e)}", where) from None
+        raise UserError(f"cannot load a tokenizer from {path}: {_one_line(e)}", setting=setting) from None
     if require_chat_template and not tokenizer.chat_template:
         raise UserError("the tokenizer has no chat template; fine-tuning needs one so that training and generation "
                         "format turns alike (set `chat_template` in its tokenizer_config.json)", path)
     try:
         model = AutoModelForCausalLM.from_pretrained(p, local_files_only=True, dtype=getattr(torch, dtype))
     except Exception as e:
-        raise UserError(f"cannot load a causal language model from {path}: {_one_line(e)}", where) from None
+        raise UserError(f"cannot load a causal language model from {path}: {_one_line(e)}", setting=setting) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if for_training:
@@ -166,7 +166,7 @@ def weights_hash(folder: str | Path) -> str:
     return _HASHES[key]
 
 
-def read_adapter_card(folder: str | Path, where: str = "--model") -> dict[str, Any]:
+def read_adapter_card(folder: str | Path, where: str | None = None, setting: str | None = "model") -> dict[str, Any]:
     """The model card's `adapter` section: which base the adapter needs, and that base's weights hash."""
     try:
         card = json.loads((Path(folder).expanduser() / "model_card.json").read_text(encoding="utf-8"))
@@ -175,19 +175,20 @@ def read_adapter_card(folder: str | Path, where: str = "--model") -> dict[str, A
             raise KeyError("base_path")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise UserError(f"adapter folder {folder} has no model_card.json naming its base model "
-                        "(written by `workbench finetune --lora`)", where) from None
+                        "(written by `workbench finetune --lora`)", where, setting=setting) from None
     return section
 
 
-def adapter_base(section: dict[str, Any], where: str = "--model") -> str:
+def adapter_base(section: dict[str, Any], where: str | None = None, setting: str | None = "model") -> str:
     """The base model's folder: the path as written on the card when it is there from here, else its absolute form."""
     for candidate in (section["base_path"], section.get("base_path_resolved")):
         if candidate and (Path(candidate).expanduser() / "config.json").is_file():
             return str(candidate)
-    raise UserError(f"the adapter's base model {section['base_path']!r} is not there any more", where)
+    raise UserError(f"the adapter's base model {section['base_path']!r} is not there any more", where, setting=setting)
 
 
-def load_adapter(folder: str | Path, device: str = "cpu", dtype: str = "float32", where: str = "--model"):
+def load_adapter(folder: str | Path, device: str = "cpu", dtype: str = "float32", where: str | None = None,
+                 setting: str | None = "model"):
     """(model, tokenizer): the base named by the adapter's card, checked against its hash, with the adapter on."""
     import torch
     from peft import PeftModel
@@ -196,12 +197,12 @@ def load_adapter(folder: str | Path, device: str = "cpu", dtype: str = "float32"
 
     hf_logging.disable_progress_bar()  # as in load_checkpoint
     hf_logging.set_verbosity_error()
-    section = read_adapter_card(folder, where)
-    base = adapter_base(section, where)
+    section = read_adapter_card(folder, where, setting)
+    base = adapter_base(section, where, setting)
     found = weights_hash(base)
     if section.get("base_hash") and found != section["base_hash"]:
         raise UserError(f"the base model {base} has changed since the adapter was trained on it (weights hash "
-                        f"{found}, the card says {section['base_hash']}); train the adapter again", where)
+                        f"{found}, the card says {section['base_hash']}); train the adapter again", where, setting=setting)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=getattr(torch, dtype))
@@ -209,19 +210,19 @@ def load_adapter(folder: str | Path, device: str = "cpu", dtype: str = "float32"
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             model = PeftModel.from_pretrained(model, folder, is_trainable=False)
     except Exception as e:  # peft and transformers raise many kinds for a broken folder
-        raise UserError(f"cannot load the LoRA adapter in {folder}: {_one_line(e)}", where) from None
+        raise UserError(f"cannot load the LoRA adapter in {folder}: {_one_line(e)}", where, setting=setting) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return model, tokenizer
 
 
-def _cached_adapter(path: str, device: str, dtype: str, where: str):
+def _cached_adapter(path: str, device: str, dtype: str, setting: str):
     p = Path(path).expanduser().resolve()
     key = (str(p), _fingerprint(p), device, dtype)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    model, tokenizer = load_adapter(p, device, dtype, where)
+    model, tokenizer = load_adapter(p, device, dtype, setting=setting)
     tokenizer.padding_side = "left"
     model.to(device)
     model.eval()
@@ -242,14 +243,14 @@ class HFProvider(Provider):
                  batch_size: int | None = None):
         path, opts = split_query(rest, HFProvider, "hf")
         if not path:
-            raise UserError("no model folder in spec 'hf:' (expected hf:PATH)", "--model")
+            raise UserError("no model folder in spec 'hf:' (expected hf:PATH)", setting="model")
         self.path = path
         self.device = resolve_device(device or opts.get("device"))
         self.dtype = resolve_dtype(dtype or opts.get("dtype"), self.device)
         size = batch_size if batch_size is not None else opts.get("batch_size")
         self.batch_size = size if size is not None else (32 if self.device.startswith("cuda") else 8)
         if self.batch_size < 1:
-            raise UserError("batch_size must be at least 1", "--model")
+            raise UserError("batch_size must be at least 1", setting="model")
         self.spec = f"hf:{rest}"
         self.model, self.tokenizer = load_checkpoint(path, self.device, self.dtype)
         self._folder = Path(path).expanduser().resolve()

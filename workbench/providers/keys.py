@@ -99,7 +99,7 @@ def split_key_env(url: str) -> tuple[str, str | None]:
         return url, None
     if len(names) > 1 or not ENV_NAME.fullmatch(names[0]):
         raise UserError("key_env must name one environment variable (letters, digits and _), never hold a key",
-                        "--model")
+                        setting="model")
     rest = urlencode([(k, v) for k, v in query if k != "key_env"])
     return urlunsplit(parts._replace(query=rest)), names[0]
 
@@ -110,12 +110,12 @@ def key_for(base_url: str, key_env: str | None) -> str | None:
         return (os.environ.get("OPENAI_API_KEY") or None) if is_home(base_url) else None
     if key_env == "OPENAI_API_KEY" and not is_home(base_url):
         raise UserError("OPENAI_API_KEY is sent only to api.openai.com or OPENAI_BASE_URL's host; give this "
-                        "endpoint its own key variable (?key_env=NAME)", "--model")
+                        "endpoint its own key variable (?key_env=NAME)", setting="model")
     _key_names.add(key_env)
     value = secret_value(key_env)
     if not value:
         raise UserError(f"{key_env} (named by key_env) is not set in the environment or .streamlit/secrets.toml",
-                        "--model")
+                        setting="model")
     _key_values.add(value)
     return value
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import openai
 
+from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from workbench.errors import UserError
 from workbench.providers import keys
 from workbench.providers.base import Completion, Messages, Provider, ProviderError
@@ -39,18 +40,18 @@ class OpenAIProvider(Provider):
     batch_size = 1
     options = {"retries": int, "timeout": float, "concurrency": int, "rpm": float, "tpm": float}
 
-    def __init__(self, rest: str, *, retries: int = 2, timeout: float = 60.0, concurrency: int | None = None,
-                 rpm: float | None = None, tpm: float | None = None):
+    def __init__(self, rest: str, *, retries: int = DEFAULT_RETRIES, timeout: float = DEFAULT_TIMEOUT_S,
+                 concurrency: int | None = None, rpm: float | None = None, tpm: float | None = None):
         model, _, base_url = rest.partition("@")
         if not model:
-            raise UserError(f"no model name in spec 'openai:{rest}'", "--model")
+            raise UserError(f"no model name in spec 'openai:{rest}'", setting="model")
         if retries < 0:
-            raise UserError("must be 0 or more", "--retries")
+            raise UserError("must be 0 or more", setting="retries")
         if timeout <= 0:
-            raise UserError("must be more than 0 seconds", "--timeout")
-        for name, value in (("--rpm", rpm), ("--tpm", tpm)):
+            raise UserError("must be more than 0 seconds", setting="timeout")
+        for name, value in (("rpm", rpm), ("tpm", tpm)):
             if value is not None and value <= 0:
-                raise UserError("must be more than 0", name)
+                raise UserError("must be more than 0", setting=name)
         self.model = model
         base_url, key_env = keys.split_key_env(base_url) if base_url else (None, None)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -59,7 +60,7 @@ class OpenAIProvider(Provider):
         # host, any other endpoint only the key it names (?key_env=NAME); the rest get no Authorization.
         self._key = keys.key_for(self.base_url or keys.OFFICIAL_URL, key_env)
         if not self._key and not self.base_url:
-            raise UserError("OPENAI_API_KEY is not set (or give a base URL: openai:MODEL@http://host:port/v1)", "--model")
+            raise UserError("OPENAI_API_KEY is not set (or give a base URL: openai:MODEL@http://host:port/v1)", setting="model")
         # nor does a foreign host get the organisation and project ids the SDK reads from the environment
         away = () if keys.is_home(self.base_url or keys.OFFICIAL_URL) else ("OpenAI-Organization", "OpenAI-Project")
         self._headers = {name: openai.Omit() for name in (*away, *(() if self._key else ("Authorization",)))}

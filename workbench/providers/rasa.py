@@ -47,19 +47,19 @@ class RasaProvider(Provider):
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UserError(f"expected rasa:http://HOST:PORT, got rasa:{rest}", "--model")
+            raise UserError(f"expected rasa:http://HOST:PORT, got rasa:{rest}", setting="model")
         # the spec's own ?timeout=... wins over the engine-wide setting
         self.retries = _pick(opts.get("retries"), retries, 2)
         self.timeout = _pick(opts.get("timeout"), timeout, 30.0)
         self.max_concurrency = _pick(opts.get("concurrency"), concurrency, 8)
         if self.retries < 0 or self.timeout <= 0 or self.max_concurrency < 1:
-            raise UserError("retries must be 0 or more, timeout and concurrency more than 0", "--model")
+            raise UserError("retries must be 0 or more, timeout and concurrency more than 0", setting="model")
         self.spec = f"rasa:{rest}"
         self._parts = parts
         self._session = uuid.uuid4().hex[:12]
         self.status = server_status(self.url, min(self.timeout, 5.0))
         if self.status is None:
-            raise UserError(f"no Rasa server at {self.url}: {START_HINT}", "--model")
+            raise UserError(f"no Rasa server at {self.url}: {START_HINT}", setting="model")
         # Blocking HTTP in our own threads, one keep-alive connection each: the loop never waits on a socket.
         self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="rasa")
         self._local = threading.local()

@@ -96,7 +96,7 @@ if start:
         if not chosen or not model_specs or dataset is None:
             raise UserError("choose at least one prompt, one model and a dataset", "Run")
         prompts = [load_choice(*options[c]) for c in chosen]
-        dataset = filter_rows(dataset, where, "Row filter")
+        dataset = filter_rows(dataset, where)
         typed = [v for v in (",".join(metrics), more_metrics.strip()) if v]
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(typed or None),
                                 limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES},
