@@ -92,7 +92,7 @@ def resolve_session(con: Con, ref: str) -> str:
 def list_sessions(con: Con) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT s.id, s.name, s.kind, s.scale, s.runs, s.k, s.created_at,
+        SELECT s.id, s.name, s.kind, s.scale, s.runs, s.k, s.created_at, s.claim_timeout,
                (SELECT count(*) FROM annotation_items i WHERE i.session_id = s.id) AS n_items,
                (SELECT count(*) FROM ratings r WHERE r.session_id = s.id AND r.kind = s.scale) AS n_ratings,
                (SELECT count(DISTINCT r.annotator) FROM ratings r WHERE r.session_id = s.id) AS n_annotators
