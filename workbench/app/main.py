@@ -31,19 +31,21 @@ if sharing.annotate_only():  # outside raters: the blind Annotate page alone, no
     st.stop()
 context.warm_up()
 
-# A rater's link is the app's root with ?session=ID[&annotator=NAME]: it opens the Annotate page there. A link to
-# /annotate?... works too, but Streamlit's client first looks for its server under the page's path
-# (/annotate/_stcore/health and /host-config, answered 404 on purpose) and connects only on the retry.
-to_annotate = "session" in st.query_params
 PAGES = [
-    st.Page(HERE / "views" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=not to_annotate),
+    st.Page(HERE / "views" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),
     st.Page(HERE / "views" / "datasets.py", title="Datasets", icon=":material/table:"),
     st.Page(HERE / "views" / "models.py", title="Models", icon=":material/smart_toy:"),
     st.Page(HERE / "views" / "run.py", title="Run", icon=":material/play_arrow:"),
     st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/compare:"),
     st.Page(HERE / "views" / "export.py", title="Export", icon=":material/download:"),
-    st.Page(HERE / "views" / "annotate.py", title="Annotate", icon=":material/rate_review:", default=to_annotate),
+    st.Page(HERE / "views" / "annotate.py", title="Annotate", icon=":material/rate_review:"),
     st.Page(HERE / "views" / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ]
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+# A rater's link is the app's root with ?session=ID[&annotator=NAME]: it switches to the Annotate page within the
+# page (no reload). A link to /annotate?... works too, but on loading it Streamlit's client first looks for its
+# server under the page's path (/annotate/_stcore/health and /host-config, answered 404 on purpose).
+if page is PAGES[0] and "session" in st.query_params:
+    st.switch_page(PAGES[6], query_params=st.query_params.to_dict())
+page.run()
