@@ -36,8 +36,8 @@ _migrating = threading.Lock()
 # rating click's whole budget. A lingering connection keeps the file open between clicks, but never more than
 # HOLD_AT_MOST seconds in a row, then rests REST seconds (units of work open and close as usual meanwhile), so
 # another process (the CLI) still gets its turn at the file lock.
-HOLD_AT_MOST = 2.0
-REST = 0.5
+HOLD_AT_MOST = 5.0
+REST = 0.25
 _holds: dict[str, dict] = {}
 _rest_until: dict[str, float] = {}
 _holds_lock = threading.Lock()
