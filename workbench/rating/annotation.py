@@ -199,11 +199,11 @@ class SessionData:
                     reference=c["reference"], text_a=c["text_a"], text_b=c["text_b"], rating=rating)
 
 
-def load_session(con, session_id: str) -> SessionData:
-    """The session and the blind contents of all its items, in one read."""
+def load_session(con, session_id: str, item_idx: int | None = None) -> SessionData:
+    """The session and the blind contents of all its items (or of one), in one read."""
     info = store.get_session(con, session_id)
     contents = {}
-    for rec in store.item_outputs(con, session_id).to_dict(orient="records"):
+    for rec in store.item_outputs(con, session_id, item_idx).to_dict(orient="records"):
         row = dict(rec["row_data"])
         reference = row.pop(rec["reference_field"] or "reference", None)
         contents[int(rec["item_idx"])] = {
@@ -212,8 +212,9 @@ def load_session(con, session_id: str) -> SessionData:
     return SessionData(info, contents)
 
 
-def _data(con, session_id: str, data: SessionData | None) -> SessionData:
-    return data if data is not None and data.info["id"] == session_id else load_session(con, session_id)
+def _data(con, session_id: str, data: SessionData | None, item_idx: int) -> SessionData:
+    """The caller's SessionData, or a read of just this item's contents."""
+    return data if data is not None and data.info["id"] == session_id else load_session(con, session_id, item_idx)
 
 
 def next_item(con, session_id: str, annotator: str, data: SessionData | None = None) -> Item | None:
@@ -226,12 +227,12 @@ def next_item(con, session_id: str, annotator: str, data: SessionData | None = N
     item = store.next_assigned_unrated(con, session_id, annotator, session["scale"])
     if item is None and session["annotators"] is None:
         item = store.claim_item(con, session_id, annotator, session["k"], session["claim_timeout"])
-    return None if item is None else _data(con, session_id, data).item(item)
+    return None if item is None else _data(con, session_id, data, item).item(item)
 
 
 def get_item(con, session_id: str, item_idx: int, annotator: str, data: SessionData | None = None) -> Item:
     """An item assigned to this annotator (to review or change a rating)."""
-    data = _data(con, session_id, data)
+    data = _data(con, session_id, data, item_idx)
     annotator = _check_member(data.info, annotator)
     if not store.is_assigned(con, session_id, item_idx, annotator):
         raise UserError(f"item {item_idx} is not assigned to {annotator!r}", "item")
