@@ -5,10 +5,12 @@ Reported per N:
 - server CPU per rating: the Streamlit server process's CPU time (user + system, /proc via psutil) over the
   rating phase (after every page has loaded and the server is idle), divided by the ratings stored; also net of
   what the idle server burns by itself (measured for 3 s before the clicks: Streamlit's file pollers). Goal <= 30 ms.
-- click-to-next-item p50/p95: from the click to the next item's heading in the page. The browsers' CPU is
-  kept off the server's core: the server is pinned to CPU 0 and this process (with Playwright's driver and
-  Chromium, which inherit it) to CPU 1, so the browsers cannot slow the server down; the figure still includes
-  the page's own rendering on its core. Goal with 12 raters: p95 <= 1 s.
+- click-to-next-item p50/p95, twice. In the browsers: from the click to the next item's heading in the page,
+  which includes the pages' own work (12 Chromium renderers share one core here). On the server, with the
+  browsers' CPU excluded: the app logs (WORKBENCH_ANNOTATE_TIMING) the seconds from the click's callback to the
+  next item drawn, for every click; the server is pinned to CPU 0 and this process (with Playwright's driver
+  and Chromium, which inherit it) to CPU 1, so the browsers cannot slow the server down either. Goal with 12
+  raters: p95 <= 1 s (server figure).
 - first load: from opening the link to the first item, all pages opening at once (p50 / max).
 - stored / lost / duplicate: ratings in the database; clicks the page moved on from whose rating is missing;
   items rated more than once (k=1). Goal 0 lost, 0 duplicates, and the session completes (every item rated).
@@ -129,7 +131,8 @@ def one(n: int, items_per_rater: int, tmp: Path) -> dict:
         sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, k=1, seed=n))
         n_items = store.get_session(con, sid)["n_items"]
     out: dict = {"load": [], "latency": [], "clicks": {}}
-    with app_server(db) as url:
+    timing = tmp / f"timing{n}.txt"
+    with app_server(db, env={"WORKBENCH_ANNOTATE_TIMING": str(timing)}) as url:
         server = server_process(url)
         if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() >= 2:
             server.cpu_affinity([0])
@@ -142,6 +145,7 @@ def one(n: int, items_per_rater: int, tmp: Path) -> dict:
                                      [sid]).fetchall())
     stored = sum(c for _, c in per_item)
     lat = sorted(out["latency"])
+    served = sorted(float(x) for x in timing.read_text().split()) if timing.exists() else [float("nan")]
     return {
         "raters": n, "items": n_items, "stored": stored,
         "lost": sum(max(0, c - per_rater.get(r, 0)) for r, c in out["clicks"].items()),
@@ -150,6 +154,7 @@ def one(n: int, items_per_rater: int, tmp: Path) -> dict:
         "net_cpu_ms_per_rating": 1000 * (cpu - out["idle_rate"] * out["wall"]) / max(stored, 1),
         "p50_s": statistics.median(lat) if lat else float("nan"),
         "p95_s": lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else float("nan"),
+        "server_p50_s": statistics.median(served), "server_p95_s": served[min(len(served) - 1, int(0.95 * len(served)))],
         "first_load_p50_s": statistics.median(out["load"]), "first_load_max_s": max(out["load"]),
         "wall_s": out["wall"],
     }
@@ -169,7 +174,8 @@ def main() -> int:
                   f"{r['duplicates']}, complete {r['complete']}; server CPU {r['cpu_ms_per_rating']:.1f} ms/rating, "
                   f"{r['net_cpu_ms_per_rating']:.1f} without the idle server's own "
                   f"(goal 30: {r['cpu_ms_per_rating'] / 30:.2f}); click-to-next p50 {r['p50_s']:.3f} s, "
-                  f"p95 {r['p95_s']:.3f} s (goal 1 s: {r['p95_s']:.2f}); first load p50 {r['first_load_p50_s']:.1f} s,"
+                  f"p95 {r['p95_s']:.3f} s in the browsers; on the server p50 {r['server_p50_s']:.3f} s, p95 "
+                  f"{r['server_p95_s']:.3f} s (goal 1 s: {r['server_p95_s']:.2f}); first load p50 {r['first_load_p50_s']:.1f} s,"
                   f" max {r['first_load_max_s']:.1f} s; rating phase {r['wall_s']:.1f} s", flush=True)
     ok = all(r["lost"] == 0 and r["duplicates"] == 0 and r["complete"] for r in results)
     return 0 if ok else 1

@@ -13,6 +13,9 @@ claim (the next item) and one read for the progress; the session's items come fr
 
 from __future__ import annotations
 
+import os
+import time
+
 import streamlit as st
 
 from workbench import store
@@ -37,6 +40,9 @@ def session_label(r: dict) -> str:
 st.title("Annotate")
 db = context.db()
 LINGER = 1.0  # seconds the database stays open after a click (store.connect)
+# bench/bench_annotation_load.py: a file to append, per rating click, the seconds from the click's callback to
+# the next item drawn (the server's share of click-to-next-item, without any browser's time).
+TIMING_LOG = os.environ.get("WORKBENCH_ANNOTATE_TIMING")
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -83,6 +89,7 @@ st.query_params["annotator"] = name
 
 def rate(value: str, item_idx: int) -> None:
     """Button callback: store the rating with the comment and tags typed for this item, then move on."""
+    ss["ann_clicked"] = time.perf_counter()
     try:
         with store.connect(db, linger=LINGER) as con:
             annotation.record_rating(con, sid, item_idx, name, value, ss.get(f"ann_comment_{sid}_{item_idx}"),
@@ -135,6 +142,10 @@ def rating_panel() -> None:
     if "ann_flash" in ss:
         st.toast(ss.pop("ann_flash"), icon=":material/check:")
     draw(data, item, progress, reviewing)
+    clicked = ss.pop("ann_clicked", None)
+    if TIMING_LOG and clicked is not None:
+        with open(TIMING_LOG, "a") as f:
+            f.write(f"{time.perf_counter() - clicked:.6f}\n")
 
 
 def draw(data: annotation.SessionData, item: annotation.Item | None, progress: annotation.Progress,
