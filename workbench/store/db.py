@@ -32,12 +32,12 @@ LOCK_WAIT_SECONDS = 15.0
 _migrated: set[str] = set()
 _open_close = threading.Lock()
 _migrating = threading.Lock()
-# connect(linger=...): opening and closing the file costs ~25 ms of CPU (the close checkpoints), more than a
-# rating click's whole budget. A lingering connection keeps the file open between clicks, but never more than
-# HOLD_AT_MOST seconds in a row, then rests REST seconds (units of work open and close as usual meanwhile), so
-# another process (the CLI) still gets its turn at the file lock.
+# connect(linger=...): opening and closing the file costs ~25 ms of CPU (the close checkpoints), about a rating
+# click's whole budget. A lingering connection keeps the file open between clicks, but never more than
+# HOLD_AT_MOST seconds in a row; then the file is left free for REST seconds (lingering callers wait that out,
+# which delays a click by at most REST), so another process (the CLI, retrying every <= 0.5 s) gets its turn.
 HOLD_AT_MOST = 5.0
-REST = 0.25
+REST = 0.3
 _holds: dict[str, dict] = {}
 _rest_until: dict[str, float] = {}
 _holds_lock = threading.Lock()
@@ -63,6 +63,8 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
     """
     path = db_path(path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if linger > 0:
+        time.sleep(max(0.0, _rest_until.get(path, 0.0) - time.monotonic()))
     deadline = time.monotonic() + wait
     delay = 0.02
     while True:
