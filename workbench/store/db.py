@@ -116,10 +116,12 @@ def _let_go(path: str) -> None:
         with _holds_lock:
             hold = _holds[path]
             now = time.monotonic()
-            due = min(hold["last"] + hold["linger"], hold["since"] + HOLD_AT_MOST)
+            capped = hold["since"] + HOLD_AT_MOST
+            due = min(hold["last"] + hold["linger"], capped)
             if now >= due:
                 del _holds[path]
-                _rest_until[path] = now + REST
+                if due == capped:  # let go while clicks kept coming: leave the file free for a moment
+                    _rest_until[path] = now + REST
                 break
         time.sleep(max(0.01, due - now))
     with _open_close:
