@@ -84,3 +84,32 @@ def test_blind_pairwise_rating_with_keys_and_resume(tmp_path):
         page.get_by_role("heading", name="Item 3 of 6").wait_for()
         assert [r[:2] for r in wait_for_ratings(db, sid, 2)] == [(0, "A"), (1, "B")]
         screenshot(page, "annotate-2-resumed")
+
+
+def test_rater_link_loads_without_404s_and_stop_rating_frees_the_item(tmp_path):
+    """The link a rater gets (app root, ?session=ID&annotator=NAME) opens the Annotate page with no failed
+    request: a link to /annotate?... makes Streamlit's client probe /annotate/_stcore/health and host-config
+    (404) before it finds its server at the root."""
+    db = str(tmp_path / "wb.duckdb")
+    runs = make_runs(db, VARIANTS, n_rows=3, answer=answer)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, seed=1))
+
+    with app_server(db) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(30_000)
+        failed = []
+        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+        page.goto(f"{url}/?session={sid}&annotator=ann")
+        page.get_by_role("heading", name="Item 1 of 3").wait_for()
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Leaderboard", exact=True).wait_for()  # settled
+        page.get_by_role("button", name="A is better").click()
+        assert len(wait_for_ratings(db, sid, 1)) == 1
+        page.get_by_role("heading", name="Item 2 of 3").wait_for()
+        page.get_by_role("button", name="Stop rating").click()
+        page.get_by_text("You stopped rating").wait_for()
+        assert failed == []
+        with store.connect(db) as con:
+            assert an.open_claims(con, sid).empty  # item 2 is back in the pool
+            assert an.next_item(con, sid, "bob").item_idx == 1
+        page.close()

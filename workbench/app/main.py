@@ -43,4 +43,10 @@ PAGES = [
     st.Page(HERE / "views" / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ]
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+# A rater's link is the app's root with ?session=ID[&annotator=NAME]: it switches to the Annotate page within the
+# page (no reload). A link to /annotate?... works too, but on loading it Streamlit's client first looks for its
+# server under the page's path (/annotate/_stcore/health and /host-config, answered 404 on purpose).
+if page is PAGES[0] and "session" in st.query_params:
+    st.switch_page(PAGES[6], query_params=st.query_params.to_dict())
+page.run()

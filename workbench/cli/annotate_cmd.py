@@ -24,6 +24,9 @@ def register(sub, common) -> None:
     c.add_argument("--rubric", metavar="TEXT", help="shown to annotators (default: a short rubric for the scale)")
     c.add_argument("--tags", metavar="LIST", help="comma-separated tag choices")
     c.add_argument("--name", metavar="NAME")
+    c.add_argument("--claim-timeout", type=float, default=900.0, metavar="SECONDS",
+                   help="open sessions: an unrated claim goes back to the pool after this long (default 900 = "
+                        "15 minutes), or at once when its rater stops")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=create)
 
@@ -80,14 +83,15 @@ def create(args: argparse.Namespace) -> int:
 
     spec = annotation.SessionSpec(runs=args.runs, pairwise=args.pairwise, k=args.k, seed=args.seed,
                                   scale=args.scale, rubric=args.rubric, annotators=_split(args.annotators),
-                                  name=args.name)
+                                  name=args.name, claim_timeout=args.claim_timeout)
     if args.tags is not None:
         spec.tags = _split(args.tags) or []
     with store.connect(args.db) as con:
         sid = annotation.create_session(con, spec)
         info = store.get_session(con, sid)
     if args.json:
-        print_json({k: info[k] for k in ("id", "kind", "scale", "runs", "seed", "k", "annotators", "n_items")})
+        print_json({k: info[k] for k in ("id", "kind", "scale", "runs", "seed", "k", "annotators", "n_items",
+                                         "claim_timeout")})
         return 0
     print(sid)
     print(f"{info['n_items']} {info['kind']} items ({info['scale']}), k={info['k']}, seed {info['seed']}; "

@@ -9,6 +9,12 @@ Assignment: each item goes to k annotators. With a roster (names given up front)
 at creation, balanced; without one, an annotator claims the next item that still has fewer than k
 annotators when they ask for it, so anyone can join. Resuming is asking for the next item again: it is
 the first assigned item this annotator has not rated, in the stored order.
+
+Claims do not strand work: an unrated claim lasts the session's claim_timeout (default 15 minutes), and
+goes back to the pool at once when its rater leaves (`leave`) or the session owner releases it. The
+rater who held a released item gets it back first if it is still free; a late rating of a lapsed claim
+is stored when nobody else has taken the item, and refused when someone has (never two raters for one
+place).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ RUBRICS = {
 DEFAULT_TAGS = ["wrong facts", "incomplete", "off topic", "too long", "bad format", "tone", "unsafe"]
 MAX_COMMENT = 5000
 MAX_NAME = 100
+DEFAULT_CLAIM_TIMEOUT = 15 * 60.0  # seconds an unrated claim lasts
 
 
 @dataclass
@@ -67,6 +74,7 @@ class Progress:
     session_ratings: int
     session_target: int  # items x k
     n_items: int
+    previous: int | None = None  # this annotator's rated item just before the one shown (or their last)
 
     @property
     def done(self) -> bool:
@@ -84,6 +92,7 @@ class SessionSpec:
     annotators: list[str] | None = None
     tags: list[str] = field(default_factory=lambda: list(DEFAULT_TAGS))
     name: str | None = None
+    claim_timeout: float = DEFAULT_CLAIM_TIMEOUT
 
 
 def create_session(con, spec: SessionSpec) -> str:
@@ -99,6 +108,8 @@ def create_session(con, spec: SessionSpec) -> str:
                         "(single: likert or thumbs)", setting="scale")
     if spec.k < 1:
         raise UserError("must be at least 1", setting="annotators_per_item")
+    if not spec.claim_timeout > 0:  # also refuses NaN
+        raise UserError("must be a positive number of seconds", setting="claim_timeout")
     roster = _clean_roster(spec.annotators)
     if roster is not None and spec.k > len(roster):
         raise UserError(f"k={spec.k} annotators per item but only {len(roster)} on the roster", setting="annotators_per_item")
@@ -128,6 +139,7 @@ def create_session(con, spec: SessionSpec) -> str:
         "id": session_id, "name": spec.name, "kind": "pairwise" if spec.pairwise else "single", "scale": scale,
         "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or RUBRICS[scale],
         "tags": list(dict.fromkeys(t.strip() for t in spec.tags if t.strip())),
+        "claim_timeout": float(spec.claim_timeout),
     }, items, assignments)
     return session_id
 
@@ -172,23 +184,64 @@ def _check_member(session: dict[str, Any], annotator: str) -> str:
     return annotator
 
 
-def next_item(con, session_id: str, annotator: str) -> Item | None:
-    """The first assigned item this annotator has not rated; claims a new one when none is left. None: done."""
-    session = store.get_session(con, session_id)
+@dataclass
+class SessionData:
+    """A session's settings and its items' blind contents: they never change, so a server may keep them
+    (the Annotate page does, per session) and answer each click with one small write and one small read."""
+
+    info: dict[str, Any]
+    contents: dict[int, dict[str, Any]]
+
+    def item(self, item_idx: int, rating: dict[str, Any] | None = None) -> Item:
+        c = self.contents[item_idx]
+        info = self.info
+        return Item(session_id=info["id"], item_idx=item_idx, kind=info["kind"], scale=info["scale"],
+                    rubric=info["rubric"], tags=list(info["tags"] or []), inputs=dict(c["inputs"]),
+                    reference=c["reference"], text_a=c["text_a"], text_b=c["text_b"], rating=rating)
+
+
+def load_session(con, session_id: str, item_idx: int | None = None) -> SessionData:
+    """The session and the blind contents of all its items (or of one), in one read."""
+    info = store.get_session(con, session_id)
+    contents = {}
+    for rec in store.item_outputs(con, session_id, item_idx).to_dict(orient="records"):
+        row = dict(rec["row_data"])
+        reference = row.pop(rec["reference_field"] or "reference", None)
+        c = {"inputs": row, "reference": None if reference is None else str(reference), "text_a": str(rec["text_a"]),
+             "text_b": None if info["kind"] == "single" else str(rec["text_b"])}
+        if "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # a whole conversation
+            whole = conversation_item(con, Item(session_id=session_id, item_idx=int(rec["item_idx"]), kind=info["kind"],
+                                                scale=info["scale"], rubric=info["rubric"], tags=[], **c), rec)
+            c = {"inputs": whole.inputs, "reference": whole.reference, "text_a": whole.text_a, "text_b": whole.text_b}
+        contents[int(rec["item_idx"])] = c
+    return SessionData(info, contents)
+
+
+def _data(con, session_id: str, data: SessionData | None, item_idx: int) -> SessionData:
+    """The caller's SessionData, or a read of just this item's contents."""
+    return data if data is not None and data.info["id"] == session_id else load_session(con, session_id, item_idx)
+
+
+def next_item(con, session_id: str, annotator: str, data: SessionData | None = None) -> Item | None:
+    """The first item this annotator holds and has not rated; claims a new one when none is left. None: done.
+
+    Pass `data` (load_session) to skip re-reading the session.
+    """
+    session = data.info if data is not None and data.info["id"] == session_id else store.get_session(con, session_id)
     annotator = _check_member(session, annotator)
     item = store.next_assigned_unrated(con, session_id, annotator, session["scale"])
     if item is None and session["annotators"] is None:
-        item = store.claim_item(con, session_id, annotator, session["k"])
-    return None if item is None else _load_item(con, session, item, annotator)
+        item = store.claim_item(con, session_id, annotator, session["k"], session["claim_timeout"])
+    return None if item is None else _data(con, session_id, data, item).item(item)
 
 
-def get_item(con, session_id: str, item_idx: int, annotator: str) -> Item:
+def get_item(con, session_id: str, item_idx: int, annotator: str, data: SessionData | None = None) -> Item:
     """An item assigned to this annotator (to review or change a rating)."""
-    session = store.get_session(con, session_id)
-    annotator = _check_member(session, annotator)
+    data = _data(con, session_id, data, item_idx)
+    annotator = _check_member(data.info, annotator)
     if not store.is_assigned(con, session_id, item_idx, annotator):
         raise UserError(f"item {item_idx} is not assigned to {annotator!r}", "item")
-    return _load_item(con, session, item_idx, annotator)
+    return data.item(item_idx, store.get_rating(con, session_id, item_idx, annotator, data.info["scale"]))
 
 
 def previous_rated(con, session_id: str, annotator: str, before: int | None) -> int | None:
@@ -199,27 +252,11 @@ def previous_rated(con, session_id: str, annotator: str, before: int | None) -> 
     return earlier[-1] if earlier else None
 
 
-def _load_item(con, session: dict[str, Any], item_idx: int, annotator: str) -> Item:
-    rec = store.item_outputs(con, session["id"], item_idx).iloc[0]
-    row = dict(rec["row_data"])
-    ref_field = rec["reference_field"] or "reference"
-    reference = row.pop(ref_field, None)
-    item = Item(
-        session_id=session["id"], item_idx=item_idx, kind=session["kind"], scale=session["scale"],
-        rubric=session["rubric"], tags=list(session["tags"] or []), inputs=row,
-        reference=None if reference is None else str(reference), text_a=str(rec["text_a"]),
-        text_b=None if session["kind"] == "single" else str(rec["text_b"]),
-        rating=store.get_rating(con, session["id"], item_idx, annotator, session["scale"]),
-    )
-    if "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # a whole conversation
-        item = conversation_item(con, item, rec)
-    return item
-
-
 def record_rating(con, session_id: str, item_idx: int, annotator: str, value: Any, comment: str | None = None,
-                  tags: list[str] | None = None) -> None:
-    """Store (or overwrite) this annotator's rating of an item assigned to them."""
-    session = store.get_session(con, session_id)
+                  tags: list[str] | None = None, session: dict[str, Any] | None = None) -> str:
+    """Store (or overwrite) this annotator's rating of an item they hold; "held" or "reclaimed" (see
+    store.rate_held_item). A claim that lapsed while someone else took the item is refused."""
+    session = session if session is not None and session["id"] == session_id else store.get_session(con, session_id)
     annotator = _check_member(session, annotator)
     scale = session["scale"]
     value = str(value).strip()
@@ -230,26 +267,48 @@ def record_rating(con, session_id: str, item_idx: int, annotator: str, value: An
     comment = (comment or "").strip() or None
     if comment and len(comment) > MAX_COMMENT:
         raise UserError(f"comment longer than {MAX_COMMENT} characters", "comment")
-    if not store.is_assigned(con, session_id, item_idx, annotator):
-        raise UserError(f"item {item_idx} is not assigned to {annotator!r}", "item")
     clean_tags = list(dict.fromkeys(t.strip() for t in (tags or []) if t and t.strip()))
-    store.upsert_ratings(con, [{"session_id": session_id, "item_idx": item_idx, "annotator": annotator,
-                                "kind": scale, "value": value, "comment": comment, "tags": clean_tags}])
+    outcome = store.rate_held_item(con, {"session_id": session_id, "item_idx": item_idx, "annotator": annotator,
+                                         "kind": scale, "value": value, "comment": comment, "tags": clean_tags},
+                                   session["k"])
+    if outcome == "not_assigned":
+        raise UserError(f"item {item_idx} is not assigned to {annotator!r}", "item")
+    if outcome == "taken":
+        raise UserError(f"item {item_idx + 1} went back to the pool (unrated for {_duration(session['claim_timeout'])}"
+                        " or released) and another rater has it now; your rating of it was not stored", "item")
+    return outcome
 
 
-def progress(con, session_id: str, annotator: str | None = None) -> Progress:
-    session = store.get_session(con, session_id)
+def leave(con, session_id: str, annotator: str) -> int:
+    """The annotator stops (or switches session): their unrated claims go back to the pool now; how many."""
+    return store.release_claims(con, session_id, check_annotator(annotator))
+
+
+def release(con, session_id: str, item_idx: int, annotator: str) -> int:
+    """The session owner hands one claimed, unrated item back to the pool; 0 if it was rated or gone meanwhile."""
+    return store.release_claims(con, session_id, annotator, int(item_idx))
+
+
+def open_claims(con, session_id: str):
+    """Claimed-but-unrated items with their rater, age and deadline (the Leaderboard page lists them)."""
+    return store.open_claims(con, session_id)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def progress(con, session_id: str, annotator: str | None = None, before: int | None = None,
+             session: dict[str, Any] | None = None) -> Progress:
+    """Counts for a progress bar (one read when `session` is given); `previous` is the annotator's rated
+    item just before `before` (their last rated one when before is None)."""
+    session = session if session is not None and session["id"] == session_id else store.get_session(con, session_id)
     n, k = session["n_items"], session["k"]
-    rated = assigned = 0
-    remaining = 0
-    if annotator:
-        annotator = check_annotator(annotator)
-        rated, assigned = store.annotator_progress(con, session_id, annotator, session["scale"])
-        remaining = assigned - rated
-        if session["annotators"] is None:
-            remaining += store.claimable_count(con, session_id, annotator, k)
-    return Progress(rated, assigned, remaining, store.session_rating_count(con, session_id, session["scale"]),
-                    n * k, n)
+    if not annotator:
+        return Progress(0, 0, 0, store.session_rating_count(con, session_id, session["scale"]), n * k, n)
+    c = store.progress_counts(con, session_id, check_annotator(annotator), session["scale"], k, before)
+    remaining = c["assigned"] - c["rated"] + (c["claimable"] if session["annotators"] is None else 0)
+    return Progress(c["rated"], c["assigned"], remaining, c["session_ratings"], n * k, n, c["previous"])
 
 
 # -- tables for the analyses (unblinded: they name the runs) -----------------------------------------

@@ -45,8 +45,12 @@ from workbench.store.ratings import (
     list_sessions,
     load_ratings,
     next_assigned_unrated,
+    open_claims,
     output_scores,
+    progress_counts,
+    rate_held_item,
     rated_items,
+    release_claims,
     resolve_session,
     session_rating_count,
     upsert_ratings,
@@ -91,7 +95,7 @@ __all__ += [
     "annotator_progress", "assigned_items", "claim_item", "claimable_count", "create_session", "get_rating",
     "get_session", "is_assigned", "item_outputs", "list_sessions", "load_ratings", "next_assigned_unrated",
     "output_scores", "rated_items", "resolve_session", "session_rating_count", "upsert_ratings",
-    "usable_outputs",
+    "usable_outputs", "open_claims", "progress_counts", "rate_held_item", "release_claims",
 ]
 __all__ += [
     "get_knowledge_base", "get_knowledge_version", "knowledge_chunks", "knowledge_version_exists",

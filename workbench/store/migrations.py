@@ -276,4 +276,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE runs ADD COLUMN history VARCHAR;
         """,
     ),
+    (
+        10,
+        "annotation: claims expire and go back to the pool",
+        # An open session's claim lasts claim_timeout seconds unless rated (expires_at NULL once rated, and for
+        # roster assignments); an expired, left or released claim keeps its row with released_at set, so the
+        # rater who held it gets it back first if it is still free. n_assigned counts unreleased rows.
+        # Unrated claims made before this migration get the default timeout from their claim time.
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN claim_timeout DOUBLE DEFAULT 900;
+        ALTER TABLE annotation_assignments ADD COLUMN expires_at TIMESTAMP;
+        ALTER TABLE annotation_assignments ADD COLUMN released_at TIMESTAMP;
+        UPDATE annotation_sessions SET claim_timeout = 900;
+        UPDATE annotation_assignments a SET expires_at = a.assigned_at + INTERVAL 900 SECOND
+        FROM annotation_sessions s
+        WHERE s.id = a.session_id AND s.annotators IS NULL
+          AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.session_id = a.session_id AND r.item_idx = a.item_idx
+                          AND r.annotator = a.annotator AND r.kind = s.scale);
+        """,
+    ),
 ]

@@ -7,7 +7,9 @@ write conflict between two connections of one process (the app serves every anno
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,13 +28,19 @@ T = TypeVar("T")
 ITEM_COLUMNS = ["session_id", "item_idx", "row_idx", "repeat_idx", "run_a", "run_b", "n_assigned"]
 RATING_COLUMNS = ["session_id", "item_idx", "annotator", "kind", "value", "comment", "tags", "rated_at"]
 CONFLICT_RETRIES = 50
+# Claims, releases and ratings of held items run one at a time in a process. Another process cannot run
+# any transaction meanwhile (DuckDB's file lock), and within the app's process this leaves nothing to
+# MVCC's conflict detection: under heavy load, 4 threads racing across 50 ms expiries once ended with two
+# live k=1 claims on one item when the transactions were left to conflict. Each is a few small statements.
+_claims = threading.Lock()
 
 
-def _transaction(con: Con, work: Callable[[], T]) -> T:
-    """Run `work` in a transaction; retry it when another connection wrote the same rows first."""
+def _transaction(con: Con, work: Callable[[], T], serial: bool = False) -> T:
+    """Run `work` in a transaction; retry it when another connection wrote the same rows first.
+    `serial`: one such transaction at a time in this process (claims)."""
     for attempt in range(CONFLICT_RETRIES):
         try:
-            with transaction(con):
+            with _claims if serial else contextlib.nullcontext(), transaction(con):
                 return work()
         except duckdb.TransactionException:
             if attempt == CONFLICT_RETRIES - 1:
@@ -52,10 +60,11 @@ def create_session(con: Con, session: dict[str, Any], items: pd.DataFrame, assig
     """Store a session with its items (in their shuffled order) and any up-front assignments, atomically."""
     def work() -> None:
         con.execute(
-            "INSERT INTO annotation_sessions (id, name, kind, scale, runs, seed, k, annotators, rubric, tags) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO annotation_sessions (id, name, kind, scale, runs, seed, k, annotators, rubric, tags, "
+            "claim_timeout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [session["id"], session.get("name"), session["kind"], session["scale"], session["runs"], session["seed"],
-             session["k"], session.get("annotators"), session["rubric"], session.get("tags")],
+             session["k"], session.get("annotators"), session["rubric"], session.get("tags"),
+             session["claim_timeout"]],
         )
         _insert_frame(con, "annotation_items", items[ITEM_COLUMNS])
         if not assignments.empty:
@@ -83,7 +92,7 @@ def resolve_session(con: Con, ref: str) -> str:
 def list_sessions(con: Con) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT s.id, s.name, s.kind, s.scale, s.runs, s.k, s.created_at,
+        SELECT s.id, s.name, s.kind, s.scale, s.runs, s.k, s.created_at, s.claim_timeout,
                (SELECT count(*) FROM annotation_items i WHERE i.session_id = s.id) AS n_items,
                (SELECT count(*) FROM ratings r WHERE r.session_id = s.id AND r.kind = s.scale) AS n_ratings,
                (SELECT count(DISTINCT r.annotator) FROM ratings r WHERE r.session_id = s.id) AS n_annotators
@@ -102,12 +111,18 @@ def usable_outputs(con: Con, run_ids: list[str]) -> pd.DataFrame:
     ).df()
 
 
-# -- assignment and progress -------------------------------------------------------------------------
+# -- assignment, claims and progress -------------------------------------------------------------------
+# A claim is live while it is not released and (rated, a roster deal, or) its deadline has not passed.
+NOW = "CAST(current_timestamp AS TIMESTAMP)"
+LIVE = f"a.released_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > {NOW})"
+
+
 def next_assigned_unrated(con: Con, session_id: str, annotator: str, kind: str) -> int | None:
+    """The first item (stored order) this annotator holds live and has not rated."""
     row = con.execute(
-        """
+        f"""
         SELECT a.item_idx FROM annotation_assignments a
-        WHERE a.session_id = ? AND a.annotator = ?
+        WHERE a.session_id = ? AND a.annotator = ? AND {LIVE}
           AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.session_id = a.session_id AND r.item_idx = a.item_idx
                           AND r.annotator = a.annotator AND r.kind = ?)
         ORDER BY a.item_idx LIMIT 1
@@ -117,56 +132,176 @@ def next_assigned_unrated(con: Con, session_id: str, annotator: str, kind: str) 
     return None if row is None else int(row[0])
 
 
-def claim_item(con: Con, session_id: str, annotator: str, k: int) -> int | None:
-    """Assign the first item (stored order) that has fewer than k annotators and not this one.
+def _release(con: Con, session_id: str, where: str, params: list) -> list[int]:
+    """Release the unrated claims matching `where` (on alias-free columns) and recount their items."""
+    items = [int(i) for (i,) in con.execute(
+        f"UPDATE annotation_assignments SET released_at = {NOW}, expires_at = NULL "
+        f"WHERE session_id = ? AND released_at IS NULL AND expires_at IS NOT NULL AND {where} RETURNING item_idx",
+        [session_id, *params]).fetchall()]
+    if items:
+        con.execute(
+            """
+            UPDATE annotation_items SET n_assigned = (
+                SELECT count(*) FROM annotation_assignments a WHERE a.session_id = annotation_items.session_id
+                AND a.item_idx = annotation_items.item_idx AND a.released_at IS NULL)
+            WHERE session_id = ? AND list_contains(?, item_idx)
+            """, [session_id, sorted(set(items))])
+    return items
 
-    Bumping n_assigned makes two annotators racing for an item's last place conflict; the loser retries.
+
+def claim_item(con: Con, session_id: str, annotator: str, k: int, timeout: float) -> int | None:
+    """Give this annotator the first free item: fewer than k live claims and not theirs already.
+
+    Expired claims go back to the pool first. An item this annotator held before (left, expired) comes
+    first when it is free again, so a returning rater resumes where they were. Updating n_assigned (and
+    the expired claims' rows) makes two annotators racing for a place, or for an expired claim, conflict;
+    the loser retries and sees the winner's claim.
     """
     def work() -> int | None:
+        _release(con, session_id, f"expires_at <= {NOW}", [])
         row = con.execute(
             """
             SELECT i.item_idx FROM annotation_items i
-            WHERE i.session_id = ? AND i.n_assigned < ?
-              AND NOT EXISTS (SELECT 1 FROM annotation_assignments a WHERE a.session_id = i.session_id
-                              AND a.item_idx = i.item_idx AND a.annotator = ?)
-            ORDER BY i.item_idx LIMIT 1
+            LEFT JOIN annotation_assignments a ON a.session_id = i.session_id AND a.item_idx = i.item_idx
+                 AND a.annotator = ?
+            WHERE i.session_id = ? AND i.n_assigned < ? AND (a.annotator IS NULL OR a.released_at IS NOT NULL)
+            ORDER BY a.annotator IS NULL, i.item_idx LIMIT 1
             """,
-            [session_id, k, annotator],
+            [annotator, session_id, k],
         ).fetchone()
         if row is None:
             return None
         item = int(row[0])
         con.execute("UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ?",
                     [session_id, item])
-        con.execute("INSERT INTO annotation_assignments (session_id, item_idx, annotator) VALUES (?, ?, ?)",
-                    [session_id, item, annotator])
+        con.execute(
+            f"""
+            INSERT INTO annotation_assignments (session_id, item_idx, annotator, assigned_at, expires_at)
+            VALUES (?, ?, ?, {NOW}, {NOW} + to_microseconds(CAST(? * 1e6 AS BIGINT)))
+            ON CONFLICT (session_id, item_idx, annotator) DO UPDATE SET assigned_at = excluded.assigned_at,
+                expires_at = excluded.expires_at, released_at = NULL
+            """,
+            [session_id, item, annotator, float(timeout)])
         return item
 
-    return _transaction(con, work)
+    return _transaction(con, work, serial=True)
+
+
+def release_claims(con: Con, session_id: str, annotator: str | None = None, item_idx: int | None = None) -> int:
+    """Send unrated claims back to the pool now (a rater who left; the owner releasing); how many.
+
+    Roster deals are not claims and stay where they are.
+    """
+    where, params = "true", []
+    if annotator is not None:
+        where, params = "annotator = ?", [annotator]
+    if item_idx is not None:
+        where, params = f"{where} AND item_idx = ?", [*params, item_idx]
+    return len(_transaction(con, lambda: _release(con, session_id, where, params), serial=True))
+
+
+def rate_held_item(con: Con, rating: dict[str, Any], k: int) -> str:
+    """Store a rating of an item the annotator holds, in one transaction; what happened.
+
+    "held": the claim was live (or a roster deal, or already rated). "reclaimed": the claim had lapsed but
+    the item is still free, so it is theirs again. "taken": it lapsed and someone else holds it now.
+    "not_assigned": it was never theirs. Rating clears the claim's deadline: that write makes a rating
+    and a rival releasing the same expired claim conflict, so one of them sees the other's result.
+    """
+    key = [rating["session_id"], rating["item_idx"], rating["annotator"]]
+
+    def work() -> str:
+        held = con.execute(
+            "UPDATE annotation_assignments SET expires_at = NULL WHERE session_id = ? AND item_idx = ? "
+            "AND annotator = ? AND released_at IS NULL RETURNING 1", key).fetchall()
+        outcome = "held"
+        if not held:
+            mine = con.execute("SELECT 1 FROM annotation_assignments WHERE session_id = ? AND item_idx = ? "
+                               "AND annotator = ?", key).fetchone()
+            if mine is None:
+                return "not_assigned"
+            free = con.execute(
+                "UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ? "
+                "AND n_assigned < ? RETURNING 1", [*key[:2], k]).fetchall()
+            if not free:
+                return "taken"
+            con.execute("UPDATE annotation_assignments SET released_at = NULL, expires_at = NULL, "
+                        f"assigned_at = {NOW} WHERE session_id = ? AND item_idx = ? AND annotator = ?", key)
+            outcome = "reclaimed"
+        _upsert_one(con, rating)
+        return outcome
+
+    return _transaction(con, work, serial=True)
+
+
+def open_claims(con: Con, session_id: str) -> pd.DataFrame:
+    """Claimed but unrated items: who holds each, since when, until when, and whether it has expired."""
+    return con.execute(
+        f"""
+        SELECT a.item_idx, a.annotator, a.assigned_at AS claimed_at, a.expires_at,
+               date_diff('second', a.assigned_at, {NOW}) AS age_s, a.expires_at <= {NOW} AS expired
+        FROM annotation_assignments a
+        WHERE a.session_id = ? AND a.released_at IS NULL AND a.expires_at IS NOT NULL
+        ORDER BY a.assigned_at, a.item_idx
+        """, [session_id]).df()
+
+
+def progress_counts(con: Con, session_id: str, annotator: str, kind: str, k: int,
+                    before: int | None = None) -> dict[str, Any]:
+    """One read for the Annotate page: this annotator's rated and live items, what they can still claim,
+    the session's ratings, and their last rated item before `before` (None: their last rated item)."""
+    row = con.execute(
+        f"""
+        WITH mine AS (
+            SELECT a.item_idx, r.item_idx IS NOT NULL AS rated FROM annotation_assignments a
+            LEFT JOIN ratings r ON r.session_id = a.session_id AND r.item_idx = a.item_idx
+                 AND r.annotator = a.annotator AND r.kind = $kind
+            WHERE a.session_id = $sid AND a.annotator = $who AND {LIVE}),
+        live AS (
+            SELECT a.item_idx, count(*) AS n FROM annotation_assignments a
+            WHERE a.session_id = $sid AND {LIVE} GROUP BY a.item_idx)
+        SELECT
+            (SELECT count(*) FILTER (WHERE rated) FROM mine),
+            (SELECT count(*) FROM mine),
+            (SELECT count(*) FROM annotation_items i LEFT JOIN live ON live.item_idx = i.item_idx
+             WHERE i.session_id = $sid AND coalesce(live.n, 0) < $k
+               AND i.item_idx NOT IN (SELECT item_idx FROM mine)),
+            (SELECT count(*) FROM ratings WHERE session_id = $sid AND kind = $kind),
+            (SELECT max(item_idx) FROM ratings WHERE session_id = $sid AND annotator = $who AND kind = $kind
+               AND ($before IS NULL OR item_idx < $before))
+        """,
+        {"sid": session_id, "who": annotator, "kind": kind, "k": k, "before": before}).fetchone()
+    rated, assigned, claimable, session_ratings, previous = row
+    return {"rated": int(rated), "assigned": int(assigned), "claimable": int(claimable),
+            "session_ratings": int(session_ratings), "previous": None if previous is None else int(previous)}
 
 
 def claimable_count(con: Con, session_id: str, annotator: str, k: int) -> int:
-    """Items this annotator could still claim: fewer than k annotators and not already theirs."""
+    """Items this annotator could still claim: fewer than k live claims and none of them theirs."""
     return int(con.execute(
-        """
+        f"""
         SELECT count(*) FROM annotation_items i
-        WHERE i.session_id = ? AND i.n_assigned < ?
+        WHERE i.session_id = ?
+          AND (SELECT count(*) FROM annotation_assignments a WHERE a.session_id = i.session_id
+               AND a.item_idx = i.item_idx AND {LIVE}) < ?
           AND NOT EXISTS (SELECT 1 FROM annotation_assignments a WHERE a.session_id = i.session_id
-                          AND a.item_idx = i.item_idx AND a.annotator = ?)
+                          AND a.item_idx = i.item_idx AND a.annotator = ? AND {LIVE})
         """,
         [session_id, k, annotator]).fetchone()[0])
 
 
 def assigned_items(con: Con, session_id: str, annotator: str) -> list[int]:
-    """Items assigned to this annotator, in the stored order."""
+    """Items assigned to this annotator (not released), in the stored order."""
     return [int(i) for (i,) in con.execute(
-        "SELECT item_idx FROM annotation_assignments WHERE session_id = ? AND annotator = ? ORDER BY item_idx",
+        "SELECT item_idx FROM annotation_assignments WHERE session_id = ? AND annotator = ? AND released_at IS NULL "
+        "ORDER BY item_idx",
         [session_id, annotator]).fetchall()]
 
 
 def is_assigned(con: Con, session_id: str, item_idx: int, annotator: str) -> bool:
-    return con.execute("SELECT 1 FROM annotation_assignments WHERE session_id = ? AND item_idx = ? AND annotator = ?",
-                       [session_id, item_idx, annotator]).fetchone() is not None
+    """The annotator holds the item (a live or rated claim, or a roster deal); a released claim is not theirs."""
+    return con.execute("SELECT 1 FROM annotation_assignments WHERE session_id = ? AND item_idx = ? AND annotator = ? "
+                       "AND released_at IS NULL", [session_id, item_idx, annotator]).fetchone() is not None
 
 
 def annotator_progress(con: Con, session_id: str, annotator: str, kind: str) -> tuple[int, int]:
@@ -176,7 +311,7 @@ def annotator_progress(con: Con, session_id: str, annotator: str, kind: str) -> 
         SELECT count(r.item_idx), count(*) FROM annotation_assignments a
         LEFT JOIN ratings r ON r.session_id = a.session_id AND r.item_idx = a.item_idx
              AND r.annotator = a.annotator AND r.kind = ?
-        WHERE a.session_id = ? AND a.annotator = ?
+        WHERE a.session_id = ? AND a.annotator = ? AND a.released_at IS NULL
         """,
         [kind, session_id, annotator],
     ).fetchone()
@@ -201,16 +336,19 @@ def upsert_ratings(con: Con, ratings: list[dict[str, Any]]) -> None:
         return
     cols = RATING_COLUMNS[:-1]
     if len(ratings) == 1:  # one click in the app: a plain statement is several times faster than a frame
-        r = ratings[0]
-        _transaction(con, lambda: con.execute(
-            f"INSERT OR REPLACE INTO ratings ({', '.join(cols)}, rated_at) VALUES (?, ?, ?, ?, ?, ?, ?::VARCHAR[], "
-            "current_timestamp)", [r.get(c) for c in cols]))
+        _transaction(con, lambda: _upsert_one(con, ratings[0]))
         return
     import pandas as pd
 
     df = pd.DataFrame(ratings, columns=cols)
     df["rated_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
     _transaction(con, lambda: _insert_frame(con, "ratings", df, replace=True))
+
+
+def _upsert_one(con: Con, r: dict[str, Any]) -> None:
+    cols = RATING_COLUMNS[:-1]
+    con.execute(f"INSERT OR REPLACE INTO ratings ({', '.join(cols)}, rated_at) VALUES (?, ?, ?, ?, ?, ?, ?::VARCHAR[], "
+                "current_timestamp)", [r.get(c) for c in cols])
 
 
 def get_rating(con: Con, session_id: str, item_idx: int, annotator: str, kind: str) -> dict[str, Any] | None:

@@ -72,11 +72,15 @@ def new_session_form() -> None:
     roster = c5.text_input("Roster (optional)", help="Comma-separated names: items are dealt out to them now. "
                                                      "Leave empty to let anyone join and claim items as they go.")
     title = c6.text_input("Session name (optional)")
+    timeout = st.number_input("Claim timeout (minutes)", min_value=0.1, max_value=24 * 60.0, value=15.0, step=1.0,
+                              help="Without a roster, an item a rater was shown but did not rate goes back to "
+                                   "the pool after this long (and at once when they stop rating).")
     rubric = st.text_area("Rubric shown to annotators", value=annotation.RUBRICS["pairwise" if pairwise else scale])
     if st.button("Create session", type="primary", icon=":material/add:"):
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed),
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
-                                      annotators=[n for n in roster.split(",") if n.strip()] or None)
+                                      annotators=[n for n in roster.split(",") if n.strip()] or None,
+                                      claim_timeout=float(timeout) * 60)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)
@@ -125,6 +129,34 @@ chosen = st.multiselect(
 if not chosen:
     st.stop()
 stamp = tuple((s, info[s]["n_ratings"]) for s in chosen)
+
+
+def release_claim(sid: str, item_idx: int, annotator: str) -> None:
+    with store.connect(db) as con:
+        annotation.release(con, sid, item_idx, annotator)
+
+
+def claims_section(sids: list[str]) -> None:
+    """Items shown to a rater but not rated yet: who holds them, for how long; the owner can release them."""
+    with store.connect(db) as con:
+        held = {s: annotation.open_claims(con, s) for s in sids}
+    held = {s: df for s, df in held.items() if len(df)}
+    if not held:
+        return
+    st.subheader("Claimed, not yet rated")
+    for sid, df in held.items():
+        st.caption(f"{sid}: {len(df)} items held; a claim goes back to the pool after "
+                   f"{info[sid]['claim_timeout'] / 60:g} min unrated, or when its rater stops.")
+        for r in df.itertuples():
+            c1, c2, c3, c4 = st.columns([1, 2, 2, 1])
+            c1.text(f"item {r.item_idx + 1}")
+            c2.text(r.annotator)
+            c3.text(f"{r.age_s // 60:.0f} min {r.age_s % 60:.0f} s ago" + (" · expired" if r.expired else ""))
+            c4.button("Release", key=f"lb_release_{sid}_{r.item_idx}_{r.annotator}", on_click=release_claim,
+                      args=(sid, int(r.item_idx), r.annotator), icon=":material/lock_open:")
+
+
+claims_section(chosen)
 pairwise = tuple(s for s in chosen if info[s]["kind"] == "pairwise")
 
 st.subheader("Variants ranked by pairwise votes")
