@@ -67,7 +67,9 @@ options = prompt_options()
 with st.form("start_run"):
     chosen = st.multiselect("Prompt versions", list(options), default=list(options)[:1], key="run_prompts")
     specs = context.model_specs()
-    models = st.multiselect("Models", specs, default=specs[:1], key="run_models",
+    # The first model is preselected, but never a classic bot: those are picked on purpose.
+    preselected = [s for s in specs[:1] if not s.startswith(("chatterbot:", "rasa:"))]
+    models = st.multiselect("Models", specs, default=preselected, key="run_models",
                             help=None if specs else "No model yet: add an OpenAI-compatible server on the Models "
                             "page, set OPENAI_API_KEY, or type a spec below.")
     extra = st.text_input("Other model spec (optional)", key="run_extra_model",
