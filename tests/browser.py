@@ -86,3 +86,11 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished the script run the last action started: a key pressed before the
+    page has drawn its buttons reaches no shortcut handler and is lost."""
+    page.wait_for_timeout(400)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+                           "!document.querySelector('[data-stale=\"true\"]')", timeout=60_000)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.annotation_runs import make_runs
-from tests.browser import app_server, chromium, screenshot
+from tests.browser import app_server, chromium, screenshot, settle
 from workbench import store
 from workbench.rating import annotation as an
 
@@ -61,9 +61,11 @@ def test_blind_pairwise_rating_with_keys_and_resume(tmp_path):
         time.sleep(1.0)
         assert wait_for_ratings(db, sid, 0) == []
         page.get_by_role("heading", name="Item 1 of 6").click()  # focus leaves the text box
+        settle(page)
         page.keyboard.press("a")
         assert wait_for_ratings(db, sid, 1) == [(0, "A", "a is clearer")]
         page.get_by_role("heading", name="Item 2 of 6").wait_for()
+        settle(page)
         page.keyboard.press("t")
         assert wait_for_ratings(db, sid, 2)[1] == (1, "tie", None)
         page.get_by_role("heading", name="Item 3 of 6").wait_for()
@@ -76,10 +78,12 @@ def test_blind_pairwise_rating_with_keys_and_resume(tmp_path):
         page.goto(f"{url}/annotate?session={sid}&annotator=ann")
         page.get_by_role("heading", name="Item 3 of 6").wait_for()
         page.get_by_text("You: 2 rated, 4 to go").wait_for()
+        settle(page)
         # P goes back to the last rated item, where a new key press replaces the rating.
         page.keyboard.press("p")
         page.get_by_role("heading", name="Item 2 of 6").wait_for()
         page.get_by_text("You rated this item tie").wait_for()
+        settle(page)
         page.keyboard.press("b")
         page.get_by_role("heading", name="Item 3 of 6").wait_for()
         assert [r[:2] for r in wait_for_ratings(db, sid, 2)] == [(0, "A"), (1, "B")]

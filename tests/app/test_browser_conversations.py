@@ -9,7 +9,7 @@ import json
 import pytest
 
 import workbench
-from tests.browser import app_server, chromium, screenshot
+from tests.browser import app_server, chromium, screenshot, settle
 from tests.conftest import ROOT
 from tests.openai_server import OpenAIServer
 
@@ -85,6 +85,7 @@ def test_conversation_rating_pairwise_in_the_annotate_page(tmp_path):
         assert "secret-" not in page.content() and page.locator("b", has_text="bad").count() == 0
         screenshot(page, "conversations-3-rate")
         page.get_by_role("heading", name="Item 1 of 2").click()
+        settle(page)
         page.keyboard.press("a")
         page.get_by_role("heading", name="Item 2 of 2").wait_for()
         deadline = time.monotonic() + 20

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.browser import ARTIFACTS, app_server, chromium
+from tests.browser import ARTIFACTS, app_server, chromium, settle
 from tests.conftest import ROOT
 from workbench import store
 
@@ -31,13 +31,6 @@ def goto(page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
     page.get_by_role("heading", name=title).first.wait_for()
     settle(page)
-
-
-def settle(page) -> None:
-    """Wait until Streamlit has finished the script run the last action started."""
-    page.wait_for_timeout(400)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-                           "!document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
 
 
 def widget(page, kind: str, label: str):
