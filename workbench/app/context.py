@@ -14,6 +14,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from workbench import serving as sharing
 from workbench import store
 from workbench.app import catalog, jobs
+from workbench.app.i18n import _
 from workbench.app.labels import label_for
 from workbench.app.textdiff import markdown_literal
 from workbench.errors import StoreBusyError, UserError
@@ -68,17 +69,17 @@ def pick_runs(key: str) -> list[str]:
     with store.connect(db()) as con:
         runs = store.run_choices(con)
     if runs.empty:
-        st.info("No runs yet. Start one on the Run page, or with `workbench eval` on the command line.")
+        st.info(_("No runs yet. Start one on the Run page, or with `workbench eval` on the command line."))
         return []
-    runs["dataset"] = runs["dataset"].fillna("(unknown)")
+    runs["dataset"] = runs["dataset"].fillna(_("(unknown)"))
     datasets = runs.drop_duplicates("dataset_hash")[["dataset_hash", "dataset"]]
     labels = {r.dataset_hash: f"{r.dataset} ({r.dataset_hash[:8]})" for r in datasets.itertuples()}
-    ds = st.selectbox("Dataset", list(labels), format_func=labels.get, key=f"{key}_dataset")
+    ds = st.selectbox(_("Dataset"), list(labels), format_func=labels.get, key=f"{key}_dataset")
     on_ds = runs[runs["dataset_hash"] == ds]
     options = on_ds["id"].tolist()
     by_id = {r["id"]: r for r in on_ds.to_dict(orient="records")}
     remembered = [r for r in st.session_state.get("selected_runs", []) if r in by_id]
-    chosen = st.multiselect("Runs (variants)", options, default=remembered or options[:4], key=f"{key}_runs",
+    chosen = st.multiselect(_("Runs (variants)"), options, default=remembered or options[:4], key=f"{key}_runs",
                             format_func=lambda r: run_label(by_id[r]))
     st.session_state["selected_runs"] = chosen
     return chosen
@@ -185,9 +186,9 @@ def require_login() -> None:
     if mode == "oidc":
         if not st.user.get("is_logged_in", False):  # absent until Streamlit has read [auth]
             st.title("workbench")
-            st.button("Log in", type="primary", icon=":material/login:", on_click=st.login)
+            st.button(_("Log in"), type="primary", icon=":material/login:", on_click=st.login)
             st.stop()
-        st.sidebar.button("Log out", icon=":material/logout:", on_click=st.logout)
+        st.sidebar.button(_("Log out"), icon=":material/logout:", on_click=st.logout)
     elif mode == "password":
         _password_gate(sharing.shared_password(secrets))
 
@@ -201,11 +202,11 @@ def _password_gate(expected: str) -> None:
         return
     st.title("workbench")
     with st.form("wb_login"):
-        given = st.text_input("Password", type="password", key="wb_password")
-        if st.form_submit_button("Log in", type="primary"):
+        given = st.text_input(_("Password"), type="password", key="wb_password")
+        if st.form_submit_button(_("Log in"), type="primary"):
             if sharing.password_matches(given, expected):
                 _signed_in().add(session)
                 st.rerun()
             time.sleep(1.0)  # slows guessing; the comparison itself is constant-time
-            st.error("Wrong password.", icon=":material/lock:")
+            st.error(_("Wrong password."), icon=":material/lock:")
     st.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from workbench.app.i18n import N_, _
 from workbench.app.textdiff import diff_html, escape
 from workbench.evaluation.compare_grid import Grid, Page, variant_key, variant_label
 
@@ -23,7 +24,8 @@ STYLE = """<style>
 .wb-grid .err{color:#b00;font-style:italic}
 .wb-grid .empty{color:#999}
 </style>"""
-DIFF_MODES = {"reference": "against the reference", "pair": "between two variants", "none": "no highlighting"}
+DIFF_MODES = {"reference": N_("against the reference"), "pair": N_("between two variants"),
+              "none": N_("no highlighting")}  # shown translated
 
 
 MAX_CHARS = 3000  # per cell: a runaway output must not make the page heavy
@@ -33,7 +35,8 @@ def _clip(text: str) -> tuple[str, str]:
     """(shown part, note on what was left out)."""
     if len(text) <= MAX_CHARS:
         return text, ""
-    return text[:MAX_CHARS], f"<span class='empty'> … {len(text) - MAX_CHARS:,} more characters</span>"
+    more = _("{n} more characters").format(n=f"{len(text) - MAX_CHARS:,}")
+    return text[:MAX_CHARS], f"<span class='empty'> … {more}</span>"
 
 
 def _score(value: float) -> str:
@@ -45,7 +48,7 @@ def _score(value: float) -> str:
 def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, other: int = 1) -> str:
     """The page's rows as a table. diff='pair' marks variant `other` against variant `base`."""
     n = len(grid.runs)
-    head = ["<th class='idx'>#</th>", "<th>input</th>", "<th>reference</th>"]
+    head = ["<th class='idx'>#</th>", f"<th>{escape(_('input'))}</th>", f"<th>{escape(_('reference'))}</th>"]
     head += [f"<th>{escape(f'{variant_key(n)} · {variant_label(r)}')}</th>" for n, r in enumerate(grid.runs)]
     body = []
     for row in page.rows.to_dict(orient="records"):
@@ -55,9 +58,9 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
         for i in range(n):
             text, error = row.get(f"text_{i}"), row.get(f"error_{i}")
             if isinstance(error, str):
-                cell = f"<span class='err'>error: {escape(_clip(error)[0])}</span>"
+                cell = f"<span class='err'>{escape(_('error: {error}').format(error=_clip(error)[0]))}</span>"
             elif not isinstance(text, str):
-                cell = "<span class='empty'>(not run yet)</span>"
+                cell = f"<span class='empty'>{escape(_('(not run yet)'))}</span>"
             else:
                 text, more = _clip(text)
                 base_text = row.get(f"text_{base}")

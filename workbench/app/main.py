@@ -14,6 +14,7 @@ import streamlit as st
 
 from workbench import serving as sharing
 from workbench.app import context
+from workbench.app.i18n import _, language_selector
 
 HERE = Path(__file__).parent
 # Streamlit's script runner puts this folder at the front of sys.path for each rerun and removes it after;
@@ -24,25 +25,28 @@ if str(HERE) not in sys.path[1:]:
 
 # A local icon: a Material or emoji page_icon makes the browser fetch the favicon from a public font server.
 st.set_page_config(page_title="workbench", page_icon=str(HERE / "icon.png"), layout="wide")
+language_selector()  # first: the login form and every page speak the chosen language
 context.require_login()
 context.load_secrets()
 
 if sharing.annotate_only():  # outside raters: the blind Annotate page alone, no navigation to anything else
-    st.navigation([st.Page(HERE / "views" / "annotate.py", title="Annotate", default=True)], position="hidden").run()
+    st.navigation([st.Page(HERE / "views" / "annotate.py", title=_("Annotate"), default=True)],
+                  position="hidden").run()
     st.stop()
 context.warm_up()
 
 PAGES = [
-    st.Page(HERE / "views" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),
-    st.Page(HERE / "views" / "datasets.py", title="Datasets", icon=":material/table:"),
-    st.Page(HERE / "views" / "models.py", title="Models", icon=":material/smart_toy:"),
-    st.Page(HERE / "views" / "run.py", title="Run", icon=":material/play_arrow:"),
-    st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/compare:"),
-    st.Page(HERE / "views" / "export.py", title="Export", icon=":material/download:"),
-    st.Page(HERE / "views" / "annotate.py", title="Annotate", icon=":material/rate_review:"),
-    st.Page(HERE / "views" / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+    st.Page(HERE / "views" / "prompts.py", title=_("Prompts"), icon=":material/edit_note:", default=True),
+    st.Page(HERE / "views" / "datasets.py", title=_("Datasets"), icon=":material/table:"),
+    st.Page(HERE / "views" / "models.py", title=_("Models"), icon=":material/smart_toy:"),
+    st.Page(HERE / "views" / "run.py", title=_("Run"), icon=":material/play_arrow:"),
+    st.Page(HERE / "views" / "compare.py", title=_("Compare"), icon=":material/compare:"),
+    st.Page(HERE / "views" / "export.py", title=_("Export"), icon=":material/download:"),
+    st.Page(HERE / "views" / "annotate.py", title=_("Annotate"), icon=":material/rate_review:"),
+    st.Page(HERE / "views" / "leaderboard.py", title=_("Leaderboard"), icon=":material/leaderboard:"),
 ]
 
+# Page titles follow the language; their URLs come from the file names and do not.
 page = st.navigation(PAGES)
 # A rater's link is the app's root with ?session=ID[&annotator=NAME]: it switches to the Annotate page within the
 # page (no reload). A link to /annotate?... works too, but on loading it Streamlit's client first looks for its

@@ -44,6 +44,15 @@ RUBRICS = {
     "pairwise": "Which answer would you rather send? Tie: equally good. Both bad: neither is acceptable.",
 }
 DEFAULT_TAGS = ["wrong facts", "incomplete", "off topic", "too long", "bad format", "tone", "unsafe"]
+# The same rubrics and tags for Chinese-speaking raters (the app offers the interface's language).
+RUBRICS_ZH = {
+    "likert": "1 错误或有害 · 2 基本没有帮助 · 3 有部分帮助，但有遗漏或错误 · 4 有帮助，小问题 · 5 正确、完整、表达得体",
+    "thumbs": "赞：这个回答可以原样发给客户。踩：不可以。",
+    "pairwise": "你更愿意发送哪个回答？平局：一样好。都不好：两个都不可接受。",
+}
+DEFAULT_TAGS_ZH = ["事实错误", "不完整", "答非所问", "太长", "格式不对", "语气", "不安全"]
+RUBRICS_BY_LANG = {"en": RUBRICS, "zh": RUBRICS_ZH}
+TAGS_BY_LANG = {"en": DEFAULT_TAGS, "zh": DEFAULT_TAGS_ZH}
 MAX_COMMENT = 5000
 MAX_NAME = 100
 DEFAULT_CLAIM_TIMEOUT = 15 * 60.0  # seconds an unrated claim lasts
@@ -333,3 +342,29 @@ def session_ratings(con, session_ids: str | list[str]) -> pd.DataFrame:
     df["scale"] = [scale_of[s] for s in df["session_id"]]
     df["score"] = [np.nan if sc == "pairwise" else numeric_value(sc, v) for sc, v in zip(df["scale"], df["value"])]
     return df
+
+
+def default_rubric(scale: str, lang: str = "en") -> str:
+    """The default rubric of a scale (likert, thumbs, pairwise) in `lang` (en, zh; English otherwise)."""
+    return RUBRICS_BY_LANG.get(lang, RUBRICS)[scale]
+
+
+def default_tags(lang: str = "en") -> list[str]:
+    return list(TAGS_BY_LANG.get(lang, DEFAULT_TAGS))
+
+
+def rubric_in(rubric: str, lang: str) -> str:
+    """A session's rubric for a rater reading `lang`: a default rubric (in either language) becomes the same
+    one in `lang`; a rubric the session's creator wrote is shown as written."""
+    target = RUBRICS_BY_LANG.get(lang, RUBRICS)
+    return next((target[s] for rubrics in RUBRICS_BY_LANG.values() for s, text in rubrics.items() if text == rubric),
+                rubric)
+
+
+def tag_in(tag: str, lang: str) -> str:
+    """How a tag reads in `lang`: a default tag becomes the same one in `lang`. Only for display: the rating
+    keeps the session's own tag, so the tags of raters reading different languages still count together."""
+    for tags in TAGS_BY_LANG.values():
+        if tag in tags:
+            return TAGS_BY_LANG.get(lang, DEFAULT_TAGS)[tags.index(tag)]
+    return tag

@@ -20,24 +20,28 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
+from workbench.app.i18n import _, current, ngettext
 from workbench.rating import annotation
 
 ss = st.session_state
-BUTTONS = {
+LANG = current()
+BUTTONS = {  # (value stored, label, shortcut): the shortcuts stay the same in every language
     "likert": [(v, v, v) for v in annotation.SCALES["likert"]],
-    "thumbs": [("up", "Thumbs up", "U"), ("down", "Thumbs down", "D")],
-    "pairwise": [("A", "A is better", "A"), ("B", "B is better", "B"), ("tie", "Tie", "T"),
-                 ("both_bad", "Both bad", "X")],
+    "thumbs": [("up", _("Thumbs up"), "U"), ("down", _("Thumbs down"), "D")],
+    "pairwise": [("A", _("A is better"), "A"), ("B", _("B is better"), "B"), ("tie", _("Tie"), "T"),
+                 ("both_bad", _("Both bad"), "X")],
 }
+VALUES = {"up": _("thumbs up"), "down": _("thumbs down"), "tie": _("tie"), "both_bad": _("both bad")}
 ICONS = {"up": ":material/thumb_up:", "down": ":material/thumb_down:"}
 
 
 def session_label(r: dict) -> str:
-    what = "pairwise" if r["kind"] == "pairwise" else f"single, {r['scale']}"
-    return " · ".join(x for x in (r["id"], r["name"], what, f"{r['n_items']} items") if isinstance(x, str) and x)
+    what = _("pairwise") if r["kind"] == "pairwise" else _("single, {scale}").format(scale=r["scale"])
+    items = ngettext("{n} item", "{n} items", r["n_items"]).format(n=r["n_items"])
+    return " · ".join(x for x in (r["id"], r["name"], what, items) if isinstance(x, str) and x)
 
 
-st.title("Annotate")
+st.title(_("Annotate"))
 db = context.db()
 LINGER = 1.0  # seconds the database stays open after a click (store.connect)
 # bench/bench_annotation_load.py: a file to append, per rating click, the seconds from the click's callback to
@@ -55,8 +59,8 @@ def session_data(db: str, sid: str) -> annotation.SessionData:
 with store.connect(db) as con:
     sessions = store.list_sessions(con)
 if sessions.empty:
-    st.info("No rating sessions yet. Create one on the Leaderboard page, or with "
-            "`workbench annotate create --runs RUN [RUN ...] [--pairwise]`.")
+    st.info(_("No rating sessions yet. Create one on the Leaderboard page, or with "
+              "`workbench annotate create --runs RUN [RUN ...] [--pairwise]`."))
     st.stop()
 
 ids = sessions["id"].tolist()
@@ -67,8 +71,8 @@ if "ann_session" not in ss and wanted in ids:
 if "ann_name" not in ss:
     ss["ann_name"] = st.query_params.get("annotator", "")
 left, right = st.columns([3, 2])
-sid = left.selectbox("Session", ids, key="ann_session", format_func=lambda s: session_label(info[s]))
-name = right.text_input("Your name", key="ann_name", placeholder="who is rating?").strip()
+sid = left.selectbox(_("Session"), ids, key="ann_session", format_func=lambda s: session_label(info[s]))
+name = right.text_input(_("Your name"), key="ann_name", placeholder=_("who is rating?")).strip()
 st.query_params["session"] = sid
 if ss.get("ann_for") != (sid, name):  # another session or annotator: the old one's unrated claim goes back
     old = ss.get("ann_for")
@@ -81,8 +85,8 @@ if ss.get("ann_for") != (sid, name):  # another session or annotator: the old on
     ss["ann_for"], ss["ann_review"], ss["ann_stopped"] = (sid, name), None, False
 if not name:
     st.query_params.pop("annotator", None)
-    st.info("Say who you are to start rating. Each item goes to its own set of annotators; your ratings are saved "
-            "as you go, so you can stop and come back at any time.")
+    st.info(_("Say who you are to start rating. Each item goes to its own set of annotators; your ratings are "
+              "saved as you go, so you can stop and come back at any time."))
     st.stop()
 st.query_params["annotator"] = name
 
@@ -95,7 +99,7 @@ def rate(value: str, item_idx: int) -> None:
             annotation.record_rating(con, sid, item_idx, name, value, ss.get(f"ann_comment_{sid}_{item_idx}"),
                                      ss.get(f"ann_tags_{sid}_{item_idx}"), session=session_data(db, sid).info)
         ss["ann_review"] = None
-        ss["ann_flash"] = f"Saved {value} for item {item_idx + 1}."
+        ss["ann_flash"] = _("Saved {value} for item {n}.").format(value=VALUES.get(value, value), n=item_idx + 1)
     except Exception as e:  # noqa: BLE001 - shown on the next run of the panel
         ss["ann_error"] = e
         ss["ann_review"] = None
@@ -124,9 +128,9 @@ def rating_panel() -> None:
     if "ann_error" in ss:
         context.show_error(ss.pop("ann_error"))
     if ss.get("ann_stopped"):
-        st.info("You stopped rating: your ratings are saved and your unrated item went back to the pool.",
+        st.info(_("You stopped rating: your ratings are saved and your unrated item went back to the pool."),
                 icon=":material/pause_circle:")
-        st.button("Continue rating", on_click=carry_on, type="primary", icon=":material/play_arrow:")
+        st.button(_("Continue rating"), on_click=carry_on, type="primary", icon=":material/play_arrow:")
         return
     data = session_data(db, sid)
     try:
@@ -152,60 +156,65 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
          reviewing: int | None) -> None:
     mine = progress.rated + progress.remaining
     st.progress(progress.rated / mine if mine else 1.0,
-                text=f"You: {progress.rated} rated, {progress.remaining} to go · session: {progress.session_ratings} "
-                     f"of {progress.session_target} ratings ({progress.n_items} items × k={data.info['k']})")
+                text=_("You: {rated} rated, {remaining} to go · session: {ratings} of {target} ratings ({n} items × "
+                       "k={k})").format(rated=progress.rated, remaining=progress.remaining,
+                                        ratings=progress.session_ratings, target=progress.session_target,
+                                        n=progress.n_items, k=data.info["k"]))
     if item is None:
-        st.success("All your items are rated. Thank you!", icon=":material/celebration:")
+        st.success(_("All your items are rated. Thank you!"), icon=":material/celebration:")
         if progress.session_ratings < progress.session_target and data.info["annotators"] is None:
-            st.caption("Items other raters hold come back to the pool if they leave them unrated "
-                       f"for {data.info['claim_timeout'] / 60:g} minutes; look in again later.")
+            st.caption(_("Items other raters hold come back to the pool if they leave them unrated for {minutes} "
+                         "minutes; look in again later.").format(minutes=f"{data.info['claim_timeout'] / 60:g}"))
         if progress.previous is not None:
-            st.button("Review your last rating", on_click=review, args=(progress.previous,), icon=":material/undo:")
+            st.button(_("Review your last rating"), on_click=review, args=(progress.previous,), icon=":material/undo:")
         return
-    st.subheader(f"Item {item.item_idx + 1} of {progress.n_items}")
+    st.subheader(_("Item {n} of {total}").format(n=item.item_idx + 1, total=progress.n_items))
     if reviewing is not None and item.rating:
-        st.info(f"You rated this item {item.rating['value']}. Choose again to change it.", icon=":material/history:")
+        value = item.rating["value"]
+        st.info(_("You rated this item {value}. Choose again to change it.").format(value=VALUES.get(value, value)),
+                icon=":material/history:")
     draw_item(item)
     cols = st.columns(len(BUTTONS[item.scale]))
     for col, (value, label, key) in zip(cols, BUTTONS[item.scale]):
         col.button(label, key=f"ann_rate_{value}", shortcut=key, on_click=rate, args=(value, item.item_idx),
                    icon=ICONS.get(value), width="stretch",
                    type="primary" if item.rating and item.rating["value"] == value else "secondary")
-    nav_prev, nav_next, _, nav_stop = st.columns([1, 1, 1, 1])
-    nav_prev.button("Previous", key="ann_prev", shortcut="P", on_click=review, args=(progress.previous,),
+    nav_prev, nav_next, _gap, nav_stop = st.columns([1, 1, 1, 1])
+    nav_prev.button(_("Previous"), key="ann_prev", shortcut="P", on_click=review, args=(progress.previous,),
                     disabled=progress.previous is None, icon=":material/arrow_back:", width="stretch")
     if reviewing is not None:
-        nav_next.button("Next unrated", key="ann_next", shortcut="N", on_click=review, args=(None,),
+        nav_next.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
                         icon=":material/arrow_forward:", width="stretch")
-    nav_stop.button("Stop rating", key="ann_stop", on_click=stop, icon=":material/logout:", width="stretch",
-                    help="Done for now: your unrated item goes back to the pool for the others at once.")
+    nav_stop.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:", width="stretch",
+                    help=_("Done for now: your unrated item goes back to the pool for the others at once."))
 
 
 def draw_item(item: annotation.Item) -> None:
     with st.container(border=True):
-        st.caption("Input")
+        st.caption(_("Input"))
         for field, value in item.inputs.items():
             st.text(f"{field}: {value}")
         if item.reference is not None:
-            with st.expander("Reference answer"):
+            with st.expander(_("Reference answer")):
                 st.text(item.reference)
     if item.kind == "pairwise":
         col_a, col_b = st.columns(2)
         for col, side, text in ((col_a, "A", item.text_a), (col_b, "B", item.text_b)):
             with col.container(border=True):
-                st.markdown(f"**Answer {side}**")
+                st.markdown("**" + _("Answer {side}").format(side=side) + "**")
                 st.text(text)
     else:
         with st.container(border=True):
-            st.markdown("**Answer**")
+            st.markdown("**" + _("Answer") + "**")
             st.text(item.text_a)
-    st.text(item.rubric)  # written by whoever created the session: shown as plain text too
+    # written by whoever created the session: shown as plain text too; a default rubric in the rater's language
+    st.text(annotation.rubric_in(item.rubric, LANG))
     c1, c2 = st.columns([3, 2])
     previous_comment = (item.rating or {}).get("comment") or ""
     previous_tags = list((item.rating or {}).get("tags") or [])
-    c1.text_input("Comment (optional)", value=previous_comment, key=f"ann_comment_{item.session_id}_{item.item_idx}")
-    c2.multiselect("Tags (optional)", list(dict.fromkeys(item.tags + previous_tags)), default=previous_tags,
-                   accept_new_options=True, key=f"ann_tags_{item.session_id}_{item.item_idx}")
+    c1.text_input(_("Comment (optional)"), value=previous_comment, key=f"ann_comment_{item.session_id}_{item.item_idx}")
+    c2.multiselect(_("Tags (optional)"), list(dict.fromkeys(item.tags + previous_tags)), default=previous_tags,
+                   accept_new_options=True, format_func=lambda t: annotation.tag_in(t, LANG), key=f"ann_tags_{item.session_id}_{item.item_idx}")
 
 
 rating_panel()

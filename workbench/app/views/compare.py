@@ -12,6 +12,7 @@ import streamlit as st
 from workbench import store
 from workbench.app import context
 from workbench.app.grid_view import DIFF_MODES, page_html
+from workbench.app.i18n import _
 from workbench.app.textdiff import markdown_literal
 from workbench.evaluation import analysis
 from workbench.evaluation import compare_grid as grid
@@ -24,8 +25,11 @@ except ImportError:
 
 AUTO_SIGNIFICANCE_ROWS = 2000  # above this the bootstrap waits for a click: it would hold up the page
 
-st.title("Compare")
+st.title(_("Compare"))
 ss = st.session_state
+# grid.SORTS in the interface's words (the keys are the same)
+SORT_NAMES = {"row": _("dataset order"), "worst": _("worst score first"),
+              "disagreement": _("biggest disagreement first")}
 
 
 def ci(m) -> str:
@@ -35,7 +39,7 @@ def ci(m) -> str:
     return f"{m.mean:.{digits}f} ± {(m.ci_high - m.ci_low) / 2:.{digits}f}"
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading outputs…")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def load_grid(db: str, run_ids: tuple[str, ...], metric: str | None, stamp: tuple) -> grid.Grid:
     """Read once per set of runs and metric; `stamp` (outputs stored, statuses) refreshes it as runs progress."""
     with store.connect(db) as con:
@@ -68,14 +72,14 @@ def summary_rows(summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict
     def count(column: str):
         return lambda s: _int(tokens[column].get(s.run["id"]) if column in tokens else None)
 
-    out = [] if all(s.run["status"] == "done" for s in summaries) else [{"": "status", **cells(
-        lambda s: s.run["status"])}]
-    out += [{"": "outputs", **cells(lambda s: f"{s.n_outputs:,}")},
-            {"": "error rate", **cells(lambda s: f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "")},
-            {"": "latency p50 / p95 (ms)", **cells(lambda s: f"{_int(s.latency_p50)} / {_int(s.latency_p95)}"
-                                                     if _int(s.latency_p50) else "")},
-            {"": "tokens in / out", **cells(lambda s: f"{count('tokens_in')(s)} / {count('tokens_out')(s)}")},
-            {"": "cost USD", **cells(lambda s: "unknown" if s.cost_usd is None else f"{s.cost_usd:.4f}")}]  # never 0
+    out = [] if all(s.run["status"] == "done" for s in summaries) else [{"": _("status"), **cells(
+        lambda s: _(s.run["status"]))}]
+    out += [{"": _("outputs"), **cells(lambda s: f"{s.n_outputs:,}")},
+            {"": _("error rate"), **cells(lambda s: f"{s.n_errors / s.n_outputs:.1%}" if s.n_outputs else "")},
+            {"": _("latency p50 / p95 (ms)"), **cells(lambda s: f"{_int(s.latency_p50)} / {_int(s.latency_p95)}"
+                                                        if _int(s.latency_p50) else "")},
+            {"": _("tokens in / out"), **cells(lambda s: f"{count('tokens_in')(s)} / {count('tokens_out')(s)}")},
+            {"": _("cost USD"), **cells(lambda s: _("unknown") if s.cost_usd is None else f"{s.cost_usd:.4f}")}]
     for name in metrics:
         if name in ("latency_ms", "tokens_out"):  # the rows above say it (percentiles, totals)
             continue
@@ -99,7 +103,7 @@ runs = [s.run for s in summaries]
 keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
 labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
 
-st.subheader("Summary")
+st.subheader(_("Summary"))
 # Clearly different hues in a fixed order (Streamlit's theme gives the first two variants two blues), matched
 # to the colour names Markdown knows, so the legend's squares are the lines' colours.
 PALETTE = [("blue", "#1c83e1"), ("orange", "#ff8700"), ("green", "#21c354"), ("red", "#ff2b2b"),
@@ -112,28 +116,28 @@ left, right = st.columns([3, 2], gap="large")
 table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
 left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
                column_config={"": st.column_config.TextColumn(width="medium")})
-left.caption("Metrics: mean ± half-width of the 95% confidence interval (t-interval over rows); quality scores on "
-             "a 0–1 scale; errored outputs carry no score and count in the error rate.")
+left.caption(_("Metrics: mean ± half-width of the 95% confidence interval (t-interval over rows); quality scores "
+               "on a 0–1 scale; errored outputs carry no score and count in the error rate."))
 
 quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
 if metrics:
-    metric = right.selectbox("Metric", metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
+    metric = right.selectbox(_("Metric"), metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
     hist = histogram(db, runs, metric, stamp)
     if not hist.empty:
         # One step line per variant over shared bins: four distributions stay readable where bars would hide
         # each other.
         hist["key"] = hist["run_id"].map(keys)
         chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
-            x=alt.X("start:Q", title=f"{metric} (bin start)"),
-            y=alt.Y("count:Q", title="outputs"),
-            color=alt.Color("key:N", title="variant", legend=alt.Legend(orient="top"),
+            x=alt.X("start:Q", title=_("{metric} (bin start)").format(metric=metric)),
+            y=alt.Y("count:Q", title=_("outputs")),
+            color=alt.Color("key:N", title=_("variant"), legend=alt.Legend(orient="top"),
                             scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
             tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
                      "count"]).properties(height=260)
         right.altair_chart(chart, width="stretch")
 else:
     metric = None
-    right.caption("No scores yet.")
+    right.caption(_("No scores yet."))
 
 # --- Significance (paired statistics for two variants) goes here, drawn after the grid: the ---
 # --- bootstrap takes a second or two on 10,000 rows and the grid should not wait for it.     ---
@@ -142,42 +146,46 @@ significance = st.container() if render_significance is not None and len(run_ids
 
 @st.fragment
 def show_grid() -> None:
-    st.subheader("Outputs side by side")
+    st.subheader(_("Outputs side by side"))
     c1, c2, c3, c4 = st.columns([2, 2, 1.3, 3], vertical_alignment="bottom")
-    sort = c1.selectbox("Sort", list(grid.SORTS), format_func=grid.SORTS.get, key="cmp_sort")
-    diff = c2.selectbox("Highlight differences", list(DIFF_MODES), format_func=DIFF_MODES.get, key="cmp_diff")
-    errors_only = c3.checkbox("Errors only", key="cmp_errors")
-    search = c4.text_input("Search input, reference and outputs", key="cmp_search")
+    sort = c1.selectbox(_("Sort"), list(grid.SORTS), format_func=lambda s: SORT_NAMES.get(s, grid.SORTS[s]),
+                        key="cmp_sort")
+    diff = c2.selectbox(_("Highlight differences"), list(DIFF_MODES), format_func=lambda m: _(DIFF_MODES[m]),
+                        key="cmp_diff")
+    errors_only = c3.checkbox(_("Errors only"), key="cmp_errors")
+    search = c4.text_input(_("Search input, reference and outputs"), key="cmp_search")
     base, other = 0, 1
     if diff == "pair" and len(run_ids) >= 2:
         p1, p2 = st.columns(2)
-        base = p1.selectbox("Base variant", range(len(run_ids)), format_func=lambda i: labels[run_ids[i]],
+        base = p1.selectbox(_("Base variant"), range(len(run_ids)), format_func=lambda i: labels[run_ids[i]],
                             key="cmp_base")
-        other = p2.selectbox("Marked variant", range(len(run_ids)), index=1,
+        other = p2.selectbox(_("Marked variant"), range(len(run_ids)), index=1,
                              format_func=lambda i: labels[run_ids[i]], key="cmp_other")
     with store.connect(db) as con:
         now = store.run_stamp(con, run_ids)
-    g = load_grid(db, tuple(run_ids), metric, now)
+    with st.spinner(_("Loading outputs…")):
+        g = load_grid(db, tuple(run_ids), metric, now)
     page_size = st.session_state.get("cmp_page_size", 25)
     first = grid.query(g, sort, errors_only, search, 0, page_size)
     filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
     if ss.get("cmp_filters") != filters or ss.get("cmp_page", 1) > first.n_pages:
         ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
     n0, n1, n2, n3, n4 = st.columns([1, 1, 1, 1, 2.5], vertical_alignment="bottom")
-    n0.button("Prev", icon=":material/chevron_left:", on_click=step_page, args=(-1,),
+    n0.button(_("Prev"), icon=":material/chevron_left:", on_click=step_page, args=(-1,),
               disabled=ss.get("cmp_page", 1) <= 1, key="cmp_prev")
-    page = n1.number_input(f"Page (of {first.n_pages})", min_value=1, max_value=first.n_pages, step=1,
+    page = n1.number_input(_("Page (of {n})").format(n=first.n_pages), min_value=1, max_value=first.n_pages, step=1,
                            key="cmp_page") - 1
-    n2.button("Next", icon=":material/chevron_right:", on_click=step_page, args=(1,),
+    n2.button(_("Next"), icon=":material/chevron_right:", on_click=step_page, args=(1,),
               disabled=page + 1 >= first.n_pages, key="cmp_next")
-    n3.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="cmp_page_size")
+    n3.selectbox(_("Rows per page"), [10, 25, 50, 100], index=1, key="cmp_page_size")
     view = grid.query(g, sort, errors_only, search, page, page_size) if page else first
-    n4.caption(f"{view.total:,} of {g.n_items:,} items · lower is better for {metric}" if metric in LOWER_IS_BETTER
-               else f"{view.total:,} of {g.n_items:,} items")
+    shown = (_("{shown} of {n} items · lower is better for {metric}") if metric in LOWER_IS_BETTER
+             else _("{shown} of {n} items"))
+    n4.caption(shown.format(shown=f"{view.total:,}", n=f"{g.n_items:,}", metric=metric))
     if view.total:
         st.html(page_html(g, view, diff, base, other))
     else:
-        st.caption("No item matches.")
+        st.caption(_("No item matches."))
 
 
 if all(r.get("history") for r in runs):  # conversation runs: threads, a turn at a time
@@ -189,17 +197,18 @@ else:
 
 if significance is not None:
     with significance:
-        st.subheader("Is one variant better?")
+        st.subheader(_("Is one variant better?"))
         a_col, b_col = st.columns(2)
-        run_a = a_col.selectbox("Baseline", run_ids, index=0, format_func=labels.get, key="sig_a")
-        run_b = b_col.selectbox("Challenger", run_ids, index=1, format_func=labels.get, key="sig_b")
+        run_a = a_col.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
+        run_b = b_col.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
         short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
         names = (short[run_a], short[run_b])
         rows = max(s.n_outputs for s in summaries)
         if run_a == run_b:
-            st.caption("Choose two different variants.")
+            st.caption(_("Choose two different variants."))
         elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
             render_significance(db, run_a, run_b, *names)
-        elif st.button(f"Test it (paired bootstrap over {rows:,} rows: a few seconds)", key="sig_go"):
+        elif st.button(_("Test it (paired bootstrap over {n} rows: a few seconds)").format(n=f"{rows:,}"),
+                       key="sig_go"):
             ss["sig_asked"] = (run_a, run_b)
             render_significance(db, run_a, run_b, *names)

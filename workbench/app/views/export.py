@@ -8,66 +8,82 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
+from workbench.app.i18n import _, ngettext
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.evaluation import bundle, export
 from workbench.metrics import LOWER_IS_BETTER
 
-st.title("Export")
+st.title(_("Export"))
 ss = st.session_state
+
+
+
+def runner_up_note(versus: dict, metric: str) -> str:
+    """The bundle's note on the runner-up (bundle.runner_up_test, English in the file), in the interface's words."""
+    if versus["significant"]:
+        return _("Significantly better than the runner-up on {metric}: the paired bootstrap's 95% CI of the "
+                 "difference lies above 0").format(metric=metric)
+    return (_("Not significantly better than the runner-up {prompt} on {metric}: the paired bootstrap's 95% CI of "
+              "the difference includes 0").format(prompt=versus["prompt"], metric=metric)
+            + (_("; the two means' intervals overlap") if versus["intervals_overlap"] else "")
+            + _(". Either would do; choose on cost, latency or a human rating."))
+
 
 run_ids = context.pick_runs("exp")
 if not run_ids:
     st.stop()
 db = context.db()
 
-st.subheader("Best prompt")
+st.subheader(_("Best prompt"))
 with store.connect(db) as con:
     metrics = store.run_metrics(con, run_ids)
 if not metrics:
-    st.caption("The chosen runs have no scores yet.")
+    st.caption(_("The chosen runs have no scores yet."))
 else:
     quality = [m for m in metrics if m not in ("length", "tokens_out")]
     options = quality or metrics
-    metric = st.selectbox("Choose the best by", options, index=options.index(context.main_metric(options)),
+    metric = st.selectbox(_("Choose the best by"), options, index=options.index(context.main_metric(options)),
                           key="exp_metric",
-                          help="Quality metrics count errored rows as 0; lower is better for latency.")
+                          help=_("Quality metrics count errored rows as 0; lower is better for latency."))
     try:
         with store.connect(db) as con:
             ranked = bundle.rank_runs(con, run_ids, metric)
             chosen = bundle.build_bundle(con, run_ids, metric)
         st.dataframe(pd.DataFrame([{
-            "rank": n + 1, "prompt": f"{c.prompt_name}@{c.prompt_version[:8]}", "model": c.model_spec, "run": c.run_id,
-            f"{metric} (ranking)": round(c.effective, 4), "mean": round(c.mean, 4),
-            "95% CI": f"[{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "n": c.n, "error rate": f"{c.error_rate:.1%}"}
+            _("rank"): n + 1, _("prompt"): f"{c.prompt_name}@{c.prompt_version[:8]}", _("model"): c.model_spec,
+            _("run"): c.run_id, _("{metric} (ranking)").format(metric=metric): round(c.effective, 4),
+            _("mean"): round(c.mean, 4), "95% CI": f"[{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "n": c.n,
+            _("error rate"): f"{c.error_rate:.1%}"}
             for n, c in enumerate(ranked)]), hide_index=True, width="stretch")
         best = ranked[0]
-        arrow = "lowest" if metric in LOWER_IS_BETTER else "highest"
-        st.markdown(f"**Best:** {inline_code(f'{best.prompt_name}@{best.prompt_version[:8]}')} with "
-                    f"{inline_code(best.model_spec)} "
-                    f"({arrow} {metric}: {best.effective:.4f})")
+        said = (_("**Best:** {prompt} with {model} (lowest {metric}: {value})") if metric in LOWER_IS_BETTER
+                else _("**Best:** {prompt} with {model} (highest {metric}: {value})"))
+        st.markdown(said.format(prompt=inline_code(f"{best.prompt_name}@{best.prompt_version[:8]}"),
+                                model=inline_code(best.model_spec), metric=metric, value=f"{best.effective:.4f}"))
         versus = chosen.metadata["versus_runner_up"]
         if versus is not None:
-            said = (f"{versus['note'][0].upper()}{versus['note'][1:]} (difference {versus['delta']:+.4f}, 95% CI "
-                    f"[{versus['ci95'][0]:+.4f}, {versus['ci95'][1]:+.4f}], n={versus['n']}).")
+            said = _("{note} (difference {delta}, 95% CI [{low}, {high}], n={n}).").format(
+                note=runner_up_note(versus, metric), delta=f"{versus['delta']:+.4f}", low=f"{versus['ci95'][0]:+.4f}",
+                high=f"{versus['ci95'][1]:+.4f}", n=versus["n"])
             (st.success if versus["significant"] else st.warning)(markdown_literal(said), icon=(
                 ":material/verified:" if versus["significant"] else ":material/balance:"))
         with st.expander(markdown_literal(chosen.filename), expanded=False):
             st.code(chosen.text, language="yaml")
         c1, c2 = st.columns(2)
-        c1.download_button("Download the bundle", chosen.text, file_name=chosen.filename, mime="application/yaml",
+        c1.download_button(_("Download the bundle"), chosen.text, file_name=chosen.filename, mime="application/yaml",
                            icon=":material/download:", on_click="ignore")
-        if c2.button("Write it to the prompts folder", type="primary", icon=":material/save:",
+        if c2.button(_("Write it to the prompts folder"), type="primary", icon=":material/save:",
                      help=f"{library.prompts_dir() / chosen.filename}"):
             path = bundle.write_bundle(chosen, library.prompts_dir())
-            st.success(markdown_literal(f"Wrote {path}: run it with: workbench eval {path} --data DATASET "
-                                        f"--model {best.model_spec}"))
+            st.success(markdown_literal(_("Wrote {path}: run it with: {command}").format(
+                path=path, command=f"workbench eval {path} --data DATASET --model {best.model_spec}")))
     except Exception as e:  # noqa: BLE001 - shown inline
         context.show_error(e)
 
-st.subheader("Results")
-fmt = st.radio("Format", list(export.FORMATS), horizontal=True, key="exp_format")
-if st.button("Prepare the file", icon=":material/description:"):
+st.subheader(_("Results"))
+fmt = st.radio(_("Format"), list(export.FORMATS), horizontal=True, key="exp_format")
+if st.button(_("Prepare the file"), icon=":material/description:"):
     with store.connect(db) as con:
         frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
     ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", export.frame_bytes(frame, fmt), len(frame),
@@ -76,5 +92,6 @@ if ss.get("exp_file") and ss["exp_file"][3] != (fmt, tuple(run_ids)):
     ss.pop("exp_file")  # prepared for another format or other runs: offering it would download the wrong file
 if ss.get("exp_file"):
     name, data, n, _ = ss["exp_file"]
-    st.download_button(f"Download {name} ({n:,} outputs)", data, file_name=name, icon=":material/download:",
+    st.download_button(ngettext("Download {name} ({n} output)", "Download {name} ({n} outputs)", n).format(
+        name=name, n=f"{n:,}"), data, file_name=name, icon=":material/download:",
                        on_click="ignore")

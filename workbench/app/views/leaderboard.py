@@ -12,16 +12,23 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
+from workbench.app.i18n import LANGS, N_, _, current, ngettext
 from workbench.app.textdiff import inline_code
 from workbench.rating import agreement, annotation, trust
 from workbench.rating import leaderboard as lb
 
 ss = st.session_state
-st.title("Leaderboard")
+st.title(_("Leaderboard"))
+# The notes rating/leaderboard.py and rating/trust.py give in English, shown translated (a note with a number
+# in it stays English).
+NOTES = [N_("two variants: the strengths restate one win rate; add runs to the session for a ranking"),
+         N_("some variants were never compared, even indirectly: strengths across those groups are not comparable"),
+         N_("the rated runs have no automatic scores"),
+         N_("sessions use both Likert and thumbs: correlations are given per scale")]
 db = context.db()
 
 
-@st.cache_data(max_entries=16, show_spinner="Fitting Bradley-Terry and bootstrapping…")
+@st.cache_data(max_entries=16, show_spinner=False)
 def _board(db: str, sessions: tuple[str, ...], stamp: tuple) -> lb.Leaderboard:
     with store.connect(db) as con:
         return lb.build(con, list(sessions))
@@ -40,8 +47,8 @@ def _trust(db: str, sessions: tuple[str, ...], stamp: tuple) -> trust.TrustRepor
 
 
 def session_label(r: dict) -> str:
-    what = "pairwise" if r["kind"] == "pairwise" else f"single, {r['scale']}"
-    parts = (r["id"], r["name"], what, f"{r['n_ratings']}/{r['n_items'] * r['k']} ratings")
+    what = _("pairwise") if r["kind"] == "pairwise" else _("single, {scale}").format(scale=r["scale"])
+    parts = (r["id"], r["name"], what, _("{n}/{target} ratings").format(n=r["n_ratings"], target=r["n_items"] * r["k"]))
     return " · ".join(x for x in parts if isinstance(x, str) and x)
 
 
@@ -50,11 +57,12 @@ def link_to_annotate(sid: str) -> None:
     from streamlit.errors import StreamlitAPIException
 
     try:
-        st.page_link("views/annotate.py", label="Rate it on the Annotate page", icon=":material/rate_review:",
+        st.page_link("views/annotate.py", label=_("Rate it on the Annotate page"), icon=":material/rate_review:",
                      query_params={"session": sid})
     except StreamlitAPIException:  # the page run alone (AppTest): no navigation to link into
-        st.markdown(f"[Rate it on the Annotate page](annotate?session={sid})")
-    st.caption(f"Annotators open `annotate?session={sid}` (this app's address followed by that).")
+        st.markdown(f"[{_('Rate it on the Annotate page')}](annotate?session={sid})")
+    st.caption(_("Annotators open {link} (this app's address followed by that).").format(
+        link=f"`annotate?session={sid}`"))
 
 
 def new_session_form() -> None:
@@ -62,22 +70,31 @@ def new_session_form() -> None:
     if not run_ids:
         return
     c1, c2, c3, c4 = st.columns(4)
-    pairwise = c1.toggle("Pairwise", help="Show two variants' answers to the same row side by side (every pair "
-                                          "of the chosen runs); otherwise rate each output on its own.")
-    scale = c2.radio("Scale", ["likert", "thumbs"], horizontal=True, disabled=pairwise,
-                     format_func={"likert": "Likert 1–5", "thumbs": "Thumbs"}.get)
-    k = c3.number_input("Annotators per item (k)", min_value=1, max_value=50, value=1)
-    seed = c4.number_input("Seed (order and sides)", min_value=0, value=ss.setdefault("lb_seed", secrets.randbits(20)))
+    pairwise = c1.toggle(_("Pairwise"), help=_("Show two variants' answers to the same row side by side (every "
+                                               "pair of the chosen runs); otherwise rate each output on its own."))
+    scales = {"likert": _("Likert 1–5"), "thumbs": _("Thumbs")}
+    scale = c2.radio(_("Scale"), ["likert", "thumbs"], horizontal=True, disabled=pairwise, format_func=scales.get)
+    k = c3.number_input(_("Annotators per item (k)"), min_value=1, max_value=50, value=1)
+    seed = c4.number_input(_("Seed (order and sides)"), min_value=0, value=ss.setdefault("lb_seed", secrets.randbits(20)))
     c5, c6 = st.columns(2)
-    roster = c5.text_input("Roster (optional)", help="Comma-separated names: items are dealt out to them now. "
-                                                     "Leave empty to let anyone join and claim items as they go.")
-    title = c6.text_input("Session name (optional)")
-    timeout = st.number_input("Claim timeout (minutes)", min_value=0.1, max_value=24 * 60.0, value=15.0, step=1.0,
-                              help="Without a roster, an item a rater was shown but did not rate goes back to "
-                                   "the pool after this long (and at once when they stop rating).")
-    rubric = st.text_area("Rubric shown to annotators", value=annotation.RUBRICS["pairwise" if pairwise else scale])
-    if st.button("Create session", type="primary", icon=":material/add:"):
-        spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed),
+    roster = c5.text_input(_("Roster (optional)"), help=_("Comma-separated names: items are dealt out to them "
+                                                          "now. Leave empty to let anyone join and claim items as "
+                                                          "they go."))
+    title = c6.text_input(_("Session name (optional)"))
+    c7, c8 = st.columns([3, 1])
+    timeout = c7.number_input(_("Claim timeout (minutes)"), min_value=0.1, max_value=24 * 60.0, value=15.0, step=1.0,
+                              help=_("Without a roster, an item a rater was shown but did not rate goes back to "
+                                     "the pool after this long (and at once when they stop rating)."))
+    # The default rubric and tags come in both languages; the interface's is offered first.
+    lang = c8.selectbox(_("Rubric and tags in"), list(LANGS), index=list(LANGS).index(current()),
+                        format_func=LANGS.get, key="lb_rubric_lang")
+    kind = "pairwise" if pairwise else scale
+    rubric = st.text_area(_("Rubric shown to annotators"), value=annotation.default_rubric(kind, lang),
+                          key=f"lb_rubric_{kind}_{lang}")
+    tags = st.multiselect(_("Tags offered to annotators"), annotation.default_tags(lang),
+                          default=annotation.default_tags(lang), accept_new_options=True, key=f"lb_tags_{lang}")
+    if st.button(_("Create session"), type="primary", icon=":material/add:"):
+        spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed), tags=tags,
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
                                       claim_timeout=float(timeout) * 60)
@@ -86,7 +103,7 @@ def new_session_form() -> None:
                 sid = annotation.create_session(con, spec)
                 n = store.get_session(con, sid)["n_items"]
             ss.pop("lb_seed", None)
-            st.success(f"Session {sid}: {n} items.")
+            st.success(ngettext("Session {sid}: {n} item.", "Session {sid}: {n} items.", n).format(sid=sid, n=n))
             link_to_annotate(sid)
         except Exception as e:  # noqa: BLE001
             context.show_error(e)
@@ -96,35 +113,39 @@ def show_board(board: lb.Leaderboard) -> None:
     df = pd.DataFrame([{"rank": s.rank, "variant": s.label, "run": s.run_id, "strength": s.strength,
                         "ci_low": s.ci_low, "ci_high": s.ci_high, "wins": s.wins, "ties": s.ties,
                         "losses": s.losses} for s in board.standings])
+    headers = {"rank": _("rank"), "variant": _("variant"), "run": _("run"), "wins": _("wins"), "ties": _("ties"),
+               "losses": _("losses")}
     st.dataframe(df, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%+.3f")
-                                for c in ("strength", "ci_low", "ci_high")})
+                 column_config={**{c: st.column_config.Column(h) for c, h in headers.items()},
+                                **{c: st.column_config.NumberColumn(h, format="%+.3f") for c, h in (
+                                    ("strength", _("strength")), ("ci_low", _("CI low")), ("ci_high", _("CI high")))}})
     base = alt.Chart(df).encode(y=alt.Y("variant:N", sort=alt.SortField("strength", order="descending"),
                                         title=None, axis=alt.Axis(labelLimit=500)))
-    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", title="Bradley-Terry strength (95% CI)"),
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", title=_("Bradley-Terry strength (95% CI)")),
                                                 x2="ci_high:Q")
     points = base.mark_point(filled=True, size=90).encode(
         x="strength:Q", tooltip=["variant", "run", alt.Tooltip("strength:Q", format="+.3f"),
                                  alt.Tooltip("ci_low:Q", format="+.3f"), alt.Tooltip("ci_high:Q", format="+.3f"),
                                  "wins", "ties", "losses"])
     st.altair_chart((bars + points).properties(height=60 + 40 * len(df)), width="stretch")
-    st.caption(f"{board.n_votes} votes ({board.n_ties} ties, {board.n_both_bad} both bad). Strengths are log-odds "
-               "centred on 0: a gap of 1.0 means about 73% to win. Ties and 'both bad' count as half a win for "
-               f"each side. Intervals: {board.n_boot} bootstrap resamples of the rated items.")
+    st.caption(_("{votes} votes ({ties} ties, {both_bad} both bad). Strengths are log-odds centred on 0: a gap of "
+                 "1.0 means about 73% to win. Ties and 'both bad' count as half a win for each side. Intervals: "
+                 "{boot} bootstrap resamples of the rated items.").format(
+        votes=board.n_votes, ties=board.n_ties, both_bad=board.n_both_bad, boot=board.n_boot))
     for note in board.notes:
-        st.warning(note)
+        st.warning(_(note))
 
 
 with store.connect(db) as con:
     sessions = store.list_sessions(con)
-with st.expander("New rating session", expanded=sessions.empty, icon=":material/add_task:"):
+with st.expander(_("New rating session"), expanded=sessions.empty, icon=":material/add_task:"):
     new_session_form()
 if sessions.empty:
     st.stop()
 
 info = {r["id"]: r for r in sessions.to_dict(orient="records")}
 chosen = st.multiselect(
-    "Sessions", list(info), default=list(info)[-1:], key="lb_sessions",
+    _("Sessions"), list(info), default=list(info)[-1:], key="lb_sessions",
     format_func=lambda s: session_label(info[s]))
 if not chosen:
     st.stop()
@@ -143,54 +164,57 @@ def claims_section(sids: list[str]) -> None:
     held = {s: df for s, df in held.items() if len(df)}
     if not held:
         return
-    st.subheader("Claimed, not yet rated")
+    st.subheader(_("Claimed, not yet rated"))
     for sid, df in held.items():
-        st.caption(f"{sid}: {len(df)} items held; a claim goes back to the pool after "
-                   f"{info[sid]['claim_timeout'] / 60:g} min unrated, or when its rater stops.")
+        st.caption(_("{sid}: {n} items held; a claim goes back to the pool after {minutes} min unrated, or when its "
+                     "rater stops.").format(sid=sid, n=len(df), minutes=f"{info[sid]['claim_timeout'] / 60:g}"))
         for r in df.itertuples():
             c1, c2, c3, c4 = st.columns([1, 2, 2, 1])
-            c1.text(f"item {r.item_idx + 1}")
+            c1.text(_("item {n}").format(n=r.item_idx + 1))
             c2.text(r.annotator)
-            c3.text(f"{r.age_s // 60:.0f} min {r.age_s % 60:.0f} s ago" + (" · expired" if r.expired else ""))
-            c4.button("Release", key=f"lb_release_{sid}_{r.item_idx}_{r.annotator}", on_click=release_claim,
+            c3.text(_("{minutes} min {seconds} s ago").format(minutes=f"{r.age_s // 60:.0f}", seconds=f"{r.age_s % 60:.0f}")
+                    + (" · " + _("expired") if r.expired else ""))
+            c4.button(_("Release"), key=f"lb_release_{sid}_{r.item_idx}_{r.annotator}", on_click=release_claim,
                       args=(sid, int(r.item_idx), r.annotator), icon=":material/lock_open:")
 
 
 claims_section(chosen)
 pairwise = tuple(s for s in chosen if info[s]["kind"] == "pairwise")
 
-st.subheader("Variants ranked by pairwise votes")
+st.subheader(_("Variants ranked by pairwise votes"))
 if not pairwise:
-    st.info("Pick a pairwise session to rank variants (single-output sessions feed the agreement and trust "
-            "sections below).")
+    st.info(_("Pick a pairwise session to rank variants (single-output sessions feed the agreement and trust "
+              "sections below)."))
 else:
     try:
-        board = _board(db, pairwise, stamp)
+        with st.spinner(_("Fitting Bradley-Terry and bootstrapping…")):
+            board = _board(db, pairwise, stamp)
         if board.standings:
             show_board(board)
         else:
-            st.info(lb.NO_VOTES.capitalize() + ".")
+            st.info(_("No ratings yet: rate some pairs first (workbench app, Annotate page)."))
     except Exception as e:  # noqa: BLE001
         context.show_error(e)
 
-st.subheader("Agreement between annotators")
+st.subheader(_("Agreement between annotators"))
 for sid in chosen:
     result, disputed = _agreement(db, sid, stamp)
     cols = st.columns(4)
     cols[0].metric(f"α ({result.level}) · {sid}", "n/a" if result.alpha != result.alpha else f"{result.alpha:.3f}")
-    cols[1].metric("Items rated twice or more", result.n_items)
-    cols[2].metric("Annotators", result.n_annotators)
-    cols[3].metric("Disputed items", len(disputed))
+    cols[1].metric(_("Items rated twice or more"), result.n_items)
+    cols[2].metric(_("Annotators"), result.n_annotators)
+    cols[3].metric(_("Disputed items"), len(disputed))
     if result.pairs:
         st.dataframe(pd.DataFrame([vars(p) for p in result.pairs]), hide_index=True, width="stretch")
     if len(disputed):
-        with st.expander(f"Adjudicate: {len(disputed)} disputed items in {sid}", icon=":material/gavel:"):
+        with st.expander(_("Adjudicate: {n} disputed items in {sid}").format(n=len(disputed), sid=sid),
+                         icon=":material/gavel:"):
             with store.connect(db) as con:
                 items = store.item_outputs(con, sid).set_index("item_idx")
             for r in disputed.head(50).itertuples():
                 rec = items.loc[r.item_idx]
                 with st.container(border=True):
-                    st.markdown(f"**Item {r.item_idx + 1}** · spread {r.spread:g}")
+                    st.markdown(_("**Item {n}** · spread {spread}").format(n=r.item_idx + 1, spread=f"{r.spread:g}"))
                     st.text(" · ".join(f"{who}: {value}" for who, value in r.ratings.items()))
                     st.text(" · ".join(f"{k}: {v}" for k, v in rec["row_data"].items()))
                     sides = [("A", rec["text_a"], rec["prompt_a"], rec["model_a"])]
@@ -202,11 +226,11 @@ for sid in chosen:
                         col.text(text)
                     for c in r.comments:
                         st.text(c)
-    st.caption("Cohen's κ per pair of annotators on the items both rated (quadratic-weighted κ for Likert); "
-               "Krippendorff's α over everyone, ordinal for Likert and nominal for thumbs and pairwise votes. "
-               "Likert items are disputed when ratings lie 2 or more points apart.")
+    st.caption(_("Cohen's κ per pair of annotators on the items both rated (quadratic-weighted κ for Likert); "
+                 "Krippendorff's α over everyone, ordinal for Likert and nominal for thumbs and pairwise votes. "
+                 "Likert items are disputed when ratings lie 2 or more points apart."))
 
-st.subheader("Which metric can you trust?")
+st.subheader(_("Which metric can you trust?"))
 try:
     report = _trust(db, tuple(chosen), stamp)
 except Exception as e:  # noqa: BLE001
@@ -221,22 +245,22 @@ if report.correlations:
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in corr.columns[3:]})
     base = alt.Chart(corr.dropna(subset=["Spearman"])).encode(
         y=alt.Y("metric:N", sort=alt.SortField("Spearman", order="descending"), title=None))
-    chart = (base.mark_rule(strokeWidth=2).encode(x=alt.X("Spearman low:Q", title="Spearman ρ with human ratings "
-                                                                                  "(95% CI)",
+    chart = (base.mark_rule(strokeWidth=2).encode(x=alt.X("Spearman low:Q", title=_("Spearman ρ with human ratings "
+                                                                                    "(95% CI)"),
                                                           scale=alt.Scale(domain=[-1, 1])), x2="Spearman high:Q")
              + base.mark_point(filled=True, size=80).encode(x="Spearman:Q", tooltip=list(corr.columns)))
     st.altair_chart(chart.properties(height=40 + 30 * len(corr)), width="stretch")
-    st.caption(f"Rank correlation of each metric with the mean human rating of {report.n_outputs} outputs; "
-               "95% CIs by Fisher's z. A metric worth trusting has its whole interval well above 0 "
-               "(below 0 for latency, where lower is better).")
+    st.caption(_("Rank correlation of each metric with the mean human rating of {n} outputs; 95% CIs by Fisher's "
+                 "z. A metric worth trusting has its whole interval well above 0 (below 0 for latency, where lower "
+                 "is better).").format(n=report.n_outputs))
 if report.votes:
     st.dataframe(pd.DataFrame([{"metric": v.metric, "agrees with votes": v.rate, "95% CI low": v.ci[0],
                                 "95% CI high": v.ci[1], "votes": v.n, "metric ties": v.metric_ties,
                                 "counts as better": v.prefers} for v in report.votes]),
                  hide_index=True, width="stretch")
-    st.caption(f"Share of {report.n_votes} decisive pairwise votes where the metric scores the chosen answer "
-               "better (Wilson 95% CI). 50% is a coin flip.")
+    st.caption(_("Share of {n} decisive pairwise votes where the metric scores the chosen answer better (Wilson "
+                 "95% CI). 50% is a coin flip.").format(n=report.n_votes))
 for note in report.notes:
-    st.info(note)
+    st.info(_(note))
 if not report.correlations and not report.votes:
-    st.info("No ratings yet in the chosen sessions.")
+    st.info(_("No ratings yet in the chosen sessions."))

@@ -11,18 +11,19 @@ import yaml
 
 from workbench import store
 from workbench.app import context
+from workbench.app.i18n import N_, _
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.authoring.stored import prompt_from_version
 from workbench.authoring.templates import ROLES
 from workbench.authoring.yaml_limits import load_yaml
 
-NEW = "(new prompt)"
+NEW = N_("(new prompt)")  # the option's value stays English; it is shown translated
 BLANK = {"name": "my_prompt", "description": "", "messages": [
     {"role": "system", "content": "You are a helpful customer-service assistant."},
     {"role": "user", "content": "{{ question }}"}]}
 
-st.title("Prompts")
+st.title(_("Prompts"))
 ss = st.session_state
 
 
@@ -107,8 +108,9 @@ def save(prompt) -> None:
     """Save, then open the file just written (its message shows after the rerun)."""
     ss.pop("confirm_replace", None)
     saved = library.save_prompt(prompt, context.db())
-    ss["saved_message"] = (f"Saved version {saved.version[:8]} to {saved.path}" if saved.new
-                           else f"No change: version {saved.version[:8]} was already stored ({saved.path})")
+    ss["saved_message"] = (_("Saved version {version} to {path}") if saved.new
+                           else _("No change: version {version} was already stored ({path})")).format(
+                               version=saved.version[:8], path=saved.path)
     ss["pending_source"] = ss["draft_source"] = saved.path.name
     st.rerun()
 
@@ -118,16 +120,17 @@ def confirm_replace(prompt, filename: str) -> None:
     if library.save_target(prompt).name != filename:  # the name changed since Save was pressed
         ss.pop("confirm_replace")
         return
-    st.warning(markdown_literal(f"{filename} already exists and this draft was not opened from it. Replacing "
-                                "it keeps its current content as a stored version (see History)."),
+    st.warning(markdown_literal(_("{filename} already exists and this draft was not opened from it. Replacing "
+                                  "it keeps its current content as a stored version (see History).").format(
+                                      filename=filename)),
                icon=":material/warning:")
     c1, c2 = st.columns(2)
-    if c1.button("Replace it", type="primary", key="confirm_replace_yes"):
+    if c1.button(_("Replace it"), type="primary", key="confirm_replace_yes"):
         try:
             save(prompt)
         except Exception as e:  # noqa: BLE001 - shown inline
             context.show_error(e)
-    if c2.button("Cancel", key="confirm_replace_no"):
+    if c2.button(_("Cancel"), key="confirm_replace_no"):
         ss.pop("confirm_replace")
         st.rerun()
 
@@ -135,56 +138,58 @@ def confirm_replace(prompt, filename: str) -> None:
 files = [p.name for p in library.list_prompt_files()]
 sources = [NEW, *files]
 with st.sidebar:
-    st.caption(f"Prompt files in {inline_code(library.prompts_dir())}")
+    st.caption(_("Prompt files in {folder}").format(folder=inline_code(library.prompts_dir())))
 if "pending_source" in ss:  # set by Save: open the file just written (widgets can't be set once drawn)
     ss["prompt_source"] = ss.pop("pending_source")
-source = st.selectbox("Open", sources, index=1 if files else 0, key="prompt_source")
+source = st.selectbox(_("Open"), sources, index=1 if files else 0, key="prompt_source",
+                      format_func=lambda s: _(NEW) if s == NEW else s)
 if ss.get("draft_source") != source or "draft_msgs" not in ss:
     open_source(source)
 if ss.get("load_error") is not None and ss.get("draft_source") == source:
     context.show_error(ss["load_error"])
-with st.expander("All prompts: files and stored versions"):
+with st.expander(_("All prompts: files and stored versions")):
     overview = library.overview(context.db())
     if "last_stored" in overview:  # a file never stored has no date: say so rather than show None
-        overview["last_stored"] = [str(t)[:16] if pd.notna(t) else "not yet" for t in overview["last_stored"]]
+        overview["last_stored"] = [str(t)[:16] if pd.notna(t) else _("not yet") for t in overview["last_stored"]]
     st.dataframe(overview, hide_index=True, width="stretch",
-                 column_config={"saved": st.column_config.CheckboxColumn("file's version stored")})
+                 column_config={"saved": st.column_config.CheckboxColumn(_("file's version stored"))})
 
 edit, view = st.columns([3, 2], gap="large")
 
 with edit:
-    st.subheader("Editor")
+    st.subheader(_("Editor"))
     c1, c2 = st.columns([1, 2])
-    c1.text_input("Name", key="draft_name", help="also the file name: prompts/NAME.yaml")
-    c2.text_input("Description", key="draft_description")
+    c1.text_input(_("Name"), key="draft_name", help=_("also the file name: prompts/NAME.yaml"))
+    c2.text_input(_("Description"), key="draft_description")
 
-    st.markdown("**Messages** (each a Jinja template; Ctrl+Enter or leaving the box updates the preview)")
+    st.markdown(_("**Messages** (each a Jinja template; Ctrl+Enter or leaving the box updates the preview)"))
     for n, uid in enumerate(list(ss["draft_msgs"])):
         # The remove button sits under the role: a third column of its own was cut to a sliver at 1440 px.
         r, c = st.columns([1.5, 6.6], vertical_alignment="top")
-        r.selectbox("Role", ROLES, key=f"role_{uid}")
+        r.selectbox(_("Role"), ROLES, key=f"role_{uid}")
         lines = sum(1 + len(line) // 70 for line in ss[f"content_{uid}"].splitlines())
-        c.text_area(f"Message {n + 1}", key=f"content_{uid}", height=min(420, max(90, 24 * lines + 40)))
-        if r.button("", icon=":material/delete:", key=f"remove_{uid}", help=f"Remove message {n + 1}",
+        c.text_area(_("Message {n}").format(n=n + 1), key=f"content_{uid}", height=min(420, max(90, 24 * lines + 40)))
+        if r.button("", icon=":material/delete:", key=f"remove_{uid}", help=_("Remove message {n}").format(n=n + 1),
                     disabled=len(ss["draft_msgs"]) == 1):
             ss["draft_msgs"].remove(uid)
             st.rerun()
-    if st.button("Add message", icon=":material/add:"):
+    if st.button(_("Add message"), icon=":material/add:"):
         uid = uuid.uuid4().hex[:8]
         ss["draft_msgs"].append(uid)
         ss[f"role_{uid}"], ss[f"content_{uid}"] = "user", ""
         st.rerun()
 
-    st.markdown("**Few-shot examples** (add, remove; reorder by editing `order`)")
-    st.radio("Send examples", ["inline", "turns"], key="draft_examples_as", horizontal=True,
-             format_func={"inline": "inline (the template loops over `examples`)",
-                          "turns": "as chat turns (user/assistant pairs)"}.get)
+    st.markdown(_("**Few-shot examples** (add, remove; reorder by editing `order`)"))
+    sends = {"inline": _("inline (the template loops over `examples`)"),
+             "turns": _("as chat turns (user/assistant pairs)")}
+    st.radio(_("Send examples"), ["inline", "turns"], key="draft_examples_as", horizontal=True,
+             format_func=sends.get)
     edited = st.data_editor(ss["draft_examples_base"], num_rows="dynamic", hide_index=True, width="stretch",
                             key=f"examples_editor_{ss['draft_editor_gen']}")
     ss["draft_examples_current"] = edited
-    with st.expander("Example columns"):
-        new_col = st.text_input("Add a column", key="new_example_column", placeholder="e.g. context")
-        if st.button("Add column") and new_col.strip() and new_col.strip() not in edited.columns:
+    with st.expander(_("Example columns")):
+        new_col = st.text_input(_("Add a column"), key="new_example_column", placeholder=_("e.g. context"))
+        if st.button(_("Add column")) and new_col.strip() and new_col.strip() not in edited.columns:
             base = edited.copy()
             base[new_col.strip()] = pd.Series([""] * len(base), dtype="string")
             ss["draft_examples_base"] = base
@@ -192,36 +197,36 @@ with edit:
             st.rerun()
     if ss["draft_examples_as"] == "turns":
         t1, t2 = st.columns(2)
-        t1.text_input("Example user turn", key="draft_turn_user")
-        t2.text_input("Example assistant turn", key="draft_turn_assistant")
-    st.text_area("Generation parameters (YAML)", key="draft_params", height=80,
+        t1.text_input(_("Example user turn"), key="draft_turn_user")
+        t2.text_input(_("Example assistant turn"), key="draft_turn_assistant")
+    st.text_area(_("Generation parameters (YAML)"), key="draft_params", height=80,
                  placeholder="temperature: 0\nmax_tokens: 256")
-    st.text_area("Knowledge (YAML): passages retrieved per row, as `passages` in the templates",
+    st.text_area(_("Knowledge (YAML): passages retrieved per row, as `passages` in the templates"),
                  key="draft_knowledge", height=80, placeholder="base: faq_en\nquery: '{{ question }}'\nk: 3")
 
 data = draft_dict()
 
 with view:
-    st.subheader("Preview")
+    st.subheader(_("Preview"))
     dataset, row, columns = None, None, None
     needs = library.preview(data, None, None).required
     try:
-        _, dataset = context.pick_dataset("Dataset", "preview_dataset", needs)
+        dataset = context.pick_dataset(_("Dataset"), "preview_dataset", needs)[1]
     except Exception as e:  # noqa: BLE001 - shown inline
         context.show_error(e)
     if dataset is not None:
         columns = dataset.columns
-        i = st.number_input(f"Row (1–{len(dataset.rows)})", 1, len(dataset.rows), 1, key="preview_row") - 1
+        i = st.number_input(_("Row (1–{n})").format(n=len(dataset.rows)), 1, len(dataset.rows), 1, key="preview_row") - 1
         row = with_passages(data, dataset.rows[i])
     else:
-        st.caption("No dataset: add one on the Datasets page to preview on a row.")
+        st.caption(_("No dataset: add one on the Datasets page to preview on a row."))
     pv = library.preview(data, row, columns)
     if pv.prompt is not None:
         need = sorted(pv.required) + sorted(pv.optional)
         if need:
-            marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ missing'}"
-                     + (" (optional)" if v in pv.optional else "") for v in need]
-            st.markdown("Variables: " + ", ".join(marks))
+            marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ ' + _('missing')}"
+                     + (" " + _("(optional)") if v in pv.optional else "") for v in need]
+            st.markdown(_("Variables: {marks}").format(marks=", ".join(marks)))
     if pv.error is not None:
         context.show_error(pv.error)
         if pv.source_line is not None:
@@ -231,8 +236,8 @@ with view:
             st.text(m["content"])
 
     can_save = pv.prompt is not None and pv.error is None
-    if st.button("Save as new version", type="primary", disabled=not can_save, icon=":material/save:",
-                 help=None if can_save else "Fix the error above first: this prompt cannot render."):
+    if st.button(_("Save as new version"), type="primary", disabled=not can_save, icon=":material/save:",
+                 help=None if can_save else _("Fix the error above first: this prompt cannot render.")):
         try:
             replaced = library.would_replace(pv.prompt, ss["draft_source"])
             if replaced is None:
@@ -247,22 +252,23 @@ with view:
         st.success(markdown_literal(ss.pop("saved_message")), icon=":material/check:")
 
 st.divider()
-st.subheader("History")
+st.subheader(_("History"))
 name = data.get("name") or ""
 with store.connect(context.db()) as con:
     versions = store.list_prompt_versions(con, name)
     if versions.empty:
-        st.caption(f"No stored versions of {inline_code(name)} yet: saving or running it stores one.")
+        st.caption(_("No stored versions of {name} yet: saving or running it stores one.").format(
+            name=inline_code(name)))
     else:
-        st.dataframe(versions.rename(columns={"hash": "version", "n_runs": "runs"}), hide_index=True,
+        st.dataframe(versions.rename(columns={"hash": _("version"), "n_runs": _("runs")}), hide_index=True,
                      width="stretch")
         labels = {h: f"{h[:8]} · {str(t)[:19]}" for h, t in zip(versions["hash"], versions["created_at"])}
         hashes = list(labels)
         a, b = st.columns(2)
-        old = a.selectbox("Old", hashes, index=min(1, len(hashes) - 1), format_func=labels.get, key=f"diff_old_{name}_{len(hashes)}")
-        new = b.selectbox("New", hashes, index=0, format_func=labels.get, key=f"diff_new_{name}_{len(hashes)}")
+        old = a.selectbox(_("Old"), hashes, index=min(1, len(hashes) - 1), format_func=labels.get, key=f"diff_old_{name}_{len(hashes)}")
+        new = b.selectbox(_("New"), hashes, index=0, format_func=labels.get, key=f"diff_new_{name}_{len(hashes)}")
         va, vb = store.get_prompt_version(con, old), store.get_prompt_version(con, new)
         diff = library.version_diff(va["content"], vb["content"], old[:8], new[:8])
-        st.code(diff or "(identical)", language="diff")
-        st.button("Open the new one in the editor", on_click=load_draft,
+        st.code(diff or _("(identical)"), language="diff")
+        st.button(_("Open the new one in the editor"), on_click=load_draft,
                   args=(prompt_from_version(vb, name).to_dict(), source))

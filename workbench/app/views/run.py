@@ -9,6 +9,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context, jobs
+from workbench.app.i18n import N_, _, ngettext
 from workbench.app.labels import label_for
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
@@ -19,8 +20,10 @@ from workbench.engine import runner
 from workbench.errors import UserError
 from workbench.metrics import ALL, DEFAULT, parse_metrics
 
-st.title("Run")
+st.title(_("Run"))
 ss = st.session_state
+# a run's status, shown translated here and on Compare
+STATUSES = [N_("running"), N_("done"), N_("interrupted"), N_("cancelled"), N_("failed")]
 
 
 def prompt_options() -> dict[str, tuple[str, str]]:
@@ -29,8 +32,8 @@ def prompt_options() -> dict[str, tuple[str, str]]:
     A stored version that is what a file holds now is listed once, as the file."""
     out, in_files = {}, set()
     for p in library.list_prompt_files():
-        out[f"{p.name} (file)"] = ("file", str(p))
-        prompt, _ = library.read_prompt_file(p)
+        out[f"{p.name} (file)"] = ("file", str(p))  # a value other pages and tests pick by: kept English
+        prompt = library.read_prompt_file(p)[0]
         if prompt is not None:
             in_files.add(prompt.version)
     with store.connect(context.db()) as con:
@@ -65,38 +68,39 @@ def needed_columns(chosen: list[str]) -> set[str]:
 
 options = prompt_options()
 with st.form("start_run"):
-    chosen = st.multiselect("Prompt versions", list(options), default=list(options)[:1], key="run_prompts")
+    chosen = st.multiselect(_("Prompt versions"), list(options), default=list(options)[:1], key="run_prompts")
     specs = context.model_specs()
     # The first model is preselected, but never a classic bot: those are picked on purpose.
     preselected = [s for s in specs[:1] if not s.startswith(("chatterbot:", "rasa:"))]
-    models = st.multiselect("Models", specs, default=preselected, key="run_models",
-                            help=None if specs else "No model yet: add an OpenAI-compatible server on the Models "
-                            "page, set OPENAI_API_KEY, or type a spec below.")
-    extra = st.text_input("Other model spec (optional)", key="run_extra_model",
+    models = st.multiselect(_("Models"), specs, default=preselected, key="run_models",
+                            help=None if specs else _("No model yet: add an OpenAI-compatible server on the Models "
+                                                      "page, set OPENAI_API_KEY, or type a spec below."))
+    extra = st.text_input(_("Other model spec (optional)"), key="run_extra_model",
                           placeholder="openai:MODEL@http://127.0.0.1:8000/v1")
-    choice, dataset = context.pick_dataset("Dataset", "run_dataset", needs=needed_columns(chosen))
-    where = st.text_input("Row filter (optional)", key="run_where", placeholder="split == 'test'",
-                          help="Only rows that match: `field == 'value'`, `!=`, `in ['a', 'b']`, `not in`, joined "
-                               "with `and` / `or` / `not` and parentheses (as `workbench eval --where`). The row limit "
-                               "counts the rows that pass.")
+    choice, dataset = context.pick_dataset(_("Dataset"), "run_dataset", needs=needed_columns(chosen))
+    where = st.text_input(_("Row filter (optional)"), key="run_where", placeholder="split == 'test'",
+                          help=_("Only rows that match: `field == 'value'`, `!=`, `in ['a', 'b']`, `not in`, joined "
+                                 "with `and` / `or` / `not` and parentheses (as `workbench eval --where`). The row "
+                                 "limit counts the rows that pass."))
     c1, c2, c3 = st.columns(3)
-    limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
-    concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
-    timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
-    metrics = st.multiselect("Metrics", sorted(ALL - {"regex", "check"}), default=DEFAULT, key="run_metrics")
-    more_metrics = st.text_input("More metrics, with options (as --metrics takes them)", key="run_more_metrics",
+    limit = c1.number_input(_("Row limit (0 = all rows)"), 0, None, 20, key="run_limit")
+    concurrency = c2.number_input(_("Requests in flight (0 = provider default)"), 0, 256, 0, key="run_concurrency")
+    timeout = c3.number_input(label_for("timeout"), 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
+    metrics = st.multiselect(label_for("metrics"), sorted(ALL - {"regex", "check"}), default=DEFAULT,
+                             key="run_metrics")
+    more_metrics = st.text_input(_("More metrics, with options (as --metrics takes them)"), key="run_more_metrics",
                                  placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$")
-    history = st.radio("Conversations: history of each turn", ["gold", "own"], horizontal=True, key="run_history",
-                       format_func={"gold": "the reference turns (parallel)",
-                                    "own": "the model's own answers (in order)"}.get,
-                       help="Used when the dataset holds conversations; the row limit then counts conversations.")
-    start = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
+    histories = {"gold": _("the reference turns (parallel)"), "own": _("the model's own answers (in order)")}
+    history = st.radio(_("Conversations: history of each turn"), ["gold", "own"], horizontal=True, key="run_history",
+                       format_func=histories.get,
+                       help=_("Used when the dataset holds conversations; the row limit then counts conversations."))
+    start = st.form_submit_button(_("Start"), type="primary", icon=":material/play_arrow:")
 
 if start:
     try:
         model_specs = [*models, *([extra.strip()] if extra.strip() else [])]
         if not chosen or not model_specs or dataset is None:
-            raise UserError("choose at least one prompt, one model and a dataset", "Run")
+            raise UserError(_("choose at least one prompt, one model and a dataset"), _("Run"))
         prompts = [load_choice(*options[c]) for c in chosen]
         dataset = filter_rows(dataset, where)
         typed = [v for v in (",".join(metrics), more_metrics.strip()) if v]
@@ -107,8 +111,8 @@ if start:
         if job.error:
             context.show_error(UserError(job.error))
         else:
-            st.success(f"Started {len(job.run_ids)} run{'s' if len(job.run_ids) > 1 else ''}: "
-                       f"{', '.join(job.run_ids)}", icon=":material/rocket_launch:")
+            st.success(ngettext("Started {n} run: {ids}", "Started {n} runs: {ids}", len(job.run_ids)).format(
+                n=len(job.run_ids), ids=", ".join(job.run_ids)), icon=":material/rocket_launch:")
     except Exception as e:  # noqa: BLE001 - shown inline
         context.show_error(e)
 
@@ -132,42 +136,44 @@ def variant(r) -> str:
 
 @st.fragment(run_every=1.0)
 def live() -> None:
-    st.subheader("Runs")
+    st.subheader(_("Runs"))
     registry = context.job_registry()
     mine = {r: j for j in registry.list() for r in j.run_ids}
     table = jobs.progress(context.db())
     if table.empty:
-        st.caption("No runs yet.")
+        st.caption(_("No runs yet."))
         return
     active = table[table["status"] == "running"]
     for r in active.to_dict(orient="records"):
         job = mine.get(r["id"])
         c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
-        where = "this app" if job else "another process (CLI?)"
-        c1.progress(float(r["fraction"]), text=f"{variant(r)} · "
-                    f"{r['done']}/{r['total']} done · {r['errors']} errors · {r['id']} · started in {where}")
+        text = (_("{variant} · {done}/{total} done · {errors} errors · {id} · started in this app") if job else
+                _("{variant} · {done}/{total} done · {errors} errors · {id} · started in another process (CLI?)"))
+        c1.progress(float(r["fraction"]), text=text.format(variant=variant(r), done=r["done"], total=r["total"],
+                                                           errors=r["errors"], id=r["id"]))
         if job is not None and job.alive:
             if job.cancel.is_set():
-                c2.caption("cancelling…")
+                c2.caption(_("cancelling…"))
             else:
-                c2.button("Cancel", key=f"cancel_{job.id}_{r['id']}", on_click=registry.cancel, args=(job.id,))
+                c2.button(_("Cancel"), key=f"cancel_{job.id}_{r['id']}", on_click=registry.cancel, args=(job.id,))
     stopped = table[table["status"].isin(["interrupted", "cancelled", "failed"]) & (table["done"] < table["total"])]
     for r in stopped.head(5).to_dict(orient="records"):
         c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
-        c1.caption(f"{variant(r)} · {r['status']} at "
-                   f"{r['done']}/{r['total']} · {r['id']}")
-        c2.button("Resume", key=f"resume_{r['id']}", on_click=resume, args=(r["id"],))
+        c1.caption(_("{variant} · {status} at {done}/{total} · {id}").format(
+            variant=variant(r), status=_(r["status"]), done=r["done"], total=r["total"], id=r["id"]))
+        c2.button(_("Resume"), key=f"resume_{r['id']}", on_click=resume, args=(r["id"],))
     if ss.get("resume_error"):
         st.error(markdown_literal(ss.pop("resume_error")), icon=":material/error:")
     for j in registry.list():
         if j.error:
-            st.error(markdown_literal(f"Job {j.id} ({'; '.join(j.labels)}): {j.error}"), icon=":material/error:")
+            st.error(markdown_literal(_("Job {id} ({labels}): {error}").format(
+                id=j.id, labels="; ".join(j.labels), error=j.error)), icon=":material/error:")
     shown = table.head(50)[["id", "prompt_name", "prompt_hash", "model_spec", "dataset", "status", "done", "total",
                             "errors", "created_at", "finished_at"]].copy()
     for column in ("created_at", "finished_at"):  # a running run has no end yet: blank, not None
         shown[column] = [str(t)[:19] if pd.notna(t) else "" for t in shown[column]]
     st.dataframe(context.runs_frame(shown), hide_index=True, width="stretch",
-                 column_config={"prompt_hash": st.column_config.TextColumn("version")})
+                 column_config={"prompt_hash": st.column_config.TextColumn(_("version"))})
 
 
 live()
