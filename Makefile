@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install app demo test test-fast lint browser bench
+.PHONY: install app demo test test-fast lint browser bench i18n
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,20 @@ app: install
 demo: install
 	$(BIN)/workbench demo
 
-# Debian's chromium for the browser tests (Playwright cannot download browsers here).
+# Debian's chromium for the browser tests (Playwright cannot download browsers here), and a CJK font: without
+# one, the Chinese interface's screenshots show boxes where a Chinese user sees characters.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null; }
+
+# The app's message catalogues (workbench/app/i18n.py): extract the texts of workbench/app with Babel, merge them
+# into each language's .po (translate the new entries there), then compile the .mo that the app reads.
+I18N_POT := $(VENV)/workbench.pot
+i18n: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-default-keywords --no-location \
+		--sort-output -o $(I18N_POT) workbench/app
+	$(BIN)/pybabel update -D workbench -i $(I18N_POT) -d workbench/app/locale --no-fuzzy-matching --width 120
+	$(BIN)/pybabel compile -D workbench -d workbench/app/locale --statistics
 
 # ruff, then the import contracts in pyproject.toml (layers, no cycles, the store through its facade).
 lint: install

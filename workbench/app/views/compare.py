@@ -116,7 +116,7 @@ left, right = st.columns([3, 2], gap="large")
 table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
 left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
                column_config={"": st.column_config.TextColumn(width="medium")})
-left.caption(_("Metrics: mean ± half-width of the 95% confidence interval (t-interval over rows); quality scores "
+left.caption(_("Metrics: mean ± half-width of the 95% CI, a t-interval over rows; quality scores "
                "on a 0–1 scale; errored outputs carry no score and count in the error rate."))
 
 quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics

@@ -259,7 +259,7 @@ if report.votes:
                                 "counts as better": v.prefers} for v in report.votes]),
                  hide_index=True, width="stretch")
     st.caption(_("Share of {n} decisive pairwise votes where the metric scores the chosen answer better (Wilson "
-                 "95% CI). 50% is a coin flip.").format(n=report.n_votes))
+                 "95% CI). At 50%, a coin flip would do as well.").format(n=report.n_votes))
 for note in report.notes:
     st.info(_(note))
 if not report.correlations and not report.votes:
