@@ -96,6 +96,13 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return catalogue(current()).ngettext(singular, plural, n)
 
 
+def shown_as(*texts: str):
+    """A format_func that shows these option values (English msgids) translated and any other value as it is.
+    Worded when called: Streamlit (and AppTest) may call a format_func outside the page's script run."""
+    names = {t: _(t) for t in texts}
+    return lambda value: names.get(value, value)
+
+
 def language_selector() -> None:
     """The sidebar's language choice, labelled in both languages so either reader finds it."""
     import streamlit as st

@@ -65,13 +65,14 @@ if sessions.empty:
 
 ids = sessions["id"].tolist()
 info = {r["id"]: r for r in sessions.to_dict(orient="records")}
+labels = {s: session_label(info[s]) for s in ids}  # worded now: a format_func runs in no page's language
 wanted = st.query_params.get("session")
 if "ann_session" not in ss and wanted in ids:
     ss["ann_session"] = wanted
 if "ann_name" not in ss:
     ss["ann_name"] = st.query_params.get("annotator", "")
 left, right = st.columns([3, 2])
-sid = left.selectbox(_("Session"), ids, key="ann_session", format_func=lambda s: session_label(info[s]))
+sid = left.selectbox(_("Session"), ids, key="ann_session", format_func=labels.get)
 name = right.text_input(_("Your name"), key="ann_name", placeholder=_("who is rating?")).strip()
 st.query_params["session"] = sid
 if ss.get("ann_for") != (sid, name):  # another session or annotator: the old one's unrated claim goes back

@@ -150,7 +150,7 @@ def show_grid() -> None:
     c1, c2, c3, c4 = st.columns([2, 2, 1.3, 3], vertical_alignment="bottom")
     sort = c1.selectbox(_("Sort"), list(grid.SORTS), format_func=lambda s: SORT_NAMES.get(s, grid.SORTS[s]),
                         key="cmp_sort")
-    diff = c2.selectbox(_("Highlight differences"), list(DIFF_MODES), format_func=lambda m: _(DIFF_MODES[m]),
+    diff = c2.selectbox(_("Highlight differences"), list(DIFF_MODES), format_func={m: _(t) for m, t in DIFF_MODES.items()}.get,
                         key="cmp_diff")
     errors_only = c3.checkbox(_("Errors only"), key="cmp_errors")
     search = c4.text_input(_("Search input, reference and outputs"), key="cmp_search")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench.app import catalog, context
-from workbench.app.i18n import N_, _, ngettext
+from workbench.app.i18n import N_, _, ngettext, shown_as
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.authoring.datasets import guess_reference
@@ -17,7 +17,8 @@ ss = st.session_state
 
 # The options' values stay English (tests and session state hold them); they are shown translated.
 UPLOAD = N_("Upload a file")
-source = st.radio(_("Source"), [N_("Open a dataset"), UPLOAD], horizontal=True, key="ds_source", format_func=_)
+source = st.radio(_("Source"), [N_("Open a dataset"), UPLOAD], horizontal=True, key="ds_source",
+                  format_func=shown_as(N_("Open a dataset"), UPLOAD))
 dataset = None
 if source == UPLOAD:
     up = st.file_uploader(_("CSV, TSV, JSONL or Parquet"), type=["csv", "tsv", "jsonl", "ndjson", "parquet"],
@@ -61,7 +62,7 @@ if dataset is not None:
     prompts = {p.name: p for p in library.list_prompt_files()}
     only_reference = N_("(reference column only)")
     against = st.selectbox(_("Check against the variables of"), [only_reference, *prompts], key="ds_against",
-                           format_func=lambda p: _(p) if p == only_reference else p)  # file names as they are
+                           format_func=shown_as(only_reference))
     required: set[str] = set()
     if against in prompts:
         prompt, err = library.read_prompt_file(prompts[against])

@@ -146,7 +146,7 @@ if sessions.empty:
 info = {r["id"]: r for r in sessions.to_dict(orient="records")}
 chosen = st.multiselect(
     _("Sessions"), list(info), default=list(info)[-1:], key="lb_sessions",
-    format_func=lambda s: session_label(info[s]))
+    format_func={s: session_label(info[s]) for s in info}.get)
 if not chosen:
     st.stop()
 stamp = tuple((s, info[s]["n_ratings"]) for s in chosen)

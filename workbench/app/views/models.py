@@ -9,7 +9,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import bots, catalog, context
-from workbench.app.i18n import N_, _
+from workbench.app.i18n import N_, _, shown_as
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.errors import UserError
 from workbench.finetune.lora import list_adapters
@@ -96,7 +96,7 @@ st.subheader(_("Try it"))
 specs = context.model_specs()
 c1, c2 = st.columns([2, 3])
 TYPED = N_("(type a spec)")
-picked = c1.selectbox(_("Model"), [*specs, TYPED], key="try_model", format_func=lambda s: _(s) if s == TYPED else s)
+picked = c1.selectbox(_("Model"), [*specs, TYPED], key="try_model", format_func=shown_as(TYPED))
 spec = c2.text_input(_("Spec"), key="try_spec", placeholder="openai:MODEL@http://host:port/v1") \
     if picked == TYPED else picked
 message = st.text_area(_("Message"), key="try_message", placeholder=_("Hello! How do I reset my password?"))

@@ -11,7 +11,7 @@ import yaml
 
 from workbench import store
 from workbench.app import context
-from workbench.app.i18n import N_, _
+from workbench.app.i18n import N_, _, shown_as
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
 from workbench.authoring.stored import prompt_from_version
@@ -142,7 +142,7 @@ with st.sidebar:
 if "pending_source" in ss:  # set by Save: open the file just written (widgets can't be set once drawn)
     ss["prompt_source"] = ss.pop("pending_source")
 source = st.selectbox(_("Open"), sources, index=1 if files else 0, key="prompt_source",
-                      format_func=lambda s: _(NEW) if s == NEW else s)
+                      format_func=shown_as(NEW))
 if ss.get("draft_source") != source or "draft_msgs" not in ss:
     open_source(source)
 if ss.get("load_error") is not None and ss.get("draft_source") == source:
