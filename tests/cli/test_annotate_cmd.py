@@ -61,3 +61,15 @@ def test_a_new_session_with_no_ratings_says_so(db, cli):
         assert "no ratings yet" in res.out + res.err, args
     res = cli("leaderboard", sid, "--json")
     assert res.code == 0 and res.json()["standings"] == [] and res.json()["votes"] == 0
+
+
+def test_a_session_with_the_chinese_rubric_and_tags(db, cli):
+    runs = make_runs(db, [("support_few_shot", "openai:one"), ("support_zero_shot", "openai:two")], n_rows=3)
+    sid = cli("annotate", "create", "--runs", *runs, "--pairwise", "--lang", "zh").out.strip()
+    with store.connect(db) as con:
+        info = store.get_session(con, sid)
+    assert info["rubric"] == an.RUBRICS_ZH["pairwise"] and list(info["tags"]) == an.DEFAULT_TAGS_ZH
+    sid = cli("annotate", "create", "--runs", runs[0], "--scale", "thumbs").out.strip()
+    with store.connect(db) as con:
+        info = store.get_session(con, sid)
+    assert info["rubric"] == an.RUBRICS["thumbs"] and list(info["tags"]) == an.DEFAULT_TAGS

@@ -23,6 +23,8 @@ def register(sub, common) -> None:
                                                          "without it anyone can join and claims items as they go")
     c.add_argument("--rubric", metavar="TEXT", help="shown to annotators (default: a short rubric for the scale)")
     c.add_argument("--tags", metavar="LIST", help="comma-separated tag choices")
+    c.add_argument("--lang", choices=["en", "zh"], default="en",
+                   help="language of the default rubric and tags (default en; zh: Simplified Chinese)")
     c.add_argument("--name", metavar="NAME")
     c.add_argument("--claim-timeout", type=float, default=900.0, metavar="SECONDS",
                    help="open sessions: an unrated claim goes back to the pool after this long (default 900 = "
@@ -83,7 +85,8 @@ def create(args: argparse.Namespace) -> int:
 
     spec = annotation.SessionSpec(runs=args.runs, pairwise=args.pairwise, k=args.k, seed=args.seed,
                                   scale=args.scale, rubric=args.rubric, annotators=_split(args.annotators),
-                                  name=args.name, claim_timeout=args.claim_timeout)
+                                  name=args.name, claim_timeout=args.claim_timeout, lang=args.lang,
+                                  tags=annotation.default_tags(args.lang))
     if args.tags is not None:
         spec.tags = _split(args.tags) or []
     with store.connect(args.db) as con:

@@ -102,6 +102,7 @@ class SessionSpec:
     tags: list[str] = field(default_factory=lambda: list(DEFAULT_TAGS))
     name: str | None = None
     claim_timeout: float = DEFAULT_CLAIM_TIMEOUT
+    lang: str = "en"  # of the default rubric (en, zh); the default tags are the caller's (default_tags)
 
 
 def create_session(con, spec: SessionSpec) -> str:
@@ -146,7 +147,7 @@ def create_session(con, spec: SessionSpec) -> str:
         items["n_assigned"] = 0
     store.create_session(con, {
         "id": session_id, "name": spec.name, "kind": "pairwise" if spec.pairwise else "single", "scale": scale,
-        "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or RUBRICS[scale],
+        "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or default_rubric(scale, spec.lang),
         "tags": list(dict.fromkeys(t.strip() for t in spec.tags if t.strip())),
         "claim_timeout": float(spec.claim_timeout),
     }, items, assignments)
