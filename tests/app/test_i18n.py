@@ -49,6 +49,17 @@ def test_the_catalogue_holds_every_text_of_the_app_and_no_other():
     assert not ids - source, f"no longer in the app: {sorted(map(str, ids - source))}"
 
 
+def test_no_text_is_translated_where_the_extractor_cannot_see_it():
+    """A _() inside an f-string's braces is called but never extracted: it would stay English."""
+    hidden = []
+    for path in sorted(APP.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                hidden += [f"{path.relative_to(ROOT)}:{c.lineno}" for c in ast.walk(node) if isinstance(c, ast.Call)
+                           and getattr(c.func, "id", None) in KEYWORDS]
+    assert hidden == []
+
+
 def test_every_msgid_has_a_chinese_translation_with_the_same_placeholders():
     def fields(text: str) -> set[str]:
         return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None}
@@ -105,7 +116,7 @@ TRANSPARENT = {"markdown_literal", "escape", "str"}  # pass a text through uncha
 ALLOWED = {"llama3", "http://127.0.0.1:11434/v1", "VLLM_API_KEY", "openai:MODEL@http://host:port/v1",
            "openai:MODEL@http://127.0.0.1:8000/v1", "split == 'test'", "temperature: 0\nmax_tokens: 256",
            "base: faq_en\nquery: '{{ question }}'\nk: 3", "bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$",
-           "Language · 语言", "workbench", "OpenAI", "[](annotate?session=)", "Spearman low:Q", "Spearman:Q", "start:Q", "count:Q", "key:N",
+           "Language · 语言", "workbench", "OpenAI", "](annotate?session=)", "Spearman low:Q", "Spearman:Q", "start:Q", "count:Q", "key:N",
            "variant:N", "ci_low:Q", "strength:Q", "metric:N"}
 
 

@@ -49,7 +49,8 @@ def show_threads(db: str, run_ids: list[str], labels: dict[str, str], metric: st
             for col, run_id in zip(cols, run_ids):
                 out = turn["outputs"][run_id]
                 with col:
-                    st.markdown(f"**{labels[run_id][:1]}** · {metric or _('score')}: {_score(out['score'])}")
+                    shown = metric or _("score")
+                    st.markdown(f"**{labels[run_id][:1]}** · {shown}: {_score(out['score'])}")
                     with st.chat_message("assistant"):
                         if out["error"]:
                             st.text(_("error: {error}").format(error=out["error"]))

@@ -60,7 +60,7 @@ def link_to_annotate(sid: str) -> None:
         st.page_link("views/annotate.py", label=_("Rate it on the Annotate page"), icon=":material/rate_review:",
                      query_params={"session": sid})
     except StreamlitAPIException:  # the page run alone (AppTest): no navigation to link into
-        st.markdown(f"[{_('Rate it on the Annotate page')}](annotate?session={sid})")
+        st.markdown("[" + _("Rate it on the Annotate page") + f"](annotate?session={sid})")
     st.caption(_("Annotators open {link} (this app's address followed by that).").format(
         link=f"`annotate?session={sid}`"))
 

@@ -224,7 +224,8 @@ with view:
     if pv.prompt is not None:
         need = sorted(pv.required) + sorted(pv.optional)
         if need:
-            marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ ' + _('missing')}"
+            missing = _("missing")
+            marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ ' + missing}"
                      + (" " + _("(optional)") if v in pv.optional else "") for v in need]
             st.markdown(_("Variables: {marks}").format(marks=", ".join(marks)))
     if pv.error is not None:
