@@ -108,7 +108,7 @@ def tour(page, url: str, db: str) -> None:
 
     # Run: both Chinese variants, the local model, the test split of support_zh.jsonl.
     goto(page, "运行")
-    keep_only(page, "提示词版本", [f"{v}.yaml (file)" for v in VARIANTS])
+    keep_only(page, "提示词版本", [f"{v}.yaml (文件)" for v in VARIANTS])
     assert "hf:models/support-tiny" in shown_value(page, "stMultiSelect", "模型")
     choose(page, "数据集", "support_zh.jsonl")
     page.get_by_role("textbox", name="行筛选（可选）").fill("split == 'test'")
@@ -116,7 +116,7 @@ def tour(page, url: str, db: str) -> None:
     no_english_left(page, "Run form")
     shot(page, "4-run-form")
     page.get_by_role("button", name="开始", exact=True).click()
-    page.get_by_text("已启动 2 个运行").wait_for(timeout=180_000)  # loads PyTorch and the model first
+    page.get_by_text("已启动 2 个运行").wait_for(timeout=300_000)  # loads PyTorch and the model first
     wait_for_runs(db, 2, timeout=600)
     with store.connect(db) as con:
         runs = store.list_runs(con)

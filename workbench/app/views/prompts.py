@@ -24,6 +24,7 @@ BLANK = {"name": "my_prompt", "description": "", "messages": [
     {"role": "user", "content": "{{ question }}"}]}
 
 st.title(_("Prompts"))
+role_names = shown_as(N_("system"), N_("user"), N_("assistant"))  # the values stay the file's role names
 ss = st.session_state
 
 
@@ -166,7 +167,7 @@ with edit:
     for n, uid in enumerate(list(ss["draft_msgs"])):
         # The remove button sits under the role: a third column of its own was cut to a sliver at 1440 px.
         r, c = st.columns([1.5, 6.6], vertical_alignment="top")
-        r.selectbox(_("Role"), ROLES, key=f"role_{uid}")
+        r.selectbox(_("Role"), ROLES, key=f"role_{uid}", format_func=role_names)
         lines = sum(1 + len(line) // 70 for line in ss[f"content_{uid}"].splitlines())
         c.text_area(_("Message {n}").format(n=n + 1), key=f"content_{uid}", height=min(420, max(90, 24 * lines + 40)))
         if r.button("", icon=":material/delete:", key=f"remove_{uid}", help=_("Remove message {n}").format(n=n + 1),

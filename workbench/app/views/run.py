@@ -68,7 +68,11 @@ def needed_columns(chosen: list[str]) -> set[str]:
 
 options = prompt_options()
 with st.form("start_run"):
-    chosen = st.multiselect(_("Prompt versions"), list(options), default=list(options)[:1], key="run_prompts")
+    file_word = _("file")
+    shown = {label: label.removesuffix(" (file)") + f" ({file_word})" if kind == "file" else label
+             for label, (kind, _ref) in options.items()}
+    chosen = st.multiselect(_("Prompt versions"), list(options), default=list(options)[:1], key="run_prompts",
+                            format_func=shown.get)
     specs = context.model_specs()
     # The first model is preselected, but never a classic bot: those are picked on purpose.
     preselected = [s for s in specs[:1] if not s.startswith(("chatterbot:", "rasa:"))]
