@@ -61,7 +61,8 @@ def model_specs() -> list[str]:
 
 
 def run_label(r) -> str:
-    return f"{r['prompt_name']}@{r['prompt_hash'][:6]} × {r['model_spec']} · {r['id']} ({r['status']})"
+    status = _(r["status"])
+    return f"{r['prompt_name']}@{r['prompt_hash'][:6]} × {r['model_spec']} · {r['id']} ({status})"
 
 
 def pick_runs(key: str) -> list[str]:
@@ -79,8 +80,9 @@ def pick_runs(key: str) -> list[str]:
     options = on_ds["id"].tolist()
     by_id = {r["id"]: r for r in on_ds.to_dict(orient="records")}
     remembered = [r for r in st.session_state.get("selected_runs", []) if r in by_id]
+    labels = {r: run_label(by_id[r]) for r in options}
     chosen = st.multiselect(_("Runs (variants)"), options, default=remembered or options[:4], key=f"{key}_runs",
-                            format_func=lambda r: run_label(by_id[r]))
+                            format_func=labels.get, placeholder=_("Choose options"))
     st.session_state["selected_runs"] = chosen
     return chosen
 

@@ -215,7 +215,8 @@ def draw_item(item: annotation.Item) -> None:
     previous_tags = list((item.rating or {}).get("tags") or [])
     c1.text_input(_("Comment (optional)"), value=previous_comment, key=f"ann_comment_{item.session_id}_{item.item_idx}")
     c2.multiselect(_("Tags (optional)"), list(dict.fromkeys(item.tags + previous_tags)), default=previous_tags,
-                   accept_new_options=True, format_func=lambda t: annotation.tag_in(t, LANG), key=f"ann_tags_{item.session_id}_{item.item_idx}")
+                   accept_new_options=True, format_func=lambda t: annotation.tag_in(t, LANG),
+                   placeholder=_("Choose or add options"), key=f"ann_tags_{item.session_id}_{item.item_idx}")
 
 
 rating_panel()

@@ -81,7 +81,9 @@ if dataset is not None:
     else:
         st.error(ngettext("{n} problem: these rows would fail a run.", "{n} problems: these rows would fail a run.",
                           len(report)).format(n=len(report)), icon=":material/error:")
-        st.dataframe(report, hide_index=True, width="stretch")
+        problems = {p: _(p) for p in (N_("column missing"), N_("missing"), N_("empty"))}  # catalog's words
+        st.dataframe(report.assign(problem=report["problem"].map(lambda p: problems.get(p, p))).rename(
+            columns={"row": _("row"), "column": _("column"), "problem": _("problem")}), hide_index=True, width="stretch")
 
     if source == UPLOAD:
         if st.button(_("Keep this dataset in the workbench"), type="primary", icon=":material/save:"):

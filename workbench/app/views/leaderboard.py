@@ -92,7 +92,8 @@ def new_session_form() -> None:
     rubric = st.text_area(_("Rubric shown to annotators"), value=annotation.default_rubric(kind, lang),
                           key=f"lb_rubric_{kind}_{lang}")
     tags = st.multiselect(_("Tags offered to annotators"), annotation.default_tags(lang),
-                          default=annotation.default_tags(lang), accept_new_options=True, key=f"lb_tags_{lang}")
+                          default=annotation.default_tags(lang), accept_new_options=True, key=f"lb_tags_{lang}",
+                          placeholder=_("Choose or add options"))
     if st.button(_("Create session"), type="primary", icon=":material/add:"):
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed), tags=tags,
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
@@ -146,7 +147,7 @@ if sessions.empty:
 info = {r["id"]: r for r in sessions.to_dict(orient="records")}
 chosen = st.multiselect(
     _("Sessions"), list(info), default=list(info)[-1:], key="lb_sessions",
-    format_func={s: session_label(info[s]) for s in info}.get)
+    format_func={s: session_label(info[s]) for s in info}.get, placeholder=_("Choose options"))
 if not chosen:
     st.stop()
 stamp = tuple((s, info[s]["n_ratings"]) for s in chosen)

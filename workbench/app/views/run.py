@@ -72,11 +72,11 @@ with st.form("start_run"):
     shown = {label: label.removesuffix(" (file)") + f" ({file_word})" if kind == "file" else label
              for label, (kind, _ref) in options.items()}
     chosen = st.multiselect(_("Prompt versions"), list(options), default=list(options)[:1], key="run_prompts",
-                            format_func=shown.get)
+                            format_func=shown.get, placeholder=_("Choose options"))
     specs = context.model_specs()
     # The first model is preselected, but never a classic bot: those are picked on purpose.
     preselected = [s for s in specs[:1] if not s.startswith(("chatterbot:", "rasa:"))]
-    models = st.multiselect(_("Models"), specs, default=preselected, key="run_models",
+    models = st.multiselect(_("Models"), specs, default=preselected, key="run_models", placeholder=_("Choose options"),
                             help=None if specs else _("No model yet: add an OpenAI-compatible server on the Models "
                                                       "page, set OPENAI_API_KEY, or type a spec below."))
     extra = st.text_input(_("Other model spec (optional)"), key="run_extra_model",
@@ -91,7 +91,7 @@ with st.form("start_run"):
     concurrency = c2.number_input(_("Requests in flight (0 = provider default)"), 0, 256, 0, key="run_concurrency")
     timeout = c3.number_input(label_for("timeout"), 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
     metrics = st.multiselect(label_for("metrics"), sorted(ALL - {"regex", "check"}), default=DEFAULT,
-                             key="run_metrics")
+                             key="run_metrics", placeholder=_("Choose options"))
     more_metrics = st.text_input(_("More metrics, with options (as --metrics takes them)"), key="run_more_metrics",
                                  placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$")
     histories = {"gold": _("the reference turns (parallel)"), "own": _("the model's own answers (in order)")}
