@@ -256,3 +256,12 @@ def test_every_page_renders_in_chinese(page, title):
     at = _zh(AppTest.from_file(str(APP / "views" / f"{page}.py"), default_timeout=60)).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == title
+
+
+def test_workbench_lang_sets_the_default_and_the_selector_changes_it(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_LANG", "zh")
+    at = AppTest.from_file(str(APP / "main.py"), default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "提示词" and at.sidebar.selectbox(key=i18n.KEY).value == "zh"
+    at.sidebar.selectbox(key=i18n.KEY).set_value("en").run()
+    assert at.title[0].value == "Prompts" and "Save as new version" in [b.label for b in at.button]
