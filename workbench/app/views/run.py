@@ -115,8 +115,12 @@ if start:
         if job.error:
             context.show_error(UserError(job.error))
         else:
-            st.success(ngettext("Started {n} run: {ids}", "Started {n} runs: {ids}", len(job.run_ids)).format(
-                n=len(job.run_ids), ids=", ".join(job.run_ids)), icon=":material/rocket_launch:")
+            # One run per variant. Their ids exist once the job has created them, which a loaded machine can
+            # take longer than start() waits for: the count never reads 0 then.
+            n = len(job.plan.variants)
+            ids = ", ".join(job.run_ids) or _("their ids appear below in a moment")
+            st.success(ngettext("Started {n} run: {ids}", "Started {n} runs: {ids}", n).format(n=n, ids=ids),
+                       icon=":material/rocket_launch:")
     except Exception as e:  # noqa: BLE001 - shown inline
         context.show_error(e)
 
