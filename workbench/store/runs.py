@@ -81,20 +81,48 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
     return run_id
 
 
-def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
-    """Upsert a batch of outputs and replace their scores, in one transaction (safe to repeat on resume)."""
-    if not outputs and not scores:
+def write_results(con: Con, outputs, scores) -> None:
+    """Upsert a batch of outputs and replace their scores, in one transaction (safe to repeat on resume).
+
+    Each is a list of records, or for bulk loads whole columns: a pyarrow.Table (or a pandas DataFrame)
+    holding some of OUTPUT_COLUMNS / SCORE_COLUMNS; a column it lacks is NULL (turn_idx 0, cached false).
+    Columns go to DuckDB as they are: a million outputs cost no Python per row."""
+    outputs, scores = _columns(outputs, OUTPUT_COLUMNS), _columns(scores, SCORE_COLUMNS)
+    if outputs is None and scores is None:
         return
-    # records from callers that know no turns (single rows) are turn 0
-    outputs = outputs if not outputs or "turn_idx" in outputs[0] else [{**o, "turn_idx": 0} for o in outputs]
-    scores = scores if not scores or "turn_idx" in scores[0] else [{**s, "turn_idx": 0} for s in scores]
     with transaction(con):
-        if outputs:
-            upsert_rows(con, "outputs", outputs, OUTPUT_COLUMNS)
-            with registered(con, "_written", scan_rows(outputs, ["run_id", "row_idx", "turn_idx", "repeat_idx"])):
-                drop_scores(con, "_written")
-        if scores:
-            insert_rows(con, "scores", scores, SCORE_COLUMNS)
+        if outputs is not None:
+            data, select = outputs
+            with registered(con, "_written", data):
+                written = f"(SELECT {select} FROM _written)"
+                # Outputs of a new run (a bulk load, most batches) exist nowhere yet: a plain INSERT costs a
+                # third of INSERT OR REPLACE, whose conflict handling only a repeated batch needs.
+                again = con.execute(f"SELECT count(*) FROM outputs SEMI JOIN {written} w "
+                                    "USING (run_id, row_idx, turn_idx, repeat_idx)").fetchone()[0]
+                con.execute(f"{'INSERT OR REPLACE' if again else 'INSERT'} INTO outputs "
+                            f"({', '.join(OUTPUT_COLUMNS)}) SELECT {select} FROM _written")
+                drop_scores(con, written)
+        if scores is not None:
+            data, select = scores
+            with registered(con, "_scored", data):
+                con.execute(f"INSERT INTO scores ({', '.join(SCORE_COLUMNS)}) SELECT {select} FROM _scored")
+
+
+DEFAULTS = {"turn_idx": "0", "repeat_idx": "0", "cached": "false"}  # for columns a batch leaves out
+
+
+def _columns(data, names: list[str]) -> tuple[Any, str] | None:
+    """(something DuckDB scans, the SELECT list that gives it the columns `names`), or None when empty."""
+    if isinstance(data, list):
+        if not data:
+            return None
+        have = [n for n in names if n in data[0] or n not in DEFAULTS]
+        data = scan_rows(data, have)
+    else:
+        if len(data) == 0:
+            return None
+        have = [n for n in names if n in list(getattr(data, "column_names", None) or data.columns)]
+    return data, ", ".join(n if n in have else f"{DEFAULTS.get(n, 'NULL')} AS {n}" for n in names)
 
 
 def drop_scores(con: Con, outputs_view: str) -> None:
