@@ -113,6 +113,8 @@ DEFAULTS = {"turn_idx": "0", "repeat_idx": "0", "cached": "false"}  # for column
 
 def _columns(data, names: list[str]) -> tuple[Any, str] | None:
     """(something DuckDB scans, the SELECT list that gives it the columns `names`), or None when empty."""
+    if data is None:
+        return None
     if isinstance(data, list):
         if not data:
             return None
@@ -200,11 +202,13 @@ def turn_texts(con: Con, run_id: str) -> dict[tuple[int, int, int], str]:
 def list_runs(con: Con) -> pd.DataFrame:
     df = con.execute(
         """
+        WITH o AS (SELECT run_id, count(*) AS n_outputs, count(error) AS n_errors FROM outputs GROUP BY run_id)
         SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, d.name AS dataset, r.n_rows, r.repeats, r.status,
-               count(o.row_idx) AS n_outputs, count(o.error) AS n_errors, r.created_at, r.finished_at, r.owner
+               coalesce(o.n_outputs, 0) AS n_outputs, coalesce(o.n_errors, 0) AS n_errors, r.created_at,
+               r.finished_at, r.owner
         FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
-        LEFT JOIN outputs o ON o.run_id = r.id
-        GROUP BY ALL ORDER BY r.created_at, r.id
+        LEFT JOIN o ON o.run_id = r.id  -- counted per run first: grouping the joined rows by every column costs 3x
+        ORDER BY r.created_at, r.id
         """
     ).df()
     df["status"] = [live_status(s, o) for s, o in zip(df["status"], df["owner"])]
