@@ -288,6 +288,20 @@ def output_stats(con: Con, run_id: str) -> tuple[int, int, float | None, float |
            FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
 
 
+def output_summary(con: Con, run_id: str) -> dict[str, Any]:
+    """outputs, errors, latency p50 and p95 (successful outputs), errors by kind (most frequent first) and
+    cached outputs of a run, in one pass over its outputs (output_stats + error_kinds + cached_count)."""
+    n, errors, quantiles, kinds, cached = con.execute(
+        """SELECT count(*), count(error), quantile_cont(latency_ms, [0.5, 0.95]) FILTER (WHERE error IS NULL),
+                  list(error_kind) FILTER (WHERE error IS NOT NULL), count(*) FILTER (WHERE cached)
+           FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
+    from collections import Counter
+
+    p50, p95 = quantiles or (None, None)
+    return {"outputs": n, "errors": errors, "latency_p50": p50, "latency_p95": p95,
+            "errors_by_kind": dict(Counter(kinds or []).most_common()), "cached": cached}
+
+
 def error_kinds(con: Con, run_id: str) -> dict[str, int]:
     """Errors of a run counted by kind, most frequent first."""
     return dict(con.execute("SELECT error_kind, count(*) FROM outputs WHERE run_id = ? AND error IS NOT NULL "
