@@ -210,9 +210,10 @@ for sid in chosen:
     if len(disputed):
         with st.expander(_("Adjudicate: {n} disputed items in {sid}").format(n=len(disputed), sid=sid),
                          icon=":material/gavel:"):
-            with store.connect(db) as con:
-                items = store.item_outputs(con, sid).set_index("item_idx")
-            for r in disputed.head(50).itertuples():
+            shown = disputed.head(50)
+            with store.connect(db) as con:  # the items shown, not the session's 100,000
+                items = store.item_outputs(con, sid, items=shown["item_idx"].tolist()).set_index("item_idx")
+            for r in shown.itertuples():
                 rec = items.loc[r.item_idx]
                 with st.container(border=True):
                     st.markdown(_("**Item {n}** · spread {spread}").format(n=r.item_idx + 1, spread=f"{r.spread:g}"))
