@@ -69,7 +69,8 @@ def test_the_tour_in_chinese(tmp_path):
     env = {"WORKBENCH_PROMPTS": str(prompts), "WORKBENCH_DATASETS": str(ROOT / "datasets"),
            "WORKBENCH_MODELS_DIR": "models", "WORKBENCH_LANG": ""}
     fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout.strip()
-    TOUR.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(TOUR, ignore_errors=True)  # no screenshot or failure note of an earlier run left beside these
+    TOUR.mkdir(parents=True)
     (TOUR / "fonts.txt").write_text(fonts or "no CJK font: run `make browser` (fonts-noto-cjk)\n", encoding="utf-8")
     with app_server(db, env) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 2000}, locale="zh-CN")

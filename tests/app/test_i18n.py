@@ -84,7 +84,8 @@ KEEP = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "api.openai.com", "secrets.toml", "
         "Cohen", "Krippendorff", "Spearman", "Fisher", "Wilson", "BCa", "PyTorch", "ChatterBot", "Rasa", "Python",
         "LoRA", "JSONL", "Parquet", "CSV", "TSV", "YAML", "Jinja", "BLEU", "vLLM", "Ollama", "llama.cpp", "server",
         "LM", "Studio", "TGI", "URL", "token", "auto", "model_card.json", "config.json", "Ctrl", "Enter", "context",
-        "workbench", "app", "prompts/NAME.yaml", "zh", "CI", "p50", "p95", "OpenAI", "USD"}
+        "workbench", "app", "prompts/NAME.yaml", "zh", "CI", "p50", "p95", "OpenAI", "USD", "UTF-8", "BOM",
+        "Excel", "GBK", "Windows", "intent"}
 
 
 def english_left(text: str) -> list[str]:
