@@ -160,8 +160,11 @@ def tour(page, url: str, db: str) -> None:
     settle(page)
     heading = page.get_by_role("heading", name=re.compile(rf"第 \d+ 项，共 {ROWS} 项"))
     heading.wait_for()
+    settle(page)
     for label in ("A 更好", "B 更好", "平局", "都不好", "停止评分"):
-        assert page.get_by_role("button", name=label).count() == 1, label
+        button = page.get_by_role("button", name=label)
+        button.first.wait_for()
+        assert button.count() == 1, label
     page.get_by_text(RUBRICS_ZH["pairwise"]).wait_for()
     no_english_left(page, "Annotate")
     shot(page, "8-annotate")
