@@ -35,6 +35,7 @@ BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
     ("rougeLsum", "RougeLsum"), ("rougeLsum_p", "RougeLsumP"), ("rougeLsum_r", "RougeLsumR"),
     ("length", "Length"), ("latency_ms", "LatencyMs"), ("tokens_out", "TokensOut")]}
 BUILTIN["check"] = "workbench.metrics.checks:CheckMetric"  # --check TEXT: a 0/1 metric named after TEXT
+BUILTIN["judge"] = "workbench.metrics.judge:JudgeMetric"  # judge:RUBRIC, scored by a model (evaluation/judging.py)
 REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
 
@@ -43,9 +44,11 @@ def metric_class(name: str) -> type[Metric]:
 
 
 def _make(name: str, options: dict[str, Any]) -> Metric:
+    if name.startswith("judge:"):  # judge:RUBRIC is the judge metric with that rubric
+        name, options = "judge", {"rubric": name.partition(":")[2], **options}
     if name not in REGISTRY:
         raise UserError(f"unknown metric {name!r} (known: {', '.join(REGISTRY.names())}, "
-                        f"{', '.join(ALIASES)}; regex=PATTERN)", setting="metrics")
+                        f"{', '.join(ALIASES)}; regex=PATTERN; judge:RUBRIC)", setting="metrics")
     return metric_class(name)(**options)
 
 

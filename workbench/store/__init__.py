@@ -16,6 +16,21 @@ from workbench.store.cache import save as save_cache_entries
 from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import LOCK_WAIT_SECONDS, StoreError, connect, db_path, migrate, transaction
 from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
+from workbench.store.judgements import (
+    create_comparison,
+    find_comparison,
+    get_comparison,
+    judge_error_counts,
+    judge_run_for,
+    judge_runs,
+    list_comparisons,
+    load_judgements,
+    load_verdicts,
+    mark_judge_run,
+    set_comparison_run,
+    write_judgements,
+    write_verdicts,
+)
 from workbench.store.knowledge import (
     get_knowledge_base,
     get_knowledge_version,
@@ -103,3 +118,8 @@ __all__ += [
     "set_knowledge_base", "set_run_knowledge", "write_passages",
 ]
 __all__ += ["iter_chunk_texts"]
+__all__ += [
+    "create_comparison", "find_comparison", "get_comparison", "judge_error_counts", "judge_run_for", "judge_runs",
+    "list_comparisons", "load_judgements", "load_verdicts", "mark_judge_run", "set_comparison_run",
+    "write_judgements", "write_verdicts",
+]

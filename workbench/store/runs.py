@@ -176,6 +176,7 @@ def list_runs(con: Con) -> pd.DataFrame:
                count(o.row_idx) AS n_outputs, count(o.error) AS n_errors, r.created_at, r.finished_at, r.owner
         FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
         LEFT JOIN outputs o ON o.run_id = r.id
+        WHERE r.judge_of IS NULL  -- a judge's own requests are shown with the run it judged
         GROUP BY ALL ORDER BY r.created_at, r.id
         """
     ).df()
