@@ -57,6 +57,7 @@ class EvalOptions:
     reference: str = "reference"  # the dataset column with the reference answer (when `data` is a path)
     lang: str = "auto"  # en, zh or auto (tokenizer language for BLEU, chrF)
     where: str | None = None  # a row filter, e.g. "split == 'test'" (workbench.authoring.row_filter)
+    judge_model: str | None = None  # the model judge:RUBRIC metrics ask (default: see judge_model_default)
     on_progress: Callable[[list[Progress]], None] | None = None
     cancel: threading.Event | None = None  # set it (from another thread) to stop; the runs end `cancelled`
 
@@ -190,7 +191,8 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
-    plan = plan_eval(loaded, dataset, specs, _with_checks(_metric_set(metrics), opts.checks), limit=limit,
+    metric_set = _with_judge_model(_with_checks(_metric_set(metrics), opts.checks), opts.judge_model)
+    plan = plan_eval(loaded, dataset, specs, metric_set, limit=limit,
                      params=opts.params, repeats=opts.repeats, provider_options=opts.provider_options(),
                      use_cache=opts.cache, db=None if db is None else str(db), history=opts.history)
     return await arun_plan(plan, db, concurrency=opts.concurrency, on_progress=opts.on_progress, cancel=opts.cancel,
@@ -247,6 +249,12 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
     run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
                                    providers=built)
     await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
+    if any(m.name == "judge" for m in plan.metrics.metrics) and not (cancel is not None and cancel.is_set()):
+        from workbench.evaluation.judging import judge_runs
+
+        await judge_runs(path, run_ids, plan.metrics, judge_model_default(warn=False), concurrency=concurrency,
+                         provider_options=plan.provider_options, use_cache=plan.use_cache, cancel=cancel,
+                         on_progress=on_progress)
     return Evaluation(run_ids, store.db_path(path), plan.dataset.path)
 
 
@@ -293,6 +301,33 @@ def _with_checks(metrics: metric_lib.MetricSet, checks: Sequence[str] | None) ->
         checks = [checks]
     added = tuple(CheckMetric(spec=c) for c in checks or ())
     return MetricSet(metrics.metrics + tuple(m for m in added if m not in metrics.metrics))
+
+
+def judge_model_default(warn: bool = True) -> str:
+    """The judge when none is named: the API default with an OpenAI key, else the local default model, which
+    is a smoke test, not a judge (said once on stderr)."""
+    import sys
+
+    from workbench.defaults import uses_local_default
+    from workbench.finetune.default_model import default_spec
+
+    spec = default_spec()
+    if warn and uses_local_default():
+        print(f"workbench: warning: no OPENAI_API_KEY: judging with the tiny local model {spec}, a smoke test, "
+              "not a judge (choose one with --judge-model)", file=sys.stderr)
+    return spec
+
+
+def _with_judge_model(metrics: metric_lib.MetricSet, judge_model: str | None) -> metric_lib.MetricSet:
+    """Judge metrics without a model get `judge_model` (or the default), so the run stores which model judged."""
+    from workbench.metrics.judge import JudgeMetric
+
+    judges = [m for m in metrics.metrics if isinstance(m, JudgeMetric) and not m.model]
+    if judges:
+        spec = judge_model or judge_model_default()
+        for m in judges:
+            m.config["model"] = spec
+    return metrics
 
 
 def _as_list(value: Any, single: tuple[type, ...]) -> list:

@@ -218,6 +218,9 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     else:
         rows = list(range(min(run["n_rows"], len(dataset.rows))))
     every = {(r, k) for r in rows for k in range(run["repeats"])}
+    metrics = metric_set(run["metrics"], f"run {run_id}: metrics")
+    if all(m.scored_later for m in metrics.metrics):
+        unscored = set()  # no metric scores an output as it is stored (none, or only judges): none is missing
     as_plan = _plan_pairs(turns)
     done, ok, unscored = as_plan(done), as_plan(ok), as_plan(unscored)
     todo = (done - ok) if errors_only else (every - done) | (unscored & every)
@@ -229,7 +232,6 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     messages = render_rows(prompt, dataset, rows, only=only, passages=passages)
     variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id, knowledge=used,
                       passages=passages)
-    metrics = metric_set(run["metrics"], f"run {run_id}: metrics")
     return Plan([variant], dataset, metrics, rows, run["repeats"], provider_options or {}, use_cache,
                 todo={run_id: todo}, turns=turns)
 

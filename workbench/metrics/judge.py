@@ -44,6 +44,7 @@ class JudgeMetric(Metric):
     options: ClassVar[dict] = {"rubric": str, "model": str, "schema": _yes_no}
     required: ClassVar[tuple[str, ...]] = ("rubric",)
     defaults: ClassVar[dict] = {"schema": True}
+    scored_later: ClassVar[bool] = True
 
     @property
     def label(self) -> str:

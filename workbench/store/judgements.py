@@ -38,7 +38,7 @@ def judge_runs(con: Con, run_ids: list[str]) -> pd.DataFrame:
         """SELECT r.judge_of AS run_id, r.judge_metric AS metric, r.id AS judge_run, r.model_spec, r.status,
                   count(o.row_idx) AS calls, count(o.error) AS errors, sum(o.tokens_in) AS tokens_in,
                   sum(o.tokens_out) AS tokens_out, avg(o.latency_ms) AS latency_ms_mean,
-                  sum(o.latency_ms) AS latency_ms_total, count(*) FILTER (WHERE o.cached) AS cached
+                  sum(o.latency_ms) AS latency_ms_total, count(*) FILTER (WHERE o.cached) AS cached, r.created_at
            FROM runs r LEFT JOIN outputs o ON o.run_id = r.id
            WHERE list_contains(?, r.judge_of) GROUP BY ALL ORDER BY r.judge_of, r.judge_metric, r.created_at""",
         [list(run_ids)]).df()
