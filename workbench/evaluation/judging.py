@@ -24,8 +24,8 @@ from workbench import store
 from workbench.authoring.datasets import Dataset
 from workbench.authoring.rubrics import Rubric, load_rubric
 from workbench.authoring.stored import dataset_from_record
-from workbench.engine.runner import execute
 from workbench.engine.plan import Plan, Progress, Variant, plan_from_run, turn_plan
+from workbench.engine.runner import execute
 from workbench.errors import TemplateError
 from workbench.metrics import MetricSet
 from workbench.metrics.judge import BAD_JUDGE_REPLY, JudgeMetric, JudgeReplyError, read_reply
