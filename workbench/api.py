@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from workbench.evaluation.analysis import RunSummary
     from workbench.evaluation.gates import GateResult
 
-__all__ = ["EvalOptions", "Evaluation", "aevaluate", "aresume", "arun_plan", "evaluate", "load_dataset", "load_prompt",
-           "resume", "run_plan", "score"]
+__all__ = ["EvalOptions", "Evaluation", "aevaluate", "aresume", "arun_plan", "evaluate", "judge", "judge_pairwise",
+           "load_dataset", "load_prompt", "resume", "run_plan", "score"]
 
 T = TypeVar("T")
 PathLike = str | os.PathLike
@@ -303,6 +303,38 @@ def _with_checks(metrics: metric_lib.MetricSet, checks: Sequence[str] | None) ->
     return MetricSet(metrics.metrics + tuple(m for m in added if m not in metrics.metrics))
 
 
+def judge(runs: str | Sequence[str], rubrics: str | Sequence[str], judge_model: str | None = None,
+          db: PathLike | None = None, **options: Any) -> list:
+    """Judge stored runs' answers with rubrics (`judge:RUBRIC` scores with reasoning, on those runs); returns
+    one workbench.evaluation.judging.JudgeResult per run and rubric. Options: concurrency, timeout, retries,
+    rpm, tpm, cache, on_progress, cancel."""
+    from workbench import store
+    from workbench.evaluation.judging import judge_runs
+
+    opts = EvalOptions.of(options)
+    names = [rubrics] if isinstance(rubrics, str) else list(rubrics)
+    metrics = _with_judge_model(_metric_set([f"judge:{r}" for r in names]), judge_model or opts.judge_model)
+    with store.connect(_db(db)) as con:
+        ids = [store.resolve_run(con, r) for r in ([runs] if isinstance(runs, str) else runs)]
+    return _run_sync(lambda: judge_runs(_db(db), ids, metrics, "", concurrency=opts.concurrency,
+                                        provider_options=opts.provider_options(), use_cache=opts.cache,
+                                        cancel=opts.cancel, on_progress=opts.on_progress),
+                     opts.cancel or threading.Event())
+
+
+def judge_pairwise(run_a: str, run_b: str, rubric: str, judge_model: str | None = None, db: PathLike | None = None,
+                   **options: Any):
+    """Judge every row both runs answered, in both orders (workbench.evaluation.pairwise_judge); returns the
+    PairwiseReport (wins when the orders agree, position-bias rate, inconsistent share)."""
+    from workbench.evaluation.pairwise_judge import judge_pairwise as run
+
+    opts = EvalOptions.of(options)
+    spec = judge_model or opts.judge_model or judge_model_default()
+    return _run_sync(lambda: run(_db(db), run_a, run_b, rubric, spec, concurrency=opts.concurrency,
+                                 provider_options=opts.provider_options(), use_cache=opts.cache, cancel=opts.cancel,
+                                 on_progress=opts.on_progress), opts.cancel or threading.Event())
+
+
 def judge_model_default(warn: bool = True) -> str:
     """The judge when none is named: the API default with an OpenAI key, else the local default model, which
     is a smoke test, not a judge (said once on stderr)."""
@@ -320,8 +352,12 @@ def judge_model_default(warn: bool = True) -> str:
 
 def _with_judge_model(metrics: metric_lib.MetricSet, judge_model: str | None) -> metric_lib.MetricSet:
     """Judge metrics without a model get `judge_model` (or the default), so the run stores which model judged."""
+    from workbench.authoring.rubrics import load_rubric
     from workbench.metrics.judge import JudgeMetric
 
+    for m in metrics.metrics:
+        if isinstance(m, JudgeMetric):
+            load_rubric(m.config["rubric"])  # a bad rubric is named before anything runs
     judges = [m for m in metrics.metrics if isinstance(m, JudgeMetric) and not m.model]
     if judges:
         spec = judge_model or judge_model_default()

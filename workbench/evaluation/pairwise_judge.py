@@ -77,7 +77,7 @@ def _pair_rows(con, run_a: str, run_b: str) -> list[dict[str, Any]]:
     meta_b, rows_b = answer_rows(con, run_b)
     if meta_a["dataset_hash"] != meta_b["dataset_hash"]:
         raise UserError("the two runs answered different datasets: pairwise judging compares answers to the same "
-                        "rows", setting="runs")
+                        "rows", "RUN_A, RUN_B")
     by_key = {tuple(r["_judged"]): r for r in rows_b}
     out = []
     for ra in rows_a:
@@ -99,13 +99,13 @@ def _plan(db: str | None, run_a: str, run_b: str, rubric_name: str, model_spec: 
     with store.connect(db) as con:
         run_a, run_b = store.resolve_run(con, run_a), store.resolve_run(con, run_b)
         if run_a == run_b:
-            raise UserError("compare two different runs", setting="runs")
+            raise UserError("compare two different runs", "RUN_A, RUN_B")
         rows = _pair_rows(con, run_a, run_b)
         lang = store.get_run(con, run_a)["lang"]
         cid = store.find_comparison(con, run_a, run_b, rubric.name, model_spec) or store.create_comparison(
             con, run_a, run_b, rubric.name, model_spec)
     if not rows:
-        raise UserError("the two runs have no successful answers to the same rows", setting="runs")
+        raise UserError("the two runs have no successful answers to the same rows", "RUN_A, RUN_B")
     messages = []
     for row in rows:
         try:
@@ -176,7 +176,7 @@ def outcomes(verdicts: pd.DataFrame) -> pd.DataFrame:
 def report(con, comparison_id: str) -> PairwiseReport:
     c = store.get_comparison(con, comparison_id)
     if c is None:
-        raise UserError(f"no pairwise comparison {comparison_id!r} (workbench judge list)", setting="comparison")
+        raise UserError(f"no pairwise comparison {comparison_id!r} (workbench judge list)", "COMPARISON")
     v = store.load_verdicts(con, [comparison_id])
     pairs = outcomes(v)
     complete = pairs[pairs["outcome"] != "incomplete"]
