@@ -227,6 +227,12 @@ def trust(args: argparse.Namespace) -> int:
               [[c.metric, c.scale, c.n, fmt(c.spearman, 3), f"[{fmt(c.spearman_ci[0], 3)}, {fmt(c.spearman_ci[1], 3)}]",
                 fmt(c.kendall, 3), f"[{fmt(c.kendall_ci[0], 3)}, {fmt(c.kendall_ci[1], 3)}]"]
                for c in rep.correlations])
+    if rep.judges:
+        print("\njudges against the human ratings (kappa vs the humans' median; alpha with the judge as one more "
+              "annotator, next to the humans' alone):")
+        table(["judge", "scale", "n", "kappa", "alpha with judge", "alpha humans", "Spearman", "note"],
+              [[j.judge, j.scale, j.n, fmt(j.kappa, 3), fmt(j.alpha_with_judge, 3), fmt(j.alpha_humans, 3),
+                fmt(j.spearman, 3), j.note] for j in rep.judges])
     if rep.votes:
         print(f"\nagreement with {rep.n_votes} decisive pairwise votes (95% Wilson CI):")
         table(["metric", "agrees", "votes", "95% CI", "metric ties"],
