@@ -58,11 +58,14 @@ def write_judgements(con: Con, rows: list[dict[str, Any]]) -> None:
             insert_rows(con, "scores", scores, [*_KEY, "metric", "value"])
 
 
-def load_judgements(con: Con, run_ids: list[str], metric: str | None = None) -> pd.DataFrame:
-    """Judgements of these runs' outputs (every judge, or one `metric`)."""
+def load_judgements(con: Con, run_ids: list[str], metric: str | None = None,
+                    rows: list[int] | None = None) -> pd.DataFrame:
+    """Judgements of these runs' outputs (every judge, or one `metric`; every row, or `rows`)."""
     return con.execute(
         """SELECT * FROM judgements WHERE list_contains(?, run_id) AND (? IS NULL OR metric = ?)
-           ORDER BY run_id, row_idx, turn_idx, repeat_idx, metric""", [list(run_ids), metric, metric]).df()
+           AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], row_idx))
+           ORDER BY run_id, row_idx, turn_idx, repeat_idx, metric""",
+        [list(run_ids), metric, metric, rows, rows]).df()
 
 
 def judge_error_counts(con: Con, run_id: str) -> dict[str, dict[str, int]]:
