@@ -65,6 +65,7 @@ class Plan:
     use_cache: bool = True  # read and fill the response cache for variants at temperature 0
     todo: Todo | None = None  # set by plan_from_run: only these (row, repeat) pairs of each run
     turns: Turns | None = None  # a conversation plan (then `dataset` holds its turn rows)
+    judge_of: tuple[str, str] | None = None  # a judge's plan: (the judged run, the judge's label) marked on its run
 
     def unit(self, row: int) -> tuple[int, int]:
         """(row_idx, turn_idx) under which plan row `row` is stored."""

@@ -68,6 +68,8 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
                 params=v.params, dataset_hash=ds_hash, n_rows=n_rows, repeats=plan.repeats,
                 metrics=plan.metrics.specs(), lang=plan.dataset.lang, signatures=sigs,
                 history=plan.turns.history if plan.turns else None)
+            if plan.judge_of:  # in the unit of work that creates it: a judge's run is never listed as an eval
+                store.mark_judge_run(con, v.run_id, *plan.judge_of)
             if v.knowledge:
                 from workbench import knowledge
 

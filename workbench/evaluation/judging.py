@@ -83,7 +83,12 @@ def answer_rows(con, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]
         if i is None or i >= len(dataset.rows):
             continue
         refs = dataset.references(i)
-        row = {**dataset.rows[i], "answer": o.text, "prompt": last_user_message(o.messages), "references": refs,
+        fields = dataset.rows[i]
+        # `prompt`: what the answer replied to; the row's question when it has one (parsing every output's
+        # messages is most of this function's time on a big run)
+        asked = fields.get("question")
+        prompt = asked if isinstance(asked, str) and asked else last_user_message(o.messages)
+        row = {**fields, "answer": o.text, "prompt": prompt, "references": refs,
                JUDGED_KEY: [int(o.row_idx), int(o.turn_idx), int(o.repeat_idx)]}
         row["reference"] = refs[0] if refs else None
         if (o.row_idx, o.repeat_idx) in passages:
@@ -100,25 +105,15 @@ def _usable(rubric: Rubric, rows: list[dict[str, Any]]) -> tuple[list[dict[str, 
 
 
 def _judge_plan(db: str | None, run_id: str, metric: JudgeMetric, model_spec: str,
-                provider_options: dict[str, Any], use_cache: bool) -> tuple[Plan | None, list[dict], int, str]:
+                provider_options: dict[str, Any], use_cache: bool) -> tuple[Plan, list[dict], int, str | None]:
     """The plan of the judge run (a new one, or the stored one to finish), the rows that failed to render
-    (as judgement errors), the skipped count and the judge run id."""
-    from workbench.engine.runner import create_runs
-
+    (as judgement errors), the skipped count and the stored judge run id (None: new, made by the engine)."""
     rubric = load_rubric(metric.config["rubric"])
     prompt = rubric.prompt(judge_params(rubric, model_spec, metric.config.get("schema", True)))
     with store.connect(db) as con:
         run, rows = answer_rows(con, run_id)
     rows, skipped = _usable(rubric, rows)
-    rendered, good, failed = [], [], []
-    for row in rows:
-        try:
-            rendered.append(prompt.render(row))
-            good.append(row)
-        except TemplateError as e:
-            r, t, k = row[JUDGED_KEY]
-            failed.append({"run_id": run_id, "row_idx": r, "turn_idx": t, "repeat_idx": k, "metric": metric.label,
-                           "score": None, "reasoning": None, "error_kind": "template", "error": mask(e.shown(), 500)})
+    rendered, good, failed = render_each(prompt, rows, run_id, metric.label)
     columns = list(dict.fromkeys(c for row in good for c in row))
     dataset = Dataset(f"{metric.label} of {run_id}", f"run:{run_id}", good, columns, "reference", run["lang"])
     with store.connect(db) as con:
@@ -126,11 +121,27 @@ def _judge_plan(db: str | None, run_id: str, metric: JudgeMetric, model_spec: st
     if found:
         return plan_from_run(db, found, provider_options=provider_options, use_cache=use_cache), failed, skipped, found
     plan = Plan([Variant(prompt, model_spec, dict(prompt.params), rendered)], dataset, MetricSet(()),
-                list(range(len(good))), 1, provider_options, use_cache)
-    (judge_run,) = create_runs(plan, db)
-    with store.connect(db) as con:
-        store.mark_judge_run(con, judge_run, run_id, metric.label)
-    return plan, failed, skipped, judge_run
+                list(range(len(good))), 1, provider_options, use_cache, judge_of=(run_id, metric.label))
+    return plan, failed, skipped, None  # the engine creates the judge run as the first requests go out
+
+
+def render_each(prompt, rows: list[dict[str, Any]], run_id: str, label: str) -> tuple[list, list, list]:
+    """(messages, the rows rendered, judgement errors for the rows that failed): all at once (the fixed
+    instructions rendered once), row by row only when a row fails, so that one bad row is that row's error."""
+    try:
+        return list(prompt.render_rows(rows)), rows, []
+    except TemplateError:
+        pass
+    rendered, good, failed = [], [], []
+    for row in rows:
+        try:
+            rendered.append(prompt.render(row))
+            good.append(row)
+        except TemplateError as e:
+            r, t, k = row[JUDGED_KEY]
+            failed.append({"run_id": run_id, "row_idx": r, "turn_idx": t, "repeat_idx": k, "metric": label,
+                           "score": None, "reasoning": None, "error_kind": "template", "error": mask(e.shown(), 500)})
+    return rendered, good, failed
 
 
 def read_judge_run(con, run_id: str, metric: str, judge_run: str, scale: str) -> list[dict[str, Any]]:
@@ -159,8 +170,11 @@ async def judge(db: str | None, run_id: str, metric: JudgeMetric, model_spec: st
     """Judge every successful output of `run_id` with `metric`'s rubric on `model_spec`; store the results."""
     plan, failed, skipped, judge_run = await asyncio.to_thread(
         _judge_plan, db, run_id, metric, metric.model or model_spec, dict(provider_options or {}), use_cache)
-    if plan is not None and (plan.todo is None or any(plan.todo.values())):
+    if (plan.todo is None or any(plan.todo.values())):
         await execute(plan, db, concurrency=concurrency, on_progress=on_progress, cancel=cancel)
+    judge_run = judge_run or plan.variants[0].run_id
+    if judge_run is None:  # cancelled before the judge run was made
+        return JudgeResult(run_id, metric.label, None, 0, 0, skipped)
     scale = load_rubric(metric.config["rubric"]).scale
 
     def store_results() -> list[dict[str, Any]]:
@@ -169,7 +183,7 @@ async def judge(db: str | None, run_id: str, metric: JudgeMetric, model_spec: st
             for f in failed:
                 f["judge_run"] = judge_run
             store.write_judgements(con, rows + failed)
-            if plan is not None and plan.todo is not None and not any(plan.todo.values()):
+            if plan.todo is not None and not any(plan.todo.values()):
                 store.set_status(con, judge_run, "done")
         return rows + failed
 

@@ -91,9 +91,7 @@ def _pair_rows(con, run_a: str, run_b: str) -> list[dict[str, Any]]:
 
 
 def _plan(db: str | None, run_a: str, run_b: str, rubric_name: str, model_spec: str,
-          provider_options: dict[str, Any], use_cache: bool) -> tuple[Plan, str, str, int]:
-    from workbench.engine.runner import create_runs
-
+          provider_options: dict[str, Any], use_cache: bool) -> tuple[Plan, str, str | None, int]:
     rubric = load_rubric(rubric_name)
     prompt = rubric.pairwise_prompt(judge_params(rubric, model_spec, True, pairwise=True))
     with store.connect(db) as con:
@@ -106,12 +104,15 @@ def _plan(db: str | None, run_a: str, run_b: str, rubric_name: str, model_spec: 
             con, run_a, run_b, rubric.name, model_spec)
     if not rows:
         raise UserError("the two runs have no successful answers to the same rows", "RUN_A, RUN_B")
-    messages = []
-    for row in rows:
-        try:
-            messages.append(prompt.render(row))
-        except TemplateError as e:
-            raise TemplateError(f"{e.message} (row {row[PAIR_KEY][0] + 1})", e.where) from None
+    try:
+        messages = list(prompt.render_rows(rows))
+    except TemplateError:  # which row: rendered one by one to name it
+        for row in rows:
+            try:
+                prompt.render(row)
+            except TemplateError as e:
+                raise TemplateError(f"{e.message} (row {row[PAIR_KEY][0] + 1})", e.where) from None
+        raise
     columns = list(dict.fromkeys(c for row in rows for c in row))
     dataset = Dataset(f"pairwise {rubric.name}: {run_a} vs {run_b}", f"runs:{run_a},{run_b}", rows, columns,
                       "reference", lang)
@@ -121,12 +122,8 @@ def _plan(db: str | None, run_a: str, run_b: str, rubric_name: str, model_spec: 
     if found:
         return plan_from_run(db, found, provider_options=provider_options, use_cache=use_cache), cid, found, len(rows)
     plan = Plan([Variant(prompt, model_spec, dict(prompt.params), messages)], dataset, MetricSet(()),
-                list(range(len(rows))), 1, provider_options, use_cache)
-    (judge_run,) = create_runs(plan, db)
-    with store.connect(db) as con:
-        store.mark_judge_run(con, judge_run, run_a, label)
-        store.set_comparison_run(con, cid, judge_run)
-    return plan, cid, judge_run, len(rows)
+                list(range(len(rows))), 1, provider_options, use_cache, judge_of=(run_a, label))
+    return plan, cid, None, len(rows)  # the engine creates the judge run as the first requests go out
 
 
 def _verdicts(con, cid: str, judge_run: str) -> list[dict[str, Any]]:
@@ -208,10 +205,13 @@ async def judge_pairwise(db: str | None, run_a: str, run_b: str, rubric: str, mo
                                                       dict(provider_options or {}), use_cache)
     if plan.todo is None or any(plan.todo.values()):
         await execute(plan, db, concurrency=concurrency, on_progress=on_progress, cancel=cancel)
+    judge_run = judge_run or plan.variants[0].run_id
 
     def finish() -> PairwiseReport:
         with store.connect(db) as con:
-            store.write_verdicts(con, _verdicts(con, cid, judge_run))
+            if judge_run is not None:
+                store.set_comparison_run(con, cid, judge_run)
+                store.write_verdicts(con, _verdicts(con, cid, judge_run))
             return report(con, cid)
 
     return await asyncio.to_thread(finish)
