@@ -69,7 +69,8 @@ def answer_rows(con, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]
     turns = None
     if run.get("history"):
         dataset, turns = turn_plan(dataset, run["history"], run["n_rows"])
-    outputs = store.load_outputs(con, run_id)
+    asked = "question" in dataset.columns or (dataset.rows and "question" in dataset.rows[0])
+    outputs = store.answers(con, run_id, messages=not asked)
     passages: dict[tuple[int, int], list[dict[str, Any]]] = {}
     if run.get("knowledge"):
         for p in store.load_passages(con, run_id).itertuples():
@@ -86,8 +87,8 @@ def answer_rows(con, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]
         fields = dataset.rows[i]
         # `prompt`: what the answer replied to; the row's question when it has one (parsing every output's
         # messages is most of this function's time on a big run)
-        asked = fields.get("question")
-        prompt = asked if isinstance(asked, str) and asked else last_user_message(o.messages)
+        question = fields.get("question")
+        prompt = question if isinstance(question, str) and question else last_user_message(getattr(o, "messages", "[]"))
         row = {**fields, "answer": o.text, "prompt": prompt, "references": refs,
                JUDGED_KEY: [int(o.row_idx), int(o.turn_idx), int(o.repeat_idx)]}
         row["reference"] = refs[0] if refs else None
@@ -144,12 +145,12 @@ def render_each(prompt, rows: list[dict[str, Any]], run_id: str, label: str) -> 
     return rendered, good, failed
 
 
-def read_judge_run(con, run_id: str, metric: str, judge_run: str, scale: str) -> list[dict[str, Any]]:
-    """The judgements in a judge run's replies (its dataset rows name the outputs judged)."""
-    outputs = store.load_outputs(con, judge_run)
+def read_judge_run(con, run_id: str, metric: str, judge_run: str, scale: str,
+                   rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The judgements in a judge run's replies; `rows`, the judge run's dataset rows, name the outputs judged."""
     out = []
-    for o in outputs.itertuples():
-        r, t, k = json.loads(o.row_data)[JUDGED_KEY]
+    for o in store.answers(con, judge_run).itertuples():
+        r, t, k = rows[o.row_idx][JUDGED_KEY]
         rec = {"run_id": run_id, "row_idx": r, "turn_idx": t, "repeat_idx": k, "metric": metric,
                "judge_run": judge_run, "score": None, "reasoning": None, "error_kind": None, "error": None}
         if isinstance(o.error, str):
@@ -179,7 +180,7 @@ async def judge(db: str | None, run_id: str, metric: JudgeMetric, model_spec: st
 
     def store_results() -> list[dict[str, Any]]:
         with store.connect(db) as con:
-            rows = read_judge_run(con, run_id, metric.label, judge_run, scale)
+            rows = read_judge_run(con, run_id, metric.label, judge_run, scale, plan.dataset.rows)
             for f in failed:
                 f["judge_run"] = judge_run
             store.write_judgements(con, rows + failed)

@@ -126,12 +126,10 @@ def _plan(db: str | None, run_a: str, run_b: str, rubric_name: str, model_spec: 
     return plan, cid, None, len(rows)  # the engine creates the judge run as the first requests go out
 
 
-def _verdicts(con, cid: str, judge_run: str) -> list[dict[str, Any]]:
-    import json
-
+def _verdicts(con, cid: str, judge_run: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for o in store.load_outputs(con, judge_run).itertuples():
-        r, t, k, first = json.loads(o.row_data)[PAIR_KEY]
+    for o in store.answers(con, judge_run).itertuples():
+        r, t, k, first = rows[o.row_idx][PAIR_KEY]
         rec = {"comparison_id": cid, "row_idx": r, "turn_idx": t, "repeat_idx": k, "shown_first": first,
                "winner": None, "position": None, "reasoning": None, "error_kind": None, "error": None}
         if isinstance(o.error, str):
@@ -211,7 +209,7 @@ async def judge_pairwise(db: str | None, run_a: str, run_b: str, rubric: str, mo
         with store.connect(db) as con:
             if judge_run is not None:
                 store.set_comparison_run(con, cid, judge_run)
-                store.write_verdicts(con, _verdicts(con, cid, judge_run))
+                store.write_verdicts(con, _verdicts(con, cid, judge_run, plan.dataset.rows))
             return report(con, cid)
 
     return await asyncio.to_thread(finish)

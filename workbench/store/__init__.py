@@ -17,6 +17,7 @@ from workbench.store.datasets import get_dataset, list_datasets
 from workbench.store.db import LOCK_WAIT_SECONDS, StoreError, connect, db_path, migrate, transaction
 from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
 from workbench.store.judgements import (
+    answers,
     create_comparison,
     find_comparison,
     get_comparison,
@@ -119,7 +120,7 @@ __all__ += [
 ]
 __all__ += ["iter_chunk_texts"]
 __all__ += [
-    "create_comparison", "find_comparison", "get_comparison", "judge_error_counts", "judge_run_for", "judge_runs",
+    "answers", "create_comparison", "find_comparison", "get_comparison", "judge_error_counts", "judge_run_for", "judge_runs",
     "list_comparisons", "load_judgements", "load_verdicts", "mark_judge_run", "set_comparison_run",
     "write_judgements", "write_verdicts",
 ]

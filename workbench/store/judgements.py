@@ -44,6 +44,14 @@ def judge_runs(con: Con, run_ids: list[str]) -> pd.DataFrame:
         [list(run_ids)]).df()
 
 
+def answers(con: Con, run_id: str, messages: bool = False) -> pd.DataFrame:
+    """A run's outputs as judges read them: key, text, error kind (and the messages when asked), without the
+    dataset rows and scores that load_outputs joins."""
+    return con.execute(
+        f"""SELECT row_idx, turn_idx, repeat_idx, text, error, error_kind{', messages' if messages else ''}
+            FROM outputs WHERE run_id = ? ORDER BY row_idx, turn_idx, repeat_idx""", [run_id]).df()
+
+
 def write_judgements(con: Con, rows: list[dict[str, Any]]) -> None:
     """Replace the judgements named in `rows` and their scores in the judged runs, in one transaction."""
     if not rows:
