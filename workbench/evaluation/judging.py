@@ -113,12 +113,15 @@ def _judge_plan(db: str | None, run_id: str, metric: JudgeMetric, model_spec: st
     prompt = rubric.prompt(judge_params(rubric, model_spec, metric.config.get("schema", True)))
     with store.connect(db) as con:
         run, rows = answer_rows(con, run_id)
+        judged_before = not store.judge_runs(con, [run_id]).query("metric == @metric.label").empty
     rows, skipped = _usable(rubric, rows)
     rendered, good, failed = render_each(prompt, rows, run_id, metric.label)
     columns = list(dict.fromkeys(c for row in good for c in row))
     dataset = Dataset(f"{metric.label} of {run_id}", f"run:{run_id}", good, columns, "reference", run["lang"])
-    with store.connect(db) as con:
-        found = store.judge_run_for(con, run_id, metric.label, model_spec, dataset.hash, prompt.version)
+    found = None
+    if judged_before:  # else no second open of the file
+        with store.connect(db) as con:
+            found = store.judge_run_for(con, run_id, metric.label, model_spec, dataset.hash, prompt.version)
     if found:
         return plan_from_run(db, found, provider_options=provider_options, use_cache=use_cache), failed, skipped, found
     plan = Plan([Variant(prompt, model_spec, dict(prompt.params), rendered)], dataset, MetricSet(()),
