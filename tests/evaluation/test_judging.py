@@ -148,3 +148,29 @@ def test_without_a_key_the_default_judge_is_the_local_model_with_a_warning(capsy
     spec = judge_model_default()
     assert spec.startswith("hf:") and "support-tiny" in spec
     assert "smoke test, not a judge" in capsys.readouterr().err
+
+
+def test_retrying_errors_judges_the_new_answers_with_the_stored_judge(db):
+    from tests.openai_server import Fault
+
+    failing = {"on": True}
+
+    def fault(n, body):
+        content = body["messages"][-1]["content"]
+        broken = failing["on"] and not is_judge_request(body["messages"]) and "cancel" in content.lower()
+        return Fault(status=500) if broken else None
+
+    with OpenAIServer(reply=judge_reply(fair_judge, answers), fault=fault) as server:
+        ev = evaluate(server, db=db, limit=40, retries=0)
+        (run_id,) = ev.runs
+        before = judgements(db, run_id)
+        with store.connect(db) as con:
+            errored = int(store.load_outputs(con, run_id)["error"].notna().sum())
+        assert errored >= 1 and len(before) == 40 - errored
+        failing["on"] = False
+        workbench.resume(run_id, db, errors_only=True)  # no judge model given: the stored one judges
+    after = judgements(db, run_id)
+    assert len(after) == 40 and after["error_kind"].isna().all()
+    with store.connect(db) as con:
+        models = set(store.judge_runs(con, [run_id])["model_spec"])
+    assert len(models) == 1 and models.pop().startswith("openai:judge@")
