@@ -47,8 +47,9 @@ def test_derived_sets_are_what_the_builtins_declare():
     assert metrics.NEEDS_REFERENCE == {"exact", "contains", "bleu", "chrf", "chrfpp", "corpus_bleu", "corpus_chrf"} | rouge_names
     assert metrics.UNITS == {"length": "chars", "latency_ms": "ms", "tokens_out": "tokens"}
     assert metrics.LOWER_IS_BETTER == {"latency_ms"}
-    assert metrics.HIGHER_IS_BETTER == metrics.NEEDS_REFERENCE | {"regex", "json_valid", "check"}
-    assert metrics.UNIT_INTERVAL == metrics.ALL - set(metrics.UNITS)
+    assert metrics.HIGHER_IS_BETTER == metrics.NEEDS_REFERENCE | {"regex", "json_valid", "check", "judge"}
+    assert "judge:correctness" in metrics.HIGHER_IS_BETTER and "judge:correctness" not in metrics.UNIT_INTERVAL
+    assert metrics.UNIT_INTERVAL == metrics.ALL - set(metrics.UNITS) - {"judge"}  # a judge is on its rubric's scale
     with pytest.raises(AttributeError):
         metrics.NO_SUCH_SET  # noqa: B018
 

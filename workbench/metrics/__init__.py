@@ -107,8 +107,9 @@ def _call(item: str) -> tuple[str, dict[str, str]]:
 
 
 def base_name(label: str) -> str:
-    """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`."""
-    return label.partition("(")[0]
+    """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`, `judge:correctness` -> `judge`."""
+    name = label.partition("(")[0]
+    return "judge" if name.startswith("judge:") else name
 
 
 def dataset_signatures(metrics: MetricSet, dataset: Any, rows: Sequence[int]) -> dict[str, str]:
@@ -203,5 +204,6 @@ UNIT_INTERVAL = _Declared(lambda c: c.scale == "0-1")  # scores on the 0-1 scale
 
 def __getattr__(name: str) -> Any:
     if name == "UNITS":  # metric -> unit, for the measurements
-        return {n: c.scale for n in REGISTRY.names() if (c := _class_or_none(n)) and c.scale != "0-1"}
+        # a judge's scale is its rubric's (1-5, pass/fail), not a unit of measurement
+        return {n: c.scale for n in REGISTRY.names() if (c := _class_or_none(n)) and c.scale not in ("0-1", "rubric")}
     raise AttributeError(f"module 'workbench.metrics' has no attribute {name!r}")
