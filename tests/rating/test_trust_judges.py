@@ -1,5 +1,5 @@
 """Judges in the trust report: on a session with known human ratings, a judge that rates like the humans
-agrees (kappa, alpha kept, Spearman) and a judge that rates at random does not."""
+agrees (kappa, alpha kept, Spearman) and a judge that rates backwards does not."""
 
 from __future__ import annotations
 
@@ -38,18 +38,18 @@ def rated(db):
                                        for i, v in zip(items["item_idx"], noisy)])
         keys = list(zip(items["run_a"], items["row_idx"], items["repeat_idx"]))
         store.write_judgements(con, judged(keys, "judge:correctness", truth))  # rates like the humans mean to
-        store.write_judgements(con, judged(keys, "judge:helpfulness", rng.integers(1, 6, len(keys))))  # at random
+        store.write_judgements(con, judged(keys, "judge:helpfulness", [6 - q for q in truth]))  # backwards
         store.write_judgements(con, judged(keys, "judge:faithfulness", [q >= 3 for q in truth]))  # pass/fail
         return trust.report(con, [sid])
 
 
-def test_a_judge_that_rates_like_the_humans_agrees_and_a_random_one_does_not(rated):
+def test_a_judge_that_rates_like_the_humans_agrees_and_a_backwards_one_does_not(rated):
     by = {j.judge: j for j in rated.judges}
     good, noise = by["judge:correctness"], by["judge:helpfulness"]
     assert good.n == noise.n == 36 and good.scale == "likert" and good.weights == "quadratic"
     assert good.kappa > 0.8 and good.spearman > 0.8
     assert good.alpha_with_judge >= good.alpha_humans - 0.02 and good.alpha_humans > 0.6
-    assert noise.kappa < 0.3 and abs(noise.spearman) < 0.4 and noise.alpha_with_judge < good.alpha_with_judge - 0.2
+    assert noise.kappa < -0.5 and noise.spearman < -0.8 and noise.alpha_with_judge < noise.alpha_humans - 0.3
     # its correlation stands with the automatic metrics'
     assert {"judge:correctness", "judge:helpfulness", "bleu"} <= {c.metric for c in rated.correlations}
 
