@@ -174,3 +174,18 @@ def test_retrying_errors_judges_the_new_answers_with_the_stored_judge(db):
     with store.connect(db) as con:
         models = set(store.judge_runs(con, [run_id])["model_spec"])
     assert len(models) == 1 and models.pop().startswith("openai:judge@")
+
+
+def test_a_server_that_refuses_response_format_is_asked_again_without_it(db):
+    from tests.openai_server import Fault
+
+    def no_structured_output(n, body):
+        return Fault(status=400) if "response_format" in body else None
+
+    with OpenAIServer(reply=judge_reply(fair_judge, answers), fault=no_structured_output) as server:
+        ev = evaluate(server, db=db, limit=8, concurrency=2)
+        judge_requests = [r for r in server.requests if is_judge_request(r["messages"])]
+    j = judgements(db, ev.runs[0])
+    assert len(j) == 8 and j["error_kind"].isna().all()
+    with_schema = [r for r in judge_requests if "response_format" in r]
+    assert 1 <= len(with_schema) <= 2 and len(judge_requests) == 8 + len(with_schema)  # learnt once per request in flight

@@ -45,11 +45,12 @@ class JudgeResult:
 
 
 def judge_params(rubric: Rubric, model_spec: str, schema: bool, pairwise: bool = False) -> dict[str, Any]:
-    """Temperature 0 (repeatable, and cacheable); structured output where the protocol has it (the reply
-    reader also finds JSON in plain text, the fallback for servers that ignore response_format)."""
+    """Temperature 0 (repeatable, and cacheable); structured output where the protocol has it, with the
+    provider's fallback for servers that refuse it (the reply reader also finds JSON in plain text)."""
     params: dict[str, Any] = {"temperature": 0}
     if schema and model_spec.startswith("openai:"):
         params["response_format"] = rubric.json_schema(pairwise)
+        params["json_fallback"] = True  # a server that refuses response_format is asked again without it
     return params
 
 

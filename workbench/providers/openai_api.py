@@ -65,6 +65,7 @@ class OpenAIProvider(Provider):
         away = () if keys.is_home(self.base_url or keys.OFFICIAL_URL) else ("OpenAI-Organization", "OpenAI-Project")
         self._headers = {name: openai.Omit() for name in (*away, *(() if self._key else ("Authorization",)))}
         self.max_concurrency = concurrency or 16
+        self._refuses_response_format = False  # learnt from a 400 to a request with `json_fallback` (judges)
         self.retries = retries
         self.limiter = RateLimiter(rpm, tpm)
         self.client = openai.AsyncOpenAI(api_key=self._key or "unused", base_url=self.base_url or keys.OFFICIAL_URL,
@@ -76,6 +77,24 @@ class OpenAIProvider(Provider):
     async def complete(self, messages: Messages, params: dict[str, Any]) -> Completion:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         body.update((k, v) for k, v in params.items() if k in PARAMS and v is not None)
+        # `json_fallback` (judges): structured output where the server has it; a server that refuses
+        # response_format (HTTP 400) gets the request again without it, and every later one without it.
+        if params.get("json_fallback") and "response_format" in body:
+            if self._refuses_response_format:
+                body.pop("response_format")
+            else:
+                try:
+                    return await self._complete(body, messages, params)
+                except ProviderError as e:
+                    if e.kind != "bad_request":
+                        raise
+                plain = {k: v for k, v in body.items() if k != "response_format"}
+                completion = await self._complete(plain, messages, params)  # refused for another reason: raises
+                self._refuses_response_format = True
+                return completion
+        return await self._complete(body, messages, params)
+
+    async def _complete(self, body: dict[str, Any], messages: Messages, params: dict[str, Any]) -> Completion:
         estimate = 0
         if self.limiter:
             estimate = estimate_tokens(messages, params.get("max_tokens") or params.get("max_completion_tokens"))
