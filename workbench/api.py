@@ -146,6 +146,9 @@ def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
         raise UserError(f"{len(predictions)} predictions but {len(references)} references", setting="references")
     refs = [[str(r)] if isinstance(r, str) else [str(x) for x in r] for r in references]
     ms = _metric_set(metrics, default=[m for m in metric_lib.DEFAULT if m not in ("latency_ms", "tokens_out")])
+    if any(m.scored_later for m in ms.metrics):
+        raise UserError("judges score stored runs (workbench judge score RUN --rubric NAME), not loose predictions",
+                        setting="metrics")
     if lang in (None, "auto"):
         lang = detect_lang([f"{p} {' '.join(r)}" for p, r in zip(predictions[:200], refs[:200])])
     with BatchScorer(ms, lang, pool=len(refs) >= POOL_MIN_ITEMS) as scorer:

@@ -53,3 +53,11 @@ def test_pairwise_verdicts():
     assert read_verdict('{"winner": "Tie"}') == ("tie", "")
     with pytest.raises(JudgeReplyError):
         read_verdict('{"winner": "both are bad"}')
+
+
+def test_loose_predictions_cannot_be_judged():
+    import workbench
+    from workbench.errors import UserError
+
+    with pytest.raises(UserError, match="judge score RUN"):
+        workbench.score(["a"], ["a"], "bleu,judge:correctness")
