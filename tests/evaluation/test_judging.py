@@ -189,3 +189,17 @@ def test_a_server_that_refuses_response_format_is_asked_again_without_it(db):
     assert len(j) == 8 and j["error_kind"].isna().all()
     with_schema = [r for r in judge_requests if "response_format" in r]
     assert 1 <= len(with_schema) <= 2 and len(judge_requests) == 8 + len(with_schema)  # learnt once per request in flight
+
+
+@pytest.mark.slow  # loads torch and the local model
+def test_the_tiny_local_default_judge_runs_end_to_end_as_a_smoke_test(db, capsys):
+    """No key, no --judge-model: the bundled local model judges (badly); whatever it says is read or stored as
+    bad_judge_reply, and the run completes."""
+    with OpenAIServer(reply=answers) as server:
+        ev = workbench.evaluate(ZERO_SHOT, DATA_EN, f"openai:test@{server.base_url}", metrics="judge:helpfulness",
+                                limit=3, db=db)
+    assert "smoke test, not a judge" in capsys.readouterr().err
+    j = judgements(db, ev.runs[0])
+    assert len(j) == 3 and (j["score"].notna() | (j["error_kind"] == "bad_judge_reply")).all()
+    with store.connect(db) as con:
+        assert store.judge_runs(con, ev.runs)["model_spec"].iloc[0].startswith("hf:")
