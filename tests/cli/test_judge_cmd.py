@@ -70,3 +70,15 @@ def test_a_bad_rubric_is_one_line_naming_file_and_line(cli, tmp_path):
     r = cli("judge", "score", "nope", "--rubric", str(bad))
     assert r.code == 2 and r.err.count("\n") == 1
     assert f"{bad}:2" in r.err and "scale" in r.err
+
+
+def test_an_eval_file_names_the_judge(cli, tmp_path):
+    with OpenAIServer(reply=judge_reply(both_judge, worse)) as server:
+        (tmp_path / "eval.yaml").write_text(
+            f"prompts: {ZERO_SHOT}\ndata: {DATA_EN}\nmodels: [openai:m@{server.base_url}]\n"
+            f"metrics: judge:helpfulness\njudge_model: openai:judge@{server.base_url}\nlimit: 3\n")
+        r = cli("eval", "--config", tmp_path / "eval.yaml", "--json")
+    assert r.code == 0, r.err
+    assert "smoke test" not in r.err  # the file's judge, not the default
+    shown = cli("show", r.json()["runs"][0]["run_id"], "--json").json()
+    assert shown["judges"][0]["model_spec"].startswith("openai:judge@")
