@@ -175,7 +175,7 @@ async def judge(db: str | None, run_id: str, metric: JudgeMetric, model_spec: st
     """Judge every successful output of `run_id` with `metric`'s rubric on `model_spec`; store the results."""
     plan, failed, skipped, judge_run = await asyncio.to_thread(
         _judge_plan, db, run_id, metric, metric.model or model_spec, dict(provider_options or {}), use_cache)
-    if (plan.todo is None or any(plan.todo.values())):
+    if plan.todo is None or any(plan.todo.values()):
         await execute(plan, db, concurrency=concurrency, on_progress=on_progress, cancel=cancel)
     judge_run = judge_run or plan.variants[0].run_id
     if judge_run is None:  # cancelled before the judge run was made
