@@ -255,8 +255,9 @@ def _timeout_kind(e: BaseException) -> str:
 
 
 def pick_transport(choice: str | None) -> str:
-    """`aiohttp` (the SDK's DefaultAioHttpClient: a third of httpx's CPU per request, which is what bounds
-    a run at -j 64) when installed, else `httpx`; `choice` or $WORKBENCH_OPENAI_TRANSPORT decides."""
+    """`aiohttp` (the SDK's DefaultAioHttpClient: ~30% less CPU per request than httpx, measured by
+    bench/bench_eval.py; that CPU is what bounds a run at -j 64) when installed, else `httpx`; `choice` or
+    $WORKBENCH_OPENAI_TRANSPORT decides."""
     choice = (choice or os.environ.get("WORKBENCH_OPENAI_TRANSPORT") or "").strip().lower()
     if choice and choice not in TRANSPORTS:
         raise UserError(f"transport must be one of {', '.join(TRANSPORTS)}, got {choice!r}", setting="model")
