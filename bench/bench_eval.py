@@ -6,7 +6,9 @@ It starts its own OpenAI-protocol server (tests/openai_server.py) on 127.0.0.1 i
 with a fixed latency, writes a dataset of distinct customer-service questions, then times:
 
 1. the floor: a bare loop of ``AsyncOpenAI.chat.completions.create`` calls under an asyncio
-   semaphore, no storage, no scoring (``python bench/bench_eval.py floor ...``, a process of its own);
+   semaphore, no storage, no scoring (``python bench/bench_eval.py floor ...``, a process of its own),
+   on the SDK's aiohttp transport (``DefaultAioHttpClient``, what workbench uses when openai[aiohttp] is
+   installed; the goal's floor) and on its default httpx client (for reference);
 2. ``workbench eval prompts/support_few_shot.yaml`` over the same rows, default metrics, storage on,
    ``--no-cache``, at the same concurrency.
 
@@ -97,20 +99,21 @@ def write_messages(data: Path, path: Path) -> None:
                 out.write(json.dumps(prompt.render(json.loads(line)), ensure_ascii=False) + "\n")
 
 
-def floor_cmd(messages: Path, base_url: str, concurrency: int) -> list[str]:
+def floor_cmd(messages: Path, base_url: str, concurrency: int, transport: str = "aiohttp") -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "floor", "--messages", str(messages), "--base-url", base_url,
-            "-j", str(concurrency)]
+            "-j", str(concurrency), "--transport", transport]
 
 
 # -- the floor: what any client must spend ------------------------------------------------------
 def floor_main(args: argparse.Namespace) -> None:
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAioHttpClient
 
     with open(args.messages, encoding="utf-8") as f:
         requests = [json.loads(line) for line in f if line.strip()]
 
     async def main() -> int:
-        client = AsyncOpenAI(api_key="unused", base_url=args.base_url)
+        http = DefaultAioHttpClient() if args.transport == "aiohttp" else None
+        client = AsyncOpenAI(api_key="unused", base_url=args.base_url, http_client=http)
         sem = asyncio.Semaphore(args.concurrency)
 
         async def one(messages) -> str:
@@ -142,9 +145,10 @@ def bench_main(args: argparse.Namespace) -> None:
             run_with_rss(floor_cmd(messages, base_url, 64))
             peak_rss = 0.0
             for c in args.concurrency:
-                floors, wbs = [], []
-                for trial in range(args.trials):  # interleaved, so both see the same machine load
+                floors, wbs, httpx_floors = [], [], []
+                for trial in range(args.trials):  # interleaved, so all see the same machine load
                     floors.append(run_with_rss(floor_cmd(messages, base_url, c)))
+                    httpx_floors.append(run_with_rss(floor_cmd(messages, base_url, c, "httpx")))
                     wbs.append(run_with_rss(workbench_cmd(data, base_url, tmp / f"c{c}-{trial}.duckdb", c,
                                                           "--no-cache")))
                     run = json.loads(wbs[-1][2])["runs"][0]
@@ -152,9 +156,11 @@ def bench_main(args: argparse.Namespace) -> None:
                 floor, wb = min(floors), min(wbs)
                 ideal = args.rows * args.latency / c
                 peak_rss = max(peak_rss, max(w[1] for w in wbs))
-                print(f"c={c:<3d} floor {floor[0]:6.2f} s   workbench eval {wb[0]:6.2f} s   "
+                httpx_floor = min(httpx_floors)
+                print(f"c={c:<3d} floor (aiohttp) {floor[0]:6.2f} s   workbench eval {wb[0]:6.2f} s   "
                       f"ratio {wb[0] / floor[0]:.3f} (goal <= 1.15)   ideal {ideal:.2f} s   "
-                      f"CPU s: floor {min(f[3] for f in floors):.2f}, workbench {min(w[3] for w in wbs):.2f} "
+                      f"floor (httpx) {httpx_floor[0]:.2f} s   CPU s: floor {min(f[3] for f in floors):.2f}, "
+                      f"httpx floor {min(f[3] for f in httpx_floors):.2f}, workbench {min(w[3] for w in wbs):.2f} "
                       f"(incl. scoring workers)")
             print(f"peak RSS of the {args.rows}-row eval: {peak_rss:.0f} MB (goal <= 200 MB, ratio "
                   f"{peak_rss / 200:.2f})")
@@ -194,6 +200,7 @@ def main() -> None:
     fl.add_argument("--messages", required=True, help="JSONL, one list of chat messages a line")
     fl.add_argument("--base-url", required=True)
     fl.add_argument("-j", "--concurrency", type=int, default=16)
+    fl.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])

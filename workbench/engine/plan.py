@@ -172,16 +172,32 @@ def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int
     turns = dataset.kind == "turns"
     placed = turns and places_history(prompt)
     out: list[list[dict[str, str]] | None] = []
+    share = _shared_messages()
     for i in rows:
         if only is not None and i not in only:
             out.append(None)
             continue
         try:
-            messages = next(rendered)
+            messages = share(next(rendered))
             out.append(with_history(messages, dataset.rows[i][HISTORY], placed) if turns else messages)
         except TemplateError as e:
             raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
     return out
+
+
+def _shared_messages():
+    """Rows' message lists with one dict per distinct message: Prompt.render_rows gives each row its own
+    copy of the system message and of every example turn; a plan only reads them, and a 100,000-row plan
+    would otherwise hold all of them per row (~1.2 KB a row for the bundled few-shot prompt)."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+
+    def share(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        for k, m in enumerate(messages):
+            if len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str):
+                messages[k] = seen.setdefault((m["role"], m["content"]), m)
+        return messages
+
+    return share
 
 
 def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,

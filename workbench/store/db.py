@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from workbench.errors import StoreBusyError
+from workbench.errors import StoreBusyError, UserError
 from workbench.store.migrations import MIGRATIONS
 
 # What a caller outside store/ catches for a failed statement or a transient error of DuckDB's (its own
@@ -46,9 +46,24 @@ _rest_until: dict[str, float] = {}
 _holds_lock = threading.Lock()
 
 
+REMOTE_PREFIXES = ("md:", "motherduck:")  # MotherDuck: DuckDB opens these itself (its motherduck extension)
+
+
 def db_path(path: str | os.PathLike | None = None) -> str:
     """--db beats WORKBENCH_DB beats ./workbench.duckdb."""
     return str(path or os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
+
+
+def is_remote(path: str | os.PathLike | None) -> bool:
+    """A MotherDuck database (`md:NAME`, `motherduck:NAME`), passed to DuckDB as written: no folder is made
+    for it and it is never made absolute."""
+    return str(path or "").lower().startswith(REMOTE_PREFIXES)
+
+
+def db_location(path: str | os.PathLike | None = None) -> str:
+    """Where another process finds this database: a file as an absolute path, a MotherDuck name unchanged."""
+    path = db_path(path)
+    return path if is_remote(path) else os.path.abspath(path)
 
 
 def _is_lock_error(e: Exception) -> bool:
@@ -65,7 +80,9 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
     next unit of work in this process does not pay for opening it again (the Annotate page's clicks).
     """
     path = db_path(path)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    remote = is_remote(path)
+    if not remote:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     if linger > 0:
         time.sleep(max(0.0, _rest_until.get(path, 0.0) - time.monotonic()))
     deadline = time.monotonic() + wait
@@ -75,7 +92,12 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
             with _open_close:
                 con = duckdb.connect(path)
             break
-        except duckdb.IOException as e:
+        except duckdb.Error as e:
+            if remote:  # DuckDB loads its motherduck extension (a download, once) and signs in with motherduck_token
+                raise UserError(f"cannot open the MotherDuck database {path!r}: {' '.join(str(e).split())[:300]}",
+                                setting="db") from None
+            if not isinstance(e, duckdb.IOException):
+                raise
             if not _is_lock_error(e) or time.monotonic() > deadline:
                 if _is_lock_error(e):
                     raise StoreBusyError(f"{path}: database is locked by another process (waited {wait:g} s)") from None
