@@ -26,6 +26,7 @@ import duckdb
 
 from workbench.errors import StoreBusyError
 from workbench.store.migrations import MIGRATIONS
+from workbench.store.schema import BASELINE, BASELINE_VERSION
 
 # What a caller outside store/ catches for a failed statement or a transient error of DuckDB's (its own
 # base class, so nothing is wrapped or lost); a file locked for too long is errors.StoreBusyError.
@@ -207,24 +208,47 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, data) -> Iterator[None
     con.unregister(name)
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply pending migrations; each one and its record commit together or not at all."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-        "applied_at TIMESTAMP DEFAULT current_timestamp)"
-    )
-    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    applied = []
-    for version, name, sql in MIGRATIONS:
-        if version in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+def migrate(con: duckdb.DuckDBPyConnection, one_step: bool = True) -> list[int]:
+    """Apply pending migrations; each one and its record commit together or not at all.
+
+    A new file gets the schema of the first BASELINE_VERSION migrations in one step (store/schema.py) and the
+    later ones on top, all in one transaction: one commit instead of one per migration. `one_step=False`, or a
+    migration list without all of those (a test making an old file), migrates it step by step."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+            "applied_at TIMESTAMP DEFAULT current_timestamp)"
+        )
+        done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        new = one_step and not done and _empty(con) and {v for v, _, _ in MIGRATIONS} >= set(
+            range(1, BASELINE_VERSION + 1))
+        applied = []
+        if new:
+            con.execute(BASELINE)
+            applied = [v for v, _, _ in MIGRATIONS if v <= BASELINE_VERSION]
+            done = set(applied)
+        for version, name, sql in MIGRATIONS:
+            if version in done:
+                continue
             con.execute(sql)
-            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(version)
+            applied.append(version)
+            if not new:  # an existing file keeps each migration that succeeded
+                con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+                con.execute("COMMIT")
+                con.execute("BEGIN TRANSACTION")
+        if new:
+            names = {v: name for v, name, _ in MIGRATIONS}
+            con.execute("INSERT INTO schema_migrations (version, name) SELECT * FROM (VALUES "
+                        + ", ".join("(?, ?)" for _ in applied) + ")", [x for v in applied for x in (v, names[v])])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     return applied
+
+
+def _empty(con: duckdb.DuckDBPyConnection) -> bool:
+    """No table but schema_migrations: a new file."""
+    return not con.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+                           "AND table_name <> 'schema_migrations' LIMIT 1").fetchall()
