@@ -261,17 +261,18 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
 
     path = _db(db)
     built = await _build_providers(plan, providers or {})
-    try:
-        if on_created is not None:
-            if any(v.run_id is None for v in plan.variants):
-                await asyncio.to_thread(runner.create_runs, plan, path)
-            on_created([v.run_id for v in plan.variants])
-    except BaseException:
-        await asyncio.gather(*(p.aclose() for p in built.values()), return_exceptions=True)
-        raise
-    run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
-                                   providers=built)
-    await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
+    with store.kept_open(path):  # its units of work open the file once
+        try:
+            if on_created is not None:
+                if any(v.run_id is None for v in plan.variants):
+                    await asyncio.to_thread(runner.create_runs, plan, path)
+                on_created([v.run_id for v in plan.variants])
+        except BaseException:
+            await asyncio.gather(*(p.aclose() for p in built.values()), return_exceptions=True)
+            raise
+        run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
+                                       providers=built)
+        await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
     return Evaluation(run_ids, store.db_path(path), plan.dataset.path)
 
 

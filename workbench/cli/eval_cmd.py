@@ -119,10 +119,13 @@ def parse_params(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench import store
     from workbench.providers.pricing import price_file
 
     config_params = apply_config(args)
-    with price_file(args.prices):  # costs in the summary and gates use it; a bad file is named before any run
+    # price_file: costs in the summary and gates use it; a bad file is named before any run.
+    # kept_open: the eval's units of work, its summary and gates open the file once.
+    with price_file(args.prices), store.kept_open(args.db):
         return _run(args, config_params)
 
 

@@ -14,7 +14,15 @@ from workbench.store.cache import apply_hits as apply_cache_hits
 from workbench.store.cache import cached_count, unscored_outputs
 from workbench.store.cache import save as save_cache_entries
 from workbench.store.datasets import get_dataset, list_datasets
-from workbench.store.db import LOCK_WAIT_SECONDS, StoreError, connect, db_path, migrate, transaction
+from workbench.store.db import (
+    LOCK_WAIT_SECONDS,
+    StoreError,
+    connect,
+    db_path,
+    kept_open,
+    migrate,
+    transaction,
+)
 from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
 from workbench.store.knowledge import (
     get_knowledge_base,
@@ -81,7 +89,7 @@ from workbench.store.runs import (
 )
 
 __all__ = [
-    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
+    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "kept_open", "migrate", "transaction",
     "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "conversation_answers", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "turn_outputs", "turn_texts", "write_results",
     "replace_metric_scores",

@@ -45,6 +45,11 @@ REST = 0.3
 _holds: dict[str, dict] = {}
 _rest_until: dict[str, float] = {}
 _holds_lock = threading.Lock()
+# kept_open(path): inside it, units of work on the file linger KEEP_LINGER seconds, during the first KEEP_AT_MOST
+# seconds after the first of them (a short eval, or a long one's start); never holding it longer than their sum.
+KEEP_LINGER = 0.5
+KEEP_AT_MOST = 1.0
+_kept: dict[str, dict] = {}
 
 
 def db_path(path: str | os.PathLike | None = None) -> str:
@@ -67,6 +72,9 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
     """
     path = db_path(path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not linger and (kept := _kept.get(os.path.abspath(path))):
+        if time.monotonic() < kept.setdefault("until", time.monotonic() + KEEP_AT_MOST):
+            linger = KEEP_LINGER
     if linger > 0:
         time.sleep(max(0.0, _rest_until.get(path, 0.0) - time.monotonic()))
     deadline = time.monotonic() + wait
@@ -111,14 +119,15 @@ def _hold(path: str, linger: float) -> None:
             return
         with _open_close:  # the file is open in this process: this only adds a connection
             con = duckdb.connect(path)
-        _holds[path] = {"con": con, "since": now, "last": now, "linger": linger}
-    threading.Thread(target=_let_go, args=(path,), daemon=True, name="workbench-db-linger").start()
+        hold = _holds[path] = {"con": con, "since": now, "last": now, "linger": linger}
+    threading.Thread(target=_let_go, args=(path, hold), daemon=True, name="workbench-db-linger").start()
 
 
-def _let_go(path: str) -> None:
+def _let_go(path: str, hold: dict) -> None:
     while True:
         with _holds_lock:
-            hold = _holds[path]
+            if _holds.get(path) is not hold:
+                return  # released by kept_open
             now = time.monotonic()
             capped = hold["since"] + HOLD_AT_MOST
             due = min(hold["last"] + hold["linger"], capped)
@@ -130,6 +139,30 @@ def _let_go(path: str) -> None:
         time.sleep(max(0.01, due - now))
     with _open_close:
         hold["con"].close()
+
+
+@contextlib.contextmanager
+def kept_open(path: str | os.PathLike | None = None) -> Iterator[None]:
+    """Inside the block, units of work on the file in this process linger (connect(linger=KEEP_LINGER)) during
+    KEEP_AT_MOST seconds from the first one, and at its end the file is closed: a short eval's five or so units
+    (create the runs, serve the cache, store the outputs, score the row checks, summarize) open and close the
+    file once instead of each (~30 ms of CPU and a checkpoint each). A long eval holds the file only at its
+    start, so other processes (the app) still get in between its flushes."""
+    key = os.path.abspath(db_path(path))
+    with _holds_lock:
+        _kept.setdefault(key, {"count": 0})["count"] += 1
+    try:
+        yield
+    finally:
+        with _holds_lock:
+            _kept[key]["count"] -= 1
+            last = not _kept[key]["count"]
+            if last:
+                del _kept[key]
+            held = [_holds.pop(p) for p in list(_holds) if last and os.path.abspath(p) == key]
+        for hold in held:
+            with _open_close:
+                hold["con"].close()
 
 
 def scan_columns(columns: dict[str, list]) -> dict:
