@@ -144,8 +144,7 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
     printer = _progress_printer() if not args.json and sys.stderr.isatty() else None
 
     def on_progress(progress) -> None:
-        # Requests in flight leave time to import what the summary needs. Not for one row (no interval to
-        # compute, no scipy) nor for answers all from the cache (no waiting: the import would only compete).
+        # only while requests are in flight: not for 1 row (no interval, no scipy) nor answers all from the cache
         if sum(p.total - p.cached for p in progress) > 1:
             requests_out.set()
         if printer:
