@@ -16,7 +16,9 @@ It prints wall times, the ratio workbench / floor (goal <= 1.15) next to the ide
 N x latency / concurrency, the peak RSS of the 1000-row eval (goal <= 200 MB) and the rows/s of a
 fully cached re-run of --cached-rows rows after start-up (goal >= 20,000): the runner's execute of
 those rows minus its execute of 1 row of the same file, which pays the start-up (imports, first
-connection, creating the run); also the whole process minus a cached 1-row process.
+connection, creating the run); also the whole process minus a cached 1-row process. With --before
+PATH (e.g. a git worktree of an older commit) the cached re-run is also timed from that checkout and
+each figure gets its ratio after/before.
 Each timing is the best of --trials runs (the machine is shared; the best is the least disturbed).
 """
 
@@ -64,7 +66,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
-def run_with_rss(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, float]:
+def run_with_rss(cmd: list[str], env: dict[str, str] | None = None, root: Path = ROOT) -> tuple[float, float, str, float]:
     """Wall seconds, peak RSS (MB) and CPU seconds of the process (with the children it waited for), stdout."""
     script = ("import resource, subprocess, sys, time, json\n"
               "t = time.perf_counter()\n"
@@ -74,8 +76,9 @@ def run_with_rss(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
               "sys.stderr.write(p.stderr)\n"
               "print(json.dumps({'wall': w, 'rss': u.ru_maxrss / 1024, 'cpu': u.ru_utime + u.ru_stime,"
               " 'rc': p.returncode, 'out': p.stdout}))\n")
-    p = subprocess.run([sys.executable, "-c", script, *cmd], capture_output=True, text=True, cwd=ROOT,
-                       env={**os.environ, **(env or {})})
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))  # that checkout's workbench
+    p = subprocess.run([sys.executable, "-c", script, *cmd], capture_output=True, text=True, cwd=root,
+                       env={**os.environ, "PYTHONPATH": path, **(env or {})})
     res = json.loads(p.stdout.strip().splitlines()[-1])
     if res["rc"]:
         raise SystemExit(f"{' '.join(cmd)} failed ({res['rc']}):\n{p.stderr[-3000:]}")
@@ -167,30 +170,48 @@ def bench_main(args: argparse.Namespace) -> None:
             if args.cached_rows:
                 big = tmp / f"rows{args.cached_rows}.jsonl"
                 write_dataset(big, args.cached_rows)
-                db = tmp / "cached.duckdb"
-                first = run_with_rss(workbench_cmd(big, base_url, db, 64))
-                again = min(run_with_rss(workbench_cmd(big, base_url, db, 64)) for _ in range(args.trials))
-                one = min(run_with_rss(workbench_cmd(big, base_url, db, 64, "--limit", "1"))
-                          for _ in range(args.trials))
-                summary = json.loads(again[2])
-                run = summary["runs"][0]
-                assert run["outputs"] == args.cached_rows and run["cached"] == args.cached_rows, run
-                one_elapsed = json.loads(one[2])["elapsed_s"]
-                marginal = (args.cached_rows - 1) / max(summary["elapsed_s"] - one_elapsed, 1e-9)
-                engine = args.cached_rows / summary["elapsed_s"]
-                whole = args.cached_rows / max(again[0] - one[0], 1e-9)
-                print(f"cached re-run of {args.cached_rows} rows ({first[0]:.1f} s uncached first): "
-                      f"{again[0]:.2f} s whole process")
-                print(f"  after start-up (the goal's figure): the runner's execute of {args.cached_rows} rows minus "
-                      f"its execute of 1 row ({one_elapsed:.2f} s of imports, first connection, run creation): "
-                      f"{marginal:,.0f} rows/s (goal >= 20,000, ratio {marginal / 20000:.2f})")
-                print(f"  whole process minus a cached 1-row eval ({one[0]:.2f} s; so also loading, validating and "
-                      f"rendering {args.cached_rows} rows): {whole:,.0f} rows/s (ratio {whole / 20000:.2f})")
-                print(f"  execute including its start-up (lazy imports, connections): {engine:,.0f} rows/s "
-                      f"(ratio {engine / 20000:.2f})")
+                after = cached_rerun(ROOT, big, base_url, tmp / "cached.duckdb", args)
+                before = cached_rerun(args.before, big, base_url, tmp / "before.duckdb", args) if args.before else None
+                print_cached(args.cached_rows, after, before)
     finally:
         server.kill()
         server.wait()
+
+
+def cached_rerun(root: Path, big: Path, base_url: str, db: Path, args: argparse.Namespace) -> dict:
+    """A cached re-run of `big` from checkout `root`: its first (uncached) run, then the best of --trials re-runs of
+    every row and of 1 row, as whole processes."""
+    first = run_with_rss(workbench_cmd(big, base_url, db, 64), root=root)
+    again, one = [], []
+    for _ in range(args.trials):
+        again.append(run_with_rss(workbench_cmd(big, base_url, db, 64), root=root))
+        one.append(run_with_rss(workbench_cmd(big, base_url, db, 64, "--limit", "1"), root=root))
+    again, one = min(again), min(one)
+    summary = json.loads(again[2])
+    run = summary["runs"][0]
+    assert run["outputs"] == args.cached_rows and run["cached"] == args.cached_rows, run
+    n = args.cached_rows
+    one_elapsed = json.loads(one[2])["elapsed_s"]
+    return {"first": first[0], "again": again[0], "one": one[0], "one_elapsed": one_elapsed,
+            "marginal": (n - 1) / max(summary["elapsed_s"] - one_elapsed, 1e-9),
+            "engine": n / summary["elapsed_s"], "whole": n / max(again[0] - one[0], 1e-9),
+            "cpu": (n - 1) / max(again[3] - one[3], 1e-9)}
+
+
+def print_cached(n: int, after: dict, before: dict | None) -> None:
+    def vs(key: str) -> str:
+        return f"; before {before[key]:,.0f}, after/before {after[key] / before[key]:.2f}" if before else ""
+
+    print(f"cached re-run of {n} rows ({after['first']:.1f} s uncached first): {after['again']:.2f} s whole process")
+    print(f"  after start-up (the goal's figure): the runner's execute of {n} rows minus its execute of 1 row "
+          f"({after['one_elapsed']:.2f} s of imports, first connection, run creation): {after['marginal']:,.0f} rows/s "
+          f"(goal >= 20,000, ratio {after['marginal'] / 20000:.2f}{vs('marginal')})")
+    print(f"  whole process minus a cached 1-row eval ({after['one']:.2f} s; so also loading, validating and "
+          f"rendering {n} rows): {after['whole']:,.0f} rows/s (ratio {after['whole'] / 20000:.2f}{vs('whole')})")
+    print(f"  the same in CPU seconds of the processes (less disturbed by other load): {after['cpu']:,.0f} rows per "
+          f"CPU-second{vs('cpu')}")
+    print(f"  execute including its start-up (lazy imports, connections): {after['engine']:,.0f} rows/s "
+          f"(ratio {after['engine'] / 20000:.2f}{vs('engine')})")
 
 
 def main() -> None:
@@ -206,6 +227,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     ap.add_argument("--cached-rows", type=int, default=10000, help="0 skips the cached re-run")
     ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--before", type=Path, help="an older checkout whose cached re-run is timed too (ratios after/before)")
     args = ap.parse_args()
     if args.mode == "floor":
         floor_main(args)

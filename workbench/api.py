@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from workbench.evaluation.gates import GateResult
 
 __all__ = ["EvalOptions", "Evaluation", "aevaluate", "aresume", "arun_plan", "evaluate", "judge", "judge_pairwise",
-           "load_dataset", "load_prompt", "resume", "run_plan", "score"]
+           "load_dataset", "load_prompt", "resume", "run_plan", "score", "score_rows"]
 
 T = TypeVar("T")
 PathLike = str | os.PathLike
@@ -127,17 +127,26 @@ def load_dataset(path: PathLike, reference: str = "reference", lang: str = "auto
     return load(path, reference_field=reference, lang=lang)
 
 
-def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
-          lang: str = "auto") -> pd.DataFrame:
-    """Scores of predictions made elsewhere, one row each (a column per metric), as `workbench score` gives them.
+@dataclasses.dataclass
+class Scores:
+    """What `score_rows` gives: the values of each row ({metric label: value}) and how they were computed."""
 
-    A reference is a string or a list of acceptable answers; `metrics` a list or comma-separated text
-    (default: every metric that needs no latency or token count)."""
-    import pandas as pd
+    rows: list[dict[str, float]]
+    metrics: metric_lib.MetricSet
+    lang: str  # en or zh for every row, or auto: BLEU's tokenizer chosen per row from its references
+    references: list[list[str]]
 
+
+def score_rows(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
+               lang: str = "auto") -> Scores:
+    """`score` without the DataFrame (what `workbench score` calls: pandas costs its start-up ~0.3 s).
+
+    Under lang ``auto`` a file whose references are all English or all Chinese is scored in that language,
+    and a mixed one row by row (each row's BLEU tokenizer from its own references, as a run does). Many
+    rows are scored in worker processes, one per core: the caller waits, so every core scores."""
     from workbench import metrics as metric_lib
-    from workbench.authoring.datasets import detect_lang
-    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
+    from workbench.authoring.datasets import detect_lang, row_langs
+    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer, default_workers
 
     if isinstance(predictions, str) or isinstance(references, str):
         raise UserError("give lists: one prediction and one reference (or list of them) per item",
@@ -150,10 +159,26 @@ def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
         raise UserError("judges score stored runs (workbench judge score RUN --rubric NAME), not loose predictions",
                         setting="metrics")
     if lang in (None, "auto"):
-        lang = detect_lang([f"{p} {' '.join(r)}" for p, r in zip(predictions[:200], refs[:200])])
-    with BatchScorer(ms, lang, pool=len(refs) >= POOL_MIN_ITEMS) as scorer:
+        langs = row_langs(refs)
+        lang = (langs.pop() if len(langs) == 1 else "auto") if langs else detect_lang([str(p) for p in
+                                                                                        predictions[:200]])
+    pool = len(refs) >= POOL_MIN_ITEMS
+    with BatchScorer(ms, lang, pool=pool, workers=default_workers(caller_waits=True) if pool else None) as scorer:
         values = scorer.score_now([(str(p), r, None, None) for p, r in zip(predictions, refs)])
-    return pd.DataFrame(values, columns=list(ms.names))
+    return Scores(values, ms, lang, refs)
+
+
+def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
+          lang: str = "auto") -> pd.DataFrame:
+    """Scores of predictions made elsewhere, one row each (a column per metric), as `workbench score` gives them.
+
+    A reference is a string or a list of acceptable answers; `metrics` a list or comma-separated text
+    (default: every metric that needs no latency or token count); `lang` en, zh or auto (per row when the
+    references mix languages)."""
+    import pandas as pd
+
+    scores = score_rows(predictions, references, metrics, lang)
+    return pd.DataFrame(scores.rows, columns=list(scores.metrics.names))
 
 
 def evaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], data: PathLike | Dataset,
@@ -241,23 +266,24 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
 
     path = _db(db)
     built = await _build_providers(plan, providers or {})
-    try:
-        if on_created is not None:
-            if any(v.run_id is None for v in plan.variants):
-                await asyncio.to_thread(runner.create_runs, plan, path)
-            on_created([v.run_id for v in plan.variants])
-    except BaseException:
-        await asyncio.gather(*(p.aclose() for p in built.values()), return_exceptions=True)
-        raise
-    run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
-                                   providers=built)
-    await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
-    if any(m.name == "judge" for m in plan.metrics.metrics) and not (cancel is not None and cancel.is_set()):
-        from workbench.evaluation.judging import judge_runs
+    with store.kept_open(path):  # its units of work open the file once
+        try:
+            if on_created is not None:
+                if any(v.run_id is None for v in plan.variants):
+                    await asyncio.to_thread(runner.create_runs, plan, path)
+                on_created([v.run_id for v in plan.variants])
+        except BaseException:
+            await asyncio.gather(*(p.aclose() for p in built.values()), return_exceptions=True)
+            raise
+        run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
+                                       providers=built)
+        await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
+        if any(m.name == "judge" for m in plan.metrics.metrics) and not (cancel is not None and cancel.is_set()):
+            from workbench.evaluation.judging import judge_runs
 
-        await judge_runs(path, run_ids, plan.metrics, judge_model_default(warn=False), concurrency=concurrency,
-                         provider_options=plan.provider_options, use_cache=plan.use_cache, cancel=cancel,
-                         on_progress=on_progress)
+            await judge_runs(path, run_ids, plan.metrics, judge_model_default(warn=False), concurrency=concurrency,
+                             provider_options=plan.provider_options, use_cache=plan.use_cache, cancel=cancel,
+                             on_progress=on_progress)
     return Evaluation(run_ids, store.db_path(path), plan.dataset.path)
 
 

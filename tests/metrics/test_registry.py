@@ -132,3 +132,14 @@ def test_asking_about_a_builtin_reads_no_installed_package():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
+
+
+def test_scoring_a_file_uses_every_core(monkeypatch):
+    """`workbench score` waits for its scores: a worker per core (on 2 cores, 2 — a run keeps one core for its
+    requests and gets 1)."""
+    from workbench.metrics import batch
+
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 2)
+    assert batch.default_workers() == 1 and batch.default_workers(caller_waits=True) == 2
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 64)
+    assert batch.default_workers() == 2 and batch.default_workers(caller_waits=True) == batch.MAX_WORKERS

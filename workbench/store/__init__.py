@@ -20,6 +20,7 @@ from workbench.store.db import (
     db_location,
     db_path,
     is_remote,
+    kept_open,
     migrate,
     transaction,
 )
@@ -107,7 +108,8 @@ from workbench.store.runs import (
 )
 
 __all__ = [
-    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_location", "db_path", "is_remote", "migrate", "transaction",
+    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_location", "db_path", "is_remote", "kept_open", "migrate",
+    "transaction",
     "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "conversation_answers", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "output_summary", "set_status", "turn_outputs", "turn_texts", "write_results",
     "replace_metric_scores",
