@@ -90,10 +90,13 @@ with st.form("start_run"):
     limit = c1.number_input(_("Row limit (0 = all rows)"), 0, None, 20, key="run_limit")
     concurrency = c2.number_input(_("Requests in flight (0 = provider default)"), 0, 256, 0, key="run_concurrency")
     timeout = c3.number_input(label_for("timeout"), 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
-    metrics = st.multiselect(label_for("metrics"), sorted(ALL - {"regex", "check"}), default=DEFAULT,
+    metrics = st.multiselect(label_for("metrics"), sorted(ALL - {"regex", "check", "judge"}), default=DEFAULT,
                              key="run_metrics", placeholder=_("Choose options"))
     more_metrics = st.text_input(_("More metrics, with options (as --metrics takes them)"), key="run_more_metrics",
-                                 placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$")
+                                 placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$",
+                                 help=_("Judges: `judge:RUBRIC` with a rubric from `prompts/judges/` "
+                                        "(`judge:correctness`, `judge:helpfulness_zh`, ...), judged by "
+                                        "`judge:RUBRIC(model=SPEC)` or the default model."))
     histories = {"gold": _("the reference turns (parallel)"), "own": _("the model's own answers (in order)")}
     history = st.radio(_("Conversations: history of each turn"), ["gold", "own"], horizontal=True, key="run_history",
                        format_func=histories.get,
