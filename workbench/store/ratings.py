@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Con = duckdb.DuckDBPyConnection
 T = TypeVar("T")
 
-ITEM_COLUMNS = ["session_id", "item_idx", "row_idx", "repeat_idx", "run_a", "run_b", "n_assigned"]
+ITEM_COLUMNS = ["session_id", "item_idx", "row_idx", "repeat_idx", "turn_idx", "run_a", "run_b", "n_assigned"]
 RATING_COLUMNS = ["session_id", "item_idx", "annotator", "kind", "value", "comment", "tags", "rated_at"]
 CONFLICT_RETRIES = 50
 # Claims, releases and ratings of held items run one at a time in a process. Another process cannot run
@@ -61,10 +61,10 @@ def create_session(con: Con, session: dict[str, Any], items: pd.DataFrame, assig
     def work() -> None:
         con.execute(
             "INSERT INTO annotation_sessions (id, name, kind, scale, runs, seed, k, annotators, rubric, tags, "
-            "claim_timeout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "claim_timeout, unit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [session["id"], session.get("name"), session["kind"], session["scale"], session["runs"], session["seed"],
              session["k"], session.get("annotators"), session["rubric"], session.get("tags"),
-             session["claim_timeout"]],
+             session["claim_timeout"], session.get("unit")],
         )
         _insert_frame(con, "annotation_items", items[ITEM_COLUMNS])
         if not assignments.empty:
@@ -92,7 +92,7 @@ def resolve_session(con: Con, ref: str) -> str:
 def list_sessions(con: Con) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT s.id, s.name, s.kind, s.scale, s.runs, s.k, s.created_at, s.claim_timeout,
+        SELECT s.id, s.name, s.kind, s.scale, s.runs, s.k, s.created_at, s.claim_timeout, s.unit,
                (SELECT count(*) FROM annotation_items i WHERE i.session_id = s.id) AS n_items,
                (SELECT count(*) FROM ratings r WHERE r.session_id = s.id AND r.kind = s.scale) AS n_ratings,
                (SELECT count(DISTINCT r.annotator) FROM ratings r WHERE r.session_id = s.id) AS n_annotators
@@ -101,8 +101,13 @@ def list_sessions(con: Con) -> pd.DataFrame:
     ).df()
 
 
-def usable_outputs(con: Con, run_ids: list[str]) -> pd.DataFrame:
-    """(run_id, row_idx, repeat_idx) of outputs that have text to rate (errors are left out)."""
+def usable_outputs(con: Con, run_ids: list[str], by_turn: bool = False) -> pd.DataFrame:
+    """(run_id, row_idx, repeat_idx) of outputs that have text to rate (errors are left out); `by_turn`:
+    (run_id, row_idx, turn_idx, repeat_idx) of every turn that has."""
+    if by_turn:
+        return con.execute(
+            "SELECT run_id, row_idx, turn_idx, repeat_idx FROM outputs WHERE list_contains(?, run_id) "
+            "AND error IS NULL AND text IS NOT NULL ORDER BY run_id, row_idx, turn_idx, repeat_idx", [run_ids]).df()
     # grouped by (run, row, repeat): a conversation (several turns) is one item, usable when every turn is
     return con.execute(
         "SELECT run_id, row_idx, repeat_idx FROM outputs WHERE list_contains(?, run_id) GROUP BY ALL "
@@ -361,7 +366,7 @@ def load_ratings(con: Con, session_ids: list[str]) -> pd.DataFrame:
     return con.execute(
         """
         SELECT r.session_id, r.item_idx, r.annotator, r.kind, r.value, r.comment, r.tags, r.rated_at,
-               i.row_idx, i.repeat_idx, i.run_a, i.run_b
+               i.row_idx, i.repeat_idx, i.turn_idx, i.run_a, i.run_b
         FROM ratings r JOIN annotation_items i ON i.session_id = r.session_id AND i.item_idx = r.item_idx
         WHERE list_contains(?, r.session_id)
         ORDER BY r.session_id, r.item_idx, r.annotator, r.kind
@@ -377,7 +382,7 @@ def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.D
     Callers that show an item to an annotator must drop the variant columns (blind rating).
     """
     sql = """
-        SELECT i.item_idx, i.row_idx, i.repeat_idx, i.run_a, i.run_b,
+        SELECT i.item_idx, i.row_idx, i.repeat_idx, i.turn_idx, i.run_a, i.run_b,
                dr.data AS row_data, d.reference_field,
                oa.messages AS messages_a, oa.text AS text_a, ob.messages AS messages_b, ob.text AS text_b,
                ra.prompt_name AS prompt_a, ra.model_spec AS model_a, rb.prompt_name AS prompt_b, rb.model_spec AS model_b
@@ -385,9 +390,9 @@ def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.D
         JOIN runs ra ON ra.id = i.run_a
         LEFT JOIN runs rb ON rb.id = i.run_b
         JOIN outputs oa ON oa.run_id = i.run_a AND oa.row_idx = i.row_idx AND oa.repeat_idx = i.repeat_idx
-             AND oa.turn_idx = 0  -- a conversation: its first turn here, the whole of it from conversation_answers
-        LEFT JOIN outputs ob ON ob.run_id = i.run_b AND ob.row_idx = i.row_idx AND ob.repeat_idx = i.repeat_idx
-             AND ob.turn_idx = 0
+             AND oa.turn_idx = coalesce(i.turn_idx, 0)  -- a whole conversation: its first turn here, the
+        LEFT JOIN outputs ob ON ob.run_id = i.run_b AND ob.row_idx = i.row_idx  -- rest from conversation_answers
+             AND ob.repeat_idx = i.repeat_idx AND ob.turn_idx = coalesce(i.turn_idx, 0)
         LEFT JOIN datasets d ON d.hash = ra.dataset_hash
         LEFT JOIN dataset_rows dr ON dr.dataset_hash = ra.dataset_hash AND dr.row_idx = i.row_idx
         WHERE i.session_id = ?"""
