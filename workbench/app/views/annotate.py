@@ -207,7 +207,7 @@ def draw_item(item: annotation.Item) -> None:
         for col, (side, text, history) in zip((col_a, col_b), sides):
             with col.container(border=True):
                 if item.history_b is not None:  # own history: each side's model saw its own earlier answers
-                    draw_history(history, f"Conversation so far ({side}'s own answers)")
+                    draw_history(history, f"Conversation so far, as {side}'s model saw it")
                 st.markdown(f"**Answer {side}**")
                 st.text(text)
     else:
