@@ -45,8 +45,8 @@ PAGES = [
 
 page = st.navigation(PAGES)
 # A rater's link is the app's root with ?session=ID[&annotator=NAME]: it switches to the Annotate page within the
-# page (no reload). A link to /annotate?... works too, but on loading it Streamlit's client first looks for its
-# server under the page's path (/annotate/_stcore/health and /host-config, answered 404 on purpose).
-if page is PAGES[0] and "session" in st.query_params:
-    st.switch_page(PAGES[6], query_params=st.query_params.to_dict())
+# page (no reload). A link to /annotate?... is redirected here (server.py): loaded as is, Streamlit's client would
+# first look for its server under the page's path (/annotate/_stcore/health and /host-config, 404 on purpose).
+if page is PAGES[0] and ("session" in st.query_params or st.query_params.get("page") == "annotate"):
+    st.switch_page(PAGES[6], query_params={k: v for k, v in st.query_params.to_dict().items() if k != "page"})
 page.run()
