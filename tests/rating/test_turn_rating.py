@@ -138,3 +138,24 @@ def test_a_session_made_before_turn_items_still_loads(runs, db):
     finally:
         raw.close()
     assert "turn_idx" in cols
+
+
+def test_trust_compares_turn_ratings_with_that_turns_scores(tmp_path, db):
+    """Turn items are matched with their own turn's metric scores (not the conversation's first turn)."""
+    from workbench.rating import trust
+
+    data = conversation_file(tmp_path, n=3, turns=2)
+
+    def reply(messages):  # right on the first turn, wrong on the second
+        last = messages[-1]["content"]
+        return last.replace("question", "gold") if last.endswith("question 0") else "no idea"
+
+    with OpenAIServer(reply=reply) as server:
+        run = workbench.evaluate(PROMPT, data, f"openai:m@{server.base_url}", "exact", db=db).runs[0]
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec([run], seed=2, unit="turn"))
+        while (item := an.next_item(con, sid, "ann")) is not None:
+            an.record_rating(con, sid, item.item_idx, "ann", 5 if item.turn_idx == 0 else 1)
+        rep = trust.report(con, [sid])
+    (exact,) = [c for c in rep.correlations if c.metric == "exact"]
+    assert rep.n_outputs == 6 and exact.n == 6 and exact.spearman == pytest.approx(1.0)

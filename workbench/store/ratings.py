@@ -415,9 +415,9 @@ def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.D
 
 
 def output_scores(con: Con, run_ids: list[str]) -> pd.DataFrame:
-    """Automatic scores of the runs' outputs, one row per (run, row, repeat, metric)."""
+    """Automatic scores of the runs' outputs, one row per (run, row, turn, repeat, metric)."""
     return con.execute(
-        "SELECT run_id, row_idx, repeat_idx, metric, value FROM scores WHERE list_contains(?, run_id) "
-        "ORDER BY run_id, row_idx, repeat_idx, metric",
+        "SELECT run_id, row_idx, turn_idx, repeat_idx, metric, value FROM scores WHERE list_contains(?, run_id) "
+        "ORDER BY run_id, row_idx, turn_idx, repeat_idx, metric",
         [run_ids],
     ).df()
