@@ -115,6 +115,8 @@ def test_whole_conversations_stay_the_default_and_turns_need_conversation_runs(r
     r = cli("annotate", "create", "--runs", runs[0], runs[1], "--pairwise", "--unit", "turn", "--json")
     assert r.code == 0, r.err
     assert r.json()["unit"] == "turn" and r.json()["n_items"] == 6
+    listed = cli("annotate", "list").out
+    assert " turn " in listed and " conversation " in listed  # what one item is, per session
     with store.connect(db) as con, pytest.raises(UserError, match="by conversation or by turn") as e:
         an.create_session(con, an.SessionSpec([runs[0]], unit="output"))
     assert e.value.setting == "unit"

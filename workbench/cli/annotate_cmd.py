@@ -119,8 +119,9 @@ def list_sessions(args: argparse.Namespace) -> int:
     if df.empty:
         print("no sessions yet: workbench annotate create --runs RUN [RUN ...]", file=sys.stderr)
         return 0
-    table(["session", "name", "kind", "scale", "runs", "items", "k", "ratings", "annotators", "created"],
-          [[r.id, r.name or "", r.kind, r.scale, len(r.runs), r.n_items, r.k, f"{r.n_ratings}/{r.n_items * r.k}",
+    table(["session", "name", "kind", "scale", "item", "runs", "items", "k", "ratings", "annotators", "created"],
+          [[r.id, r.name or "", r.kind, r.scale, r.unit or "", len(r.runs), r.n_items, r.k,
+            f"{r.n_ratings}/{r.n_items * r.k}",
             r.n_annotators, str(r.created_at)[:19]] for r in df.itertuples()])
     return 0
 
