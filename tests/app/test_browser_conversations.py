@@ -152,12 +152,13 @@ def test_turn_rating_pairwise_and_likert_in_the_annotate_page(tmp_path):
         page.get_by_text("All your items are rated").wait_for()
         assert ratings(pair, 2) == [(0, "B"), (1, "B")]
         page.goto(f"{url}/?session={likert}&annotator=bob")
-        for _ in range(2):
+        for n in (1, 2):
             heading = page.get_by_role("heading", name="of 2 · turn")
             heading.wait_for()
             name = heading.inner_text()
             heading.click()
             settle(page)
             page.keyboard.press("4")
-            page.wait_for_function(f"!document.body.innerText.includes({json.dumps(name)})")
+            assert len(ratings(likert, n)) == n  # stored on the key press
+            page.wait_for_function(f"!document.body.innerText.includes({json.dumps(name)})", timeout=60_000)
         assert [v for _, v in ratings(likert, 2)] == ["4", "4"]
