@@ -97,7 +97,8 @@ def test_likert_by_turn_gold_history_is_shared_and_exports_one_turn_per_sft_line
     assert sorted(seen) == [(0, [("user", "c0 question 0")], "says c0 question 0"),
                             (1, [("user", "c0 question 0"), ("assistant", "c0 gold 0"), ("user", "c0 question 1")],
                              "says c0 question 1")]
-    assert n == 2 and sorted(json.loads(x)["turn_idx"] for x in (tmp_path / "r.jsonl").read_text().splitlines()) == [0, 1]
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert n == 2 and sorted(json.loads(x)["turn_idx"] for x in lines) == [0, 1] and '"turn_idx":1,' in "".join(lines)
     # one line per rated turn: the request as sent (earlier turns are context, weight 0), then the rated answer
     by_answer = {r["messages"][-1]["content"]: r["messages"] for r in records}
     second = [m for m in by_answer["says c0 question 1"] if m["role"] != "system"]

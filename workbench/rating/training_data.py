@@ -41,6 +41,7 @@ def ratings_frame(con, session_id: str) -> pd.DataFrame:
     df = ratings.merge(items, on="item_idx", how="left")
     winner = np.where(df["value"] == "A", df["run_a"], np.where(df["value"] == "B", df["run_b"], None))
     df["winner_run"] = np.where(df["kind"] == "pairwise", winner, None)
+    df["turn_idx"] = df["turn_idx"].astype("Int64")  # a turn item's turn; empty for a whole output or conversation
     cols = ["session_id", "item_idx", "annotator", "kind", "value", "comment", "tags", "rated_at", "row_idx",
             "turn_idx", "repeat_idx", "run_a", "prompt_a", "model_a", "text_a", "run_b", "prompt_b", "model_b", "text_b",
             "winner_run"]
