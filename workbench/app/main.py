@@ -1,4 +1,5 @@
-"""Streamlit entry point, started by `workbench app` (streamlit run workbench/app/main.py).
+"""Streamlit script of the app: its pages. `workbench app` serves it through server.py (an st.App that adds a
+redirect for deep links); `streamlit run workbench/app/main.py` still works, without that redirect.
 
 Pages live in workbench/app/views/ (not pages/: a folder of that name beside main.py switches Streamlit to its
 old file-based navigation for deep links) and stay thin over the core modules. Other features add their
