@@ -162,17 +162,7 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
     target = args.resume or args.retry_errors
     started = time.perf_counter()
     if target:
-        given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
-                                          ("--model", args.model), ("--limit", args.limit),
-                                          ("--where", args.where), ("--split", args.split),
-                                          ("--metrics", args.metrics), ("--param", args.param),
-                                          ("--check", args.check), ("--judge-model", args.judge_model))
-                 if value]
-        if args.history:
-            given.append("--history")
-        if given or args.repeat != 1:
-            raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
-                            setting="resume" if args.resume else "retry_errors")
+        _check_stored(args)
         evaluation = api.resume(target, args.db, errors_only=bool(args.retry_errors), **options)
     else:
         _check_new(args)
@@ -215,6 +205,22 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
         print(f"{sum(not r.passed for r in results)} of {len(results)} gates failed" if code else
               f"all {len(results)} gates passed")
     return code
+
+
+def _check_stored(args: argparse.Namespace) -> None:
+    """--resume / --retry-errors take the stored run's settings: a setting given again is refused."""
+    from workbench.errors import UserError
+
+    given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
+                                      ("--model", args.model), ("--limit", args.limit),
+                                      ("--where", args.where), ("--split", args.split),
+                                      ("--metrics", args.metrics), ("--param", args.param),
+                                      ("--check", args.check), ("--judge-model", args.judge_model),
+                                      ("--history", args.history))
+             if value]
+    if given or args.repeat != 1:
+        raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
+                        setting="resume" if args.resume else "retry_errors")
 
 
 def parse_gates(args: argparse.Namespace) -> list:

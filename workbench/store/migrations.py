@@ -341,4 +341,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        14,
+        "annotation: rate single turns of conversations",
+        # unit: what one item is (output, conversation or turn; NULL in older sessions: output, or conversation
+        # for conversation runs). annotation_items.turn_idx: the assistant turn a turn item rates; NULL for an
+        # item that is a whole output or a whole conversation.
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN unit VARCHAR;
+        ALTER TABLE annotation_items ADD COLUMN turn_idx INTEGER;
+        """,
+    ),
 ]

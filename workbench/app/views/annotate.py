@@ -20,8 +20,9 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
-from workbench.app.i18n import _, current, ngettext
+from workbench.app.i18n import N_, _, current, ngettext
 from workbench.rating import annotation
+from workbench.rating.conversations import SPEAKERS
 
 ss = st.session_state
 LANG = current()
@@ -31,12 +32,15 @@ BUTTONS = {  # (value stored, label, shortcut): the shortcuts stay the same in e
     "pairwise": [("A", _("A is better"), "A"), ("B", _("B is better"), "B"), ("tie", _("Tie"), "T"),
                  ("both_bad", _("Both bad"), "X")],
 }
+SPEAKER_NAMES = [N_("System"), N_("Customer"), N_("Assistant")]  # rating.conversations.SPEAKERS, shown translated
 VALUES = {"up": _("thumbs up"), "down": _("thumbs down"), "tie": _("tie"), "both_bad": _("both bad")}
 ICONS = {"up": ":material/thumb_up:", "down": ":material/thumb_down:"}
 
 
 def session_label(r: dict) -> str:
     what = _("pairwise") if r["kind"] == "pairwise" else _("single, {scale}").format(scale=r["scale"])
+    if r.get("unit") == "turn":
+        what += ", " + _("by turn")
     items = ngettext("{n} item", "{n} items", r["n_items"]).format(n=r["n_items"])
     return " · ".join(x for x in (r["id"], r["name"], what, items) if isinstance(x, str) and x)
 
@@ -169,7 +173,8 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
         if progress.previous is not None:
             st.button(_("Review your last rating"), on_click=review, args=(progress.previous,), icon=":material/undo:")
         return
-    st.subheader(_("Item {n} of {total}").format(n=item.item_idx + 1, total=progress.n_items))
+    turn = "" if item.turn_idx is None else " · " + _("turn {n}").format(n=item.turn_idx + 1)
+    st.subheader(_("Item {n} of {total}").format(n=item.item_idx + 1, total=progress.n_items) + turn)
     if reviewing is not None and item.rating:
         value = item.rating["value"]
         st.info(_("You rated this item {value}. Choose again to change it.").format(value=VALUES.get(value, value)),
@@ -190,18 +195,30 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
                     help=_("Done for now: your unrated item goes back to the pool for the others at once."))
 
 
+def draw_history(history: list[dict[str, str]], title: str | None = None) -> None:
+    st.caption(title or _("Conversation so far"))
+    speakers = {role: _(name) for role, name in SPEAKERS.items()}  # rating.conversations' words, translated
+    for m in history:
+        st.text(f"{speakers.get(m['role'], m['role'])}: {m['content']}")
+
+
 def draw_item(item: annotation.Item) -> None:
     with st.container(border=True):
         st.caption(_("Input"))
         for field, value in item.inputs.items():
             st.text(f"{field}: {value}")
+        if item.history_a is not None and item.history_b is None:  # one conversation so far for both sides
+            draw_history(item.history_a)
         if item.reference is not None:
             with st.expander(_("Reference answer")):
                 st.text(item.reference)
     if item.kind == "pairwise":
         col_a, col_b = st.columns(2)
-        for col, side, text in ((col_a, "A", item.text_a), (col_b, "B", item.text_b)):
+        sides = (("A", item.text_a, item.history_a), ("B", item.text_b, item.history_b))
+        for col, (side, text, history) in zip((col_a, col_b), sides):
             with col.container(border=True):
+                if item.history_b is not None:  # own history: each side's model saw its own earlier answers
+                    draw_history(history, _("Conversation so far, as {side}'s model saw it").format(side=side))
                 st.markdown("**" + _("Answer {side}").format(side=side) + "**")
                 st.text(text)
     else:

@@ -16,6 +16,7 @@ from workbench.app.i18n import LANGS, N_, _, current, ngettext
 from workbench.app.textdiff import inline_code
 from workbench.rating import agreement, annotation, trust
 from workbench.rating import leaderboard as lb
+from workbench.rating.conversations import is_conversation_run
 
 ss = st.session_state
 st.title(_("Leaderboard"))
@@ -48,6 +49,8 @@ def _trust(db: str, sessions: tuple[str, ...], stamp: tuple) -> trust.TrustRepor
 
 def session_label(r: dict) -> str:
     what = _("pairwise") if r["kind"] == "pairwise" else _("single, {scale}").format(scale=r["scale"])
+    if r.get("unit") == "turn":
+        what += ", " + _("by turn")
     parts = (r["id"], r["name"], what, _("{n}/{target} ratings").format(n=r["n_ratings"], target=r["n_items"] * r["k"]))
     return " · ".join(x for x in parts if isinstance(x, str) and x)
 
@@ -81,6 +84,13 @@ def new_session_form() -> None:
                                                           "now. Leave empty to let anyone join and claim items as "
                                                           "they go."))
     title = c6.text_input(_("Session name (optional)"))
+    with store.connect(db) as con:
+        conversation = all(is_conversation_run(con, r) for r in run_ids)
+    unit = None
+    if conversation:
+        units = {"conversation": _("Whole conversations"),
+                 "turn": _("Single turns (each after the conversation so far)")}
+        unit = st.radio(_("Rate"), ["conversation", "turn"], horizontal=True, key="lb_unit", format_func=units.get)
     c7, c8 = st.columns([3, 1])
     timeout = c7.number_input(_("Claim timeout (minutes)"), min_value=0.1, max_value=24 * 60.0, value=15.0, step=1.0,
                               help=_("Without a roster, an item a rater was shown but did not rate goes back to "
@@ -98,7 +108,7 @@ def new_session_form() -> None:
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed), tags=tags,
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
-                                      claim_timeout=float(timeout) * 60)
+                                      claim_timeout=float(timeout) * 60, unit=unit)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)
