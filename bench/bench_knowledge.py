@@ -123,7 +123,7 @@ def query_latency(db: str, name: str, n: int) -> dict:
 
 def quality(db: str, dense_too: bool) -> list[dict]:
     from workbench import knowledge
-    from workbench.knowledge.metrics import retrieval_hit, retrieval_mrr
+    from workbench.metrics.retrieval import retrieval_hit, retrieval_mrr
 
     out = []
     runs = [("en", "english", "bm25"), ("zh", "cjk-bigram", "bm25"), ("zh", "jieba", "bm25")]

@@ -28,6 +28,9 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", action="append", metavar="LIST",
                    help="comma-separated metrics (default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length,"
                         "latency_ms,tokens_out); regex=PATTERN")
+    p.add_argument("--gold-passage", metavar="FIELD",
+                   help="dataset field with the gold passage id(s) for retrieval_hit, retrieval_mrr and "
+                        "retrieval_recall (default faq_id)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N rows (after --where / --split)")
     p.add_argument("--where", metavar="EXPR", help="only rows that match, e.g. \"split == 'test'\" or "
                                                    "\"intent in ['refund', 'returns'] and split != 'train'\"")
@@ -80,7 +83,7 @@ DEFAULTS: dict = {}  # each flag's default: a flag still at it takes the eval fi
 CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metrics": "metrics", "checks": "check",
                 "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
                 "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
-                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices"}
+                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices", "gold_passage": "gold_passage"}
 
 
 def apply_config(args: argparse.Namespace) -> dict:
@@ -157,7 +160,8 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
                                           ("--model", args.model), ("--limit", args.limit),
                                           ("--where", args.where), ("--split", args.split),
                                           ("--metrics", args.metrics), ("--param", args.param),
-                                          ("--check", args.check)) if value]
+                                          ("--check", args.check), ("--gold-passage", args.gold_passage))
+                 if value]
         if args.history:
             given.append("--history")
         if given or args.repeat != 1:
@@ -169,7 +173,8 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
         evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
                                   params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
                                   reference=args.reference, lang=args.lang, where=where_text(args.where, args.split),
-                                  checks=args.check, history=args.history or "gold", **options)
+                                  checks=args.check, history=args.history or "gold",
+                                  gold_passage=args.gold_passage, **options)
     # Only now may the prefetch thread import numpy/scipy: a daemon thread inside a C extension's import while
     # the interpreter exits on an error can crash the process (exit -11 seen).
     requests_out.set()
