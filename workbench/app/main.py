@@ -35,6 +35,7 @@ context.warm_up()
 PAGES = [
     st.Page(HERE / "views" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),
     st.Page(HERE / "views" / "datasets.py", title="Datasets", icon=":material/table:"),
+    st.Page(HERE / "views" / "knowledge.py", title="Knowledge", icon=":material/library_books:"),
     st.Page(HERE / "views" / "models.py", title="Models", icon=":material/smart_toy:"),
     st.Page(HERE / "views" / "run.py", title="Run", icon=":material/play_arrow:"),
     st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/compare:"),
@@ -48,5 +49,5 @@ page = st.navigation(PAGES)
 # page (no reload). A link to /annotate?... works too, but on loading it Streamlit's client first looks for its
 # server under the page's path (/annotate/_stcore/health and /host-config, answered 404 on purpose).
 if page is PAGES[0] and "session" in st.query_params:
-    st.switch_page(PAGES[6], query_params=st.query_params.to_dict())
+    st.switch_page(next(p for p in PAGES if p.title == "Annotate"), query_params=st.query_params.to_dict())
 page.run()
