@@ -95,15 +95,19 @@ def test_knowledge_page_and_compare_passages_in_chromium(tmp_path, prompts):
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(faq))
         settle(page)
         page.get_by_role("button", name="Add", exact=True).click()
-        page.get_by_text("new version").wait_for()
+        page.get_by_text("faq_en: 18 chunks").wait_for()
         assert knowledge.list_bases(db)[0]["name"] == "faq_en"
         settle(page)
-        page.get_by_text("support_knowledge.yaml").first.wait_for()  # the prompt that uses it
-        query = page.get_by_label("Query")
+        tables = page.locator('[data-testid="stDataFrame"]')
+        tables.nth(1).get_by_text("support_knowledge.yaml").wait_for(state="attached")  # the prompt that uses it
+        query = page.get_by_role("textbox", name="Query")
         query.fill("How long do refunds take?")
         query.press("Enter")
-        page.get_by_text("Try a query").wait_for()
-        page.wait_for_function("document.body.innerText.includes('faq-05')")
+        settle(page)
+        tables.nth(3).wait_for()  # bases, prompts, the query's results, chunks
+        results = tables.nth(2)
+        results.get_by_text("faq-05").first.wait_for(state="attached")  # the refunds entry, ranked
+        assert results.locator('[data-testid="glide-cell-1-0"]').text_content() == "faq-05"
         screenshot(page, "knowledge-1-page")
 
         with OpenAIServer(reply=lambda messages: "Refunds take 5 days.") as server:  # a knowledge run

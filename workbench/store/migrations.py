@@ -295,4 +295,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
                           AND r.annotator = a.annotator AND r.kind = s.scale);
         """,
     ),
+    (
+        13,
+        "annotation: a session may show annotators the passages each answer was given",
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN show_passages BOOLEAN DEFAULT false;
+        UPDATE annotation_sessions SET show_passages = false;
+        """,
+    ),
 ]

@@ -181,6 +181,14 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
                     help="Done for now: your unrated item goes back to the pool for the others at once.")
 
 
+def draw_passages(found: list[dict] | None) -> None:
+    """The passages the answer was given (sessions that show them): untrusted text, shown as text."""
+    if found:
+        with st.expander(f"Passages the answer was given ({len(found)})"):
+            for p in found:
+                st.text(f"[{p['id']}] {p['title']}: {p['text']}")
+
+
 def draw_item(item: annotation.Item) -> None:
     with st.container(border=True):
         st.caption("Input")
@@ -191,14 +199,17 @@ def draw_item(item: annotation.Item) -> None:
                 st.text(item.reference)
     if item.kind == "pairwise":
         col_a, col_b = st.columns(2)
-        for col, side, text in ((col_a, "A", item.text_a), (col_b, "B", item.text_b)):
+        for col, side, text, found in ((col_a, "A", item.text_a, item.passages_a),
+                                       (col_b, "B", item.text_b, item.passages_b)):
             with col.container(border=True):
                 st.markdown(f"**Answer {side}**")
                 st.text(text)
+                draw_passages(found)
     else:
         with st.container(border=True):
             st.markdown("**Answer**")
             st.text(item.text_a)
+            draw_passages(item.passages_a)
     st.text(item.rubric)  # written by whoever created the session: shown as plain text too
     c1, c2 = st.columns([3, 2])
     previous_comment = (item.rating or {}).get("comment") or ""

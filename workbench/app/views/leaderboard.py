@@ -72,6 +72,7 @@ def new_session_form() -> None:
     roster = c5.text_input("Roster (optional)", help="Comma-separated names: items are dealt out to them now. "
                                                      "Leave empty to let anyone join and claim items as they go.")
     title = c6.text_input("Session name (optional)")
+    passages = st.checkbox("Show the passages each answer was given (knowledge prompts)", key="lb_passages")
     timeout = st.number_input("Claim timeout (minutes)", min_value=0.1, max_value=24 * 60.0, value=15.0, step=1.0,
                               help="Without a roster, an item a rater was shown but did not rate goes back to "
                                    "the pool after this long (and at once when they stop rating).")
@@ -80,7 +81,7 @@ def new_session_form() -> None:
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed),
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
-                                      claim_timeout=float(timeout) * 60)
+                                      claim_timeout=float(timeout) * 60, show_passages=passages)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)
