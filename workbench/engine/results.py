@@ -160,9 +160,10 @@ class Writer:
             await asyncio.shield(self.task)
         self.last_flush = time.monotonic()
         self.kick()
-        if self.scoring:
-            await asyncio.gather(*self.scoring)
-            self.scoring = []
+        while self.scoring:  # scoring that `kick` starts while this waits is waited for too, never dropped
+            waiting = list(self.scoring)
+            await asyncio.gather(*waiting)
+            self.scoring = [t for t in self.scoring if t not in waiting]
         if status == "done" and self.scoring_error:
             status = "failed"  # the outputs are stored; --resume scores them
         if not self.ready and status is None:

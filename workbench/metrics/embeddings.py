@@ -14,6 +14,7 @@ import functools
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from workbench.errors import UserError
 
 MODEL = "all-MiniLM-L6-v2"
 BATCH = 64
+_loading = threading.Lock()
 
 
 def model_dir(where: str = "method") -> Path:
@@ -50,8 +52,12 @@ def model_dir(where: str = "method") -> Path:
 
 
 def model(where: str = "method"):
-    """The loaded SentenceTransformer, once per process (on the GPU when torch sees one)."""
-    return _load(str(model_dir(where)))
+    """The loaded SentenceTransformer, once per process (on the GPU when torch sees one). Loads are one at
+    a time: scoring batches run in threads, and two transformers loads at once can leave one model's
+    weights on the meta device."""
+    folder = str(model_dir(where))
+    with _loading:
+        return _load(folder)
 
 
 @functools.cache
