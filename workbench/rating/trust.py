@@ -98,9 +98,9 @@ def correlation(metric: str, scale: str, metric_values: np.ndarray, human: np.nd
                        fisher_ci(tau, n, "kendall"), float(tau_p), direction(metric))
 
 
-def _scores(con, run_ids: list[str]) -> pd.DataFrame:
-    """Outputs x metrics table of automatic scores."""
-    s = store.output_scores(con, run_ids)
+def _scores(con, run_ids: list[str], session_ids: list[str]) -> pd.DataFrame:
+    """Outputs x metrics table of the automatic scores of the outputs rated in the sessions."""
+    s = store.output_scores(con, run_ids, rated_in=session_ids)
     if s.empty:
         return pd.DataFrame(columns=KEY)
     wide = s.pivot_table(index=KEY, columns="metric", values="value", aggfunc="first")
@@ -114,7 +114,7 @@ def report(con, session_ids: list[str]) -> TrustReport:
     single = ratings[ratings["scale"] != "pairwise"]
     pairwise = ratings[ratings["scale"] == "pairwise"]
     runs = sorted(set(ratings["run_a"]) | set(ratings["run_b"].dropna()))
-    scores = _scores(con, runs)
+    scores = _scores(con, runs, list(session_ids))
     metrics = [c for c in scores.columns if c not in KEY]
     if not metrics:
         out.notes.append("the rated runs have no automatic scores")

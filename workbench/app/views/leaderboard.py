@@ -186,9 +186,10 @@ for sid in chosen:
         st.dataframe(pd.DataFrame([vars(p) for p in result.pairs]), hide_index=True, width="stretch")
     if len(disputed):
         with st.expander(f"Adjudicate: {len(disputed)} disputed items in {sid}", icon=":material/gavel:"):
-            with store.connect(db) as con:
-                items = store.item_outputs(con, sid).set_index("item_idx")
-            for r in disputed.head(50).itertuples():
+            shown = disputed.head(50)
+            with store.connect(db) as con:  # the items shown, not the session's 100,000
+                items = store.item_outputs(con, sid, items=shown["item_idx"].tolist()).set_index("item_idx")
+            for r in shown.itertuples():
                 rec = items.loc[r.item_idx]
                 with st.container(border=True):
                     st.markdown(f"**Item {r.item_idx + 1}** · spread {r.spread:g}")
