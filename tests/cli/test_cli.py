@@ -178,6 +178,18 @@ def test_bad_options_exit_2(cli, db, args, expect):
     assert r.code == 2 and expect in r.err and count_runs(db) == 0
 
 
+@pytest.mark.parametrize("args, expect", [
+    (["--model", "openai:other@http://127.0.0.1:9/v1"], "--model cannot be changed"),
+    (["--history", "own"], "--history cannot be changed"),
+    (["--repeat", "2"], "--repeat cannot be changed"),
+])
+def test_resume_refuses_a_changed_setting(cli, openai_server, db, args, expect):
+    r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", model(openai_server), "--limit", "2", "--json", "--db", db)
+    run_id = r.json()["runs"][0]["run_id"]
+    r = cli("eval", "--resume", run_id, *args, "--db", db)
+    assert r.code == 2 and expect in r.err, r.err
+
+
 def test_unknown_run_exit_2(cli, db):
     r = cli("show", "nope", "--db", db)
     assert r.code == 2 and "no run 'nope'" in r.err
@@ -233,3 +245,22 @@ def test_api_eval_does_not_import_torch(openai_server, tmp_path):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "HEAVY []" in p.stdout
+
+
+def test_a_one_row_eval_loads_no_scipy(openai_server, db):
+    """Start-up: one row has no interval to compute, so neither the summary nor the prefetch thread imports
+    scipy (~0.2 s of a 1-row eval); a bigger eval computes its intervals with it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys; from workbench.cli.main import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print('scipy' in sys.modules, file=sys.stderr)")
+    for limit, scipy in (("1", "False"), ("3", "True")):
+        r = subprocess.run([sys.executable, "-c", code, "eval", FEW_SHOT, "--data", str(DATA_EN), "--model",
+                            model(openai_server), "--limit", limit, "--json", "--db", db],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert json.loads(r.stdout)["runs"][0]["outputs"] == int(limit), r.stderr
+        assert r.stderr.split()[-1] == scipy

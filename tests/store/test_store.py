@@ -19,8 +19,9 @@ def test_migrations_recorded_once(db):
 
 def test_failed_migration_leaves_nothing(db, monkeypatch):
     bad = (999, "broken", "CREATE TABLE half_done (x INTEGER); SELECT * FROM no_such_table;")
-    monkeypatch.setattr("workbench.store.db.MIGRATIONS", [*MIGRATIONS, bad])
     con = duckdb.connect(db)
+    store.migrate(con)  # an existing file (a new one is all or nothing: tests/store/test_schema.py)
+    monkeypatch.setattr("workbench.store.db.MIGRATIONS", [*MIGRATIONS, bad])
     with pytest.raises(duckdb.Error):
         store.migrate(con)
     tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}

@@ -24,6 +24,7 @@ STYLE = """<style>
 .wb-grid .empty{color:#999}
 .wb-grid details.psg{margin-top:4px;font-size:0.75rem;color:#444}
 .wb-grid details.psg li{margin:2px 0}
+.wb-grid .judge{display:block;color:#335;font-size:0.75rem;margin-top:3px;border-left:2px solid #99c;padding-left:4px}
 </style>"""
 DIFF_MODES = {"reference": "against the reference", "pair": "between two variants", "none": "no highlighting"}
 
@@ -52,10 +53,22 @@ def passages_html(found: list[dict]) -> str:
     return f"<details class='psg'><summary>passages: {escape(ids)}</summary><ol>{items}</ol></details>"
 
 
+def judge_html(judgements: list[tuple[str, float | None, str | None, str | None]]) -> str:
+    """A judge's score and reasoning (or its error kind) under an answer: (metric, score, reasoning, error kind)."""
+    out = []
+    for metric, score, reasoning, error_kind in judgements:
+        shown = f"{score:g}" if isinstance(score, float) and not math.isnan(score) else f"error: {error_kind}"
+        why = f" — {escape(_clip(reasoning)[0])}" if isinstance(reasoning, str) and reasoning else ""
+        out.append(f"<span class='judge'><b>{escape(metric)} {escape(shown)}</b>{why}</span>")
+    return "".join(out)
+
+
 def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, other: int = 1,
+              judged: dict[tuple[int, int], list] | None = None,
               passages: dict[tuple[int, int], list[dict]] | None = None) -> str:
-    """The page's rows as a table. diff='pair' marks variant `other` against variant `base`; `passages`
-    ((variant, row_idx) -> passages, compare_grid.page_passages) go under the answers of knowledge runs."""
+    """The page's rows as a table. diff='pair' marks variant `other` against variant `base`. `judged`:
+    (variant index, row_idx) -> the judges' (metric, score, reasoning, error kind), shown under the answer;
+    `passages` ((variant, row_idx) -> passages, compare_grid.page_passages) under the answers of knowledge runs."""
     n = len(grid.runs)
     head = ["<th class='idx'>#</th>", "<th>input</th>", "<th>reference</th>"]
     head += [f"<th>{escape(f'{variant_key(n)} · {variant_label(r)}')}</th>" for n, r in enumerate(grid.runs)]
@@ -85,6 +98,8 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
                 cell += f"<span class='score'>{escape(grid.metric)} {score}</span>"
             if passages and (i, int(row["row_idx"])) in passages:
                 cell += passages_html(passages[(i, int(row["row_idx"]))])
+            if judged and (i, int(row["row_idx"])) in judged:
+                cell += judge_html(judged[(i, int(row["row_idx"]))])
             cells.append(f"<td>{cell}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (STYLE + "<table class='wb-grid'><thead><tr>" + "".join(head) + "</tr></thead><tbody>"

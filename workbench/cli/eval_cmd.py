@@ -31,6 +31,9 @@ def register(sub, common) -> None:
     p.add_argument("--gold-passage", metavar="FIELD",
                    help="dataset field with the gold passage id(s) for retrieval_hit, retrieval_mrr and "
                         "retrieval_recall (default faq_id)")
+    p.add_argument("--judge-model", metavar="SPEC",
+                   help="the model that scores judge:RUBRIC metrics (default: openai:gpt-4o-mini with OPENAI_API_KEY, "
+                        "else the tiny local model, a smoke test, not a judge)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N rows (after --where / --split)")
     p.add_argument("--where", metavar="EXPR", help="only rows that match, e.g. \"split == 'test'\" or "
                                                    "\"intent in ['refund', 'returns'] and split != 'train'\"")
@@ -83,7 +86,8 @@ DEFAULTS: dict = {}  # each flag's default: a flag still at it takes the eval fi
 CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metrics": "metrics", "checks": "check",
                 "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
                 "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
-                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices", "gold_passage": "gold_passage"}
+                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices",
+                "judge_model": "judge_model", "gold_passage": "gold_passage"}
 
 
 def apply_config(args: argparse.Namespace) -> dict:
@@ -122,10 +126,13 @@ def parse_params(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench import store
     from workbench.providers.pricing import price_file
 
     config_params = apply_config(args)
-    with price_file(args.prices):  # costs in the summary and gates use it; a bad file is named before any run
+    # price_file: costs in the summary and gates use it; a bad file is named before any run.
+    # kept_open: the eval's units of work, its summary and gates open the file once.
+    with price_file(args.prices), store.kept_open(args.db):
         return _run(args, config_params)
 
 
@@ -139,12 +146,14 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
     # (~0.2 s of every eval's wall time); everything of ours is closed explicitly before that.
     atexit.register(gc.freeze)
     # What the summary needs afterwards (numpy, scipy's t quantile) loads while requests are in flight.
-    requests_out = threading.Event()
-    threading.Thread(target=_prefetch, args=(requests_out,), daemon=True).start()
+    requests_out, prefetch_late = threading.Event(), threading.Event()
+    threading.Thread(target=_prefetch, args=(requests_out, prefetch_late), daemon=True).start()
     printer = _progress_printer() if not args.json and sys.stderr.isatty() else None
 
     def on_progress(progress) -> None:
-        requests_out.set()
+        # only while requests are in flight: not for 1 row (no interval, no scipy) nor answers all from the cache
+        if sum(p.total - p.cached for p in progress) > 1:
+            requests_out.set()
         if printer:
             printer(progress)
 
@@ -156,27 +165,18 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
     target = args.resume or args.retry_errors
     started = time.perf_counter()
     if target:
-        given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
-                                          ("--model", args.model), ("--limit", args.limit),
-                                          ("--where", args.where), ("--split", args.split),
-                                          ("--metrics", args.metrics), ("--param", args.param),
-                                          ("--check", args.check), ("--gold-passage", args.gold_passage))
-                 if value]
-        if args.history:
-            given.append("--history")
-        if given or args.repeat != 1:
-            raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
-                            setting="resume" if args.resume else "retry_errors")
+        _check_stored(args)
         evaluation = api.resume(target, args.db, errors_only=bool(args.retry_errors), **options)
     else:
         _check_new(args)
         evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
                                   params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
                                   reference=args.reference, lang=args.lang, where=where_text(args.where, args.split),
-                                  checks=args.check, history=args.history or "gold",
+                                  checks=args.check, history=args.history or "gold", judge_model=args.judge_model,
                                   gold_passage=args.gold_passage, **options)
-    # Only now may the prefetch thread import numpy/scipy: a daemon thread inside a C extension's import while
-    # the interpreter exits on an error can crash the process (exit -11 seen).
+    # A prefetch not started by now has no use: the summary imports what it needs. (Never start it later either:
+    # a daemon thread inside a C extension's import while the interpreter exits on an error can crash it, -11 seen.)
+    prefetch_late.set()
     requests_out.set()
     elapsed = time.perf_counter() - started
     summaries = evaluation.summaries()
@@ -210,6 +210,22 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
     return code
 
 
+def _check_stored(args: argparse.Namespace) -> None:
+    """--resume / --retry-errors take the stored run's settings: a setting given again is refused."""
+    from workbench.errors import UserError
+
+    given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
+                                      ("--model", args.model), ("--limit", args.limit),
+                                      ("--where", args.where), ("--split", args.split),
+                                      ("--metrics", args.metrics), ("--param", args.param),
+                                      ("--check", args.check), ("--judge-model", args.judge_model),
+                                      ("--gold-passage", args.gold_passage), ("--history", args.history))
+             if value]
+    if given or args.repeat != 1:
+        raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
+                        setting="resume" if args.resume else "retry_errors")
+
+
 def parse_gates(args: argparse.Namespace) -> list:
     from workbench.evaluation.gates import parse_gate
 
@@ -236,11 +252,12 @@ def _gate_results(evaluation, gates: list, junit: str | None, summaries) -> list
     return results
 
 
-def _prefetch(after: threading.Event) -> None:
+def _prefetch(after: threading.Event, late: threading.Event) -> None:
     import importlib
 
     after.wait()
-
+    if late.is_set():
+        return
     for name in ("numpy", "scipy.special"):
         try:
             importlib.import_module(name)

@@ -13,9 +13,35 @@ from workbench.store.cache import apply_hits as apply_cache_hits
 from workbench.store.cache import cached_count, unscored_outputs
 from workbench.store.cache import save as save_cache_entries
 from workbench.store.datasets import get_dataset, list_datasets
-from workbench.store.db import LOCK_WAIT_SECONDS, StoreError, connect, db_path, migrate, transaction
+from workbench.store.db import (
+    LOCK_WAIT_SECONDS,
+    StoreError,
+    connect,
+    db_location,
+    db_path,
+    is_remote,
+    kept_open,
+    migrate,
+    transaction,
+)
 from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
 from workbench.store.grid import grid_page, grid_size, score_histogram
+from workbench.store.judgements import (
+    answers,
+    create_comparison,
+    find_comparison,
+    get_comparison,
+    judge_error_counts,
+    judge_run_for,
+    judge_runs,
+    list_comparisons,
+    load_judgements,
+    load_verdicts,
+    mark_judge_run,
+    set_comparison_run,
+    write_judgements,
+    write_verdicts,
+)
 from workbench.store.knowledge import (
     get_knowledge_base,
     get_knowledge_version,
@@ -82,7 +108,8 @@ from workbench.store.runs import (
 )
 
 __all__ = [
-    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
+    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_location", "db_path", "is_remote", "kept_open", "migrate",
+    "transaction",
     "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "conversation_answers", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
     "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "output_summary", "set_status", "turn_outputs", "turn_texts", "write_results",
     "replace_metric_scores",
@@ -104,3 +131,8 @@ __all__ += [
     "set_knowledge_base", "set_run_knowledge", "write_passages",
 ]
 __all__ += ["iter_chunk_texts", "grid_page", "grid_size", "score_histogram"]
+__all__ += [
+    "answers", "create_comparison", "find_comparison", "get_comparison", "judge_error_counts", "judge_run_for", "judge_runs",
+    "list_comparisons", "load_judgements", "load_verdicts", "mark_judge_run", "set_comparison_run",
+    "write_judgements", "write_verdicts",
+]

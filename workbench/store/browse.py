@@ -75,7 +75,8 @@ def run_choices(con: Con) -> pd.DataFrame:
         """
         SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, r.dataset_hash, d.name AS dataset, r.n_rows,
                r.repeats, r.status, r.created_at, r.owner
-        FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash ORDER BY r.created_at DESC, r.id
+        FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
+        WHERE r.judge_of IS NULL ORDER BY r.created_at DESC, r.id
         """
     ).df()
     df["status"] = [live_status(s, o) for s, o in zip(df["status"], df["owner"])]

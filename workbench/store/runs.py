@@ -52,15 +52,23 @@ def save_dataset(con: Con, ds) -> str:
     return h
 
 
+DATASET_CHUNK = 5000  # rows encoded and inserted at a time: a 100,000-row dataset is never all JSON at once
+
+
 def _insert_dataset(con: Con, ds, h: str) -> None:
-    rows = [{"dataset_hash": h, "row_idx": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
-            for i, r in enumerate(ds.rows)]
+    """The rows a chunk per transaction (DuckDB holds a transaction's rows in memory until it commits: ~1 KB a
+    row), then the `datasets` record, which is what makes the dataset exist: rows left by a process that died
+    in between are replaced when it is stored again."""
+    for start in range(0, len(ds.rows), DATASET_CHUNK):
+        rows = [{"dataset_hash": h, "row_idx": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
+                for i, r in enumerate(ds.rows[start:start + DATASET_CHUNK], start)]
+        with transaction(con):
+            upsert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
     with transaction(con):
         con.execute(
             "INSERT INTO datasets (hash, name, path, n_rows, columns, reference_field, lang) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [h, ds.name, ds.path, len(ds.rows), ds.columns, ds.reference_field, ds.lang],
         )
-        upsert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
 
 
 def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str, params: dict[str, Any],
@@ -208,6 +216,7 @@ def list_runs(con: Con) -> pd.DataFrame:
                r.finished_at, r.owner
         FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
         LEFT JOIN o ON o.run_id = r.id  -- counted per run first: grouping the joined rows by every column costs 3x
+        WHERE r.judge_of IS NULL  -- a judge's own requests are shown with the run it judged
         ORDER BY r.created_at, r.id
         """
     ).df()

@@ -57,6 +57,17 @@ def histogram(db: str, runs: list[dict], metric: str, stamp: tuple):
         return grid.histogram(con, runs, metric)
 
 
+def judged_on_page(db: str, run_ids: list[str], view) -> dict:
+    """The judges' scores and reasoning for the page's items (the first repeat, as the grid shows)."""
+    with store.connect(db) as con:
+        j = store.load_judgements(con, run_ids, rows=[int(r) for r in view.rows["row_idx"]])
+    column = {r: i for i, r in enumerate(run_ids)}
+    out: dict = {}
+    for x in j[(j["repeat_idx"] == 0) & (j["turn_idx"] == 0)].itertuples():
+        out.setdefault((column[x.run_id], int(x.row_idx)), []).append((x.metric, x.score, x.reasoning, x.error_kind))
+    return out
+
+
 def step_page(delta: int) -> None:
     ss["cmp_page"] = max(1, ss.get("cmp_page", 1) + delta)
 
@@ -179,7 +190,7 @@ def show_grid() -> None:
         if any(r.get("knowledge") for r in g.runs):  # knowledge runs: the passages under each answer
             with store.connect(db) as con:
                 found = grid.page_passages(con, g.runs, [int(r) for r in view.rows["row_idx"]])
-        st.html(page_html(g, view, diff, base, other, passages=found))
+        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view), passages=found))
     else:
         st.caption("No item matches.")
 

@@ -11,10 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from workbench import store
-from workbench.app import context
+from workbench.app import context, judge_board
 from workbench.app.textdiff import inline_code
 from workbench.rating import agreement, annotation, trust
 from workbench.rating import leaderboard as lb
+from workbench.rating.conversations import is_conversation_run
 
 ss = st.session_state
 st.title("Leaderboard")
@@ -41,6 +42,8 @@ def _trust(db: str, sessions: tuple[str, ...], stamp: tuple) -> trust.TrustRepor
 
 def session_label(r: dict) -> str:
     what = "pairwise" if r["kind"] == "pairwise" else f"single, {r['scale']}"
+    if r.get("unit") == "turn":
+        what += ", by turn"
     parts = (r["id"], r["name"], what, f"{r['n_ratings']}/{r['n_items'] * r['k']} ratings")
     return " · ".join(x for x in parts if isinstance(x, str) and x)
 
@@ -73,6 +76,13 @@ def new_session_form() -> None:
                                                      "Leave empty to let anyone join and claim items as they go.")
     title = c6.text_input("Session name (optional)")
     passages = st.checkbox("Show the passages each answer was given (knowledge prompts)", key="lb_passages")
+    with store.connect(db) as con:
+        conversation = all(is_conversation_run(con, r) for r in run_ids)
+    unit = None
+    if conversation:
+        unit = st.radio("Rate", ["conversation", "turn"], horizontal=True, key="lb_unit",
+                        format_func={"conversation": "Whole conversations",
+                                     "turn": "Single turns (each after the conversation so far)"}.get)
     timeout = st.number_input("Claim timeout (minutes)", min_value=0.1, max_value=24 * 60.0, value=15.0, step=1.0,
                               help="Without a roster, an item a rater was shown but did not rate goes back to "
                                    "the pool after this long (and at once when they stop rating).")
@@ -81,7 +91,7 @@ def new_session_form() -> None:
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed),
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
-                                      claim_timeout=float(timeout) * 60, show_passages=passages)
+                                      claim_timeout=float(timeout) * 60, unit=unit, show_passages=passages)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)
@@ -120,7 +130,10 @@ with store.connect(db) as con:
     sessions = store.list_sessions(con)
 with st.expander("New rating session", expanded=sessions.empty, icon=":material/add_task:"):
     new_session_form()
+judged = judge_board.comparisons(db)
 if sessions.empty:
+    if len(judged):
+        judge_board.show_judge_board(db, judged, show_board)
     st.stop()
 
 info = {r["id"]: r for r in sessions.to_dict(orient="records")}
@@ -161,18 +174,25 @@ claims_section(chosen)
 pairwise = tuple(s for s in chosen if info[s]["kind"] == "pairwise")
 
 st.subheader("Variants ranked by pairwise votes")
-if not pairwise:
-    st.info("Pick a pairwise session to rank variants (single-output sessions feed the agreement and trust "
-            "sections below).")
-else:
-    try:
-        board = _board(db, pairwise, stamp)
-        if board.standings:
-            show_board(board)
-        else:
-            st.info(lb.NO_VOTES.capitalize() + ".")
-    except Exception as e:  # noqa: BLE001
-        context.show_error(e)
+humans, judge = st.columns(2, gap="large") if len(judged) else (st.container(), None)
+with humans:
+    if len(judged):
+        st.markdown("**The annotators**")
+    if not pairwise:
+        st.info("Pick a pairwise session to rank variants (single-output sessions feed the agreement and trust "
+                "sections below).")
+    else:
+        try:
+            board = _board(db, pairwise, stamp)
+            if board.standings:
+                show_board(board)
+            else:
+                st.info(lb.NO_VOTES.capitalize() + ".")
+        except Exception as e:  # noqa: BLE001
+            context.show_error(e)
+if judge is not None:
+    with judge:
+        judge_board.show_judge_board(db, judged, show_board)
 
 st.subheader("Agreement between annotators")
 for sid in chosen:
@@ -238,6 +258,14 @@ if report.votes:
                  hide_index=True, width="stretch")
     st.caption(f"Share of {report.n_votes} decisive pairwise votes where the metric scores the chosen answer "
                "better (Wilson 95% CI). 50% is a coin flip.")
+if report.judges:
+    st.dataframe(pd.DataFrame([{"judge": j.judge, "scale": j.scale, "n": j.n, "Cohen's κ": j.kappa,
+                                "α with the judge": j.alpha_with_judge, "α humans alone": j.alpha_humans,
+                                "Spearman": j.spearman, "note": j.note} for j in report.judges]),
+                 hide_index=True, width="stretch")
+    st.caption("Judges against the human ratings of the same outputs: κ against the humans' median rating; "
+               "Krippendorff's α with the judge as one more annotator, beside the humans' own α. A judge that can "
+               "stand in for an annotator keeps α where it was.")
 for note in report.notes:
     st.info(note)
 if not report.correlations and not report.votes:
