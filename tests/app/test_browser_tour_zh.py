@@ -50,7 +50,7 @@ def no_english_left(page, where: str) -> None:
     nav = texts(page, '[data-testid="stSidebarNav"] a')
     # An icon-only button carries Streamlit's screen-reader name of its icon ("delete icon"), never shown.
     buttons = [b for b in texts(page, '[data-testid="stMain"] button') if b and not re.fullmatch(r"\w+ icon", b)]
-    assert len(nav) == 8 and english(nav) == [], (where, nav)
+    assert len(nav) == 9 and english(nav) == [], (where, nav)
     assert english(buttons) == [], (where, buttons)
 
 

@@ -251,7 +251,7 @@ def test_leaderboard_offers_the_rubric_and_tags_in_the_interface_language(db):
     assert session["rubric"] == an.RUBRICS_ZH["likert"] and list(session["tags"]) == an.DEFAULT_TAGS_ZH
 
 
-@pytest.mark.parametrize("page, title", [("prompts", "提示词"), ("datasets", "数据集"), ("models", "模型"),
+@pytest.mark.parametrize("page, title", [("prompts", "提示词"), ("datasets", "数据集"), ("knowledge", "知识库"), ("models", "模型"),
                                          ("run", "运行"), ("compare", "对比"), ("export", "导出")])
 def test_every_page_renders_in_chinese(page, title):
     at = _zh(AppTest.from_file(str(APP / "views" / f"{page}.py"), default_timeout=60)).run()

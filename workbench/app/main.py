@@ -39,6 +39,7 @@ context.warm_up()
 PAGES = [
     st.Page(HERE / "views" / "prompts.py", title=_("Prompts"), icon=":material/edit_note:", default=True),
     st.Page(HERE / "views" / "datasets.py", title=_("Datasets"), icon=":material/table:"),
+    st.Page(HERE / "views" / "knowledge.py", title=_("Knowledge"), icon=":material/library_books:"),
     st.Page(HERE / "views" / "models.py", title=_("Models"), icon=":material/smart_toy:"),
     st.Page(HERE / "views" / "run.py", title=_("Run"), icon=":material/play_arrow:"),
     st.Page(HERE / "views" / "compare.py", title=_("Compare"), icon=":material/compare:"),
@@ -53,5 +54,5 @@ page = st.navigation(PAGES)
 # page (no reload). A link to /annotate?... is redirected here (server.py): loaded as is, Streamlit's client would
 # first look for its server under the page's path (/annotate/_stcore/health and /host-config, 404 on purpose).
 if page is PAGES[0] and ("session" in st.query_params or st.query_params.get("page") == "annotate"):
-    st.switch_page(PAGES[6], query_params={k: v for k, v in st.query_params.to_dict().items() if k != "page"})
+    st.switch_page(next(p for p in PAGES if p.title == "Annotate"), query_params={k: v for k, v in st.query_params.to_dict().items() if k != "page"})
 page.run()

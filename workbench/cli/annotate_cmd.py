@@ -32,6 +32,8 @@ def register(sub, common) -> None:
     c.add_argument("--claim-timeout", type=float, default=900.0, metavar="SECONDS",
                    help="open sessions: an unrated claim goes back to the pool after this long (default 900 = "
                         "15 minutes), or at once when its rater stops")
+    c.add_argument("--passages", action="store_true",
+                   help="show annotators the passages a knowledge prompt retrieved for each answer")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=create)
 
@@ -96,8 +98,8 @@ def create(args: argparse.Namespace) -> int:
 
     spec = annotation.SessionSpec(runs=args.runs, pairwise=args.pairwise, k=args.k, seed=args.seed,
                                   scale=args.scale, rubric=args.rubric, annotators=_split(args.annotators),
-                                  name=args.name, claim_timeout=args.claim_timeout, unit=args.unit, lang=args.lang,
-                                  tags=annotation.default_tags(args.lang))
+                                  name=args.name, claim_timeout=args.claim_timeout, unit=args.unit,
+                                  show_passages=args.passages, lang=args.lang, tags=annotation.default_tags(args.lang))
     if args.tags is not None:
         spec.tags = _split(args.tags) or []
     with store.connect(args.db) as con:
@@ -105,7 +107,7 @@ def create(args: argparse.Namespace) -> int:
         info = store.get_session(con, sid)
     if args.json:
         print_json({k: info[k] for k in ("id", "kind", "scale", "runs", "seed", "k", "annotators", "n_items",
-                                         "claim_timeout", "unit")})
+                                         "claim_timeout", "unit", "show_passages")})
         return 0
     print(sid)
     print(f"{info['n_items']} {info['kind']} items ({info['scale']}, each {_a(info['unit'])}), k={info['k']}, "

@@ -28,6 +28,9 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", action="append", metavar="LIST",
                    help="comma-separated metrics (default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length,"
                         "latency_ms,tokens_out); regex=PATTERN")
+    p.add_argument("--gold-passage", metavar="FIELD",
+                   help="dataset field with the gold passage id(s) for retrieval_hit, retrieval_mrr and "
+                        "retrieval_recall (default faq_id)")
     p.add_argument("--judge-model", metavar="SPEC",
                    help="the model that scores judge:RUBRIC metrics (default: openai:gpt-4o-mini with OPENAI_API_KEY, "
                         "else the tiny local model, a smoke test, not a judge)")
@@ -84,7 +87,7 @@ CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metric
                 "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
                 "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
                 "lang": "lang", "junit": "junit", "db": "db", "prices": "prices",
-                "judge_model": "judge_model"}
+                "judge_model": "judge_model", "gold_passage": "gold_passage"}
 
 
 def apply_config(args: argparse.Namespace) -> dict:
@@ -170,7 +173,7 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
                                   params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
                                   reference=args.reference, lang=args.lang, where=where_text(args.where, args.split),
                                   checks=args.check, history=args.history or "gold", judge_model=args.judge_model,
-                                  **options)
+                                  gold_passage=args.gold_passage, **options)
     # A prefetch not started by now has no use: the summary imports what it needs. (Never start it later either:
     # a daemon thread inside a C extension's import while the interpreter exits on an error can crash it, -11 seen.)
     prefetch_late.set()
@@ -216,7 +219,7 @@ def _check_stored(args: argparse.Namespace) -> None:
                                       ("--where", args.where), ("--split", args.split),
                                       ("--metrics", args.metrics), ("--param", args.param),
                                       ("--check", args.check), ("--judge-model", args.judge_model),
-                                      ("--history", args.history))
+                                      ("--gold-passage", args.gold_passage), ("--history", args.history))
              if value]
     if given or args.repeat != 1:
         raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",

@@ -76,6 +76,9 @@ class Item:
     text_a: str
     text_b: str | None = None
     rating: dict[str, Any] | None = None  # this annotator's earlier rating of the item, if any
+    # when the session shows them: the passages each answer was given (knowledge runs), {id, title, text}
+    passages_a: list[dict[str, Any]] | None = None
+    passages_b: list[dict[str, Any]] | None = None
     turn_idx: int | None = None  # a turn item: the assistant turn rated (0 = the first)
     # a turn item: the conversation before the turn as each side's model saw it (`history_b` is None when it
     # is the same as A's: gold history, or a single output)
@@ -111,6 +114,7 @@ class SessionSpec:
     name: str | None = None
     claim_timeout: float = DEFAULT_CLAIM_TIMEOUT
     lang: str = "en"  # of the default rubric (en, zh); the default tags are the caller's (default_tags)
+    show_passages: bool = False  # annotators see the passages a knowledge prompt gave each answer
     unit: str | None = None  # one of UNITS; default: conversation for conversation runs, else output
 
 
@@ -160,7 +164,7 @@ def create_session(con, spec: SessionSpec) -> str:
         "id": session_id, "name": spec.name, "kind": "pairwise" if spec.pairwise else "single", "scale": scale,
         "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or default_rubric(scale, spec.lang),
         "tags": list(dict.fromkeys(t.strip() for t in spec.tags if t.strip())),
-        "claim_timeout": float(spec.claim_timeout), "unit": unit,
+        "claim_timeout": float(spec.claim_timeout), "unit": unit, "show_passages": spec.show_passages,
     }, items, assignments)
     return session_id
 
@@ -237,6 +241,7 @@ class SessionData:
         return Item(session_id=info["id"], item_idx=item_idx, kind=info["kind"], scale=info["scale"],
                     rubric=info["rubric"], tags=list(info["tags"] or []), inputs=dict(c["inputs"]),
                     reference=c["reference"], text_a=c["text_a"], text_b=c["text_b"], rating=rating,
+                    passages_a=c.get("passages_a"), passages_b=c.get("passages_b"),
                     turn_idx=c.get("turn_idx"), history_a=c.get("history_a"), history_b=c.get("history_b"))
 
 
@@ -245,7 +250,9 @@ def load_session(con, session_id: str, item_idx: int | None = None) -> SessionDa
     info = store.get_session(con, session_id)
     contents = {}
     modes: dict[str, str | None] = {}  # run -> its history mode (gold, own; None: a single-row run)
-    for rec in store.item_outputs(con, session_id, item_idx).to_dict(orient="records"):
+    records = store.item_outputs(con, session_id, item_idx).to_dict(orient="records")
+    passages = _passages(con, records) if info.get("show_passages") else {}
+    for rec in records:
         row = dict(rec["row_data"])
         reference = row.pop(rec["reference_field"] or "reference", None)
         c = {"inputs": row, "reference": None if reference is None else str(reference), "text_a": str(rec["text_a"]),
@@ -259,8 +266,27 @@ def load_session(con, session_id: str, item_idx: int | None = None) -> SessionDa
             whole = conversation_item(con, Item(session_id=session_id, item_idx=int(rec["item_idx"]), kind=info["kind"],
                                                 scale=info["scale"], rubric=info["rubric"], tags=[], **c), rec)
             c = {"inputs": whole.inputs, "reference": whole.reference, "text_a": whole.text_a, "text_b": whole.text_b}
+        elif passages:
+            key = (int(rec["row_idx"]), int(rec["repeat_idx"]))
+            c["passages_a"] = passages.get((rec["run_a"], *key))
+            c["passages_b"] = passages.get((rec["run_b"], *key)) if info["kind"] != "single" else None
         contents[int(rec["item_idx"])] = c
     return SessionData(info, contents)
+
+
+def _passages(con, records: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+    """(run, row_idx, repeat_idx) -> the passages that output was given, best first, for these items' runs."""
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    rows: dict[str, set[int]] = {}
+    for rec in records:
+        for run in (rec["run_a"], rec.get("run_b")):
+            if isinstance(run, str):
+                rows.setdefault(run, set()).add(int(rec["row_idx"]))
+    for run, wanted in rows.items():
+        for p in store.load_passages(con, run, rows=sorted(wanted)).itertuples():
+            out.setdefault((run, int(p.row_idx), int(p.repeat_idx)), []).append(
+                {"id": p.chunk_id, "title": p.title or "", "text": p.text or ""})
+    return out
 
 
 def _data(con, session_id: str, data: SessionData | None, item_idx: int) -> SessionData:

@@ -342,6 +342,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        13,
+        "annotation: a session may show annotators the passages each answer was given",
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN show_passages BOOLEAN DEFAULT false;
+        UPDATE annotation_sessions SET show_passages = false;
+        """,
+    ),
+    (
         14,
         "annotation: rate single turns of conversations",
         # unit: what one item is (output, conversation or turn; NULL in older sessions: output, or conversation

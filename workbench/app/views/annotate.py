@@ -195,6 +195,14 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
                     help=_("Done for now: your unrated item goes back to the pool for the others at once."))
 
 
+def draw_passages(found: list[dict] | None) -> None:
+    """The passages the answer was given (sessions that show them): untrusted text, shown as text."""
+    if found:
+        with st.expander(_("Passages the answer was given ({n})").format(n=len(found))):
+            for p in found:
+                st.text(f"[{p['id']}] {p['title']}: {p['text']}")
+
+
 def draw_history(history: list[dict[str, str]], title: str | None = None) -> None:
     st.caption(title or _("Conversation so far"))
     speakers = {role: _(name) for role, name in SPEAKERS.items()}  # rating.conversations' words, translated
@@ -214,17 +222,19 @@ def draw_item(item: annotation.Item) -> None:
                 st.text(item.reference)
     if item.kind == "pairwise":
         col_a, col_b = st.columns(2)
-        sides = (("A", item.text_a, item.history_a), ("B", item.text_b, item.history_b))
-        for col, (side, text, history) in zip((col_a, col_b), sides):
+        sides = (("A", item.text_a, item.history_a, item.passages_a), ("B", item.text_b, item.history_b, item.passages_b))
+        for col, (side, text, history, found) in zip((col_a, col_b), sides):
             with col.container(border=True):
                 if item.history_b is not None:  # own history: each side's model saw its own earlier answers
                     draw_history(history, _("Conversation so far, as {side}'s model saw it").format(side=side))
                 st.markdown("**" + _("Answer {side}").format(side=side) + "**")
                 st.text(text)
+                draw_passages(found)
     else:
         with st.container(border=True):
             st.markdown("**" + _("Answer") + "**")
             st.text(item.text_a)
+            draw_passages(item.passages_a)
     # written by whoever created the session: shown as plain text too; a default rubric in the rater's language
     st.text(annotation.rubric_in(item.rubric, LANG))
     c1, c2 = st.columns([3, 2])

@@ -193,7 +193,11 @@ def show_grid() -> None:
              else _("{shown} of {n} items"))
     n4.caption(shown.format(shown=f"{view.total:,}", n=f"{g.n_items:,}", metric=metric))
     if view.total:
-        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view)))
+        found = None
+        if any(r.get("knowledge") for r in g.runs):  # knowledge runs: the passages under each answer
+            with store.connect(db) as con:
+                found = grid.page_passages(con, g.runs, [int(r) for r in view.rows["row_idx"]])
+        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view), passages=found))
     else:
         st.caption(_("No item matches."))
 

@@ -84,6 +84,7 @@ def new_session_form() -> None:
                                                           "now. Leave empty to let anyone join and claim items as "
                                                           "they go."))
     title = c6.text_input(_("Session name (optional)"))
+    passages = st.checkbox(_("Show the passages each answer was given (knowledge prompts)"), key="lb_passages")
     with store.connect(db) as con:
         conversation = all(is_conversation_run(con, r) for r in run_ids)
     unit = None
@@ -108,7 +109,7 @@ def new_session_form() -> None:
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed), tags=tags,
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
-                                      claim_timeout=float(timeout) * 60, unit=unit)
+                                      claim_timeout=float(timeout) * 60, unit=unit, show_passages=passages)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)
