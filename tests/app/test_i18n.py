@@ -85,7 +85,8 @@ KEEP = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "api.openai.com", "secrets.toml", "
         "LoRA", "JSONL", "Parquet", "CSV", "TSV", "YAML", "Jinja", "BLEU", "vLLM", "Ollama", "llama.cpp", "server",
         "LM", "Studio", "TGI", "URL", "token", "auto", "model_card.json", "config.json", "Ctrl", "Enter", "context",
         "workbench", "app", "prompts/NAME.yaml", "zh", "CI", "p50", "p95", "OpenAI", "USD", "UTF-8", "BOM",
-        "Excel", "GBK", "Windows", "intent"}
+        "Excel", "GBK", "Windows", "intent", "FAQ", "JSONL/CSV", "Markdown",
+        "cjk-bigram", "english", "dense", "hybrid", "all-MiniLM-L6-v2"}  # tokenizer and method names
 
 
 def english_left(text: str) -> list[str]:
