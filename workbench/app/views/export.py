@@ -10,6 +10,7 @@ from workbench import store
 from workbench.app import context
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
+from workbench.errors import UserError
 from workbench.evaluation import bundle, export
 from workbench.metrics import LOWER_IS_BETTER
 
@@ -67,12 +68,21 @@ else:
 
 st.subheader("Results")
 fmt = st.radio("Format", list(export.FORMATS), horizontal=True, key="exp_format")
+encoding = "utf-8"
+if fmt == "csv":
+    encoding = st.radio("Encoding", list(export.CSV_ENCODINGS), horizontal=True, key="exp_encoding",
+                        format_func={"utf-8-sig": "UTF-8 with BOM (Excel)", "utf-8": "UTF-8",
+                                     "gbk": "GBK (older Chinese Windows tools)"}.get)
 if st.button("Prepare the file", icon=":material/description:"):
-    with store.connect(db) as con:
-        frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
-    ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", export.frame_bytes(frame, fmt), len(frame),
-                      (fmt, tuple(run_ids)))
-if ss.get("exp_file") and ss["exp_file"][3] != (fmt, tuple(run_ids)):
+    try:
+        with store.connect(db) as con:
+            frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
+        ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}",
+                          export.frame_bytes(frame, fmt, encoding), len(frame), (fmt, encoding, tuple(run_ids)))
+    except UserError as e:
+        ss.pop("exp_file", None)
+        context.show_error(e)
+if ss.get("exp_file") and ss["exp_file"][3] != (fmt, encoding, tuple(run_ids)):
     ss.pop("exp_file")  # prepared for another format or other runs: offering it would download the wrong file
 if ss.get("exp_file"):
     name, data, n, _ = ss["exp_file"]
