@@ -23,6 +23,8 @@ STYLE = """<style>
 .wb-grid .err{color:#b00;font-style:italic}
 .wb-grid .empty{color:#999}
 </style>"""
+# Against the reference, green is what the answer adds and struck-through red is reference text it left out.
+LEFT_OUT = "in the reference, left out of the answer"
 DIFF_MODES = {"reference": "against the reference", "pair": "between two variants", "none": "no highlighting"}
 
 
@@ -62,7 +64,7 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
                 text, more = _clip(text)
                 base_text = row.get(f"text_{base}")
                 if diff == "reference" and ref:
-                    cell = diff_html(ref, text, show_deleted=False)
+                    cell = diff_html(ref, text, deleted_title=LEFT_OUT)
                 elif diff == "pair" and i == other and isinstance(base_text, str):
                     cell = diff_html(_clip(base_text)[0], text)
                 else:
