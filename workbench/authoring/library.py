@@ -17,6 +17,8 @@ import pandas as pd
 
 from workbench import store
 from workbench.authoring.templates import Prompt, load_prompt, prompt_from_dict
+from workbench.authoring.yaml_limits import MAX_YAML_CHARS
+from workbench.authoring.yaml_roundtrip import updated_yaml
 from workbench.errors import TemplateError
 from workbench.files import write_file
 
@@ -154,17 +156,29 @@ def would_replace(prompt: Prompt, opened: str | None, directory: str | Path | No
 def save_prompt(prompt: Prompt, db: str | None = None, directory: str | Path | None = None,
                 filename: str | None = None) -> Saved:
     """Store the file being replaced as a version (so no content is lost and the history starts with it),
-    then write the prompt's YAML into the prompts directory and store it as a version."""
+    then write the prompt's YAML into the prompts directory and store it as a version. A file being
+    replaced keeps its comments and formatting: only the values that changed are rewritten."""
     path = save_target(prompt, directory, filename)
     text = prompt.to_yaml()
     with store.connect(db) as con:
         kept = _store_file_version(con, path)
         known = bool((store.list_prompt_versions(con, prompt.name)["hash"] == prompt.version).any())
-    write_file(path, text)
+    write_file(path, _kept_format(path, prompt, text))
     prompt.path = str(path)
     with store.connect(db) as con:
         store.save_prompt_version(con, prompt.name, str(path), prompt.version, text)
     return Saved(prompt.version, path, not known, kept)
+
+
+def _kept_format(path: Path, prompt: Prompt, text: str) -> str:
+    """The new file's text: the old file updated in place when there is one to keep, else `text`."""
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > 4 * MAX_YAML_CHARS:
+        return text
+    try:
+        old = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return text
+    return updated_yaml(old, prompt.to_dict(), text)
 
 
 def _store_file_version(con, path: Path) -> str | None:
