@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import store
+from workbench.authoring.datasets import detect_lang
 from workbench.authoring.templates import Prompt, load_prompt, prompt_from_dict
 from workbench.authoring.yaml_limits import MAX_YAML_CHARS
 from workbench.authoring.yaml_roundtrip import updated_yaml
@@ -78,6 +79,7 @@ class Preview:
     missing: list[str] = field(default_factory=list)  # required variables the dataset lacks
     error: TemplateError | None = None
     source_line: str | None = None  # the template line the error points at
+    warnings: list[str] = field(default_factory=list)  # what renders but is probably not meant (full-width braces)
 
 
 def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str] | None) -> Preview:
@@ -88,6 +90,7 @@ def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str]
         return Preview(None, error=e, source_line=source_line(data, e.where))
     out = Preview(prompt)
     try:
+        out.warnings = prompt.fullwidth_warnings()
         out.required, out.optional = prompt.variables()
     except TemplateError as e:
         out.error, out.source_line = e, source_line(data, e.where)
@@ -110,6 +113,14 @@ def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str]
         except TemplateError as e:
             out.error, out.source_line = e, source_line(data, e.where)
     return out
+
+
+def draft_lang(data: dict[str, Any]) -> str:
+    """'zh' or 'en': the language a draft's messages and examples are written in (variables aside), so the
+    preview can open on a row in that language."""
+    texts = [str(m.get("content") or "") for m in data.get("messages") or [] if isinstance(m, dict)]
+    texts += [str(v) for ex in data.get("examples") or [] if isinstance(ex, dict) for v in ex.values()]
+    return detect_lang([re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", t) for t in texts])
 
 
 def source_line(data: dict[str, Any], where: str | None) -> str | None:

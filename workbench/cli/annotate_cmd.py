@@ -23,6 +23,9 @@ def register(sub, common) -> None:
                                                          "without it anyone can join and claims items as they go")
     c.add_argument("--rubric", metavar="TEXT", help="shown to annotators (default: a short rubric for the scale)")
     c.add_argument("--tags", metavar="LIST", help="comma-separated tag choices")
+    c.add_argument("--show-fields", metavar="LIST",
+                   help="comma-separated row fields raters see (default: the variables of the runs' prompts; a "
+                        "field such as intent hints at the expected answer, so it is hidden unless named)")
     c.add_argument("--name", metavar="NAME")
     c.add_argument("--claim-timeout", type=float, default=900.0, metavar="SECONDS",
                    help="open sessions: an unrated claim goes back to the pool after this long (default 900 = "
@@ -83,7 +86,8 @@ def create(args: argparse.Namespace) -> int:
 
     spec = annotation.SessionSpec(runs=args.runs, pairwise=args.pairwise, k=args.k, seed=args.seed,
                                   scale=args.scale, rubric=args.rubric, annotators=_split(args.annotators),
-                                  name=args.name, claim_timeout=args.claim_timeout)
+                                  name=args.name, claim_timeout=args.claim_timeout,
+                                  show_fields=None if args.show_fields is None else _split(args.show_fields) or [])
     if args.tags is not None:
         spec.tags = _split(args.tags) or []
     with store.connect(args.db) as con:
@@ -91,7 +95,7 @@ def create(args: argparse.Namespace) -> int:
         info = store.get_session(con, sid)
     if args.json:
         print_json({k: info[k] for k in ("id", "kind", "scale", "runs", "seed", "k", "annotators", "n_items",
-                                         "claim_timeout")})
+                                         "claim_timeout", "show_fields")})
         return 0
     print(sid)
     print(f"{info['n_items']} {info['kind']} items ({info['scale']}), k={info['k']}, seed {info['seed']}; "

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import store
+from workbench.authoring.stored import prompt_from_version
 from workbench.errors import UserError
 from workbench.rating.conversations import conversation_item, is_conversation_run
 
@@ -93,6 +94,9 @@ class SessionSpec:
     tags: list[str] = field(default_factory=lambda: list(DEFAULT_TAGS))
     name: str | None = None
     claim_timeout: float = DEFAULT_CLAIM_TIMEOUT
+    # the row fields raters see; None: the variables of the runs' prompts (a field such as `intent` is a hint
+    # about the expected answer, shown only when chosen)
+    show_fields: list[str] | None = None
 
 
 def create_session(con, spec: SessionSpec) -> str:
@@ -139,9 +143,36 @@ def create_session(con, spec: SessionSpec) -> str:
         "id": session_id, "name": spec.name, "kind": "pairwise" if spec.pairwise else "single", "scale": scale,
         "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or RUBRICS[scale],
         "tags": list(dict.fromkeys(t.strip() for t in spec.tags if t.strip())),
-        "claim_timeout": float(spec.claim_timeout),
+        "claim_timeout": float(spec.claim_timeout), "show_fields": shown_fields(con, runs, spec.show_fields),
     }, items, assignments)
     return session_id
+
+
+def field_choices(con, runs: list[str]) -> tuple[list[str], list[str]]:
+    """(the row fields a session could show, the ones it shows by default: the variables the runs' prompts
+    use, i.e. what the model was asked, not the labels around it). The reference is shown on its own."""
+    run = store.get_run(con, runs[0])
+    dataset = store.get_dataset(con, run["dataset_hash"], rows=False)
+    columns = [c for c in dataset["columns"] if c != (dataset.get("reference_field") or "reference")]
+    used: set[str] = set()
+    for run_id in runs:
+        prompt = prompt_from_version(store.get_prompt_version(con, store.get_run(con, run_id)["prompt_hash"]))
+        required, optional = prompt.variables()
+        used |= required | optional
+    return columns, [c for c in columns if c in used]
+
+
+def shown_fields(con, runs: list[str], chosen: list[str] | None) -> list[str]:
+    """The row fields raters will see: `chosen` (each checked against the dataset), else the default."""
+    columns, default = field_choices(con, runs)
+    if chosen is None:
+        return default
+    names = list(dict.fromkeys(n.strip() for n in chosen if n.strip()))
+    for name in names:
+        if name not in columns:
+            raise UserError(f"no field {name!r} in the dataset (its fields: {', '.join(columns)})",
+                            setting="show_fields")
+    return names
 
 
 def _clean_roster(names: list[str] | None) -> list[str] | None:
@@ -213,6 +244,8 @@ def load_session(con, session_id: str, item_idx: int | None = None) -> SessionDa
             whole = conversation_item(con, Item(session_id=session_id, item_idx=int(rec["item_idx"]), kind=info["kind"],
                                                 scale=info["scale"], rubric=info["rubric"], tags=[], **c), rec)
             c = {"inputs": whole.inputs, "reference": whole.reference, "text_a": whole.text_a, "text_b": whole.text_b}
+        if info.get("show_fields") is not None:  # the session's choice (sessions made before it: every field)
+            c["inputs"] = {k: c["inputs"][k] for k in info["show_fields"] if k in c["inputs"]}
         contents[int(rec["item_idx"])] = c
     return SessionData(info, contents)
 

@@ -295,4 +295,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
                           AND r.annotator = a.annotator AND r.kind = s.scale);
         """,
     ),
+    (
+        17,
+        "annotation: the row fields raters see",
+        # NULL (sessions made before): every field of the row, as they were created; new sessions store the
+        # list (by default the variables of the runs' prompts).
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN show_fields VARCHAR[];
+        """,
+    ),
 ]

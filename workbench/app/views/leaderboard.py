@@ -76,11 +76,16 @@ def new_session_form() -> None:
                               help="Without a roster, an item a rater was shown but did not rate goes back to "
                                    "the pool after this long (and at once when they stop rating).")
     rubric = st.text_area("Rubric shown to annotators", value=annotation.RUBRICS["pairwise" if pairwise else scale])
+    with store.connect(db) as con:
+        columns, default = annotation.field_choices(con, run_ids)
+    fields = st.multiselect("Row fields raters see", columns, default=default, key=f"lb_fields_{'_'.join(run_ids)}",
+                            help="By default the fields the prompt uses (what the model was asked). A field such as "
+                                 "intent hints at the expected answer: show it only on purpose.")
     if st.button("Create session", type="primary", icon=":material/add:"):
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed),
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
-                                      claim_timeout=float(timeout) * 60)
+                                      claim_timeout=float(timeout) * 60, show_fields=fields)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)

@@ -206,7 +206,8 @@ with view:
     dataset, row, columns = None, None, None
     needs = library.preview(data, None, None).required
     try:
-        _, dataset = context.pick_dataset("Dataset", "preview_dataset", needs)
+        lang = library.draft_lang(data)  # a Chinese prompt previews on a Chinese row
+        _, dataset = context.pick_dataset("Dataset", f"preview_dataset_{lang}", needs, lang)
     except Exception as e:  # noqa: BLE001 - shown inline
         context.show_error(e)
     if dataset is not None:
@@ -222,6 +223,8 @@ with view:
             marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ missing'}"
                      + (" (optional)" if v in pv.optional else "") for v in need]
             st.markdown("Variables: " + ", ".join(marks))
+    for warning in pv.warnings:
+        st.warning(markdown_literal(warning), icon=":material/warning:")
     if pv.error is not None:
         context.show_error(pv.error)
         if pv.source_line is not None:
