@@ -24,7 +24,9 @@ from pathlib import Path
 from workbench.errors import UserError
 
 PRICES_DATE = "2025-08-07"
-# model -> (input, output) USD per million tokens: OpenAI's pricing page on PRICES_DATE
+# model -> (input, output) USD per million tokens: OpenAI's pricing page on PRICES_DATE. Re-checked on 2026-12-03
+# (no network here: against copies of that page dated March-June 2026): every price below is unchanged. Models
+# added since (gpt-5.x) are not listed: their cost is unknown until a price file names them.
 OPENAI_PRICES: dict[str, tuple[float, float]] = {
     "gpt-5": (1.25, 10.00), "gpt-5-mini": (0.25, 2.00), "gpt-5-nano": (0.05, 0.40),
     "gpt-4.1": (2.00, 8.00), "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1-nano": (0.10, 0.40),
