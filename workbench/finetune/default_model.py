@@ -3,12 +3,12 @@ and datasets/support_zh.jsonl.
 
 With no API key set, the CLI demo and the app run this model (`hf:models/support-tiny`).
 
-Decision: the trained files are shipped in git (models/support-tiny, 1.7 MB: model, tokenizer,
+Decision: the trained files are shipped in git (models/support-tiny, a few MB: model, tokenizer,
 chat template, model card, loss curve) rather than trained on first run. A new user then has a
 working model the moment the install finishes, CI and the app's tests do not spend minutes training
 it on every fresh machine, and every clone evaluates the same weights, so the figures in the README
-and the model card are the ones a user reproduces. `ensure_default_model` still trains it (in about
-2-3 minutes on 2 CPU cores, with a progress bar) when the folder is missing, e.g. after it was
+and the model card are the ones a user reproduces. `ensure_default_model` still trains it (752 steps,
+estimated at about 10 minutes on 2 uncontended CPU cores, with a progress bar) when the folder is missing, e.g. after it was
 deleted or when $WORKBENCH_MODELS_DIR points somewhere new; `python -m workbench.finetune.default_model
 --retrain` rebuilds it after the data changes.
 
@@ -132,7 +132,7 @@ def ensure_default_model(progress: bool = True) -> Path:
     if is_complete(folder):
         return folder
     if progress:
-        print(f"workbench: training the default local model into {folder} (first run only; about 2-3 minutes "
+        print(f"workbench: training the default local model into {folder} (first run only; about 10 minutes "
               "on 2 CPU cores)", file=sys.stderr)
     train_default_model(folder, progress=progress)
     return folder
