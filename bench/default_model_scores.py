@@ -56,6 +56,8 @@ def main() -> int:
     for s in scores:
         print(f"{s['lang']:4} {s['prompt']:28} {s['rows']:>4} {s['exact']:>6.2f} {s['rougeL']:>7.2f} "
               f"{s['chrf']:>6.1f} {s['bleu']:>6.3f}")
+    print()  # the same table in Markdown, for the README's *The default local model*
+    print("\n".join(card_lib.held_out_lines(scores)[2:]))
     if args.write:
         folder = default_model.default_model_dir()
         card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
