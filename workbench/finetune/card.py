@@ -112,10 +112,11 @@ def markdown(card: dict[str, Any], name: str) -> str:
 
 def held_out_lines(scores: list[dict[str, Any]]) -> list[str]:
     """The scores measured on held-out rows after training (the default model records them)."""
-    lines = ["## Held-out scores", "", "| language | prompt | rows | exact | ROUGE-L | chrF |", "|---|---|---|---|---|---|"]
+    lines = ["## Held-out scores", "", "| language | prompt | rows | exact | ROUGE-L | chrF | BLEU |",
+             "|---|---|---|---|---|---|---|"]
     for s in scores:
         lines.append(f"| {s['lang']} | {s['prompt']} | {s['rows']} | {s['exact']:.2f} | {s['rougeL']:.2f} | "
-                     f"{s['chrf']:.1f} |")
+                     f"{s['chrf']:.1f} | {s.get('bleu', float('nan')):.3f} |")
     return [*lines, ""]
 
 
