@@ -3,8 +3,8 @@
 The `test` rows of datasets/support_en.jsonl and support_zh.jsonl are paraphrases the model never saw in
 training. Each is answered through the bundled prompts of its language (the knowledge prompts retrieve
 from the FAQ bases faq_en / faq_zh, built in a temporary database as `workbench kb add` builds them) and
-scored: exact (share answered word for word), ROUGE-L (0-1), chrF (0-100), BLEU (0-1; zh tokenizer for
-Chinese). `--write` stores the table in the model's card (model_card.json `held_out_scores` and README.md),
+scored, every metric on 0-1: exact (share answered word for word), ROUGE-L, chrF, BLEU (zh tokenizer for
+Chinese); rows that errored (e.g. a prompt longer than the model's context) are counted, not scored. `--write` stores the table in the model's card (model_card.json `held_out_scores` and README.md),
 where the README's figures come from. Not a speed benchmark: it lives here because it is a measurement
 run on demand, not a test.
 
@@ -41,7 +41,7 @@ def measure(spec: str) -> list[dict]:
             for s in evaluation.summaries():
                 means = {m.metric: m.mean for m in s.metrics}
                 out.append({"lang": dataset.lang, "prompt": s.run["prompt_name"], "rows": s.n_outputs,
-                            "errors": s.n_errors, **{k: round(means[k], 4) for k in METRICS.split(",")}})
+                            "errors": s.n_errors, **{k: round(means.get(k, float("nan")), 4) for k in METRICS.split(",")}})
     return out
 
 
@@ -55,7 +55,7 @@ def main() -> int:
     print(f"{'lang':4} {'prompt':28} {'rows':>4} {'exact':>6} {'rougeL':>7} {'chrF':>6} {'BLEU':>6}")
     for s in scores:
         print(f"{s['lang']:4} {s['prompt']:28} {s['rows']:>4} {s['exact']:>6.2f} {s['rougeL']:>7.2f} "
-              f"{s['chrf']:>6.1f} {s['bleu']:>6.3f}")
+              f"{s['chrf']:>6.2f} {s['bleu']:>6.3f}" + (f"  ({s['errors']} errors)" if s["errors"] else ""))
     print()  # the same table in Markdown, for the README's *The default local model*
     print("\n".join(card_lib.held_out_lines(scores)[2:]))
     if args.write:

@@ -31,9 +31,10 @@ def register(sub, common) -> None:
                    help="promptfoo: the run as a promptfooconfig.yaml (prompt, model, tests and checks that map)")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="default: RUN.FORMAT (RUN.promptfooconfig.yaml); - for standard output")
-    p.add_argument("--encoding", choices=["utf-8-sig", "utf-8", "gbk"], default="utf-8-sig",
-                   help="CSV text encoding: utf-8-sig (default; UTF-8 with a BOM, which Excel opens as UTF-8), "
-                        "utf-8 (no BOM) or gbk (a character GBK lacks is an error naming its row and field)")
+    p.add_argument("--encoding", choices=["utf-8-sig", "utf-8", "gbk"],
+                   help="CSV text encoding: utf-8-sig (default for a file; UTF-8 with a BOM, which Excel opens as "
+                        "UTF-8), utf-8 (no BOM; the default for -o -) or gbk (a character GBK lacks is an error "
+                        "naming its row and field)")
     p.set_defaults(func=export)
 
 

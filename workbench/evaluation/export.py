@@ -11,7 +11,7 @@ from workbench import store
 from workbench.authoring.conversations import turn_reference
 from workbench.authoring.datasets import Dataset
 from workbench.errors import UserError
-from workbench.files import open_for_write, write_file
+from workbench.files import is_stdout, open_for_write, write_file
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a frame is built: `workbench score` reads exports without it
@@ -97,11 +97,12 @@ def _passages_column(passages: pd.DataFrame, out: pd.DataFrame) -> list[str]:
             for r, k in zip(out["row_idx"], out["repeat_idx"])]
 
 
-def write_frame(df: pd.DataFrame, fmt: str, path: str | Path, encoding: str = "utf-8-sig") -> None:
+def write_frame(df: pd.DataFrame, fmt: str, path: str | Path, encoding: str | None = None) -> None:
     """Write by workbench.files' rules (atomic, usual mode, `-` is standard output, only a regular file replaced).
-    `encoding`: for CSV, one of CSV_ENCODINGS (JSONL is always UTF-8 without a BOM, Parquet is binary)."""
+    `encoding`: for CSV, one of CSV_ENCODINGS; None: utf-8-sig for a file (Excel), utf-8 for standard output
+    (a pipe into another tool wants no BOM). JSONL is always UTF-8 without a BOM, Parquet is binary."""
     if fmt == "csv":
-        write_file(path, frame_bytes(df, fmt, encoding))
+        write_file(path, frame_bytes(df, fmt, encoding or ("utf-8" if is_stdout(path) else "utf-8-sig")))
         return
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")

@@ -116,7 +116,7 @@ def held_out_lines(scores: list[dict[str, Any]]) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for s in scores:
         lines.append(f"| {s['lang']} | {s['prompt']} | {s['rows']} | {s['exact']:.2f} | {s['rougeL']:.2f} | "
-                     f"{s['chrf']:.1f} | {s.get('bleu', float('nan')):.3f} |")
+                     f"{s['chrf']:.2f} | {s.get('bleu', float('nan')):.3f} |")
     return [*lines, ""]
 
 
