@@ -6,7 +6,9 @@ It starts its own OpenAI-protocol server (tests/openai_server.py) on 127.0.0.1 i
 with a fixed latency, writes a dataset of distinct customer-service questions, then times:
 
 1. the floor: a bare loop of ``AsyncOpenAI.chat.completions.create`` calls under an asyncio
-   semaphore, no storage, no scoring (``python bench/bench_eval.py floor ...``, a process of its own);
+   semaphore, no storage, no scoring (``python bench/bench_eval.py floor ...``, a process of its own),
+   on the SDK's aiohttp transport (``DefaultAioHttpClient``, what workbench uses when openai[aiohttp] is
+   installed; the goal's floor) and on its default httpx client (for reference);
 2. ``workbench eval prompts/support_few_shot.yaml`` over the same rows, default metrics, storage on,
    ``--no-cache``, at the same concurrency.
 
@@ -14,7 +16,9 @@ It prints wall times, the ratio workbench / floor (goal <= 1.15) next to the ide
 N x latency / concurrency, the peak RSS of the 1000-row eval (goal <= 200 MB) and the rows/s of a
 fully cached re-run of --cached-rows rows after start-up (goal >= 20,000): the runner's execute of
 those rows minus its execute of 1 row of the same file, which pays the start-up (imports, first
-connection, creating the run); also the whole process minus a cached 1-row process.
+connection, creating the run); also the whole process minus a cached 1-row process. With --before
+PATH (e.g. a git worktree of an older commit) the cached re-run is also timed from that checkout and
+each figure gets its ratio after/before.
 Each timing is the best of --trials runs (the machine is shared; the best is the least disturbed).
 """
 
@@ -62,7 +66,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
-def run_with_rss(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, float]:
+def run_with_rss(cmd: list[str], env: dict[str, str] | None = None, root: Path = ROOT) -> tuple[float, float, str, float]:
     """Wall seconds, peak RSS (MB) and CPU seconds of the process (with the children it waited for), stdout."""
     script = ("import resource, subprocess, sys, time, json\n"
               "t = time.perf_counter()\n"
@@ -72,8 +76,9 @@ def run_with_rss(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
               "sys.stderr.write(p.stderr)\n"
               "print(json.dumps({'wall': w, 'rss': u.ru_maxrss / 1024, 'cpu': u.ru_utime + u.ru_stime,"
               " 'rc': p.returncode, 'out': p.stdout}))\n")
-    p = subprocess.run([sys.executable, "-c", script, *cmd], capture_output=True, text=True, cwd=ROOT,
-                       env={**os.environ, **(env or {})})
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))  # that checkout's workbench
+    p = subprocess.run([sys.executable, "-c", script, *cmd], capture_output=True, text=True, cwd=root,
+                       env={**os.environ, "PYTHONPATH": path, **(env or {})})
     res = json.loads(p.stdout.strip().splitlines()[-1])
     if res["rc"]:
         raise SystemExit(f"{' '.join(cmd)} failed ({res['rc']}):\n{p.stderr[-3000:]}")
@@ -97,20 +102,21 @@ def write_messages(data: Path, path: Path) -> None:
                 out.write(json.dumps(prompt.render(json.loads(line)), ensure_ascii=False) + "\n")
 
 
-def floor_cmd(messages: Path, base_url: str, concurrency: int) -> list[str]:
+def floor_cmd(messages: Path, base_url: str, concurrency: int, transport: str = "aiohttp") -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "floor", "--messages", str(messages), "--base-url", base_url,
-            "-j", str(concurrency)]
+            "-j", str(concurrency), "--transport", transport]
 
 
 # -- the floor: what any client must spend ------------------------------------------------------
 def floor_main(args: argparse.Namespace) -> None:
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAioHttpClient
 
     with open(args.messages, encoding="utf-8") as f:
         requests = [json.loads(line) for line in f if line.strip()]
 
     async def main() -> int:
-        client = AsyncOpenAI(api_key="unused", base_url=args.base_url)
+        http = DefaultAioHttpClient() if args.transport == "aiohttp" else None
+        client = AsyncOpenAI(api_key="unused", base_url=args.base_url, http_client=http)
         sem = asyncio.Semaphore(args.concurrency)
 
         async def one(messages) -> str:
@@ -142,9 +148,10 @@ def bench_main(args: argparse.Namespace) -> None:
             run_with_rss(floor_cmd(messages, base_url, 64))
             peak_rss = 0.0
             for c in args.concurrency:
-                floors, wbs = [], []
-                for trial in range(args.trials):  # interleaved, so both see the same machine load
+                floors, wbs, httpx_floors = [], [], []
+                for trial in range(args.trials):  # interleaved, so all see the same machine load
                     floors.append(run_with_rss(floor_cmd(messages, base_url, c)))
+                    httpx_floors.append(run_with_rss(floor_cmd(messages, base_url, c, "httpx")))
                     wbs.append(run_with_rss(workbench_cmd(data, base_url, tmp / f"c{c}-{trial}.duckdb", c,
                                                           "--no-cache")))
                     run = json.loads(wbs[-1][2])["runs"][0]
@@ -152,39 +159,59 @@ def bench_main(args: argparse.Namespace) -> None:
                 floor, wb = min(floors), min(wbs)
                 ideal = args.rows * args.latency / c
                 peak_rss = max(peak_rss, max(w[1] for w in wbs))
-                print(f"c={c:<3d} floor {floor[0]:6.2f} s   workbench eval {wb[0]:6.2f} s   "
+                httpx_floor = min(httpx_floors)
+                print(f"c={c:<3d} floor (aiohttp) {floor[0]:6.2f} s   workbench eval {wb[0]:6.2f} s   "
                       f"ratio {wb[0] / floor[0]:.3f} (goal <= 1.15)   ideal {ideal:.2f} s   "
-                      f"CPU s: floor {min(f[3] for f in floors):.2f}, workbench {min(w[3] for w in wbs):.2f} "
+                      f"floor (httpx) {httpx_floor[0]:.2f} s   CPU s: floor {min(f[3] for f in floors):.2f}, "
+                      f"httpx floor {min(f[3] for f in httpx_floors):.2f}, workbench {min(w[3] for w in wbs):.2f} "
                       f"(incl. scoring workers)")
             print(f"peak RSS of the {args.rows}-row eval: {peak_rss:.0f} MB (goal <= 200 MB, ratio "
                   f"{peak_rss / 200:.2f})")
             if args.cached_rows:
                 big = tmp / f"rows{args.cached_rows}.jsonl"
                 write_dataset(big, args.cached_rows)
-                db = tmp / "cached.duckdb"
-                first = run_with_rss(workbench_cmd(big, base_url, db, 64))
-                again = min(run_with_rss(workbench_cmd(big, base_url, db, 64)) for _ in range(args.trials))
-                one = min(run_with_rss(workbench_cmd(big, base_url, db, 64, "--limit", "1"))
-                          for _ in range(args.trials))
-                summary = json.loads(again[2])
-                run = summary["runs"][0]
-                assert run["outputs"] == args.cached_rows and run["cached"] == args.cached_rows, run
-                one_elapsed = json.loads(one[2])["elapsed_s"]
-                marginal = (args.cached_rows - 1) / max(summary["elapsed_s"] - one_elapsed, 1e-9)
-                engine = args.cached_rows / summary["elapsed_s"]
-                whole = args.cached_rows / max(again[0] - one[0], 1e-9)
-                print(f"cached re-run of {args.cached_rows} rows ({first[0]:.1f} s uncached first): "
-                      f"{again[0]:.2f} s whole process")
-                print(f"  after start-up (the goal's figure): the runner's execute of {args.cached_rows} rows minus "
-                      f"its execute of 1 row ({one_elapsed:.2f} s of imports, first connection, run creation): "
-                      f"{marginal:,.0f} rows/s (goal >= 20,000, ratio {marginal / 20000:.2f})")
-                print(f"  whole process minus a cached 1-row eval ({one[0]:.2f} s; so also loading, validating and "
-                      f"rendering {args.cached_rows} rows): {whole:,.0f} rows/s (ratio {whole / 20000:.2f})")
-                print(f"  execute including its start-up (lazy imports, connections): {engine:,.0f} rows/s "
-                      f"(ratio {engine / 20000:.2f})")
+                after = cached_rerun(ROOT, big, base_url, tmp / "cached.duckdb", args)
+                before = cached_rerun(args.before, big, base_url, tmp / "before.duckdb", args) if args.before else None
+                print_cached(args.cached_rows, after, before)
     finally:
         server.kill()
         server.wait()
+
+
+def cached_rerun(root: Path, big: Path, base_url: str, db: Path, args: argparse.Namespace) -> dict:
+    """A cached re-run of `big` from checkout `root`: its first (uncached) run, then the best of --trials re-runs of
+    every row and of 1 row, as whole processes."""
+    first = run_with_rss(workbench_cmd(big, base_url, db, 64), root=root)
+    again, one = [], []
+    for _ in range(args.trials):
+        again.append(run_with_rss(workbench_cmd(big, base_url, db, 64), root=root))
+        one.append(run_with_rss(workbench_cmd(big, base_url, db, 64, "--limit", "1"), root=root))
+    again, one = min(again), min(one)
+    summary = json.loads(again[2])
+    run = summary["runs"][0]
+    assert run["outputs"] == args.cached_rows and run["cached"] == args.cached_rows, run
+    n = args.cached_rows
+    one_elapsed = json.loads(one[2])["elapsed_s"]
+    return {"first": first[0], "again": again[0], "one": one[0], "one_elapsed": one_elapsed,
+            "marginal": (n - 1) / max(summary["elapsed_s"] - one_elapsed, 1e-9),
+            "engine": n / summary["elapsed_s"], "whole": n / max(again[0] - one[0], 1e-9),
+            "cpu": (n - 1) / max(again[3] - one[3], 1e-9)}
+
+
+def print_cached(n: int, after: dict, before: dict | None) -> None:
+    def vs(key: str) -> str:
+        return f"; before {before[key]:,.0f}, after/before {after[key] / before[key]:.2f}" if before else ""
+
+    print(f"cached re-run of {n} rows ({after['first']:.1f} s uncached first): {after['again']:.2f} s whole process")
+    print(f"  after start-up (the goal's figure): the runner's execute of {n} rows minus its execute of 1 row "
+          f"({after['one_elapsed']:.2f} s of imports, first connection, run creation): {after['marginal']:,.0f} rows/s "
+          f"(goal >= 20,000, ratio {after['marginal'] / 20000:.2f}{vs('marginal')})")
+    print(f"  whole process minus a cached 1-row eval ({after['one']:.2f} s; so also loading, validating and "
+          f"rendering {n} rows): {after['whole']:,.0f} rows/s (ratio {after['whole'] / 20000:.2f}{vs('whole')})")
+    print(f"  the same in CPU seconds of the processes (less disturbed by other load): {after['cpu']:,.0f} rows per "
+          f"CPU-second{vs('cpu')}")
+    print(f"  execute including its start-up (lazy imports, connections): {after['engine']:,.0f} rows/s "
+          f"(ratio {after['engine'] / 20000:.2f}{vs('engine')})")
 
 
 def main() -> None:
@@ -194,11 +221,13 @@ def main() -> None:
     fl.add_argument("--messages", required=True, help="JSONL, one list of chat messages a line")
     fl.add_argument("--base-url", required=True)
     fl.add_argument("-j", "--concurrency", type=int, default=16)
+    fl.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     ap.add_argument("--cached-rows", type=int, default=10000, help="0 skips the cached re-run")
     ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--before", type=Path, help="an older checkout whose cached re-run is timed too (ratios after/before)")
     args = ap.parse_args()
     if args.mode == "floor":
         floor_main(args)

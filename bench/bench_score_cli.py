@@ -4,7 +4,7 @@
 
 What a user runs, start-up, file reading and the summary included (the pairs of bench/bench_metrics.py,
 written to a JSONL file first). Prints rows/s of each run and the best one's ratio to the goal (4,000 rows/s
-on the 2-core development machine).
+on the 2-core development machine); with --before PATH, an older checkout timed the same way, interleaved.
 """
 
 from __future__ import annotations
@@ -31,27 +31,34 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--metrics", default="bleu,chrf,rouge1,rouge2,rougeL")
-    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout to time (default: this one), for before/after")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout to time (default: this one)")
+    ap.add_argument("--before", type=Path, help="an older checkout to time too, interleaved (ratio after/before)")
     args = ap.parse_args()
 
+    roots = {"after": args.root.resolve(), **({"before": args.before.resolve()} if args.before else {})}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pairs.jsonl"
         path.write_text("".join(json.dumps({"prediction": p, "reference": r}) + "\n"
                                 for p, r in make_pairs(args.pairs)), encoding="utf-8")
         cmd = [sys.executable, "-m", "workbench", "score", str(path), "--metrics", args.metrics]
-        root = args.root.resolve()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        print(f"{args.pairs} English pairs, metrics {args.metrics}, {os.cpu_count()} CPUs, checkout {root}")
-        rates = []
+        print(f"{args.pairs} English pairs, metrics {args.metrics}, {os.cpu_count()} CPUs, "
+              + ", ".join(f"{k} {v}" for k, v in roots.items()))
+        rates: dict[str, list[float]] = {k: [] for k in roots}
         for _ in range(args.repeat):
-            t = time.perf_counter()
-            p = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
-            seconds = time.perf_counter() - t
-            if p.returncode != 0:
-                raise SystemExit(p.stderr[-2000:])
-            rates.append(args.pairs / seconds)
-            print(f"  workbench score: {seconds:6.2f} s  {rates[-1]:8,.0f} rows/s")
-    print(f"best {max(rates):,.0f} rows/s; ratio to goal {GOAL:,.0f} rows/s: {max(rates) / GOAL:.2f}")
+            for name, root in roots.items():  # interleaved: both checkouts see the same load
+                env = {**os.environ,
+                       "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+                t = time.perf_counter()
+                p = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
+                seconds = time.perf_counter() - t
+                if p.returncode != 0:
+                    raise SystemExit(p.stderr[-2000:])
+                rates[name].append(args.pairs / seconds)
+                print(f"  {name}: workbench score {seconds:6.2f} s  {rates[name][-1]:8,.0f} rows/s")
+    best = max(rates["after"])
+    print(f"best {best:,.0f} rows/s; ratio to goal {GOAL:,.0f} rows/s: {best / GOAL:.2f}"
+          + (f"; before {max(rates['before']):,.0f} rows/s, after/before {best / max(rates['before']):.2f}"
+             if args.before else ""))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,39 @@ def answers_from_jsonl(path: str, question: str = "question", answer: str = "ref
     return reply
 
 
+def is_judge_request(messages: list[dict[str, str]]) -> bool:
+    """A request from a judge (workbench.authoring.rubrics): its system message sets up an evaluator."""
+    return bool(messages) and messages[0].get("role") == "system" and (
+        "evaluator" in messages[0].get("content", "") or "评审" in messages[0].get("content", ""))
+
+
+def judged_fields(messages: list[dict[str, str]]) -> dict[str, str]:
+    """The labelled parts of a judge's user message: `Answer to judge: ...` -> {"Answer to judge": ...};
+    a pairwise request's `[Answer A]` / `[Answer B]` blocks as "A" and "B"."""
+    text = messages[-1].get("content", "")
+    out: dict[str, str] = {}
+    for block in text.split("\n\n"):
+        head, sep, rest = block.partition(": ")
+        if sep and "\n" not in head:
+            out[head.strip()] = rest.strip()
+    for side in ("A", "B"):
+        start = text.find(f"[Answer {side}]\n")
+        if start >= 0:
+            body = text[start + len(f"[Answer {side}]\n"):]
+            out[side] = body.split("\n\n[Answer ")[0].strip()
+    return out
+
+
+def judge_reply(judge: Callable[[dict[str, str], list[dict[str, str]]], str],
+                answer: Callable[[list[dict[str, str]]], str] = echo_reply) -> Callable:
+    """A reply function that answers plain requests with `answer` and plays the judge with `judge`
+    (fields of the judged message, messages -> the reply text, JSON or not)."""
+    def reply(messages: list[dict[str, str]]) -> str:
+        return judge(judged_fields(messages), messages) if is_judge_request(messages) else answer(messages)
+
+    return reply
+
+
 @dataclass
 class OpenAIServer:
     reply: Callable[[list[dict[str, str]]], str] = echo_reply

@@ -208,3 +208,22 @@ def test_interrupting_evaluate_in_a_running_loop_cancels_its_runs(db):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["status"] == ["cancelled"] and 3 <= out["outputs"][0] < 40
+
+
+def test_score_mixed_languages_each_row_in_its_own():
+    """9 English rows and 1 Chinese row: the Chinese row's BLEU is sacrebleu's with the zh tokenizer (one language
+    for all rows gave it 13a, and 0.0), the English rows' with 13a."""
+    import sacrebleu
+
+    import workbench
+
+    en = [("Tap Forgot password on the sign-in screen.", f"Tap Forgot password on the sign-in screen, step {i}.")
+          for i in range(9)]
+    zh = ("请在登录页面点击忘记密码", "请在登录页面点击忘记密码并查看邮件")
+    preds, refs = [p for p, _ in en] + [zh[0]], [r for _, r in en] + [zh[1]]
+    frame = workbench.score(preds, refs, metrics="bleu")
+    want = [sacrebleu.sentence_bleu(p, [r], tokenize="13a").score / 100 for p, r in en]
+    want.append(sacrebleu.sentence_bleu(zh[0], [zh[1]], tokenize="zh").score / 100)
+    assert frame["bleu"].tolist() == want and want[-1] > 0.5
+    forced = workbench.score(preds, refs, metrics="bleu", lang="en")  # a forced language still holds for every row
+    assert forced["bleu"].tolist()[-1] == sacrebleu.sentence_bleu(zh[0], [zh[1]], tokenize="13a").score / 100

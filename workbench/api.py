@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from workbench.evaluation.analysis import RunSummary
     from workbench.evaluation.gates import GateResult
 
-__all__ = ["EvalOptions", "Evaluation", "aevaluate", "aresume", "arun_plan", "evaluate", "load_dataset", "load_prompt",
-           "resume", "run_plan", "score"]
+__all__ = ["EvalOptions", "Evaluation", "aevaluate", "aresume", "arun_plan", "evaluate", "judge", "judge_pairwise",
+           "load_dataset", "load_prompt", "resume", "run_plan", "score", "score_rows"]
 
 T = TypeVar("T")
 PathLike = str | os.PathLike
@@ -57,6 +57,7 @@ class EvalOptions:
     reference: str = "reference"  # the dataset column with the reference answer (when `data` is a path)
     lang: str = "auto"  # en, zh or auto (tokenizer language for BLEU, chrF)
     where: str | None = None  # a row filter, e.g. "split == 'test'" (workbench.authoring.row_filter)
+    judge_model: str | None = None  # the model judge:RUBRIC metrics ask (default: see judge_model_default)
     on_progress: Callable[[list[Progress]], None] | None = None
     cancel: threading.Event | None = None  # set it (from another thread) to stop; the runs end `cancelled`
 
@@ -126,17 +127,26 @@ def load_dataset(path: PathLike, reference: str = "reference", lang: str = "auto
     return load(path, reference_field=reference, lang=lang)
 
 
-def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
-          lang: str = "auto") -> pd.DataFrame:
-    """Scores of predictions made elsewhere, one row each (a column per metric), as `workbench score` gives them.
+@dataclasses.dataclass
+class Scores:
+    """What `score_rows` gives: the values of each row ({metric label: value}) and how they were computed."""
 
-    A reference is a string or a list of acceptable answers; `metrics` a list or comma-separated text
-    (default: every metric that needs no latency or token count)."""
-    import pandas as pd
+    rows: list[dict[str, float]]
+    metrics: metric_lib.MetricSet
+    lang: str  # en or zh for every row, or auto: BLEU's tokenizer chosen per row from its references
+    references: list[list[str]]
 
+
+def score_rows(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
+               lang: str = "auto") -> Scores:
+    """`score` without the DataFrame (what `workbench score` calls: pandas costs its start-up ~0.3 s).
+
+    Under lang ``auto`` a file whose references are all English or all Chinese is scored in that language,
+    and a mixed one row by row (each row's BLEU tokenizer from its own references, as a run does). Many
+    rows are scored in worker processes, one per core: the caller waits, so every core scores."""
     from workbench import metrics as metric_lib
-    from workbench.authoring.datasets import detect_lang
-    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
+    from workbench.authoring.datasets import detect_lang, row_langs
+    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer, default_workers
 
     if isinstance(predictions, str) or isinstance(references, str):
         raise UserError("give lists: one prediction and one reference (or list of them) per item",
@@ -145,11 +155,30 @@ def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
         raise UserError(f"{len(predictions)} predictions but {len(references)} references", setting="references")
     refs = [[str(r)] if isinstance(r, str) else [str(x) for x in r] for r in references]
     ms = _metric_set(metrics, default=[m for m in metric_lib.DEFAULT if m not in ("latency_ms", "tokens_out")])
+    if any(m.scored_later for m in ms.metrics):
+        raise UserError("judges score stored runs (workbench judge score RUN --rubric NAME), not loose predictions",
+                        setting="metrics")
     if lang in (None, "auto"):
-        lang = detect_lang([f"{p} {' '.join(r)}" for p, r in zip(predictions[:200], refs[:200])])
-    with BatchScorer(ms, lang, pool=len(refs) >= POOL_MIN_ITEMS) as scorer:
+        langs = row_langs(refs)
+        lang = (langs.pop() if len(langs) == 1 else "auto") if langs else detect_lang([str(p) for p in
+                                                                                        predictions[:200]])
+    pool = len(refs) >= POOL_MIN_ITEMS
+    with BatchScorer(ms, lang, pool=pool, workers=default_workers(caller_waits=True) if pool else None) as scorer:
         values = scorer.score_now([(str(p), r, None, None) for p, r in zip(predictions, refs)])
-    return pd.DataFrame(values, columns=list(ms.names))
+    return Scores(values, ms, lang, refs)
+
+
+def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
+          lang: str = "auto") -> pd.DataFrame:
+    """Scores of predictions made elsewhere, one row each (a column per metric), as `workbench score` gives them.
+
+    A reference is a string or a list of acceptable answers; `metrics` a list or comma-separated text
+    (default: every metric that needs no latency or token count); `lang` en, zh or auto (per row when the
+    references mix languages)."""
+    import pandas as pd
+
+    scores = score_rows(predictions, references, metrics, lang)
+    return pd.DataFrame(scores.rows, columns=list(scores.metrics.names))
 
 
 def evaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], data: PathLike | Dataset,
@@ -190,7 +219,8 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
-    plan = plan_eval(loaded, dataset, specs, _with_checks(_metric_set(metrics), opts.checks), limit=limit,
+    metric_set = _with_judge_model(_with_checks(_metric_set(metrics), opts.checks), opts.judge_model)
+    plan = plan_eval(loaded, dataset, specs, metric_set, limit=limit,
                      params=opts.params, repeats=opts.repeats, provider_options=opts.provider_options(),
                      use_cache=opts.cache, db=None if db is None else str(db), history=opts.history)
     return await arun_plan(plan, db, concurrency=opts.concurrency, on_progress=opts.on_progress, cancel=opts.cancel,
@@ -236,17 +266,24 @@ async def arun_plan(plan: Plan, db: PathLike | None = None, *, concurrency: int 
 
     path = _db(db)
     built = await _build_providers(plan, providers or {})
-    try:
-        if on_created is not None:
-            if any(v.run_id is None for v in plan.variants):
-                await asyncio.to_thread(runner.create_runs, plan, path)
-            on_created([v.run_id for v in plan.variants])
-    except BaseException:
-        await asyncio.gather(*(p.aclose() for p in built.values()), return_exceptions=True)
-        raise
-    run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
-                                   providers=built)
-    await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
+    with store.kept_open(path):  # its units of work open the file once
+        try:
+            if on_created is not None:
+                if any(v.run_id is None for v in plan.variants):
+                    await asyncio.to_thread(runner.create_runs, plan, path)
+                on_created([v.run_id for v in plan.variants])
+        except BaseException:
+            await asyncio.gather(*(p.aclose() for p in built.values()), return_exceptions=True)
+            raise
+        run_ids = await runner.execute(plan, path, concurrency=concurrency, on_progress=on_progress, cancel=cancel,
+                                       providers=built)
+        await asyncio.to_thread(score_row_checks, path, run_ids, plan.dataset)
+        if any(m.name == "judge" for m in plan.metrics.metrics) and not (cancel is not None and cancel.is_set()):
+            from workbench.evaluation.judging import judge_runs
+
+            await judge_runs(path, run_ids, plan.metrics, judge_model_default(warn=False), concurrency=concurrency,
+                             provider_options=plan.provider_options, use_cache=plan.use_cache, cancel=cancel,
+                             on_progress=on_progress)
     return Evaluation(run_ids, store.db_path(path), plan.dataset.path)
 
 
@@ -293,6 +330,69 @@ def _with_checks(metrics: metric_lib.MetricSet, checks: Sequence[str] | None) ->
         checks = [checks]
     added = tuple(CheckMetric(spec=c) for c in checks or ())
     return MetricSet(metrics.metrics + tuple(m for m in added if m not in metrics.metrics))
+
+
+def judge(runs: str | Sequence[str], rubrics: str | Sequence[str], judge_model: str | None = None,
+          db: PathLike | None = None, **options: Any) -> list:
+    """Judge stored runs' answers with rubrics (`judge:RUBRIC` scores with reasoning, on those runs); returns
+    one workbench.evaluation.judging.JudgeResult per run and rubric. Options: concurrency, timeout, retries,
+    rpm, tpm, cache, on_progress, cancel."""
+    from workbench import store
+    from workbench.evaluation.judging import judge_runs
+
+    opts = EvalOptions.of(options)
+    names = [rubrics] if isinstance(rubrics, str) else list(rubrics)
+    metrics = _with_judge_model(_metric_set([f"judge:{r}" for r in names]), judge_model or opts.judge_model)
+    with store.connect(_db(db)) as con:
+        ids = [store.resolve_run(con, r) for r in ([runs] if isinstance(runs, str) else runs)]
+    return _run_sync(lambda: judge_runs(_db(db), ids, metrics, "", concurrency=opts.concurrency,
+                                        provider_options=opts.provider_options(), use_cache=opts.cache,
+                                        cancel=opts.cancel, on_progress=opts.on_progress),
+                     opts.cancel or threading.Event())
+
+
+def judge_pairwise(run_a: str, run_b: str, rubric: str, judge_model: str | None = None, db: PathLike | None = None,
+                   **options: Any):
+    """Judge every row both runs answered, in both orders (workbench.evaluation.pairwise_judge); returns the
+    PairwiseReport (wins when the orders agree, position-bias rate, inconsistent share)."""
+    from workbench.evaluation.pairwise_judge import judge_pairwise as run
+
+    opts = EvalOptions.of(options)
+    spec = judge_model or opts.judge_model or judge_model_default()
+    return _run_sync(lambda: run(_db(db), run_a, run_b, rubric, spec, concurrency=opts.concurrency,
+                                 provider_options=opts.provider_options(), use_cache=opts.cache, cancel=opts.cancel,
+                                 on_progress=opts.on_progress), opts.cancel or threading.Event())
+
+
+def judge_model_default(warn: bool = True) -> str:
+    """The judge when none is named: the API default with an OpenAI key, else the local default model, which
+    is a smoke test, not a judge (said once on stderr)."""
+    import sys
+
+    from workbench.defaults import uses_local_default
+    from workbench.finetune.default_model import default_spec
+
+    spec = default_spec()
+    if warn and uses_local_default():
+        print(f"workbench: warning: no OPENAI_API_KEY: judging with the tiny local model {spec}, a smoke test, "
+              "not a judge (choose one with --judge-model)", file=sys.stderr)
+    return spec
+
+
+def _with_judge_model(metrics: metric_lib.MetricSet, judge_model: str | None) -> metric_lib.MetricSet:
+    """Judge metrics without a model get `judge_model` (or the default), so the run stores which model judged."""
+    from workbench.authoring.rubrics import load_rubric
+    from workbench.metrics.judge import JudgeMetric
+
+    for m in metrics.metrics:
+        if isinstance(m, JudgeMetric):
+            load_rubric(m.config["rubric"])  # a bad rubric is named before anything runs
+    judges = [m for m in metrics.metrics if isinstance(m, JudgeMetric) and not m.model]
+    if judges:
+        spec = judge_model or judge_model_default()
+        for m in judges:
+            m.config["model"] = spec
+    return metrics
 
 
 def _as_list(value: Any, single: tuple[type, ...]) -> list:

@@ -191,3 +191,34 @@ def test_a_missing_reference_column_suggests_the_flag(cli, tmp_path):
     assert res.code == 2
     assert "missing columns 'question' (message 2, line 1), 'reference' needed by" in res.err and "--reference FIELD" in res.err, res.err
     assert "(the file has: id, title, text)" in res.err
+
+
+@pytest.mark.parametrize("source", ["{{ question }}", "Customer: {{ question }}\n", "{{a}} and {{ b }}!\n\n", "",
+                                    "plain text", "{{ question }} {{ examples }}", "{{ n }}", "{{ missing }}"])
+def test_plain_templates_substitute_as_jinja_renders(source):
+    """`{{ name }}` templates are filled by substitution (the cached re-run renders 10,000 rows): the same text as
+    Jinja, and Jinja's own error or rendering for anything else (a missing or non-string value, `examples`)."""
+    from workbench.authoring import sandbox
+    from workbench.authoring.templates import _compile, _render_one, _substitute
+
+    row = {"question": "Where is my order? 订单", "a": "x\n", "b": "", "n": 3, "examples": "row's own"}
+    where = "p.yaml: message 1"
+    sandbox.start()
+    try:
+        want = _render_one(_compile(source, where), {**row, "examples": [{"q": 1}]}, where, 0)
+    except TemplateError as e:
+        want = e
+    got = _substitute(source, where, row, 0)
+    if isinstance(want, TemplateError) or source in ("{{ n }}", "{{ question }} {{ examples }}"):
+        assert got is None  # left to Jinja
+    else:
+        assert got == want
+    assert _substitute("{{ question }}", where, row, 0) is not None
+    assert _substitute("{{ question }}", where, row, MAX_RENDERED_CHARS - 3) is None  # Jinja says the limit
+
+
+def test_prompt_rows_render_the_same_through_substitution():
+    p = parse_prompt("name: t\nmessages:\n  - role: user\n    content: \"Q: {{ question }}\\n\"\n", "p.yaml")
+    rows = [{"question": "a"}, {"question": 5}, {"question": "c\u0301"}]
+    assert list(p.render_rows(rows)) == [[{"role": "user", "content": "Q: a"}], [{"role": "user", "content": "Q: 5"}],
+                                         [{"role": "user", "content": "Q: c\u0301"}]]

@@ -233,3 +233,22 @@ def test_api_eval_does_not_import_torch(openai_server, tmp_path):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "HEAVY []" in p.stdout
+
+
+def test_a_one_row_eval_loads_no_scipy(openai_server, db):
+    """Start-up: one row has no interval to compute, so neither the summary nor the prefetch thread imports
+    scipy (~0.2 s of a 1-row eval); a bigger eval computes its intervals with it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys; from workbench.cli.main import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print('scipy' in sys.modules, file=sys.stderr)")
+    for limit, scipy in (("1", "False"), ("3", "True")):
+        r = subprocess.run([sys.executable, "-c", code, "eval", FEW_SHOT, "--data", str(DATA_EN), "--model",
+                            model(openai_server), "--limit", limit, "--json", "--db", db],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert json.loads(r.stdout)["runs"][0]["outputs"] == int(limit), r.stderr
+        assert r.stderr.split()[-1] == scipy

@@ -53,10 +53,15 @@ def load(db, ids, metric="bleu"):
         return grid.load_grid(con, ids, metric)
 
 
+def page(db, g, *args, **kwargs) -> grid.Page:
+    with store.connect(db) as con:
+        return grid.query(con, g, *args, **kwargs)
+
+
 def test_one_line_per_item_one_column_per_variant(db, two):
     g = load(db, two)
     assert g.n_items == 6
-    f = g.frame
+    f = page(db, g).rows
     assert f["input"].tolist() == [f"q{i}" for i in range(6)]  # only what the prompt reads
     assert f["reference"].tolist() == [f"answer {i}" for i in range(6)]
     assert f["text_1"].tolist()[:2] == ["reply 0", "reply 1"]
@@ -66,32 +71,35 @@ def test_one_line_per_item_one_column_per_variant(db, two):
 
 def test_sorts(db, two):
     g = load(db, two)
-    assert grid.query(g, "row").rows["row_idx"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert page(db, g, "row").rows["row_idx"].tolist() == [0, 1, 2, 3, 4, 5]
     # worst score across variants, lowest first; ties in dataset order
-    assert grid.query(g, "worst").rows["row_idx"].tolist() == [0, 5, 4, 3, 2, 1]
+    assert page(db, g, "worst").rows["row_idx"].tolist() == [0, 5, 4, 3, 2, 1]
     # disagreement: |1.0 - 0.0| first; a row one variant errored on has no spread and goes last
-    assert grid.query(g, "disagreement").rows["row_idx"].tolist()[:2] == [0, 3]
-    assert grid.query(g, "disagreement").rows["row_idx"].tolist()[-1] == 4
+    assert page(db, g, "disagreement").rows["row_idx"].tolist()[:2] == [0, 3]
+    assert page(db, g, "disagreement").rows["row_idx"].tolist()[-1] == 4
     with pytest.raises(UserError):
-        grid.query(g, "best")
+        page(db, g, "best")
 
 
 def test_lower_is_better_metrics_sort_the_other_way(db):
     ids = make_runs(db, ROWS[:3], [{"texts": ["a", "b", "c"], "scores": [5.0, 50.0, 20.0]}], metric="latency_ms")
     g = load(db, ids, "latency_ms")
-    assert grid.query(g, "worst").rows["row_idx"].tolist() == [1, 2, 0]
+    assert page(db, g, "worst").rows["row_idx"].tolist() == [1, 2, 0]
 
 
 def test_filters_search_and_pages(db, two):
     g = load(db, two)
-    assert grid.query(g, errors_only=True).rows["row_idx"].tolist() == [4]
-    assert grid.query(g, search="REPLY 3").rows["row_idx"].tolist() == [3]
-    assert grid.query(g, search="timeout").rows["row_idx"].tolist() == [4]
-    assert grid.query(g, search="no such text").total == 0
-    p = grid.query(g, page=1, page_size=4)
+    assert page(db, g, errors_only=True).rows["row_idx"].tolist() == [4]
+    assert page(db, g, search="REPLY 3").rows["row_idx"].tolist() == [3]
+    assert page(db, g, search="timeout").rows["row_idx"].tolist() == [4]
+    assert page(db, g, search="no such text").total == 0
+    p = page(db, g, page=1, page_size=4)
     assert (p.page, p.n_pages, p.total, p.rows["row_idx"].tolist()) == (1, 2, 6, [4, 5])
-    assert grid.query(g, page=99, page_size=4).page == 1  # clamped
-    assert "haystack" not in p.rows.columns and len(g.haystack) == 6
+    assert page(db, g, page=99, page_size=4).page == 1  # clamped
+    assert page(db, g, search="Answer 5").rows["row_idx"].tolist() == [5]  # the reference, and variant A's output
+    assert page(db, g, search="q2").rows["row_idx"].tolist() == [2]  # the input
+    assert page(db, g, "worst", errors_only=True, search="reply").total == 0  # row 4 errored: no reply text
+    assert page(db, g, "disagreement", page=1, page_size=4).rows["row_idx"].tolist() == [5, 4]  # 0, 3, 1, 2 first
 
 
 def test_runs_on_different_datasets_are_refused(db, two):
@@ -120,7 +128,7 @@ def test_grid_page_html_is_escaped(db):
     ids = make_runs(db, [{"question": "<b>q</b>", "reference": "ok"}],
                     [{"texts": ["<script>x()</script> ![i](http://e/i.png)"], "scores": [0.0]}])
     g = load(db, ids)
-    out = page_html(g, grid.query(g), "reference")
+    out = page_html(g, page(db, g), "reference")
     assert "<script" not in out and "<b>" not in out and "](" not in out
     assert "&#60;script&#62;" in out
 
@@ -130,7 +138,7 @@ def test_input_shows_every_field_the_prompt_reads(db):
     rows = [{"question": "q?", "product": "lamp", "note": None, "reference": "r", "x": 1},
             {"question": 'say "hi"', "product": "sofa", "reference": "r2", "x": 2}]
     ids = make_runs(db, rows, [{"texts": ["a", "b"], "scores": [1.0, 0.5]}], prompt_yaml=yaml)
-    f = load(db, ids).frame
+    f = page(db, load(db, ids)).rows
     assert f["input"].tolist() == ["question: q?\nproduct: lamp", 'question: say "hi"\nproduct: sofa']
     assert f["reference"].tolist() == ["r", "r2"]
 
@@ -140,5 +148,5 @@ def test_grid_page_clips_runaway_outputs(db):
 
     ids = make_runs(db, [{"question": "q", "reference": "short"}], [{"texts": ["word " * 5000], "scores": [0.0]}])
     g = load(db, ids)
-    out = page_html(g, grid.query(g), "reference")
+    out = page_html(g, page(db, g), "reference")
     assert len(out) < 4 * MAX_CHARS + 5000 and f"{25000 - MAX_CHARS:,} more characters" in out

@@ -171,3 +171,23 @@ def test_a_csv_dataset_with_expected_columns(cli, setup, db, tmp_path):
     assert r.json()["gates"][0]["value"] == pytest.approx(2 / 3)
     failing = [c for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase") if c.get("name") == "row 2"]
     assert failing[0].find("failure").get("message") == "failed: icontains:SHIPS"
+
+
+def test_row_checks_found_on_the_few_rows_that_have_them(tmp_path):
+    """Rows are read for checks only when some row has a check column: a check on one row of many is still found,
+    and a bad one is named by its row."""
+    from workbench.authoring.datasets import load_dataset
+    from workbench.evaluation.row_checks import dataset_checks
+
+    rows = [{"question": f"q{i}", "reference": "r"} for i in range(50)]
+    rows[7]["__expected2"] = "contains:refund"
+    rows[9]["checks"] = ["max-length:10"]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    found = dataset_checks(load_dataset(path))
+    assert sorted(found) == [7, 9] and found[7][0]("a refund") and not found[9][0]("x" * 11)
+    rows[30]["checks"] = "contains:x"  # not a list
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(UserError) as e:
+        dataset_checks(load_dataset(path))
+    assert ":31" in str(e.value.where)

@@ -188,3 +188,13 @@ def test_export_a_run_as_promptfoo_and_import_it_back(cli, tmp_path, db):
         r = cli("eval", "--config", back.eval_file, "--db", db, "--json")
     assert r.code == 0, r.err
     assert r.json()["gates"][0]["value"] == 1.0
+
+
+def test_an_assertion_value_renders_long_after_an_earlier_render():
+    """The sandbox's deadline is per render: filling `contains:{{ city }}` must not inherit what is left of an
+    earlier render's 2 s in this thread (the import failed with RenderLimit when the last render was > 2 s ago)."""
+    from workbench.authoring import sandbox
+    from workbench.importers.promptfoo_asserts import render_value
+
+    sandbox.start(seconds=-1)  # an earlier render whose time ran out
+    assert render_value("contains:{{ city }}", {"city": "Paris"}, "t.yaml: tests[0]") == "contains:Paris"

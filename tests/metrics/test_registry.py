@@ -47,8 +47,9 @@ def test_derived_sets_are_what_the_builtins_declare():
     assert metrics.NEEDS_REFERENCE == {"exact", "contains", "bleu", "chrf", "chrfpp", "corpus_bleu", "corpus_chrf"} | rouge_names
     assert metrics.UNITS == {"length": "chars", "latency_ms": "ms", "tokens_out": "tokens"}
     assert metrics.LOWER_IS_BETTER == {"latency_ms"}
-    assert metrics.HIGHER_IS_BETTER == metrics.NEEDS_REFERENCE | {"regex", "json_valid", "check"}
-    assert metrics.UNIT_INTERVAL == metrics.ALL - set(metrics.UNITS)
+    assert metrics.HIGHER_IS_BETTER == metrics.NEEDS_REFERENCE | {"regex", "json_valid", "check", "judge"}
+    assert "judge:correctness" in metrics.HIGHER_IS_BETTER and "judge:correctness" not in metrics.UNIT_INTERVAL
+    assert metrics.UNIT_INTERVAL == metrics.ALL - set(metrics.UNITS) - {"judge"}  # a judge is on its rubric's scale
     with pytest.raises(AttributeError):
         metrics.NO_SUCH_SET  # noqa: B018
 
@@ -131,3 +132,14 @@ def test_asking_about_a_builtin_reads_no_installed_package():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
+
+
+def test_scoring_a_file_uses_every_core(monkeypatch):
+    """`workbench score` waits for its scores: a worker per core (on 2 cores, 2 — a run keeps one core for its
+    requests and gets 1)."""
+    from workbench.metrics import batch
+
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 2)
+    assert batch.default_workers() == 1 and batch.default_workers(caller_waits=True) == 2
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 64)
+    assert batch.default_workers() == 2 and batch.default_workers(caller_waits=True) == batch.MAX_WORKERS

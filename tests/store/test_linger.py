@@ -42,3 +42,34 @@ def test_a_lingering_app_still_lets_another_process_in(db, tmp_path):
     assert other.returncode == 0, err[-2000:]
     with store.connect(db) as con:
         assert con.execute("SELECT count(*) FROM endpoints").fetchone() == (1,)
+
+
+def test_kept_open_holds_the_file_for_a_short_eval_then_lets_go(db, tmp_path, monkeypatch):
+    """store.kept_open (an eval): its first units of work share one open of the file; after KEEP_AT_MOST the units
+    open and close it again, and when the block ends the file is closed at once, free for another process."""
+    from tests.annotation_runs import ROOT
+
+    monkeypatch.setattr(store_db, "KEEP_AT_MOST", 0.5)
+    with store.kept_open(db):
+        with store.connect(db) as con:
+            con.execute("SELECT 1")
+        hold = store_db._holds.get(db)
+        assert hold is not None
+        with store.connect(db) as con:
+            con.execute("SELECT 1")
+        assert store_db._holds.get(db) is hold  # the second unit used the same open file
+        time.sleep(0.5 + store_db.KEEP_LINGER + 0.3)
+        assert db not in store_db._holds  # let go after KEEP_AT_MOST + KEEP_LINGER
+        with store.connect(db) as con:
+            con.execute("SELECT 1")
+        assert db not in store_db._holds  # later units do not linger
+    monkeypatch.setattr(store_db, "KEEP_AT_MOST", 60.0)
+    with store.kept_open(db):
+        with store.connect(db) as con:
+            con.execute("SELECT 1")
+        assert db in store_db._holds
+    assert db not in store_db._holds and not store_db._kept
+    script = tmp_path / "other.py"
+    script.write_text(OTHER.format(root=str(ROOT), db=db))
+    other = subprocess.run([sys.executable, str(script), "0"], capture_output=True, text=True, timeout=60)
+    assert other.returncode == 0, other.stderr[-2000:]  # no wait: the file was closed when the block ended

@@ -19,8 +19,9 @@ def test_migrations_recorded_once(db):
 
 def test_failed_migration_leaves_nothing(db, monkeypatch):
     bad = (999, "broken", "CREATE TABLE half_done (x INTEGER); SELECT * FROM no_such_table;")
-    monkeypatch.setattr("workbench.store.db.MIGRATIONS", [*MIGRATIONS, bad])
     con = duckdb.connect(db)
+    store.migrate(con)  # an existing file (a new one is all or nothing: tests/store/test_schema.py)
+    monkeypatch.setattr("workbench.store.db.MIGRATIONS", [*MIGRATIONS, bad])
     with pytest.raises(duckdb.Error):
         store.migrate(con)
     tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -89,6 +90,27 @@ def test_write_results_is_an_upsert(db):
         assert con.execute("SELECT metric, value FROM scores").fetchall() == [("bleu", 0.1)]
         store.write_results(con, [{**out, "text": None, "error": "boom", "error_kind": "server_error"}], [])
         assert con.execute("SELECT count(*) FROM scores").fetchall() == [(0,)]
+
+
+def test_write_results_takes_arrow_columns(db):
+    """Bulk loads hand whole columns (a pyarrow.Table); the same upsert: a repeated batch replaces its rows."""
+    import pyarrow as pa
+
+    outputs = pa.table({"run_id": ["r"] * 3, "row_idx": [0, 1, 2], "messages": ["[]"] * 3,
+                        "text": ["a", None, "c"], "error": [None, "boom", None], "latency_ms": [1.0, 2.0, 3.0]})
+    scores = pa.table({"run_id": ["r", "r"], "row_idx": [0, 2], "metric": ["bleu", "bleu"], "value": [0.5, 0.25]})
+    with store.connect(db) as con:
+        store.write_results(con, outputs, scores)
+        store.write_results(con, outputs, scores)
+        assert con.execute("SELECT row_idx, turn_idx, repeat_idx, text, error, cached FROM outputs ORDER BY 1"
+                           ).fetchall() == [(0, 0, 0, "a", None, False), (1, 0, 0, None, "boom", False),
+                                            (2, 0, 0, "c", None, False)]
+        assert con.execute("SELECT row_idx, turn_idx, value FROM scores ORDER BY 1").fetchall() == [
+            (0, 0, 0.5), (2, 0, 0.25)]
+        store.write_results(con, outputs.slice(2), pa.table({"run_id": ["r"], "row_idx": [2], "metric": ["chrf"],
+                                                             "value": [0.9]}))
+        assert con.execute("SELECT row_idx, metric FROM scores ORDER BY 1").fetchall() == [(0, "bleu"), (2, "chrf")]
+        store.write_results(con, outputs.slice(0, 0), pa.table({"run_id": pa.array([], pa.string())}))  # nothing
 
 
 def test_a_failed_bulk_write_reports_its_own_error(db):

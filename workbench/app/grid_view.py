@@ -22,6 +22,7 @@ STYLE = """<style>
 .wb-grid .score{display:block;color:#555;font-size:0.75rem;margin-top:2px}
 .wb-grid .err{color:#b00;font-style:italic}
 .wb-grid .empty{color:#999}
+.wb-grid .judge{display:block;color:#335;font-size:0.75rem;margin-top:3px;border-left:2px solid #99c;padding-left:4px}
 </style>"""
 # Against the reference, green is what the answer adds and struck-through red is reference text it left out.
 LEFT_OUT = "in the reference, left out of the answer"
@@ -44,8 +45,20 @@ def _score(value: float) -> str:
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, other: int = 1) -> str:
-    """The page's rows as a table. diff='pair' marks variant `other` against variant `base`."""
+def judge_html(judgements: list[tuple[str, float | None, str | None, str | None]]) -> str:
+    """A judge's score and reasoning (or its error kind) under an answer: (metric, score, reasoning, error kind)."""
+    out = []
+    for metric, score, reasoning, error_kind in judgements:
+        shown = f"{score:g}" if isinstance(score, float) and not math.isnan(score) else f"error: {error_kind}"
+        why = f" — {escape(_clip(reasoning)[0])}" if isinstance(reasoning, str) and reasoning else ""
+        out.append(f"<span class='judge'><b>{escape(metric)} {escape(shown)}</b>{why}</span>")
+    return "".join(out)
+
+
+def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, other: int = 1,
+              judged: dict[tuple[int, int], list] | None = None) -> str:
+    """The page's rows as a table. diff='pair' marks variant `other` against variant `base`. `judged`:
+    (variant index, row_idx) -> the judges' (metric, score, reasoning, error kind), shown under the answer."""
     n = len(grid.runs)
     head = ["<th class='idx'>#</th>", "<th>input</th>", "<th>reference</th>"]
     head += [f"<th>{escape(f'{variant_key(n)} · {variant_label(r)}')}</th>" for n, r in enumerate(grid.runs)]
@@ -73,6 +86,8 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
             score = _score(row.get(f"score_{i}"))
             if score and grid.metric:
                 cell += f"<span class='score'>{escape(grid.metric)} {score}</span>"
+            if judged and (i, int(row["row_idx"])) in judged:
+                cell += judge_html(judged[(i, int(row["row_idx"]))])
             cells.append(f"<td>{cell}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (STYLE + "<table class='wb-grid'><thead><tr>" + "".join(head) + "</tr></thead><tbody>"

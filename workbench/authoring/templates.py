@@ -157,20 +157,23 @@ class Prompt:
         for i, (place, tpl) in enumerate(templates):
             if not _row_variables(self.messages[i].content, f"{self.path}: {place}"):
                 fixed[i] = _render_one(tpl, {"examples": self.examples}, f"{self.path}: {place}", 0)
+        wheres = [f"{self.path}: {place}" for place, _ in templates]
         for row in rows:
-            context = {**row, "examples": self.examples}
+            context = None  # Jinja's, made when a message needs Jinja (see _substitute)
             rendered: list[dict[str, str]] = []
             sandbox.start()
             total = 0
-            for i, (place, tpl) in enumerate(templates):
+            for i, (_, tpl) in enumerate(templates):
                 if i == n_system:
                     rendered.extend(dict(m) for m in turns)
                 text = fixed.get(i)
                 if text is None:
-                    text = _render_one(tpl, context, f"{self.path}: {place}", total)
+                    text = _substitute(self.messages[i].content, wheres[i], row, total)
+                if text is None:
+                    context = context or {**row, "examples": self.examples}
+                    text = _render_one(tpl, context, wheres[i], total)
                 elif total + len(text) > MAX_RENDERED_CHARS:
-                    raise TemplateError(f"rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters",
-                                        f"{self.path}: {place}")
+                    raise TemplateError(f"rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters", wheres[i])
                 total += len(text)
                 rendered.append({"role": self.messages[i].role, "content": text})
             if n_system == len(self.messages):
@@ -228,6 +231,44 @@ def _compile(source: str, where: str) -> jinja2.Template:
 def _row_variables(source: str, where: str) -> frozenset[str]:
     """Names a template takes from the dataset row (every undeclared name but `examples`)."""
     return frozenset(meta.find_undeclared_variables(_parse(source, where)) - RESERVED - set(_ENV.globals))
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain(source: str, where: str) -> tuple[str | nodes.Name, ...] | None:
+    """A template made only of text and ``{{ name }}``: its parts (text, or the Name); else None."""
+    body = _parse(source, where).body
+    if not body:
+        return ()
+    if len(body) != 1 or not isinstance(body[0], nodes.Output):
+        return None
+    parts = body[0].nodes
+    if not all(isinstance(n, nodes.TemplateData) or (isinstance(n, nodes.Name) and n.ctx == "load") for n in parts):
+        return None
+    return tuple(n.data if isinstance(n, nodes.TemplateData) else n for n in parts)
+
+
+def _substitute(source: str, where: str, row: dict[str, Any], used: int) -> str | None:
+    """A plain template (_plain) rendered by substitution when every name is a string of the row: what Jinja
+    renders, ~10x faster (most prompts' user message is `{{ question }}`). None: render it with Jinja (a
+    missing or non-string value, a size limit: Jinja then says what is wrong, as always)."""
+    parts = _plain(source, where)
+    if parts is None:
+        return None
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        value = row.get(part.name) if part.name not in RESERVED else None
+        if type(value) is not str:
+            return None
+        try:
+            sandbox.spend(len(value), "output")  # what _finalize_output counts for a {{ value }}
+        except _RenderLimit:
+            return None
+        out.append(value)
+    text = "".join(out)
+    return text if used + len(text) <= MAX_RENDERED_CHARS else None
 
 
 def _optional_names(ast: nodes.Template) -> set[str]:

@@ -54,7 +54,11 @@ def register(sub, common) -> None:
     e.set_defaults(func=export)
 
     lb = sub.add_parser("leaderboard", parents=[common], help="Bradley-Terry ranking of variants from pairwise votes")
-    lb.add_argument("sessions", nargs="+", metavar="SESSION")
+    lb.add_argument("sessions", nargs="*", metavar="SESSION")
+    lb.add_argument("--judge", action="append", default=[], metavar="COMPARISON",
+                    help="a pairwise judge comparison (workbench judge list): ranked on its own, apart from the "
+                         "humans, unless --mix-judge (repeatable)")
+    lb.add_argument("--mix-judge", action="store_true", help="one ranking from human and judge votes together")
     lb.add_argument("--boot", type=int, default=500, metavar="N", help="bootstrap resamples (default 500)")
     lb.add_argument("--seed", type=int, default=0)
     lb.add_argument("--json", action="store_true")
@@ -175,17 +179,32 @@ def export(args: argparse.Namespace) -> int:
 def leaderboard(args: argparse.Namespace) -> int:
     from workbench import store
     from workbench.cli.output import fmt, print_json, table
+    from workbench.errors import UserError
     from workbench.rating import leaderboard as lb
 
+    if not args.sessions and not args.judge:
+        raise UserError("give a pairwise SESSION or a judge comparison", setting="judge")
     with store.connect(args.db) as con:
         sids = [store.resolve_session(con, s) for s in args.sessions]
-        board = lb.build(con, sids, n_boot=args.boot, seed=args.seed)
+        apart = args.judge and sids and not args.mix_judge
+        boards = ([("humans", lb.build(con, sids, n_boot=args.boot, seed=args.seed)),
+                   ("judge", lb.build(con, [], n_boot=args.boot, seed=args.seed, judge=args.judge))] if apart else
+                  [("votes", lb.build(con, sids, n_boot=args.boot, seed=args.seed, judge=args.judge,
+                                      mix=args.mix_judge))])
     if args.json:
-        print_json(board.to_dict())
+        print_json({name: b.to_dict() for name, b in boards} if apart else boards[0][1].to_dict())
         return 0
+    for name, board in boards:
+        if apart:
+            print(f"\n== {name} ==")
+        _print_board(board, fmt, table, lb)
+    return 0
+
+
+def _print_board(board, fmt, table, lb) -> None:
     if not board.standings:
         print(lb.NO_VOTES)
-        return 0
+        return
     print(f"{board.n_votes} votes ({board.n_ties} ties, {board.n_both_bad} both bad, each counted as half a win "
           f"per side); Bradley-Terry strength, {board.level:.0%} CI from {board.n_boot} bootstrap resamples")
     table(["rank", "prompt", "model", "run", "strength", "95% CI", "wins", "ties", "losses"],
@@ -193,7 +212,6 @@ def leaderboard(args: argparse.Namespace) -> int:
             s.wins, s.ties, s.losses] for s in board.standings])
     for note in board.notes:
         print(f"note: {note}", file=sys.stderr)
-    return 0
 
 
 def trust(args: argparse.Namespace) -> int:
@@ -213,6 +231,12 @@ def trust(args: argparse.Namespace) -> int:
               [[c.metric, c.scale, c.n, fmt(c.spearman, 3), f"[{fmt(c.spearman_ci[0], 3)}, {fmt(c.spearman_ci[1], 3)}]",
                 fmt(c.kendall, 3), f"[{fmt(c.kendall_ci[0], 3)}, {fmt(c.kendall_ci[1], 3)}]"]
                for c in rep.correlations])
+    if rep.judges:
+        print("\njudges against the human ratings (kappa vs the humans' median; alpha with the judge as one more "
+              "annotator, next to the humans' alone):")
+        table(["judge", "scale", "n", "kappa", "alpha with judge", "alpha humans", "Spearman", "note"],
+              [[j.judge, j.scale, j.n, fmt(j.kappa, 3), fmt(j.alpha_with_judge, 3), fmt(j.alpha_humans, 3),
+                fmt(j.spearman, 3), j.note] for j in rep.judges])
     if rep.votes:
         print(f"\nagreement with {rep.n_votes} decisive pairwise votes (95% Wilson CI):")
         table(["metric", "agrees", "votes", "95% CI", "metric ties"],

@@ -29,7 +29,7 @@ def streamlit_command(db: str, port: int, address: str, annotate_only: bool = Fa
     argv = [sys.executable, "-m", "streamlit", "run", main, "--server.port", str(port),
             "--server.address", address, "--browser.gatherUsageStats", "false",
             "--runner.postScriptGC", "false"]  # a full gc.collect after every rerun: ~100 ms per rating click
-    env = {**os.environ, "WORKBENCH_DB": os.path.abspath(store.db_path(db)), ANNOTATE_ONLY_ENV: "1" if annotate_only else ""}
+    env = {**os.environ, "WORKBENCH_DB": store.db_location(db), ANNOTATE_ONLY_ENV: "1" if annotate_only else ""}
     return argv, env
 
 

@@ -29,6 +29,9 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", action="append", metavar="LIST",
                    help="comma-separated metrics (default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length,"
                         "latency_ms,tokens_out); regex=PATTERN")
+    p.add_argument("--judge-model", metavar="SPEC",
+                   help="the model that scores judge:RUBRIC metrics (default: openai:gpt-4o-mini with OPENAI_API_KEY, "
+                        "else the tiny local model, a smoke test, not a judge)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N rows (after --where / --split)")
     p.add_argument("--where", metavar="EXPR", help="only rows that match, e.g. \"split == 'test'\" or "
                                                    "\"intent in ['refund', 'returns'] and split != 'train'\"")
@@ -81,7 +84,8 @@ DEFAULTS: dict = {}  # each flag's default: a flag still at it takes the eval fi
 CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metrics": "metrics", "checks": "check",
                 "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
                 "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
-                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices"}
+                "lang": "lang", "junit": "junit", "db": "db", "prices": "prices",
+                "judge_model": "judge_model"}
 
 
 def apply_config(args: argparse.Namespace) -> dict:
@@ -120,10 +124,13 @@ def parse_params(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench import store
     from workbench.providers.pricing import price_file
 
     config_params = apply_config(args)
-    with price_file(args.prices):  # costs in the summary and gates use it; a bad file is named before any run
+    # price_file: costs in the summary and gates use it; a bad file is named before any run.
+    # kept_open: the eval's units of work, its summary and gates open the file once.
+    with price_file(args.prices), store.kept_open(args.db):
         return _run(args, config_params)
 
 
@@ -137,12 +144,14 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
     # (~0.2 s of every eval's wall time); everything of ours is closed explicitly before that.
     atexit.register(gc.freeze)
     # What the summary needs afterwards (numpy, scipy's t quantile) loads while requests are in flight.
-    requests_out = threading.Event()
-    threading.Thread(target=_prefetch, args=(requests_out,), daemon=True).start()
+    requests_out, prefetch_late = threading.Event(), threading.Event()
+    threading.Thread(target=_prefetch, args=(requests_out, prefetch_late), daemon=True).start()
     printer = _progress_printer() if not args.json and sys.stderr.isatty() else None
 
     def on_progress(progress) -> None:
-        requests_out.set()
+        # only while requests are in flight: not for 1 row (no interval, no scipy) nor answers all from the cache
+        if sum(p.total - p.cached for p in progress) > 1:
+            requests_out.set()
         if printer:
             printer(progress)
 
@@ -158,7 +167,8 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
                                           ("--model", args.model), ("--limit", args.limit),
                                           ("--where", args.where), ("--split", args.split),
                                           ("--metrics", args.metrics), ("--param", args.param),
-                                          ("--check", args.check)) if value]
+                                          ("--check", args.check), ("--judge-model", args.judge_model))
+                 if value]
         if args.history:
             given.append("--history")
         if given or args.repeat != 1:
@@ -170,9 +180,11 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
         evaluation = api.evaluate(args.prompts, args.data, args.model, args.metrics, args.db, args.limit,
                                   params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
                                   reference=args.reference, lang=args.lang, where=where_text(args.where, args.split),
-                                  checks=args.check, history=args.history or "gold", **options)
-    # Only now may the prefetch thread import numpy/scipy: a daemon thread inside a C extension's import while
-    # the interpreter exits on an error can crash the process (exit -11 seen).
+                                  checks=args.check, history=args.history or "gold", judge_model=args.judge_model,
+                                  **options)
+    # A prefetch not started by now has no use: the summary imports what it needs. (Never start it later either:
+    # a daemon thread inside a C extension's import while the interpreter exits on an error can crash it, -11 seen.)
+    prefetch_late.set()
     requests_out.set()
     elapsed = time.perf_counter() - started
     summaries = evaluation.summaries()
@@ -232,11 +244,12 @@ def _gate_results(evaluation, gates: list, junit: str | None, summaries) -> list
     return results
 
 
-def _prefetch(after: threading.Event) -> None:
+def _prefetch(after: threading.Event, late: threading.Event) -> None:
     import importlib
 
     after.wait()
-
+    if late.is_set():
+        return
     for name in ("numpy", "scipy.special"):
         try:
             importlib.import_module(name)

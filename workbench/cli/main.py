@@ -12,7 +12,7 @@ import sys
 
 # Each module defines register(subparsers, common) and sets `func` on its parsers.
 COMMAND_MODULES = ["eval_cmd", "runs_cmd", "score_cmd", "app_cmd", "finetune_cmd", "demo_cmd", "annotate_cmd",
-                   "kb_cmd", "import_cmd"]
+                   "kb_cmd", "import_cmd", "judge_cmd"]
 # A setting named in a UserError (workbench.errors) shown as the flag that sets it; others are --setting-name.
 FLAGS = {"concurrency": "-j/--concurrency", "repeats": "--repeat", "params": "--param", "prompts": "PROMPT_FILE",
          "annotators_per_item": "--k", "learning_rate": "--lr"}

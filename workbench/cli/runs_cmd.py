@@ -64,8 +64,12 @@ def show(args: argparse.Namespace) -> int:
     with store.connect(args.db) as con:
         s = analysis.summarize(con, store.resolve_run(con, args.run))
         retrieval = _retrieval(con, s.run, args.gold_passage)
+        judges = store.judge_runs(con, [s.run["id"]])
+        judge_errors = store.judge_error_counts(con, s.run["id"])
     if args.json:
-        print_json({**s.to_dict(), **({"retrieval": retrieval} if retrieval else {})})
+        extra = {"judges": [{**j, "errors_by_kind": judge_errors.get(j["metric"], {})}
+                            for j in judges.drop(columns="created_at").to_dict("records")]}
+        print_json({**s.to_dict(), **({"retrieval": retrieval} if retrieval else {}), **extra})
         return 0
     r = s.run
     print(f"run {r['id']}  {r['prompt_name']} ({r['prompt_hash'][:8]})  x  {r['model_spec']}  [{r['status']}]")
@@ -75,6 +79,7 @@ def show(args: argparse.Namespace) -> int:
           + (f" ({', '.join(f'{k} {v}' for k, v in s.errors_by_kind.items())})" if s.errors_by_kind else "")
           + f"  latency p50 {fmt(s.latency_p50, 1)} ms  p95 {fmt(s.latency_p95, 1)} ms")
     print(f"cost {s.cost_note}" if s.cost_usd is None else f"cost ${s.cost_usd:.6f} ({s.cost_note})")
+    _show_judges(judges, judge_errors, fmt)
     print()
     table(["metric", "mean", "95% CI", "n"],
           [[m.metric, m.mean, f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]", m.n] for m in s.metrics])
@@ -86,6 +91,16 @@ def show(args: argparse.Namespace) -> int:
         for metric, sig in r["signatures"].items():
             print(f"  {metric}: {sig}")
     return 0
+
+
+def _show_judges(judges, errors: dict, fmt) -> None:
+    """The judges' own cost (their requests are runs apart) and their failed judgements, per judge."""
+    for j in judges.itertuples():
+        kinds = errors.get(j.metric, {})
+        failed = f"; failed judgements: {', '.join(f'{k} {v}' for k, v in kinds.items())}" if kinds else ""
+        print(f"judge {j.metric} by {j.model_spec} (run {j.judge_run}): {j.calls} calls, {j.errors} request errors, "
+              f"tokens {fmt(j.tokens_in, 0)} in / {fmt(j.tokens_out, 0)} out, latency mean "
+              f"{fmt(j.latency_ms_mean, 1)} ms, cached {j.cached}{failed}")
 
 
 def _retrieval(con, run: dict, gold_field: str | None) -> dict | None:

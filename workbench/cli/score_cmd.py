@@ -29,10 +29,10 @@ def register(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench import api
     from workbench import metrics as metric_lib
     from workbench.authoring.datasets import check_rows, load_dataset
     from workbench.evaluation import export as exports
-    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer
 
     ds = load_dataset(args.file, reference_field=args.reference, lang=args.lang)
     ms = metric_lib.parse_metrics(args.metrics or [DEFAULT_METRICS])
@@ -42,10 +42,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {skipped} rows that ended in an error (no output to score)", file=sys.stderr)
     check_rows(ds, {prediction}, need_reference=ms.needs_reference)
     preds = [str(row[prediction]) for row in ds.rows]
-    refs = [ds.references(i) for i in range(len(ds.rows))]
-    with BatchScorer(ms, ds.lang, pool=len(ds.rows) >= POOL_MIN_ITEMS) as scorer:  # the runner's scoring path
-        results = scorer.score_now([(p, r, None, None) for p, r in zip(preds, refs)])
-    toks = _row_tokenizers(ms, refs, ds.lang)
+    scored = api.score_rows(preds, [ds.references(i) for i in range(len(ds.rows))], ms, ds.lang)
+    results, refs, lang = scored.rows, scored.references, scored.lang
+    toks = _row_tokenizers(ms, refs, lang)
     rows = [{"row": i + 1, **values, **({"tok": toks[i]} if toks and toks[i] else {})}
             for i, values in enumerate(results)]
     if args.output:
@@ -60,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
         out = sys.stderr  # the rows went to standard output; the summary must not mix into them
     else:
         out = sys.stdout
-    _summary(ms, preds, refs, results, ds.lang, out)
+    _summary(ms, preds, refs, results, lang, out)
     nrefs = metric_lib.reference_count(refs)
     mix = ", ".join(f"{t} {n}" for t, n in sorted(_count(toks).items())) if toks else ""
-    print(f"\n{len(results)} rows, lang {ds.lang}" + (f" (BLEU tokenizer per row: {mix})" if mix else ""),
+    print(f"\n{len(results)} rows, lang {lang}" + (f" (BLEU tokenizer per row: {mix})" if mix else ""),
           file=sys.stderr)
-    for n, sig in metric_lib.signatures(ms, ds.lang, nrefs).items():
+    for n, sig in metric_lib.signatures(ms, lang, nrefs).items():
         print(f"  {n}: {sig}", file=sys.stderr)
     return 0
 

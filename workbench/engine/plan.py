@@ -65,6 +65,7 @@ class Plan:
     use_cache: bool = True  # read and fill the response cache for variants at temperature 0
     todo: Todo | None = None  # set by plan_from_run: only these (row, repeat) pairs of each run
     turns: Turns | None = None  # a conversation plan (then `dataset` holds its turn rows)
+    judge_of: tuple[str, str] | None = None  # a judge's plan: (the judged run, the judge's label) marked on its run
 
     def unit(self, row: int) -> tuple[int, int]:
         """(row_idx, turn_idx) under which plan row `row` is stored."""
@@ -171,16 +172,32 @@ def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int
     turns = dataset.kind == "turns"
     placed = turns and places_history(prompt)
     out: list[list[dict[str, str]] | None] = []
+    share = _shared_messages()
     for i in rows:
         if only is not None and i not in only:
             out.append(None)
             continue
         try:
-            messages = next(rendered)
+            messages = share(next(rendered))
             out.append(with_history(messages, dataset.rows[i][HISTORY], placed) if turns else messages)
         except TemplateError as e:
             raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
     return out
+
+
+def _shared_messages():
+    """Rows' message lists with one dict per distinct message: Prompt.render_rows gives each row its own
+    copy of the system message and of every example turn; a plan only reads them, and a 100,000-row plan
+    would otherwise hold all of them per row (~1.2 KB a row for the bundled few-shot prompt)."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+
+    def share(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        for k, m in enumerate(messages):
+            if len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str):
+                messages[k] = seen.setdefault((m["role"], m["content"]), m)
+        return messages
+
+    return share
 
 
 def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
@@ -218,6 +235,9 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     else:
         rows = list(range(min(run["n_rows"], len(dataset.rows))))
     every = {(r, k) for r in rows for k in range(run["repeats"])}
+    metrics = metric_set(run["metrics"], f"run {run_id}: metrics")
+    if all(m.scored_later for m in metrics.metrics):
+        unscored = set()  # no metric scores an output as it is stored (none, or only judges): none is missing
     as_plan = _plan_pairs(turns)
     done, ok, unscored = as_plan(done), as_plan(ok), as_plan(unscored)
     todo = (done - ok) if errors_only else (every - done) | (unscored & every)
@@ -229,7 +249,6 @@ def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,
     messages = render_rows(prompt, dataset, rows, only=only, passages=passages)
     variant = Variant(prompt, run["model_spec"], run["params"], messages, run_id=run_id, knowledge=used,
                       passages=passages)
-    metrics = metric_set(run["metrics"], f"run {run_id}: metrics")
     return Plan([variant], dataset, metrics, rows, run["repeats"], provider_options or {}, use_cache,
                 todo={run_id: todo}, turns=turns)
 

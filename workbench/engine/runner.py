@@ -68,6 +68,8 @@ def create_runs(plan: Plan, db: str | None) -> list[str]:
                 params=v.params, dataset_hash=ds_hash, n_rows=n_rows, repeats=plan.repeats,
                 metrics=plan.metrics.specs(), lang=plan.dataset.lang, signatures=sigs,
                 history=plan.turns.history if plan.turns else None)
+            if plan.judge_of:  # in the unit of work that creates it: a judge's run is never listed as an eval
+                store.mark_judge_run(con, v.run_id, *plan.judge_of)
             if v.knowledge:
                 from workbench import knowledge
 
@@ -151,17 +153,29 @@ class _SwitchInterval:
 fast_thread_switching = _SwitchInterval().shortened
 
 
+MESSAGE_JSON_MEMO = 20_000  # rows whose messages JSON is kept for the other variants sharing the rendering
+
+
 def _message_json(plan: Plan) -> Callable[[Variant, int], str]:
-    """The messages of (variant, row) as JSON, encoded once per distinct rendering."""
+    """The messages of (variant, row) as JSON, encoded once per distinct rendering. Only renderings that
+    several variants share (one prompt, several models) are remembered, the last MESSAGE_JSON_MEMO rows
+    of them (the variants run side by side, so they ask for a row at about the same time): a 100,000-row
+    run keeps no JSON per row."""
     index = {row: k for k, row in enumerate(plan.rows)}
+    users = collections.Counter(id(v.messages) for v in plan.variants)
     memo: dict[tuple[int, int], str] = {}
     encode = MessagesJSON()
 
     def msg_json(v: Variant, row: int) -> str:
+        if users[id(v.messages)] < 2:
+            return encode(v.messages[index[row]])
         key = (id(v.messages), row)
-        if key not in memo:
-            memo[key] = encode(v.messages[index[row]])
-        return memo[key]
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = encode(v.messages[index[row]])
+            if len(memo) > MESSAGE_JSON_MEMO:
+                del memo[next(iter(memo))]
+        return found
 
     return msg_json
 

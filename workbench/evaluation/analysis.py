@@ -64,12 +64,13 @@ class RunSummary:
 
 def t_interval(mean: float, sd: float | None, n: int, level: float = 0.95) -> tuple[float, float]:
     """Student-t interval of a mean from its moments (sd with ddof=1)."""
-    from scipy.special import stdtrit  # the t quantile without importing all of scipy.stats (~0.5 s)
-
     if n == 0 or mean is None:
         return math.nan, math.nan
     if n == 1 or not sd:
         return mean, mean
+    # the t quantile without all of scipy.stats (~0.5 s); only here, since one row needs none (~0.2 s)
+    from scipy.special import stdtrit
+
     h = float(stdtrit(n - 1, (1 + level) / 2)) * sd / math.sqrt(n)
     return mean - h, mean + h
 
@@ -85,10 +86,10 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
 
 def summarize(con, run_id: str) -> RunSummary:
     run = store.get_run(con, run_id)
-    stats = store.output_stats(con, run_id)
-    kinds = store.error_kinds(con, run_id)
+    o = store.output_summary(con, run_id)
     units = assistant_turns(con, run) if run.get("history") else run["n_rows"]  # outputs expected per repeat
-    summary = RunSummary(run, units * run["repeats"], stats[0], stats[1], kinds, stats[2], stats[3])
+    summary = RunSummary(run, units * run["repeats"], o["outputs"], o["errors"], o["errors_by_kind"],
+                         o["latency_p50"], o["latency_p95"], n_cached=o["cached"])
     order = _labels(run["metrics"])
     for metric, n, mean, sd in store.score_moments(con, run_id):
         lo, hi = t_interval(mean, sd, n)
@@ -115,9 +116,8 @@ def _labels(specs: list[dict[str, Any]]) -> list[str]:
 
 
 def _add_batch_facts(con, summary: RunSummary) -> None:
-    """Cached outputs and, for repeated runs, per-row variance and the share of rows whose output changed."""
+    """For repeated runs, per-row variance and the share of rows whose output changed; the cost."""
     run_id = summary.run["id"]
-    summary.n_cached = store.cached_count(con, run_id)
     if (summary.run.get("repeats") or 1) > 1:
         summary.stability = store.repeat_stability(con, run_id)
     summary.cost_usd, summary.cost_note = run_cost(con, summary.run)

@@ -76,8 +76,10 @@ def render_value(check: str, row: dict[str, Any], where: str) -> str:
     if "{{" in check or "{%" in check:
         import jinja2
 
+        from workbench.authoring import sandbox
         from workbench.authoring.sandbox import BoundedEnvironment
 
+        sandbox.start()  # this render's own time budget (not what is left of an earlier render's in this thread)
         try:
             check = BoundedEnvironment(undefined=jinja2.StrictUndefined).from_string(check).render(**row)
         except jinja2.TemplateError as e:

@@ -35,6 +35,7 @@ BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
     ("rougeLsum", "RougeLsum"), ("rougeLsum_p", "RougeLsumP"), ("rougeLsum_r", "RougeLsumR"),
     ("length", "Length"), ("latency_ms", "LatencyMs"), ("tokens_out", "TokensOut")]}
 BUILTIN["check"] = "workbench.metrics.checks:CheckMetric"  # --check TEXT: a 0/1 metric named after TEXT
+BUILTIN["judge"] = "workbench.metrics.judge:JudgeMetric"  # judge:RUBRIC, scored by a model (evaluation/judging.py)
 REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
 
 
@@ -43,9 +44,11 @@ def metric_class(name: str) -> type[Metric]:
 
 
 def _make(name: str, options: dict[str, Any]) -> Metric:
+    if name.startswith("judge:"):  # judge:RUBRIC is the judge metric with that rubric
+        name, options = "judge", {"rubric": name.partition(":")[2], **options}
     if name not in REGISTRY:
         raise UserError(f"unknown metric {name!r} (known: {', '.join(REGISTRY.names())}, "
-                        f"{', '.join(ALIASES)}; regex=PATTERN)", setting="metrics")
+                        f"{', '.join(ALIASES)}; regex=PATTERN; judge:RUBRIC)", setting="metrics")
     return metric_class(name)(**options)
 
 
@@ -104,8 +107,9 @@ def _call(item: str) -> tuple[str, dict[str, str]]:
 
 
 def base_name(label: str) -> str:
-    """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`."""
-    return label.partition("(")[0]
+    """The registered name of a score's label: `bleu(tok=intl)` -> `bleu`, `judge:correctness` -> `judge`."""
+    name = label.partition("(")[0]
+    return "judge" if name.startswith("judge:") else name
 
 
 def dataset_signatures(metrics: MetricSet, dataset: Any, rows: Sequence[int]) -> dict[str, str]:
@@ -200,5 +204,6 @@ UNIT_INTERVAL = _Declared(lambda c: c.scale == "0-1")  # scores on the 0-1 scale
 
 def __getattr__(name: str) -> Any:
     if name == "UNITS":  # metric -> unit, for the measurements
-        return {n: c.scale for n in REGISTRY.names() if (c := _class_or_none(n)) and c.scale != "0-1"}
+        # a judge's scale is its rubric's (1-5, pass/fail), not a unit of measurement
+        return {n: c.scale for n in REGISTRY.names() if (c := _class_or_none(n)) and c.scale not in ("0-1", "rubric")}
     raise AttributeError(f"module 'workbench.metrics' has no attribute {name!r}")

@@ -44,6 +44,8 @@ class Metric:
     # Options show in the score's name (`bleu(smooth=floor,tok=intl)`), so one run can hold several
     # configurations; off by default (a plugin's scores keep its plain name, as before labels existed).
     labelled: ClassVar[bool] = False
+    # Scored after the outputs are stored, not by score_batch (judges): an output without its scores is complete.
+    scored_later: ClassVar[bool] = False
 
     def __init__(self, **options: Any):
         missing = [o for o in self.required if o not in options]

@@ -39,9 +39,14 @@ def score_items(items: Sequence[Item], metrics: MetricSet, lang: str) -> list[di
                                tokens_out=list(tokens))
 
 
-def default_workers() -> int:
-    """Cores left after the process that drives the requests, at most 2 (what scoring needs to keep up)."""
-    return max(1, min(2, (os.cpu_count() or 2) - 1))
+MAX_WORKERS = 8
+
+
+def default_workers(caller_waits: bool = False) -> int:
+    """Cores left after the process that drives the requests, at most 2 (what scoring needs to keep up); when the
+    caller only waits for the scores (`workbench score`), every core, at most MAX_WORKERS."""
+    cores = os.cpu_count() or 2
+    return max(1, min(MAX_WORKERS, cores)) if caller_waits else max(1, min(2, cores - 1))
 
 
 def worker_main() -> None:

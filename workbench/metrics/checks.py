@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,11 +169,20 @@ def _json_path_test(arg: str, where: str) -> Callable[[str], bool]:
     return test
 
 
+def _is_expected(key: str) -> bool:
+    return key == "__expected" or re.fullmatch(r"__expected\d+", key) is not None
+
+
+def check_columns(names: Iterable[Any]) -> list[str]:
+    """Of these column names, those row_checks reads (`__expected...` and `checks`)."""
+    return [k for k in names if isinstance(k, str) and (k == "checks" or _is_expected(k))]
+
+
 def row_checks(row: dict[str, Any], where: str) -> list[Check]:
     """A dataset row's own checks: `__expected`, `__expected1`, `__expected2`... columns (one check each; a
     plain value without a known kind means `equals:VALUE`, as in promptfoo) and a JSONL `checks` list."""
     specs: list[str] = []
-    for key in sorted(k for k in row if k == "__expected" or re.fullmatch(r"__expected\d+", k)):
+    for key in sorted(k for k in row if _is_expected(k)):
         value = row[key]
         if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
             continue

@@ -8,13 +8,23 @@ request has a timeout; --rpm/--tpm budgets are shared by every request to this p
 Failures that remain after the retries become ProviderError kinds: rate_limit (429), timeout,
 connection (refused, reset, dropped), server_error (5xx), bad_request (other 4xx) and
 bad_response (a 200 that is not a chat completion).
+
+Several servers of one model: ``openai:MODEL@URL1,URL2[?key_env=NAME]`` sends the requests round-robin
+(see Endpoints). The HTTP client is the SDK's aiohttp transport (``openai[aiohttp]``,
+``DefaultAioHttpClient``) when it is installed, else the SDK's default httpx client; the option
+``transport`` (or $WORKBENCH_OPENAI_TRANSPORT) picks one: ``aiohttp`` or ``httpx``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import itertools
 import json
 import os
+import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -25,6 +35,8 @@ from workbench.providers import keys
 from workbench.providers.base import Completion, Messages, Provider, ProviderError
 from workbench.providers.ratelimit import RateLimiter, estimate_tokens
 
+TRANSPORTS = ("aiohttp", "httpx")
+DOWN_SECONDS = 5.0  # a server that refused a connection or timed out gets no first tries for this long
 PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
           "presence_penalty", "frequency_penalty", "response_format", "logit_bias", "n")
 
@@ -38,10 +50,11 @@ class OpenAIProvider(Provider):
     """
 
     batch_size = 1
-    options = {"retries": int, "timeout": float, "concurrency": int, "rpm": float, "tpm": float}
+    options = {"retries": int, "timeout": float, "concurrency": int, "rpm": float, "tpm": float, "transport": str}
 
     def __init__(self, rest: str, *, retries: int = DEFAULT_RETRIES, timeout: float = DEFAULT_TIMEOUT_S,
-                 concurrency: int | None = None, rpm: float | None = None, tpm: float | None = None):
+                 concurrency: int | None = None, rpm: float | None = None, tpm: float | None = None,
+                 transport: str | None = None):
         model, _, base_url = rest.partition("@")
         if not model:
             raise UserError(f"no model name in spec 'openai:{rest}'", setting="model")
@@ -53,22 +66,33 @@ class OpenAIProvider(Provider):
             if value is not None and value <= 0:
                 raise UserError("must be more than 0", setting=name)
         self.model = model
-        base_url, key_env = keys.split_key_env(base_url) if base_url else (None, None)
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.spec = f"openai:{rest}"
-        # The key goes only where it belongs: OPENAI_API_KEY to the official endpoint or OPENAI_BASE_URL's
-        # host, any other endpoint only the key it names (?key_env=NAME); the rest get no Authorization.
-        self._key = keys.key_for(self.base_url or keys.OFFICIAL_URL, key_env)
-        if not self._key and not self.base_url:
-            raise UserError("OPENAI_API_KEY is not set (or give a base URL: openai:MODEL@http://host:port/v1)", setting="model")
-        # nor does a foreign host get the organisation and project ids the SDK reads from the environment
-        away = () if keys.is_home(self.base_url or keys.OFFICIAL_URL) else ("OpenAI-Organization", "OpenAI-Project")
-        self._headers = {name: openai.Omit() for name in (*away, *(() if self._key else ("Authorization",)))}
-        self.max_concurrency = concurrency or 16
+        urls, key_env = split_urls(base_url) if base_url else ([], None)
+        env_url = os.environ.get("OPENAI_BASE_URL") or None
+        self.base_url = ",".join(urls) or env_url
+        http = pick_transport(transport)
+        self.endpoints = [self._endpoint(url, key_env, retries, timeout, http) for url in urls or [env_url]]
+        self.client = self.endpoints[0].client
+        self._turn = itertools.count()
+        self.max_concurrency = concurrency or 16 * len(self.endpoints)
+        self._refuses_response_format = False  # learnt from a 400 to a request with `json_fallback` (judges)
         self.retries = retries
         self.limiter = RateLimiter(rpm, tpm)
-        self.client = openai.AsyncOpenAI(api_key=self._key or "unused", base_url=self.base_url or keys.OFFICIAL_URL,
-                                         max_retries=retries, timeout=timeout)
+
+    def _endpoint(self, url: str | None, key_env: str | None, retries: int, timeout: float,
+                  transport: str) -> Endpoint:
+        # The key goes only where it belongs: OPENAI_API_KEY to the official endpoint or OPENAI_BASE_URL's
+        # host, any other endpoint only the key it names (?key_env=NAME); the rest get no Authorization.
+        key = keys.key_for(url or keys.OFFICIAL_URL, key_env)
+        if not key and not url:
+            raise UserError("OPENAI_API_KEY is not set (or give a base URL: openai:MODEL@http://host:port/v1)", setting="model")
+        # nor does a foreign host get the organisation and project ids the SDK reads from the environment
+        away = () if keys.is_home(url or keys.OFFICIAL_URL) else ("OpenAI-Organization", "OpenAI-Project")
+        headers = {name: openai.Omit() for name in (*away, *(() if key else ("Authorization",)))}
+        http_client = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+        client = openai.AsyncOpenAI(api_key=key or "unused", base_url=url or keys.OFFICIAL_URL,
+                                    max_retries=retries, timeout=timeout, http_client=http_client)
+        return Endpoint(url or keys.OFFICIAL_URL, client, headers)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": "openai", "model": self.model, "base_url": self.base_url or "https://api.openai.com/v1"}
@@ -76,6 +100,24 @@ class OpenAIProvider(Provider):
     async def complete(self, messages: Messages, params: dict[str, Any]) -> Completion:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         body.update((k, v) for k, v in params.items() if k in PARAMS and v is not None)
+        # `json_fallback` (judges): structured output where the server has it; a server that refuses
+        # response_format (HTTP 400) gets the request again without it, and every later one without it.
+        if params.get("json_fallback") and "response_format" in body:
+            if self._refuses_response_format:
+                body.pop("response_format")
+            else:
+                try:
+                    return await self._complete(body, messages, params)
+                except ProviderError as e:
+                    if e.kind != "bad_request":
+                        raise
+                plain = {k: v for k, v in body.items() if k != "response_format"}
+                completion = await self._complete(plain, messages, params)  # refused for another reason: raises
+                self._refuses_response_format = True
+                return completion
+        return await self._complete(body, messages, params)
+
+    async def _complete(self, body: dict[str, Any], messages: Messages, params: dict[str, Any]) -> Completion:
         estimate = 0
         if self.limiter:
             estimate = estimate_tokens(messages, params.get("max_tokens") or params.get("max_completion_tokens"))
@@ -99,14 +141,42 @@ class OpenAIProvider(Provider):
             return completion
         raise AssertionError("unreachable")
 
+    def _order(self) -> list[Endpoint]:
+        """The servers to try for one request: the next in turn first, then the others, those not marked
+        down before those that are."""
+        if len(self.endpoints) == 1:
+            return self.endpoints
+        start = next(self._turn) % len(self.endpoints)
+        ring = self.endpoints[start:] + self.endpoints[:start]
+        now = time.monotonic()
+        return sorted(ring, key=lambda e: e.down_until > now)  # stable: the turn order within each group
+
     async def _post(self, body: dict[str, Any]) -> bytes:
+        """One request, failed over along `_order`: each server before the last gets one try without the
+        SDK's retries (a refused connection moves on at once, and a busy server's 429 goes to another);
+        the last gets the SDK's retries and backoff. A 4xx other than 429 would be the same anywhere."""
+        order = self._order()
+        for i, ep in enumerate(order):
+            last = i == len(order) - 1
+            try:
+                return await self._post_to(ep, body, None if last else 0)
+            except ProviderError as e:
+                if e.kind in ("connection", "timeout"):
+                    ep.down_until = time.monotonic() + DOWN_SECONDS
+                if last or e.kind == "bad_request":
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _post_to(self, ep: Endpoint, body: dict[str, Any], max_retries: int | None) -> bytes:
+        options: dict[str, Any] = {"headers": ep.headers}
+        if max_retries is not None:
+            options["max_retries"] = max_retries
         try:
-            return await self.client.post("/chat/completions", body=body, cast_to=bytes,
-                                          options={"headers": self._headers})
+            return await ep.client.post("/chat/completions", body=body, cast_to=bytes, options=options)
         except openai.RateLimitError as e:
             raise ProviderError("rate_limit", self._clean(e)) from None
         except openai.APITimeoutError as e:
-            raise ProviderError("timeout", self._clean(e)) from None
+            raise ProviderError(_timeout_kind(e), self._clean(e)) from None
         except openai.APIConnectionError as e:
             raise ProviderError("connection", self._clean(e)) from None
         except openai.APIResponseValidationError as e:
@@ -155,7 +225,68 @@ class OpenAIProvider(Provider):
         return keys.mask(e, limit)
 
     async def aclose(self) -> None:
-        await self.client.close()
+        for ep in self.endpoints:
+            await ep.client.close()
+
+
+@dataclass
+class Endpoint:
+    """One server of the spec: its own client (connection pool, key, headers) and when it was last found down."""
+
+    url: str
+    client: openai.AsyncOpenAI
+    headers: dict[str, Any]
+    down_until: float = 0.0
+
+
+def split_urls(text: str) -> tuple[list[str], str | None]:
+    """`URL1,URL2[?key_env=NAME]` -> the base URLs and the key variable they share.
+
+    A comma followed by http:// or https:// starts the next URL (a comma inside a URL stays). The list
+    serves one model for one team, so it has one key variable: written once (after the last URL) or on
+    each, always the same name; each URL still gets it only if keys.key_for allows it there."""
+    urls, names = [], set()
+    for part in re.split(r",(?=https?://)", text.strip()):
+        url, name = keys.split_key_env(part.strip())
+        if not url:
+            raise UserError(f"an empty base URL in {text!r}", setting="model")
+        urls.append(url)
+        names.add(name)
+    named = names - {None}
+    if len(named) > 1:
+        raise UserError("the base URLs of one spec share one key variable (?key_env=NAME once, after the last)",
+                        setting="model")
+    if len(urls) != len(set(urls)):
+        raise UserError(f"a base URL is listed twice in {text!r}", setting="model")
+    return urls, next(iter(named), None)
+
+
+def _timeout_kind(e: BaseException) -> str:
+    """`timeout`, or `connection` for what the SDK's aiohttp adapter reports as a timeout but is not one:
+    it maps every aiohttp connection error (refused, server disconnected) to httpx's ConnectTimeout."""
+    chain, seen = [], e
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if not any(type(x).__module__.startswith("aiohttp") for x in chain):
+        return "timeout"
+    return "timeout" if any(isinstance(x, (TimeoutError, asyncio.TimeoutError)) for x in chain) else "connection"
+
+
+def pick_transport(choice: str | None) -> str:
+    """`aiohttp` (the SDK's DefaultAioHttpClient: ~30% less CPU per request than httpx, measured by
+    bench/bench_eval.py; that CPU is what bounds a run at -j 64) when installed, else `httpx`; `choice` or
+    $WORKBENCH_OPENAI_TRANSPORT decides."""
+    choice = (choice or os.environ.get("WORKBENCH_OPENAI_TRANSPORT") or "").strip().lower()
+    if choice and choice not in TRANSPORTS:
+        raise UserError(f"transport must be one of {', '.join(TRANSPORTS)}, got {choice!r}", setting="model")
+    if choice == "httpx":
+        return "httpx"
+    if importlib.util.find_spec("aiohttp") is None or not hasattr(openai, "DefaultAioHttpClient"):
+        if choice == "aiohttp":
+            raise UserError("the aiohttp transport needs `pip install openai[aiohttp]`", setting="model")
+        return "httpx"
+    return "aiohttp"
 
 
 def _token_count(usage: dict[str, Any], name: str) -> int | None:

@@ -95,10 +95,36 @@ def votes(con, session_ids: list[str]) -> pd.DataFrame:
     return df[["session_id", "item_idx", "annotator", "run_a", "run_b", "value"]]
 
 
-def build(con, session_ids: list[str], n_boot: int = 500, seed: int = 0, level: float = 0.95) -> Leaderboard:
-    df = votes(con, session_ids)
+def judge_votes(con, comparison_ids: list[str]) -> pd.DataFrame:
+    """The pairwise judge's votes (workbench.evaluation.pairwise_judge), in the shape of `votes`: one per pair
+    whose two orders agree; inconsistent and incomplete pairs are no vote."""
+    from workbench.evaluation.pairwise_judge import outcomes
+
+    for cid in comparison_ids:
+        if store.get_comparison(con, cid) is None:
+            raise UserError(f"no pairwise judge comparison {cid!r} (workbench judge list)", setting="judge")
+    pairs = outcomes(store.load_verdicts(con, list(comparison_ids)))
+    pairs = pairs[pairs["outcome"].isin(["a", "b", "tie"])]
+    return pd.DataFrame({
+        "session_id": "judge:" + pairs["comparison_id"].astype(str),
+        "item_idx": [f"{r}.{t}.{k}" for r, t, k in zip(pairs["row_idx"], pairs["turn_idx"], pairs["repeat_idx"])],
+        "annotator": "judge", "run_a": pairs["run_a"], "run_b": pairs["run_b"],
+        "value": pairs["outcome"].map({"a": "A", "b": "B", "tie": "tie"})}).reset_index(drop=True)
+
+
+def build(con, session_ids: list[str], n_boot: int = 500, seed: int = 0, level: float = 0.95,
+          judge: list[str] | None = None, mix: bool = False) -> Leaderboard:
+    """The leaderboard of the sessions' human votes; with `judge` (pairwise judge comparison ids) and no
+    sessions, of the judge's votes; both only with `mix` (the two sources are kept apart by default)."""
+    if judge and session_ids and not mix:
+        raise UserError("human and judge votes are ranked apart; ask for both in one ranking to mix them",
+                        setting="mix_judge")
+    parts = ([votes(con, session_ids)] if session_ids else []) + ([judge_votes(con, judge)] if judge else [])
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["session_id", "item_idx", "annotator", "run_a", "run_b", "value"])
+    sources = list(session_ids) + [f"judge:{c}" for c in judge or []]
     if df.empty:  # a new session: nothing to rank yet, which is not an error
-        return Leaderboard(list(session_ids), [], 0, 0, 0, n_boot, level, [NO_VOTES])
+        return Leaderboard(sources, [], 0, 0, 0, n_boot, level, [NO_VOTES])
     runs = sorted(set(df["run_a"]) | set(df["run_b"]))
     index = {r: i for i, r in enumerate(runs)}
     a = df["run_a"].map(index).to_numpy()
@@ -138,7 +164,7 @@ def build(con, session_ids: list[str], n_boot: int = 500, seed: int = 0, level: 
     if not _connected(len(runs), np.c_[a, b]):
         notes.append("some variants were never compared, even indirectly: strengths across those groups "
                      "are not comparable")
-    return Leaderboard(list(session_ids), standings, len(df), int((value == "tie").sum()),
+    return Leaderboard(sources, standings, len(df), int((value == "tie").sum()),
                        int((value == "both_bad").sum()), n_boot, level, notes)
 
 

@@ -2,7 +2,6 @@
 
 from workbench.store.browse import (
     dataset_rows,
-    grid_frame,
     grid_outputs,
     run_choices,
     run_metrics,
@@ -14,8 +13,35 @@ from workbench.store.cache import apply_hits as apply_cache_hits
 from workbench.store.cache import cached_count, unscored_outputs
 from workbench.store.cache import save as save_cache_entries
 from workbench.store.datasets import get_dataset, list_datasets
-from workbench.store.db import LOCK_WAIT_SECONDS, StoreError, connect, db_path, migrate, transaction
+from workbench.store.db import (
+    LOCK_WAIT_SECONDS,
+    StoreError,
+    connect,
+    db_location,
+    db_path,
+    is_remote,
+    kept_open,
+    migrate,
+    transaction,
+)
 from workbench.store.endpoints import add_endpoint, list_endpoints, remove_endpoint
+from workbench.store.grid import grid_page, grid_size, score_histogram
+from workbench.store.judgements import (
+    answers,
+    create_comparison,
+    find_comparison,
+    get_comparison,
+    judge_error_counts,
+    judge_run_for,
+    judge_runs,
+    list_comparisons,
+    load_judgements,
+    load_verdicts,
+    mark_judge_run,
+    set_comparison_run,
+    write_judgements,
+    write_verdicts,
+)
 from workbench.store.knowledge import (
     get_knowledge_base,
     get_knowledge_version,
@@ -69,6 +95,7 @@ from workbench.store.runs import (
     load_outputs,
     load_scores,
     output_stats,
+    output_summary,
     replace_metric_scores,
     resolve_run,
     save_dataset,
@@ -81,15 +108,16 @@ from workbench.store.runs import (
 )
 
 __all__ = [
-    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_path", "migrate", "transaction",
+    "LOCK_WAIT_SECONDS", "StoreError", "connect", "db_location", "db_path", "is_remote", "kept_open", "migrate",
+    "transaction",
     "apply_cache_hits", "cached_count", "save_cache_entries", "unscored_outputs", "repeat_stability", "claim_runs", "conversation_answers", "create_run", "done_rows", "done_turns", "get_run", "list_runs", "load_outputs",
-    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "set_status", "turn_outputs", "turn_texts", "write_results",
+    "load_scores", "resolve_run", "save_dataset", "save_prompt_version", "score_moments", "error_kinds", "output_stats", "output_summary", "set_status", "turn_outputs", "turn_texts", "write_results",
     "replace_metric_scores",
 ]
 __all__ += [
     "add_endpoint", "list_endpoints", "remove_endpoint",
     "get_dataset", "list_datasets", "dataset_rows", "grid_outputs", "run_metrics", "score_values", "token_stats",
-    "get_prompt_version", "list_prompt_versions", "run_choices", "grid_frame", "run_stamp",
+    "get_prompt_version", "list_prompt_versions", "run_choices", "run_stamp",
 ]
 __all__ += [
     "annotator_progress", "assigned_items", "claim_item", "claimable_count", "create_session", "get_rating",
@@ -102,4 +130,9 @@ __all__ += [
     "list_knowledge_bases", "load_passages", "remove_knowledge_base", "run_knowledge", "save_knowledge_version",
     "set_knowledge_base", "set_run_knowledge", "write_passages",
 ]
-__all__ += ["iter_chunk_texts"]
+__all__ += ["iter_chunk_texts", "grid_page", "grid_size", "score_histogram"]
+__all__ += [
+    "answers", "create_comparison", "find_comparison", "get_comparison", "judge_error_counts", "judge_run_for", "judge_runs",
+    "list_comparisons", "load_judgements", "load_verdicts", "mark_judge_run", "set_comparison_run",
+    "write_judgements", "write_verdicts",
+]

@@ -1,4 +1,4 @@
-"""Reads behind the Compare page: outputs of several runs side by side, token totals, score values."""
+"""Reads behind the Compare page: outputs of runs, token totals, score values, the runs to pick from."""
 
 from __future__ import annotations
 
@@ -75,47 +75,12 @@ def run_choices(con: Con) -> pd.DataFrame:
         """
         SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, r.dataset_hash, d.name AS dataset, r.n_rows,
                r.repeats, r.status, r.created_at, r.owner
-        FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash ORDER BY r.created_at DESC, r.id
+        FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
+        WHERE r.judge_of IS NULL ORDER BY r.created_at DESC, r.id
         """
     ).df()
     df["status"] = [live_status(s, o) for s, o in zip(df["status"], df["owner"])]
     return df.drop(columns="owner")
-
-
-def grid_frame(con: Con, run_ids: list[str], metric: str | None, dataset_hash: str, n_rows: int,
-               input_fields: list[str], reference_field: str) -> pd.DataFrame:
-    """One row per dataset item (the first n_rows): row_idx, input, reference, then text_i, error_i,
-    score_i for each run i (first repeat). Built in one query: the JSON and the pivot stay in DuckDB."""
-    path = lambda k: '$."' + k.replace("\\", "\\\\").replace('"', '\\"') + '"'  # noqa: E731
-    if len(input_fields) == 1:
-        input_sql, input_params = "coalesce(json_extract_string(i.data, ?), '')", [path(input_fields[0])]
-    else:
-        input_sql = "concat_ws(chr(10), " + ", ".join(
-            "CASE WHEN json_extract_string(i.data, ?) IS NULL THEN NULL ELSE ? || ': ' || "
-            "json_extract_string(i.data, ?) END" for _ in input_fields) + ")" if input_fields else "''"
-        input_params = [p for k in input_fields for p in (path(k), k, path(k))]
-    cols, col_params = [], []
-    for i, run_id in enumerate(run_ids):
-        cols += [f"any_value(o.text) FILTER (WHERE o.run_id = ?) AS text_{i}",
-                 f"any_value(o.error) FILTER (WHERE o.run_id = ?) AS error_{i}",
-                 f"any_value(o.score) FILTER (WHERE o.run_id = ?) AS score_{i}"]
-        col_params += [run_id, run_id, run_id]
-    sql = f"""
-        WITH o AS (
-            SELECT o.run_id, o.row_idx, o.text, o.error, s.value AS score
-            FROM outputs o
-            LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx
-                              AND s.metric = ?
-            WHERE o.run_id IN (SELECT unnest(?::VARCHAR[])) AND o.repeat_idx = 0
-        )
-        SELECT i.row_idx, {input_sql} AS input,
-               coalesce(json_extract_string(i.data, ?), '') AS reference{''.join(', ' + c for c in cols)}
-        FROM dataset_rows i LEFT JOIN o ON o.row_idx = i.row_idx
-        WHERE i.dataset_hash = ? AND i.row_idx < ?
-        GROUP BY i.row_idx, i.data ORDER BY i.row_idx
-    """
-    params = [metric or "", run_ids, *input_params, path(reference_field), *col_params, dataset_hash, n_rows]
-    return con.execute(sql, params).df()
 
 
 def run_stamp(con: Con, run_ids: list[str]) -> tuple:

@@ -24,8 +24,9 @@ from typing import Any
 
 import duckdb
 
-from workbench.errors import StoreBusyError
+from workbench.errors import StoreBusyError, UserError
 from workbench.store.migrations import MIGRATIONS
+from workbench.store.schema import BASELINE, BASELINE_VERSION
 
 # What a caller outside store/ catches for a failed statement or a transient error of DuckDB's (its own
 # base class, so nothing is wrapped or lost); a file locked for too long is errors.StoreBusyError.
@@ -44,11 +45,31 @@ REST = 0.3
 _holds: dict[str, dict] = {}
 _rest_until: dict[str, float] = {}
 _holds_lock = threading.Lock()
+# kept_open(path): inside it, units of work on the file linger KEEP_LINGER seconds, during the first KEEP_AT_MOST
+# seconds after the first of them (a short eval, or a long one's start); never holding it longer than their sum.
+KEEP_LINGER = 0.5
+KEEP_AT_MOST = 1.0
+_kept: dict[str, dict] = {}
+
+
+REMOTE_PREFIXES = ("md:", "motherduck:")  # MotherDuck: DuckDB opens these itself (its motherduck extension)
 
 
 def db_path(path: str | os.PathLike | None = None) -> str:
     """--db beats WORKBENCH_DB beats ./workbench.duckdb."""
     return str(path or os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
+
+
+def is_remote(path: str | os.PathLike | None) -> bool:
+    """A MotherDuck database (`md:NAME`, `motherduck:NAME`), passed to DuckDB as written: no folder is made
+    for it and it is never made absolute."""
+    return str(path or "").lower().startswith(REMOTE_PREFIXES)
+
+
+def db_location(path: str | os.PathLike | None = None) -> str:
+    """Where another process finds this database: a file as an absolute path, a MotherDuck name unchanged."""
+    path = db_path(path)
+    return path if is_remote(path) else os.path.abspath(path)
 
 
 def _is_lock_error(e: Exception) -> bool:
@@ -65,7 +86,12 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
     next unit of work in this process does not pay for opening it again (the Annotate page's clicks).
     """
     path = db_path(path)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    remote = is_remote(path)
+    if not remote:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not linger and (kept := _kept.get(os.path.abspath(path))):
+        if time.monotonic() < kept.setdefault("until", time.monotonic() + KEEP_AT_MOST):
+            linger = KEEP_LINGER
     if linger > 0:
         time.sleep(max(0.0, _rest_until.get(path, 0.0) - time.monotonic()))
     deadline = time.monotonic() + wait
@@ -75,7 +101,12 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
             with _open_close:
                 con = duckdb.connect(path)
             break
-        except duckdb.IOException as e:
+        except duckdb.Error as e:
+            if remote:  # DuckDB loads its motherduck extension (a download, once) and signs in with motherduck_token
+                raise UserError(f"cannot open the MotherDuck database {path!r}: {' '.join(str(e).split())[:300]}",
+                                setting="db") from None
+            if not isinstance(e, duckdb.IOException):
+                raise
             if not _is_lock_error(e) or time.monotonic() > deadline:
                 if _is_lock_error(e):
                     raise StoreBusyError(f"{path}: database is locked by another process (waited {wait:g} s)") from None
@@ -110,14 +141,15 @@ def _hold(path: str, linger: float) -> None:
             return
         with _open_close:  # the file is open in this process: this only adds a connection
             con = duckdb.connect(path)
-        _holds[path] = {"con": con, "since": now, "last": now, "linger": linger}
-    threading.Thread(target=_let_go, args=(path,), daemon=True, name="workbench-db-linger").start()
+        hold = _holds[path] = {"con": con, "since": now, "last": now, "linger": linger}
+    threading.Thread(target=_let_go, args=(path, hold), daemon=True, name="workbench-db-linger").start()
 
 
-def _let_go(path: str) -> None:
+def _let_go(path: str, hold: dict) -> None:
     while True:
         with _holds_lock:
-            hold = _holds[path]
+            if _holds.get(path) is not hold:
+                return  # released by kept_open
             now = time.monotonic()
             capped = hold["since"] + HOLD_AT_MOST
             due = min(hold["last"] + hold["linger"], capped)
@@ -129,6 +161,30 @@ def _let_go(path: str) -> None:
         time.sleep(max(0.01, due - now))
     with _open_close:
         hold["con"].close()
+
+
+@contextlib.contextmanager
+def kept_open(path: str | os.PathLike | None = None) -> Iterator[None]:
+    """Inside the block, units of work on the file in this process linger (connect(linger=KEEP_LINGER)) during
+    KEEP_AT_MOST seconds from the first one, and at its end the file is closed: a short eval's five or so units
+    (create the runs, serve the cache, store the outputs, score the row checks, summarize) open and close the
+    file once instead of each (~30 ms of CPU and a checkpoint each). A long eval holds the file only at its
+    start, so other processes (the app) still get in between its flushes."""
+    key = os.path.abspath(db_path(path))
+    with _holds_lock:
+        _kept.setdefault(key, {"count": 0})["count"] += 1
+    try:
+        yield
+    finally:
+        with _holds_lock:
+            _kept[key]["count"] -= 1
+            last = not _kept[key]["count"]
+            if last:
+                del _kept[key]
+            held = [_holds.pop(p) for p in list(_holds) if last and os.path.abspath(p) == key]
+        for hold in held:
+            with _open_close:
+                hold["con"].close()
 
 
 def scan_columns(columns: dict[str, list]) -> dict:
@@ -207,24 +263,47 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, data) -> Iterator[None
     con.unregister(name)
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply pending migrations; each one and its record commit together or not at all."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-        "applied_at TIMESTAMP DEFAULT current_timestamp)"
-    )
-    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    applied = []
-    for version, name, sql in MIGRATIONS:
-        if version in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+def migrate(con: duckdb.DuckDBPyConnection, one_step: bool = True) -> list[int]:
+    """Apply pending migrations; each one and its record commit together or not at all.
+
+    A new file gets the schema of the first BASELINE_VERSION migrations in one step (store/schema.py) and the
+    later ones on top, all in one transaction: one commit instead of one per migration. `one_step=False`, or a
+    migration list without all of those (a test making an old file), migrates it step by step."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+            "applied_at TIMESTAMP DEFAULT current_timestamp)"
+        )
+        done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        new = one_step and not done and _empty(con) and {v for v, _, _ in MIGRATIONS} >= set(
+            range(1, BASELINE_VERSION + 1))
+        applied = []
+        if new:
+            con.execute(BASELINE)
+            applied = [v for v, _, _ in MIGRATIONS if v <= BASELINE_VERSION]
+            done = set(applied)
+        for version, name, sql in MIGRATIONS:
+            if version in done:
+                continue
             con.execute(sql)
-            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(version)
+            applied.append(version)
+            if not new:  # an existing file keeps each migration that succeeded
+                con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+                con.execute("COMMIT")
+                con.execute("BEGIN TRANSACTION")
+        if new:
+            names = {v: name for v, name, _ in MIGRATIONS}
+            con.execute("INSERT INTO schema_migrations (version, name) SELECT * FROM (VALUES "
+                        + ", ".join("(?, ?)" for _ in applied) + ")", [x for v in applied for x in (v, names[v])])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     return applied
+
+
+def _empty(con: duckdb.DuckDBPyConnection) -> bool:
+    """No table but schema_migrations: a new file."""
+    return not con.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+                           "AND table_name <> 'schema_migrations' LIMIT 1").fetchall()

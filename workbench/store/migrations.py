@@ -296,6 +296,52 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        11,
+        "judges: reasoning and errors beside judge scores, pairwise verdicts, judge runs marked",
+        # A judge's requests are a run of their own (its outputs are the raw replies, its tokens and latency the
+        # judge's cost); runs.judge_of names the run it judged and judge_metric the label (judge:RUBRIC), or the
+        # comparison id for a pairwise judge. A judgement's score also goes into `scores` of the judged run.
+        """
+        ALTER TABLE runs ADD COLUMN judge_of VARCHAR;
+        ALTER TABLE runs ADD COLUMN judge_metric VARCHAR;
+        CREATE TABLE judgements (
+            run_id VARCHAR NOT NULL,           -- the judged run
+            row_idx INTEGER NOT NULL,
+            turn_idx INTEGER NOT NULL DEFAULT 0,
+            repeat_idx INTEGER NOT NULL DEFAULT 0,
+            metric VARCHAR NOT NULL,           -- judge:RUBRIC
+            judge_run VARCHAR NOT NULL,        -- the run that holds the judge's request and reply
+            score DOUBLE,                      -- NULL when the reply gave none (error_kind says why)
+            reasoning VARCHAR,
+            error_kind VARCHAR,                -- bad_judge_reply, or the request's own error kind
+            error VARCHAR,
+            PRIMARY KEY (run_id, row_idx, turn_idx, repeat_idx, metric)
+        );
+        CREATE TABLE judge_comparisons (
+            id VARCHAR PRIMARY KEY,
+            run_a VARCHAR NOT NULL,
+            run_b VARCHAR NOT NULL,
+            rubric VARCHAR NOT NULL,
+            judge_model VARCHAR NOT NULL,
+            judge_run VARCHAR,                 -- the run of the judge's requests (both orders of every pair)
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE judge_verdicts (
+            comparison_id VARCHAR NOT NULL,
+            row_idx INTEGER NOT NULL,
+            turn_idx INTEGER NOT NULL DEFAULT 0,
+            repeat_idx INTEGER NOT NULL DEFAULT 0,
+            shown_first VARCHAR NOT NULL,      -- a (run_a's answer shown as A) or b (run_b's answer shown as A)
+            winner VARCHAR,                    -- a | b | tie, in terms of the runs; NULL on an error
+            position VARCHAR,                  -- the verdict as the judge gave it: A | B | tie
+            reasoning VARCHAR,
+            error_kind VARCHAR,
+            error VARCHAR,
+            PRIMARY KEY (comparison_id, row_idx, turn_idx, repeat_idx, shown_first)
+        );
+        """,
+    ),
+    (
         17,
         "annotation: the row fields raters see",
         # NULL (sessions made before): every field of the row, as they were created; new sessions store the

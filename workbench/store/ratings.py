@@ -371,8 +371,9 @@ def load_ratings(con: Con, session_ids: list[str]) -> pd.DataFrame:
 
 
 # -- item contents -----------------------------------------------------------------------------------
-def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.DataFrame:
-    """Items with the dataset row, the rendered messages and output text of each side, and each run's variant.
+def item_outputs(con: Con, session_id: str, item_idx: int | None = None, items: list[int] | None = None) -> pd.DataFrame:
+    """Items with the dataset row, the rendered messages and output text of each side, and each run's variant:
+    every item of the session, one (`item_idx`) or those listed (`items`: a page of a 100,000-item session).
 
     Callers that show an item to an annotator must drop the variant columns (blind rating).
     """
@@ -395,6 +396,9 @@ def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.D
     if item_idx is not None:
         sql += " AND i.item_idx = ?"
         params.append(item_idx)
+    if items is not None:
+        sql += " AND list_contains(?::INTEGER[], i.item_idx)"
+        params.append([int(i) for i in items])
     df = con.execute(sql + " ORDER BY i.item_idx", params).df()
     for col in ("messages_a", "messages_b"):
         df[col] = [json.loads(m) if isinstance(m, str) else None for m in df[col]]
@@ -402,10 +406,27 @@ def item_outputs(con: Con, session_id: str, item_idx: int | None = None) -> pd.D
     return df
 
 
-def output_scores(con: Con, run_ids: list[str]) -> pd.DataFrame:
-    """Automatic scores of the runs' outputs, one row per (run, row, repeat, metric)."""
+def output_scores(con: Con, run_ids: list[str], rated_in: list[str] | None = None) -> pd.DataFrame:
+    """Automatic scores of the runs' outputs, one row per (run, row, repeat, metric); with `rated_in` (session
+    ids) only those of outputs rated in these sessions, on either side: a few hundred rated outputs of runs with
+    100,000 rows each, not every score of those runs."""
+    if rated_in is None:
+        return con.execute(
+            "SELECT run_id, row_idx, repeat_idx, metric, value FROM scores WHERE list_contains(?, run_id) "
+            "ORDER BY run_id, row_idx, repeat_idx, metric",
+            [run_ids],
+        ).df()
     return con.execute(
-        "SELECT run_id, row_idx, repeat_idx, metric, value FROM scores WHERE list_contains(?, run_id) "
-        "ORDER BY run_id, row_idx, repeat_idx, metric",
-        [run_ids],
+        """
+        WITH rated AS (SELECT DISTINCT i.run_a, i.run_b, i.row_idx, i.repeat_idx FROM ratings r
+                       JOIN annotation_items i ON i.session_id = r.session_id AND i.item_idx = r.item_idx
+                       WHERE list_contains(?, r.session_id)),
+             outs AS (SELECT run_a AS run_id, row_idx, repeat_idx FROM rated
+                      UNION SELECT run_b, row_idx, repeat_idx FROM rated WHERE run_b IS NOT NULL)
+        SELECT s.run_id, s.row_idx, s.repeat_idx, s.metric, s.value FROM scores s
+        SEMI JOIN outs o ON o.run_id = s.run_id AND o.row_idx = s.row_idx AND o.repeat_idx = s.repeat_idx
+        WHERE list_contains(?, s.run_id)
+        ORDER BY s.run_id, s.row_idx, s.repeat_idx, s.metric
+        """,
+        [rated_in, run_ids],
     ).df()

@@ -52,15 +52,23 @@ def save_dataset(con: Con, ds) -> str:
     return h
 
 
+DATASET_CHUNK = 5000  # rows encoded and inserted at a time: a 100,000-row dataset is never all JSON at once
+
+
 def _insert_dataset(con: Con, ds, h: str) -> None:
-    rows = [{"dataset_hash": h, "row_idx": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
-            for i, r in enumerate(ds.rows)]
+    """The rows a chunk per transaction (DuckDB holds a transaction's rows in memory until it commits: ~1 KB a
+    row), then the `datasets` record, which is what makes the dataset exist: rows left by a process that died
+    in between are replaced when it is stored again."""
+    for start in range(0, len(ds.rows), DATASET_CHUNK):
+        rows = [{"dataset_hash": h, "row_idx": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
+                for i, r in enumerate(ds.rows[start:start + DATASET_CHUNK], start)]
+        with transaction(con):
+            upsert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
     with transaction(con):
         con.execute(
             "INSERT INTO datasets (hash, name, path, n_rows, columns, reference_field, lang) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [h, ds.name, ds.path, len(ds.rows), ds.columns, ds.reference_field, ds.lang],
         )
-        upsert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
 
 
 def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str, params: dict[str, Any],
@@ -81,20 +89,50 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
     return run_id
 
 
-def write_results(con: Con, outputs: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
-    """Upsert a batch of outputs and replace their scores, in one transaction (safe to repeat on resume)."""
-    if not outputs and not scores:
+def write_results(con: Con, outputs, scores) -> None:
+    """Upsert a batch of outputs and replace their scores, in one transaction (safe to repeat on resume).
+
+    Each is a list of records, or for bulk loads whole columns: a pyarrow.Table (or a pandas DataFrame)
+    holding some of OUTPUT_COLUMNS / SCORE_COLUMNS; a column it lacks is NULL (turn_idx 0, cached false).
+    Columns go to DuckDB as they are: a million outputs cost no Python per row."""
+    outputs, scores = _columns(outputs, OUTPUT_COLUMNS), _columns(scores, SCORE_COLUMNS)
+    if outputs is None and scores is None:
         return
-    # records from callers that know no turns (single rows) are turn 0
-    outputs = outputs if not outputs or "turn_idx" in outputs[0] else [{**o, "turn_idx": 0} for o in outputs]
-    scores = scores if not scores or "turn_idx" in scores[0] else [{**s, "turn_idx": 0} for s in scores]
     with transaction(con):
-        if outputs:
-            upsert_rows(con, "outputs", outputs, OUTPUT_COLUMNS)
-            with registered(con, "_written", scan_rows(outputs, ["run_id", "row_idx", "turn_idx", "repeat_idx"])):
-                drop_scores(con, "_written")
-        if scores:
-            insert_rows(con, "scores", scores, SCORE_COLUMNS)
+        if outputs is not None:
+            data, select = outputs
+            with registered(con, "_written", data):
+                written = f"(SELECT {select} FROM _written)"
+                # Outputs of a new run (a bulk load, most batches) exist nowhere yet: a plain INSERT costs a
+                # third of INSERT OR REPLACE, whose conflict handling only a repeated batch needs.
+                again = con.execute(f"SELECT count(*) FROM outputs SEMI JOIN {written} w "
+                                    "USING (run_id, row_idx, turn_idx, repeat_idx)").fetchone()[0]
+                con.execute(f"{'INSERT OR REPLACE' if again else 'INSERT'} INTO outputs "
+                            f"({', '.join(OUTPUT_COLUMNS)}) SELECT {select} FROM _written")
+                drop_scores(con, written)
+        if scores is not None:
+            data, select = scores
+            with registered(con, "_scored", data):
+                con.execute(f"INSERT INTO scores ({', '.join(SCORE_COLUMNS)}) SELECT {select} FROM _scored")
+
+
+DEFAULTS = {"turn_idx": "0", "repeat_idx": "0", "cached": "false"}  # for columns a batch leaves out
+
+
+def _columns(data, names: list[str]) -> tuple[Any, str] | None:
+    """(something DuckDB scans, the SELECT list that gives it the columns `names`), or None when empty."""
+    if data is None:
+        return None
+    if isinstance(data, list):
+        if not data:
+            return None
+        have = [n for n in names if n in data[0] or n not in DEFAULTS]
+        data = scan_rows(data, have)
+    else:
+        if len(data) == 0:
+            return None
+        have = [n for n in names if n in list(getattr(data, "column_names", None) or data.columns)]
+    return data, ", ".join(n if n in have else f"{DEFAULTS.get(n, 'NULL')} AS {n}" for n in names)
 
 
 def drop_scores(con: Con, outputs_view: str) -> None:
@@ -172,11 +210,14 @@ def turn_texts(con: Con, run_id: str) -> dict[tuple[int, int, int], str]:
 def list_runs(con: Con) -> pd.DataFrame:
     df = con.execute(
         """
+        WITH o AS (SELECT run_id, count(*) AS n_outputs, count(error) AS n_errors FROM outputs GROUP BY run_id)
         SELECT r.id, r.prompt_name, r.prompt_hash, r.model_spec, d.name AS dataset, r.n_rows, r.repeats, r.status,
-               count(o.row_idx) AS n_outputs, count(o.error) AS n_errors, r.created_at, r.finished_at, r.owner
+               coalesce(o.n_outputs, 0) AS n_outputs, coalesce(o.n_errors, 0) AS n_errors, r.created_at,
+               r.finished_at, r.owner
         FROM runs r LEFT JOIN datasets d ON d.hash = r.dataset_hash
-        LEFT JOIN outputs o ON o.run_id = r.id
-        GROUP BY ALL ORDER BY r.created_at, r.id
+        LEFT JOIN o ON o.run_id = r.id  -- counted per run first: grouping the joined rows by every column costs 3x
+        WHERE r.judge_of IS NULL  -- a judge's own requests are shown with the run it judged
+        ORDER BY r.created_at, r.id
         """
     ).df()
     df["status"] = [live_status(s, o) for s, o in zip(df["status"], df["owner"])]
@@ -254,6 +295,20 @@ def output_stats(con: Con, run_id: str) -> tuple[int, int, float | None, float |
         """SELECT count(*), count(error), quantile_cont(latency_ms, 0.5) FILTER (WHERE error IS NULL),
                   quantile_cont(latency_ms, 0.95) FILTER (WHERE error IS NULL)
            FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
+
+
+def output_summary(con: Con, run_id: str) -> dict[str, Any]:
+    """outputs, errors, latency p50 and p95 (successful outputs), errors by kind (most frequent first) and
+    cached outputs of a run, in one pass over its outputs (output_stats + error_kinds + cached_count)."""
+    n, errors, quantiles, kinds, cached = con.execute(
+        """SELECT count(*), count(error), quantile_cont(latency_ms, [0.5, 0.95]) FILTER (WHERE error IS NULL),
+                  list(error_kind) FILTER (WHERE error IS NOT NULL), count(*) FILTER (WHERE cached)
+           FROM outputs WHERE run_id = ?""", [run_id]).fetchone()
+    from collections import Counter
+
+    p50, p95 = quantiles or (None, None)
+    return {"outputs": n, "errors": errors, "latency_p50": p50, "latency_p95": p95,
+            "errors_by_kind": dict(Counter(kinds or []).most_common()), "cached": cached}
 
 
 def error_kinds(con: Con, run_id: str) -> dict[str, int]:

@@ -35,9 +35,10 @@ def ci(m) -> str:
     return f"{m.mean:.{digits}f} ± {(m.ci_high - m.ci_low) / 2:.{digits}f}"
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading outputs…")
+@st.cache_data(max_entries=16, show_spinner=False)
 def load_grid(db: str, run_ids: tuple[str, ...], metric: str | None, stamp: tuple) -> grid.Grid:
-    """Read once per set of runs and metric; `stamp` (outputs stored, statuses) refreshes it as runs progress."""
+    """The grid's runs, dataset and item count (no outputs: each page is read on its own, see show_grid);
+    `stamp` (outputs stored, statuses) refreshes it as runs progress."""
     with store.connect(db) as con:
         return grid.load_grid(con, list(run_ids), metric)
 
@@ -54,6 +55,17 @@ def summarize(db: str, run_ids: tuple[str, ...], stamp: tuple):
 def histogram(db: str, runs: list[dict], metric: str, stamp: tuple):
     with store.connect(db) as con:
         return grid.histogram(con, runs, metric)
+
+
+def judged_on_page(db: str, run_ids: list[str], view) -> dict:
+    """The judges' scores and reasoning for the page's items (the first repeat, as the grid shows)."""
+    with store.connect(db) as con:
+        j = store.load_judgements(con, run_ids, rows=[int(r) for r in view.rows["row_idx"]])
+    column = {r: i for i, r in enumerate(run_ids)}
+    out: dict = {}
+    for x in j[(j["repeat_idx"] == 0) & (j["turn_idx"] == 0)].itertuples():
+        out.setdefault((column[x.run_id], int(x.row_idx)), []).append((x.metric, x.score, x.reasoning, x.error_kind))
+    return out
 
 
 def step_page(delta: int) -> None:
@@ -155,27 +167,26 @@ def show_grid() -> None:
                             key="cmp_base")
         other = p2.selectbox("Marked variant", range(len(run_ids)), index=1,
                              format_func=lambda i: labels[run_ids[i]], key="cmp_other")
-    with store.connect(db) as con:
-        now = store.run_stamp(con, run_ids)
-    g = load_grid(db, tuple(run_ids), metric, now)
     page_size = st.session_state.get("cmp_page_size", 25)
-    first = grid.query(g, sort, errors_only, search, 0, page_size)
     filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
-    if ss.get("cmp_filters") != filters or ss.get("cmp_page", 1) > first.n_pages:
+    if ss.get("cmp_filters") != filters:
         ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
+    with store.connect(db) as con:  # one page of items per rerun, read as it is shown (store.grid_page)
+        g = load_grid(db, tuple(run_ids), metric, store.run_stamp(con, run_ids))
+        view = grid.query(con, g, sort, errors_only, search, ss.get("cmp_page", 1) - 1, page_size)
+    ss["cmp_page"] = view.page + 1  # clamped: the filters may have left fewer pages
     n0, n1, n2, n3, n4 = st.columns([1, 1, 1, 1, 2.5], vertical_alignment="bottom")
     n0.button("Prev", icon=":material/chevron_left:", on_click=step_page, args=(-1,),
               disabled=ss.get("cmp_page", 1) <= 1, key="cmp_prev")
-    page = n1.number_input(f"Page (of {first.n_pages})", min_value=1, max_value=first.n_pages, step=1,
+    page = n1.number_input(f"Page (of {view.n_pages})", min_value=1, max_value=view.n_pages, step=1,
                            key="cmp_page") - 1
     n2.button("Next", icon=":material/chevron_right:", on_click=step_page, args=(1,),
-              disabled=page + 1 >= first.n_pages, key="cmp_next")
+              disabled=page + 1 >= view.n_pages, key="cmp_next")
     n3.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="cmp_page_size")
-    view = grid.query(g, sort, errors_only, search, page, page_size) if page else first
     n4.caption(f"{view.total:,} of {g.n_items:,} items · lower is better for {metric}" if metric in LOWER_IS_BETTER
                else f"{view.total:,} of {g.n_items:,} items")
     if view.total:
-        st.html(page_html(g, view, diff, base, other))
+        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view)))
     else:
         st.caption("No item matches.")
 

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import store
-from workbench.app import context
+from workbench.app import context, judge_board
 from workbench.app.textdiff import inline_code
 from workbench.rating import agreement, annotation, trust
 from workbench.rating import leaderboard as lb
@@ -124,7 +124,10 @@ with store.connect(db) as con:
     sessions = store.list_sessions(con)
 with st.expander("New rating session", expanded=sessions.empty, icon=":material/add_task:"):
     new_session_form()
+judged = judge_board.comparisons(db)
 if sessions.empty:
+    if len(judged):
+        judge_board.show_judge_board(db, judged, show_board)
     st.stop()
 
 info = {r["id"]: r for r in sessions.to_dict(orient="records")}
@@ -165,18 +168,25 @@ claims_section(chosen)
 pairwise = tuple(s for s in chosen if info[s]["kind"] == "pairwise")
 
 st.subheader("Variants ranked by pairwise votes")
-if not pairwise:
-    st.info("Pick a pairwise session to rank variants (single-output sessions feed the agreement and trust "
-            "sections below).")
-else:
-    try:
-        board = _board(db, pairwise, stamp)
-        if board.standings:
-            show_board(board)
-        else:
-            st.info(lb.NO_VOTES.capitalize() + ".")
-    except Exception as e:  # noqa: BLE001
-        context.show_error(e)
+humans, judge = st.columns(2, gap="large") if len(judged) else (st.container(), None)
+with humans:
+    if len(judged):
+        st.markdown("**The annotators**")
+    if not pairwise:
+        st.info("Pick a pairwise session to rank variants (single-output sessions feed the agreement and trust "
+                "sections below).")
+    else:
+        try:
+            board = _board(db, pairwise, stamp)
+            if board.standings:
+                show_board(board)
+            else:
+                st.info(lb.NO_VOTES.capitalize() + ".")
+        except Exception as e:  # noqa: BLE001
+            context.show_error(e)
+if judge is not None:
+    with judge:
+        judge_board.show_judge_board(db, judged, show_board)
 
 st.subheader("Agreement between annotators")
 for sid in chosen:
@@ -190,9 +200,10 @@ for sid in chosen:
         st.dataframe(pd.DataFrame([vars(p) for p in result.pairs]), hide_index=True, width="stretch")
     if len(disputed):
         with st.expander(f"Adjudicate: {len(disputed)} disputed items in {sid}", icon=":material/gavel:"):
-            with store.connect(db) as con:
-                items = store.item_outputs(con, sid).set_index("item_idx")
-            for r in disputed.head(50).itertuples():
+            shown = disputed.head(50)
+            with store.connect(db) as con:  # the items shown, not the session's 100,000
+                items = store.item_outputs(con, sid, items=shown["item_idx"].tolist()).set_index("item_idx")
+            for r in shown.itertuples():
                 rec = items.loc[r.item_idx]
                 with st.container(border=True):
                     st.markdown(f"**Item {r.item_idx + 1}** · spread {r.spread:g}")
@@ -241,6 +252,14 @@ if report.votes:
                  hide_index=True, width="stretch")
     st.caption(f"Share of {report.n_votes} decisive pairwise votes where the metric scores the chosen answer "
                "better (Wilson 95% CI). 50% is a coin flip.")
+if report.judges:
+    st.dataframe(pd.DataFrame([{"judge": j.judge, "scale": j.scale, "n": j.n, "Cohen's κ": j.kappa,
+                                "α with the judge": j.alpha_with_judge, "α humans alone": j.alpha_humans,
+                                "Spearman": j.spearman, "note": j.note} for j in report.judges]),
+                 hide_index=True, width="stretch")
+    st.caption("Judges against the human ratings of the same outputs: κ against the humans' median rating; "
+               "Krippendorff's α with the judge as one more annotator, beside the humans' own α. A judge that can "
+               "stand in for an annotator keeps α where it was.")
 for note in report.notes:
     st.info(note)
 if not report.correlations and not report.votes:

@@ -84,9 +84,12 @@ with st.form("start_run"):
     limit = c1.number_input("Row limit (0 = all rows)", 0, None, 20, key="run_limit")
     concurrency = c2.number_input("Requests in flight (0 = provider default)", 0, 256, 0, key="run_concurrency")
     timeout = c3.number_input("Timeout per request (s)", 1.0, 600.0, DEFAULT_TIMEOUT_S, key="run_timeout")
-    metrics = st.multiselect("Metrics", sorted(ALL - {"regex", "check"}), default=DEFAULT, key="run_metrics")
+    metrics = st.multiselect("Metrics", sorted(ALL - {"regex", "check", "judge"}), default=DEFAULT, key="run_metrics")
     more_metrics = st.text_input("More metrics, with options (as --metrics takes them)", key="run_more_metrics",
-                                 placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$")
+                                 placeholder="bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$",
+                                 help="Judges: judge:RUBRIC with a rubric from prompts/judges/ (judge:correctness, "
+                                      "judge:helpfulness_zh, ...), judged by judge:RUBRIC(model=SPEC) or the default "
+                                      "model.")
     history = st.radio("Conversations: history of each turn", ["gold", "own"], horizontal=True, key="run_history",
                        format_func={"gold": "the reference turns (parallel)",
                                     "own": "the model's own answers (in order)"}.get,

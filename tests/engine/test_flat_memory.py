@@ -1,0 +1,63 @@
+"""A 100,000-row eval in flat memory (bench/bench_scale_eval.py measures it): what a plan holds per row is its
+own message and its own values, not copies of what every row shares, and the dataset is stored in pieces."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import ROOT
+from tests.engine.test_runner import write_rows
+from workbench import store
+from workbench.authoring.datasets import load_dataset
+from workbench.authoring.templates import load_prompt
+from workbench.engine import runner
+from workbench.engine.plan import plan_eval
+from workbench.metrics import parse_metrics
+from workbench.store import runs as store_runs
+
+FEW_SHOT = ROOT / "prompts" / "support_few_shot.yaml"
+ZERO_SHOT = ROOT / "prompts" / "support_zero_shot.yaml"
+
+
+def few_shot_plan(tmp_path, n: int = 50, models: tuple[str, ...] = ("openai:m@http://127.0.0.1:9/v1",)):
+    ds = load_dataset(write_rows(tmp_path / "rows.jsonl", n))
+    return ds, plan_eval([load_prompt(FEW_SHOT)], ds, list(models), parse_metrics(None))
+
+
+def test_rows_share_the_messages_that_do_not_depend_on_the_row(tmp_path):
+    ds, plan = few_shot_plan(tmp_path)
+    prompt = load_prompt(FEW_SHOT)
+    msgs = plan.variants[0].messages
+    assert msgs == [prompt.render(r) for r in ds.rows]  # what is sent is unchanged
+    first, second = msgs[0], msgs[1]
+    shared = [a is b for a, b in zip(first, second)]
+    assert shared[:-1] == [True] * (len(first) - 1) and not shared[-1]  # system + example turns once; the question per row
+    assert prompt.render(ds.rows[0])[0] is not prompt.render(ds.rows[1])[0]  # render() still gives a caller its own
+
+
+def test_dataset_rows_share_keys_and_repeated_values(tmp_path):
+    ds = load_dataset(write_rows(tmp_path / "rows.jsonl", 40))
+    a = ds.rows[0]
+    b = next(r for r in ds.rows[1:] if r["intent"] == a["intent"])  # the bundled data repeats its intents
+    assert list(a) == list(b) and all(x is y for x, y in zip(a, b))  # the keys: one string each
+    assert a["intent"] is b["intent"] and a["split"] is b["split"]
+    assert a["id"] != b["id"] and a["question"] != b["question"]
+
+
+def test_messages_json_is_right_whether_one_variant_or_several_share_a_rendering(tmp_path):
+    encode = runner.MessagesJSON()
+    for models in (("openai:a@http://127.0.0.1:9/v1",), ("openai:a@http://127.0.0.1:9/v1", "openai:b@http://127.0.0.1:9/v1")):
+        _, plan = few_shot_plan(tmp_path, 30, models)
+        msg_json = runner._message_json(plan)
+        for v in plan.variants:
+            for row in (0, 29, 0):
+                assert msg_json(v, row) == json.dumps(v.messages[row], ensure_ascii=False) == encode(v.messages[row])
+
+
+def test_a_dataset_is_stored_in_pieces_every_row_in_order(tmp_path, monkeypatch, db):
+    monkeypatch.setattr(store_runs, "DATASET_CHUNK", 7)
+    ds = load_dataset(write_rows(tmp_path / "rows.jsonl", 7 * 3 + 2))
+    with store.connect(db) as con:
+        h = store.save_dataset(con, ds)
+        stored = store.get_dataset(con, h)
+    assert stored["rows"] == ds.rows and stored["n_rows"] == 23
