@@ -12,6 +12,10 @@
 # Then `workbench show` (means with 95% CIs), `workbench compare` and `workbench significance` (paired
 # bootstrap, Wilcoxon and sign tests) of each system against Rasa, the bot a team would be replacing,
 # and a blind pairwise rating session over the four runs (rate it in `make app`, Annotate).
+# Then the bundled conversations (datasets/support_conversations_en.jsonl, 48 conversations, 120 assistant
+# turns) through the same four systems with their own history (prompts/support_conversation.yaml; each
+# Rasa conversation is a sender of its own; ChatterBot is the same bot, answering each turn from the
+# customer's message), shown per turn and per conversation, and a blind pairwise session by turn.
 #
 # The first time, `make rasa-serve` installs Rasa (2.7 GB, several minutes) and trains the assistant.
 # Everything goes to $OUT.
@@ -64,3 +68,22 @@ done
 echo
 echo "== a blind pairwise rating session over the four systems (rate it in make app -> Annotate)"
 $WB annotate create --runs "$RASA" "$LLM_RUN" "$HF" "$BOT" --pairwise --name "LLMs vs classic bots" --seed 14
+
+CONV=${CONV:-datasets/support_conversations_en.jsonl}
+converse() { $WB eval prompts/support_conversation.yaml --data "$CONV" --model "$1" --history own --json | run_id; }
+echo
+echo "== the bundled conversations through each system, own history"
+C_RASA=$(converse "rasa:http://127.0.0.1:$RASA_PORT")
+C_LLM=$(converse "$LLM")
+C_HF=$(converse hf:models/support-tiny)
+C_BOT=$(converse "chatterbot:datasets/support_en.jsonl")
+for run in "$C_RASA" "$C_LLM" "$C_HF" "$C_BOT"; do echo; $WB show "$run"; done
+for pair in "$C_LLM:prompted LLM ($LLM)" "$C_HF:fine-tuned hf:models/support-tiny" "$C_BOT:ChatterBot"; do
+    echo
+    echo "== conversations: A = Rasa, B = ${pair#*:}"
+    $WB significance "$C_RASA" "${pair%%:*}"
+done
+echo
+echo "== a blind pairwise rating session over single turns of the conversations"
+$WB annotate create --runs "$C_RASA" "$C_LLM" "$C_HF" "$C_BOT" --pairwise --unit turn \
+    --name "LLMs vs classic bots, turn by turn" --seed 14

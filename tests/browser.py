@@ -33,10 +33,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def app_server(db: str, env: dict | None = None, timeout: float = 60) -> Iterator[str]:
-    """Run `streamlit run workbench/app/main.py` on a free port against `db`; yield its URL."""
+    """Run `streamlit run workbench/app/server.py` (the pages of main.py) on a free port against `db`; yield its URL."""
     port = free_port()
     full_env = {**os.environ, "WORKBENCH_DB": db, "PYTHONUNBUFFERED": "1", **(env or {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "workbench" / "app" / "main.py"),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "workbench" / "app" / "server.py"),
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = open(Path(db).with_suffix(".streamlit.log"), "w")

@@ -57,6 +57,7 @@ class EvalOptions:
     reference: str = "reference"  # the dataset column with the reference answer (when `data` is a path)
     lang: str = "auto"  # en, zh or auto (tokenizer language for BLEU, chrF)
     where: str | None = None  # a row filter, e.g. "split == 'test'" (workbench.authoring.row_filter)
+    gold_passage: str | None = None  # dataset field with gold passage ids for retrieval_hit/_mrr/_recall (faq_id)
     judge_model: str | None = None  # the model judge:RUBRIC metrics ask (default: see judge_model_default)
     on_progress: Callable[[list[Progress]], None] | None = None
     cancel: threading.Event | None = None  # set it (from another thread) to stop; the runs end `cancelled`
@@ -219,7 +220,8 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
-    metric_set = _with_judge_model(_with_checks(_metric_set(metrics), opts.checks), opts.judge_model)
+    metric_set = _with_gold(_with_judge_model(_with_checks(_metric_set(metrics), opts.checks), opts.judge_model),
+                            opts.gold_passage, dataset)
     plan = plan_eval(loaded, dataset, specs, metric_set, limit=limit,
                      params=opts.params, repeats=opts.repeats, provider_options=opts.provider_options(),
                      use_cache=opts.cache, db=None if db is None else str(db), history=opts.history)
@@ -320,6 +322,16 @@ def _metric_set(metrics: Any, default: list[str] | None = None) -> metric_lib.Me
     if metrics is None and default is not None:
         metrics = default
     return metric_lib.parse_metrics(list(metrics) if isinstance(metrics, (list, tuple)) else metrics)
+
+
+def _with_gold(metrics: metric_lib.MetricSet, field: str | None, dataset: Dataset) -> metric_lib.MetricSet:
+    """Retrieval metrics read gold ids from `field`, which the dataset must have (rows may leave it empty)."""
+    from workbench import metrics as metric_lib
+
+    if field is not None and field not in dataset.columns:
+        raise UserError(f"the dataset has no field {field!r} (fields: {', '.join(dataset.columns)})",
+                        setting="gold_passage")
+    return metric_lib.with_gold_passage(metrics, field)
 
 
 def _with_checks(metrics: metric_lib.MetricSet, checks: Sequence[str] | None) -> metric_lib.MetricSet:

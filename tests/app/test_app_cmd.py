@@ -17,7 +17,7 @@ from workbench.cli import app_cmd
 
 def test_command_runs_streamlit_on_the_database(tmp_path):
     argv, env = app_cmd.streamlit_command(str(tmp_path / "x.duckdb"), 8765, "127.0.0.1")
-    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("workbench/app/main.py")
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("workbench/app/server.py")
     assert argv[argv.index("--server.port") + 1] == "8765"
     assert env["WORKBENCH_DB"] == str(tmp_path / "x.duckdb")
 

@@ -58,3 +58,42 @@ def test_datasets_page_summarizes_a_conversation_file():
     assert not at.exception, [e.value for e in at.exception]
     assert any("48 conversations\\, 120 assistant turns" in c.value for c in at.caption)  # Markdown-escaped
     assert any("48 conversations, 120 assistant turns have every column" in s.value for s in at.success)
+
+
+def test_a_session_by_turn_from_the_leaderboard_page_is_rated_turn_by_turn(db, tmp_path):
+    """The Leaderboard page offers "Rate: single turns" for conversation runs; the Annotate page then shows one
+    turn per item after the conversation so far, and a rating click moves on."""
+    import json
+
+    import workbench
+    from tests.openai_server import OpenAIServer
+
+    rows = [{"turns": [f"c{i} question 0", f"c{i} gold 0", f"c{i} question 1", f"c{i} gold 1"]} for i in range(2)]
+    data = tmp_path / "talks.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with OpenAIServer(reply=lambda m: "says " + m[-1]["content"]) as server:
+        workbench.evaluate(ROOT / "prompts" / "support_conversation.yaml", data, f"openai:m@{server.base_url}",
+                           "exact", db=db)
+    lb = page("leaderboard").run()
+    lb.radio(key="lb_unit").set_value("turn")
+    lb.button[0].click().run()
+    assert not lb.exception, [e.value for e in lb.exception]
+    with store.connect(db) as con:
+        (sid,) = store.list_sessions(con)["id"]
+        assert store.get_session(con, sid)["unit"] == "turn"
+    at = page("annotate")
+    at.query_params["session"] = sid
+    at.query_params["annotator"] = "ann"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    heading = at.subheader[0].value
+    assert heading.startswith("Item 1 of 4 · turn "), heading
+    turn = int(heading.rsplit(" ", 1)[1]) - 1
+    shown = [t.value for t in at.text]
+    answers = [t for t in shown if t.startswith("says ")]
+    assert len(answers) == 1 and answers[0].endswith(f"question {turn}")
+    assert "Conversation so far" in [c.value for c in at.caption]
+    assert f"Customer: {answers[0][5:]}" in shown  # the question answered here ends the conversation so far
+    assert sum(t.startswith("Assistant: ") for t in shown) == turn  # earlier answers (the reference's, gold)
+    at.button(key="ann_rate_5").click().run()
+    assert not at.exception and at.subheader[0].value.startswith("Item 2 of 4 · turn ")

@@ -18,7 +18,7 @@ from workbench.engine import runner
 from workbench.metrics import parse_metrics
 
 APP = ROOT / "workbench" / "app"
-PAGES = ["prompts", "datasets", "models", "run", "compare", "export"]
+PAGES = ["prompts", "datasets", "knowledge", "models", "run", "compare", "export"]
 
 
 @pytest.fixture(autouse=True)

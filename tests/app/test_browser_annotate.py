@@ -117,3 +117,31 @@ def test_rater_link_loads_without_404s_and_stop_rating_frees_the_item(tmp_path):
             assert an.open_claims(con, sid).empty  # item 2 is back in the pool
             assert an.next_item(con, sid, "bob").item_idx == 1
         page.close()
+
+
+def test_annotate_deep_link_loads_without_404s(tmp_path):
+    """A link to /annotate?session=ID&annotator=NAME (what the page's own URL looks like, so what raters copy)
+    is answered with a redirect to the root, which opens the Annotate page in place: the browser never asks
+    for /annotate/_stcore/health or /host-config (404). A bare /annotate opens the Annotate page too."""
+    db = str(tmp_path / "wb.duckdb")
+    runs = make_runs(db, VARIANTS, n_rows=3, answer=answer)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, seed=1))
+
+    with app_server(db) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(30_000)
+        failed, asked = [], []
+        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+        page.on("request", lambda r: asked.append(r.url))
+        page.goto(f"{url}/annotate?session={sid}&annotator=ann")
+        page.get_by_role("heading", name="Item 1 of 3").wait_for()
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Leaderboard", exact=True).wait_for()  # settled
+        assert page.url.endswith(f"/annotate?session={sid}&annotator=ann")  # the address bar keeps the page's path
+        page.get_by_role("button", name="A is better").click()
+        assert len(wait_for_ratings(db, sid, 1)) == 1
+        page.get_by_role("heading", name="Item 2 of 3").wait_for()
+        page.goto(f"{url}/annotate")  # no session in the link: the Annotate page, asking who you are
+        page.get_by_text("Say who you are").wait_for()
+        assert failed == [] and not [u for u in asked if "/annotate/_stcore/" in u], failed
+        page.close()

@@ -96,3 +96,69 @@ def test_conversation_rating_pairwise_in_the_annotate_page(tmp_path):
                 break
             time.sleep(0.2)
         assert got == [(0, "A")]
+
+
+def test_turn_rating_pairwise_and_likert_in_the_annotate_page(tmp_path):
+    """A session by turn: each item is one turn after the conversation so far (a gold-history side and an
+    own-history side each show what their model saw); keys rate it; a Likert session by turn too."""
+    import time
+
+    from workbench import store
+    from workbench.rating import annotation as an
+
+    rows = [{"turns": ["q0 first", "gold answer 0", "q1 second", "gold answer 1"]}]
+    data = tmp_path / "talks.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    db = str(tmp_path / "wb.duckdb")
+    with OpenAIServer(reply=lambda m: "alpha " + m[-1]["content"]) as a, \
+            OpenAIServer(reply=lambda m: "<i>beta</i> " + m[-1]["content"]) as b:
+        gold = workbench.evaluate(PROMPT, data, f"openai:secret-one@{a.base_url}", "exact", db=db).runs[0]
+        own = workbench.evaluate(PROMPT, data, f"openai:secret-two@{b.base_url}", "exact", db=db,
+                                 history="own").runs[0]
+    with store.connect(db) as con:
+        pair = an.create_session(con, an.SessionSpec([gold, own], pairwise=True, seed=1, unit="turn"))
+        likert = an.create_session(con, an.SessionSpec([own], seed=1, unit="turn"))
+        turns = {int(i): int(t) for i, t in store.item_outputs(con, pair)[["item_idx", "turn_idx"]].to_numpy()}
+
+    def ratings(sid, n):
+        deadline = time.monotonic() + 20
+        while True:
+            with store.connect(db) as con:
+                got = con.execute("SELECT item_idx, value FROM ratings WHERE session_id = ? ORDER BY 1", [sid]).fetchall()
+            if len(got) >= n or time.monotonic() > deadline:
+                return got
+            time.sleep(0.2)
+
+    with app_server(db) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(30_000)
+        page.goto(f"{url}/?session={pair}&annotator=ann")
+        second = next(i for i, t in turns.items() if t == 1)
+        for item_idx in sorted(turns):
+            heading = page.get_by_role("heading", name=f"Item {item_idx + 1} of 2 · turn {turns[item_idx] + 1}")
+            heading.wait_for()
+            text = page.inner_text('[data-testid="stMain"]')
+            if item_idx == second:  # each side's own conversation so far, then its answer to q1
+                assert "Conversation so far, as A's model saw it" in text and "Conversation so far, as B's model saw it" in text
+                assert "Assistant: gold answer 0" in text and "Assistant: <i>beta</i> q0 first" in text
+                assert "alpha q1 second" in text and "<i>beta</i> q1 second" in text and "alpha q0 first" not in text
+                screenshot(page, "conversations-4-rate-a-turn")
+            else:  # the first turn: one shared history (the question), the two answers to it
+                assert text.count("Customer: q0 first") == 1 and "q1 second" not in text
+            assert "secret-" not in page.content() and page.locator("i", has_text="beta").count() == 0
+            heading.click()
+            settle(page)
+            page.keyboard.press("b")
+        page.get_by_text("All your items are rated").wait_for()
+        assert ratings(pair, 2) == [(0, "B"), (1, "B")]
+        page.goto(f"{url}/?session={likert}&annotator=bob")
+        for n in (1, 2):
+            heading = page.get_by_role("heading", name="of 2 · turn")
+            heading.wait_for()
+            name = heading.inner_text()
+            heading.click()
+            settle(page)
+            page.keyboard.press("4")
+            assert len(ratings(likert, n)) == n  # stored on the key press
+            page.wait_for_function(f"!document.body.innerText.includes({json.dumps(name)})", timeout=60_000)
+        assert [v for _, v in ratings(likert, 2)] == ["4", "4"]

@@ -178,6 +178,18 @@ def test_bad_options_exit_2(cli, db, args, expect):
     assert r.code == 2 and expect in r.err and count_runs(db) == 0
 
 
+@pytest.mark.parametrize("args, expect", [
+    (["--model", "openai:other@http://127.0.0.1:9/v1"], "--model cannot be changed"),
+    (["--history", "own"], "--history cannot be changed"),
+    (["--repeat", "2"], "--repeat cannot be changed"),
+])
+def test_resume_refuses_a_changed_setting(cli, openai_server, db, args, expect):
+    r = cli("eval", ZERO_SHOT, "--data", DATA_EN, "--model", model(openai_server), "--limit", "2", "--json", "--db", db)
+    run_id = r.json()["runs"][0]["run_id"]
+    r = cli("eval", "--resume", run_id, *args, "--db", db)
+    assert r.code == 2 and expect in r.err, r.err
+
+
 def test_unknown_run_exit_2(cli, db):
     r = cli("show", "nope", "--db", db)
     assert r.code == 2 and "no run 'nope'" in r.err

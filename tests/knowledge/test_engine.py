@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import DATA_EN, DATA_ZH, ROOT
 from workbench import knowledge, store
 from workbench.engine import runner
-from workbench.knowledge.metrics import retrieval_hit
+from workbench.metrics.retrieval import retrieval_hit
 
 PROMPT_EN = ROOT / "prompts" / "support_knowledge.yaml"
 PROMPT_ZH = ROOT / "prompts" / "support_zh_knowledge.yaml"

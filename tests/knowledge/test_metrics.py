@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workbench.knowledge.metrics import (
+from workbench.metrics.retrieval import (
     content_tokens,
     grounded,
     retrieval_hit,

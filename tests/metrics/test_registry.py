@@ -44,10 +44,12 @@ def plugin(monkeypatch):
 def test_derived_sets_are_what_the_builtins_declare():
     assert metrics.ALL == set(metrics.BUILTIN)
     rouge_names = {f"rouge{k}{s}" for k in ("1", "2", "L", "Lsum") for s in ("", "_p", "_r")}
-    assert metrics.NEEDS_REFERENCE == {"exact", "contains", "bleu", "chrf", "chrfpp", "corpus_bleu", "corpus_chrf"} | rouge_names
+    assert metrics.NEEDS_REFERENCE == {"exact", "contains", "bleu", "chrf", "chrfpp", "corpus_bleu", "corpus_chrf",
+                                         "semsim"} | rouge_names
     assert metrics.UNITS == {"length": "chars", "latency_ms": "ms", "tokens_out": "tokens"}
     assert metrics.LOWER_IS_BETTER == {"latency_ms"}
-    assert metrics.HIGHER_IS_BETTER == metrics.NEEDS_REFERENCE | {"regex", "json_valid", "check", "judge"}
+    assert metrics.HIGHER_IS_BETTER == metrics.NEEDS_REFERENCE | {"regex", "json_valid", "check", "judge", "retrieval_hit",
+                                                                  "retrieval_mrr", "retrieval_recall", "grounded"}
     assert "judge:correctness" in metrics.HIGHER_IS_BETTER and "judge:correctness" not in metrics.UNIT_INTERVAL
     assert metrics.UNIT_INTERVAL == metrics.ALL - set(metrics.UNITS) - {"judge"}  # a judge is on its rubric's scale
     with pytest.raises(AttributeError):

@@ -84,3 +84,33 @@ def test_bad_options_are_refused():
         make_provider(f"chatterbot:{DATA_EN}?threshold=2")
     with pytest.raises(UserError, match="dataset file not found"):
         make_provider("chatterbot:nowhere.jsonl")
+
+
+@pytest.mark.slow
+def test_a_chatterbot_trained_on_conversations_answers_a_conversation_run_turn_by_turn(cli, db, tmp_path, cache):
+    """chatterbot:CONVERSATIONS.jsonl learns each conversation's turns in order; a conversation run through it
+    (own history: turns of a conversation in order) gives one output per assistant turn, each the answer
+    learned after the customer turn it is asked (the bot keeps no state: read-only)."""
+    conversations = ROOT / "datasets" / "support_conversations_en.jsonl"
+    dialogs, _ = training_pairs(str(conversations))
+    rows = [json.loads(line) for line in conversations.read_text(encoding="utf-8").splitlines()]
+    assert len(dialogs) == len(rows) and dialogs[0] == rows[0]["turns"]
+    data = tmp_path / "four.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows[:4]), encoding="utf-8")
+    r = cli("eval", ROOT / "prompts" / "support_conversation.yaml", "--data", data, "--model",
+            f"chatterbot:{conversations}", "--history", "own", "--metrics", "exact", "--json")
+    assert r.code == 0, r.err
+    run = r.json()["runs"][0]
+    n_turns = sum(len(row["turns"]) // 2 for row in rows[:4])
+    assert run["outputs"] == n_turns and run["errors"] == 0
+    with store.connect(db) as con:
+        out = con.execute("SELECT row_idx, turn_idx, text, finish_reason FROM outputs WHERE run_id = ? ORDER BY ALL",
+                          [run["run_id"]]).fetchall()
+        exact = store.load_scores(con, run["run_id"])["value"].mean()
+    assert [(row, turn) for row, turn, *_ in out] == [(i, t) for i in range(4) for t in range(len(rows[i]["turns"]) // 2)]
+    assert all(finish.startswith("match") for *_, finish in out)
+    assert exact >= 0.5  # its own training conversations: most turns get the answer that followed them
+    with pytest.raises(UserError, match="no conversations with split 'train'"):
+        bad = tmp_path / "test_only.jsonl"
+        bad.write_text(json.dumps({**rows[0], "split": "test"}) + "\n", encoding="utf-8")
+        training_pairs(str(bad))

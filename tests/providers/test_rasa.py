@@ -220,3 +220,66 @@ def test_the_bundled_assistant_is_what_its_script_writes(tmp_path):
     rows = [json.loads(line) for line in DATA_EN.read_text(encoding="utf-8").splitlines()]
     assert all(f"    - {r['question']}\n" in nlu for r in rows if r["split"] == "train")
     assert not any(f"    - {r['question']}\n" in nlu for r in rows if r["split"] == "test")  # held out
+
+
+# -- conversations through the runner --------------------------------------------------------------------
+TOPICS = [("I forgot my password, how do I reset it?", "reset_password"),
+          ("I have a discount code, where do I enter it?", "discount_code")]
+
+
+def rasa_conversations(tmp_path, n: int):
+    """n conversations of three turns: an FAQ question, "what were we talking about?" (answered from the
+    sender's slot, so only right when the turns share a tracker), then the other topic's question."""
+    rows = []
+    for i in range(n):
+        (first, topic), (other, _) = TOPICS[i % 2], TOPICS[1 - i % 2]
+        rows.append({"turns": [first, "...", "what were we talking about?", f"You asked about {topic}.", other, "..."],
+                     "customer": f"customer {i}"})
+    path = tmp_path / "rasa_talks.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path, rows
+
+
+@pytest.mark.slow
+def test_own_history_conversations_through_a_real_rasa_server(rasa_url, db, tmp_path):
+    """The runner passes each conversation a conversation_id; rasa: sends its turns under one sender of its
+    own, in order: the real server's trackers hold exactly each conversation's user turns, and the slot
+    answer on turn 2 is that conversation's topic although 8 conversations ran at once."""
+    import urllib.request
+
+    import workbench
+    from workbench.providers.rasa import RasaProvider
+
+    class Recording(RasaProvider):
+        def __init__(self, rest):
+            super().__init__(rest)
+            self.seen = []
+
+        async def complete(self, messages, params):
+            done = await super().complete(messages, params)
+            self.seen.append((params["conversation_id"], done.raw["sender"], messages[-1]["content"]))
+            return done
+
+    n = 8
+    data, rows = rasa_conversations(tmp_path, n)
+    bot = Recording(rasa_url)
+    rep = workbench.evaluate(ROOT / "prompts" / "support_conversation.yaml", data, bot, "exact", db=db,
+                             history="own", concurrency=8)
+    with store.connect(db) as con:
+        out = con.execute("SELECT row_idx, turn_idx, text, error FROM outputs WHERE run_id = ? ORDER BY ALL",
+                          [rep.runs[0]]).fetchall()
+    assert len(out) == 3 * n and all(err is None for *_, err in out)
+    topic_answers = {row: text for row, turn, text, _ in out if turn == 1}
+    assert topic_answers == {i: f"You asked about {TOPICS[i % 2][1]}." for i in range(n)}
+    senders: dict[str, set[str]] = {}
+    for conversation, sender, _ in bot.seen:
+        senders.setdefault(conversation, set()).add(sender)
+    assert len(senders) == n and all(len(s) == 1 for s in senders.values())  # one sender per conversation
+    assert len({next(iter(s)) for s in senders.values()}) == n  # and no two conversations share one
+    for conversation, (sender,) in senders.items():
+        with urllib.request.urlopen(f"{rasa_url}/conversations/{sender}/tracker", timeout=10) as r:
+            events = json.loads(r.read())["events"]
+        said = [e["text"] for e in events if e["event"] == "user"]
+        sent = [m for c, _, m in bot.seen if c == conversation]
+        assert said == sent and len(said) == 3  # the tracker saw this conversation's turns, in order
+        assert said in [[r["turns"][0], r["turns"][2], r["turns"][4]] for r in rows]

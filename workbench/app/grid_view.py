@@ -22,6 +22,8 @@ STYLE = """<style>
 .wb-grid .score{display:block;color:#555;font-size:0.75rem;margin-top:2px}
 .wb-grid .err{color:#b00;font-style:italic}
 .wb-grid .empty{color:#999}
+.wb-grid details.psg{margin-top:4px;font-size:0.75rem;color:#444}
+.wb-grid details.psg li{margin:2px 0}
 .wb-grid .judge{display:block;color:#335;font-size:0.75rem;margin-top:3px;border-left:2px solid #99c;padding-left:4px}
 </style>"""
 # Against the reference, green is what the answer adds and struck-through red is reference text it left out.
@@ -45,6 +47,14 @@ def _score(value: float) -> str:
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+def passages_html(found: list[dict]) -> str:
+    """The passages an answer was given, folded under it: ids in the summary, each passage's text inside."""
+    ids = ", ".join(p["id"] for p in found)
+    items = "".join(f"<li><b>{escape(p['id'])}</b> {escape(p['title'])} <span class='empty'>{p['score']:.3g}</span>"
+                    f"<br>{escape(_clip(p['text'])[0])}</li>" for p in found)
+    return f"<details class='psg'><summary>passages: {escape(ids)}</summary><ol>{items}</ol></details>"
+
+
 def judge_html(judgements: list[tuple[str, float | None, str | None, str | None]]) -> str:
     """A judge's score and reasoning (or its error kind) under an answer: (metric, score, reasoning, error kind)."""
     out = []
@@ -56,9 +66,11 @@ def judge_html(judgements: list[tuple[str, float | None, str | None, str | None]
 
 
 def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, other: int = 1,
-              judged: dict[tuple[int, int], list] | None = None) -> str:
+              judged: dict[tuple[int, int], list] | None = None,
+              passages: dict[tuple[int, int], list[dict]] | None = None) -> str:
     """The page's rows as a table. diff='pair' marks variant `other` against variant `base`. `judged`:
-    (variant index, row_idx) -> the judges' (metric, score, reasoning, error kind), shown under the answer."""
+    (variant index, row_idx) -> the judges' (metric, score, reasoning, error kind), shown under the answer;
+    `passages` ((variant, row_idx) -> passages, compare_grid.page_passages) under the answers of knowledge runs."""
     n = len(grid.runs)
     head = ["<th class='idx'>#</th>", "<th>input</th>", "<th>reference</th>"]
     head += [f"<th>{escape(f'{variant_key(n)} · {variant_label(r)}')}</th>" for n, r in enumerate(grid.runs)]
@@ -86,6 +98,8 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
             score = _score(row.get(f"score_{i}"))
             if score and grid.metric:
                 cell += f"<span class='score'>{escape(grid.metric)} {score}</span>"
+            if passages and (i, int(row["row_idx"])) in passages:
+                cell += passages_html(passages[(i, int(row["row_idx"]))])
             if judged and (i, int(row["row_idx"])) in judged:
                 cell += judge_html(judged[(i, int(row["row_idx"]))])
             cells.append(f"<td>{cell}</td>")

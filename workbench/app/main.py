@@ -1,4 +1,5 @@
-"""Streamlit entry point, started by `workbench app` (streamlit run workbench/app/main.py).
+"""Streamlit script of the app: its pages. `workbench app` serves it through server.py (an st.App that adds a
+redirect for deep links); `streamlit run workbench/app/main.py` still works, without that redirect.
 
 Pages live in workbench/app/views/ (not pages/: a folder of that name beside main.py switches Streamlit to its
 old file-based navigation for deep links) and stay thin over the core modules. Other features add their
@@ -35,6 +36,7 @@ context.warm_up()
 PAGES = [
     st.Page(HERE / "views" / "prompts.py", title="Prompts", icon=":material/edit_note:", default=True),
     st.Page(HERE / "views" / "datasets.py", title="Datasets", icon=":material/table:"),
+    st.Page(HERE / "views" / "knowledge.py", title="Knowledge", icon=":material/library_books:"),
     st.Page(HERE / "views" / "models.py", title="Models", icon=":material/smart_toy:"),
     st.Page(HERE / "views" / "run.py", title="Run", icon=":material/play_arrow:"),
     st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/compare:"),
@@ -45,8 +47,8 @@ PAGES = [
 
 page = st.navigation(PAGES)
 # A rater's link is the app's root with ?session=ID[&annotator=NAME]: it switches to the Annotate page within the
-# page (no reload). A link to /annotate?... works too, but on loading it Streamlit's client first looks for its
-# server under the page's path (/annotate/_stcore/health and /host-config, answered 404 on purpose).
-if page is PAGES[0] and "session" in st.query_params:
-    st.switch_page(PAGES[6], query_params=st.query_params.to_dict())
+# page (no reload). A link to /annotate?... is redirected here (server.py): loaded as is, Streamlit's client would
+# first look for its server under the page's path (/annotate/_stcore/health and /host-config, 404 on purpose).
+if page is PAGES[0] and ("session" in st.query_params or st.query_params.get("page") == "annotate"):
+    st.switch_page(next(p for p in PAGES if p.title == "Annotate"), query_params={k: v for k, v in st.query_params.to_dict().items() if k != "page"})
 page.run()

@@ -41,7 +41,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "cache": (lambda v: isinstance(v, bool), "true or false"), "reference": _STR,
     "lang": (lambda v: v in ("auto", "en", "zh"), "auto, en or zh"),
     "params": (lambda v: isinstance(v, dict), "a mapping of generation parameters"),
-    "junit": _STR, "db": _STR, "description": _STR, "prices": _STR, "judge_model": _STR,
+    "junit": _STR, "db": _STR, "description": _STR, "prices": _STR, "judge_model": _STR, "gold_passage": _STR,
 }
 PATHS = ("prompts", "data", "junit", "db", "prices")
 LISTS = ("prompts", "models", "metrics", "checks", "gates")

@@ -45,6 +45,18 @@ def read_prompt_file(path: str | Path) -> tuple[Prompt | None, TemplateError | N
         return None, e
 
 
+def prompts_using_base(name: str, directory: str | Path | None = None) -> list[dict[str, Any]]:
+    """The prompt files whose `knowledge:` section names base `name`: {file, prompt, method, k} each. A file
+    that does not parse is left out (the Prompts page names its error)."""
+    out = []
+    for path in list_prompt_files(directory):
+        prompt, err = read_prompt_file(path)
+        if err is None and prompt.knowledge and prompt.knowledge.get("base") == name:
+            out.append({"file": path.name, "prompt": prompt.name, "method": prompt.knowledge["method"],
+                        "k": prompt.knowledge["k"]})
+    return out
+
+
 def examples_from_table(df: pd.DataFrame | None) -> list[dict[str, Any]]:
     """Few-shot examples from the editor's table: sorted by `order`, blank rows and cells dropped."""
     if df is None or df.empty:

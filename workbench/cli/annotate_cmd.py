@@ -17,6 +17,9 @@ def register(sub, common) -> None:
     c.add_argument("--runs", nargs="+", required=True, metavar="RUN", help="run ids (or unique prefixes)")
     c.add_argument("--pairwise", action="store_true", help="compare the runs' answers to the same row side by side")
     c.add_argument("--scale", choices=["likert", "thumbs"], help="single outputs: Likert 1-5 (default) or thumbs")
+    c.add_argument("--unit", choices=["conversation", "turn"], help="conversation runs: rate whole conversations "
+                                                                  "(default) or single turns, each after the "
+                                                                  "conversation so far")
     c.add_argument("--k", type=int, default=1, metavar="N", help="annotators per item (default 1)")
     c.add_argument("--seed", type=int, metavar="S", help="item order and A/B sides (default: random, stored)")
     c.add_argument("--annotators", metavar="NAMES", help="comma-separated roster: items are dealt out now; "
@@ -30,6 +33,8 @@ def register(sub, common) -> None:
     c.add_argument("--claim-timeout", type=float, default=900.0, metavar="SECONDS",
                    help="open sessions: an unrated claim goes back to the pool after this long (default 900 = "
                         "15 minutes), or at once when its rater stops")
+    c.add_argument("--passages", action="store_true",
+                   help="show annotators the passages a knowledge prompt retrieved for each answer")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=create)
 
@@ -83,6 +88,10 @@ def _split(text: str | None) -> list[str] | None:
     return [x.strip() for x in text.split(",") if x.strip()] if text else None
 
 
+def _a(unit: str) -> str:
+    return {"output": "an output", "conversation": "a whole conversation", "turn": "one turn of a conversation"}[unit]
+
+
 def create(args: argparse.Namespace) -> int:
     from workbench import store
     from workbench.cli.output import print_json
@@ -90,7 +99,8 @@ def create(args: argparse.Namespace) -> int:
 
     spec = annotation.SessionSpec(runs=args.runs, pairwise=args.pairwise, k=args.k, seed=args.seed,
                                   scale=args.scale, rubric=args.rubric, annotators=_split(args.annotators),
-                                  name=args.name, claim_timeout=args.claim_timeout,
+                                  name=args.name, claim_timeout=args.claim_timeout, unit=args.unit,
+                                  show_passages=args.passages,
                                   show_fields=None if args.show_fields is None else _split(args.show_fields) or [])
     if args.tags is not None:
         spec.tags = _split(args.tags) or []
@@ -99,10 +109,11 @@ def create(args: argparse.Namespace) -> int:
         info = store.get_session(con, sid)
     if args.json:
         print_json({k: info[k] for k in ("id", "kind", "scale", "runs", "seed", "k", "annotators", "n_items",
-                                         "claim_timeout", "show_fields")})
+                                         "claim_timeout", "unit", "show_passages", "show_fields")})
         return 0
     print(sid)
-    print(f"{info['n_items']} {info['kind']} items ({info['scale']}), k={info['k']}, seed {info['seed']}; "
+    print(f"{info['n_items']} {info['kind']} items ({info['scale']}, each {_a(info['unit'])}), k={info['k']}, "
+          f"seed {info['seed']}; "
           "rate them in `workbench app` (Annotate page)", file=sys.stderr)
     return 0
 
@@ -119,8 +130,9 @@ def list_sessions(args: argparse.Namespace) -> int:
     if df.empty:
         print("no sessions yet: workbench annotate create --runs RUN [RUN ...]", file=sys.stderr)
         return 0
-    table(["session", "name", "kind", "scale", "runs", "items", "k", "ratings", "annotators", "created"],
-          [[r.id, r.name or "", r.kind, r.scale, len(r.runs), r.n_items, r.k, f"{r.n_ratings}/{r.n_items * r.k}",
+    table(["session", "name", "kind", "scale", "item", "runs", "items", "k", "ratings", "annotators", "created"],
+          [[r.id, r.name or "", r.kind, r.scale, r.unit or "", len(r.runs), r.n_items, r.k,
+            f"{r.n_ratings}/{r.n_items * r.k}",
             r.n_annotators, str(r.created_at)[:19]] for r in df.itertuples()])
     return 0
 

@@ -25,7 +25,7 @@ def streamlit_command(db: str, port: int, address: str, annotate_only: bool = Fa
     from workbench import store
     from workbench.serving import ANNOTATE_ONLY_ENV
 
-    main = os.path.join(os.path.dirname(os.path.dirname(__file__)), "app", "main.py")
+    main = os.path.join(os.path.dirname(os.path.dirname(__file__)), "app", "server.py")
     argv = [sys.executable, "-m", "streamlit", "run", main, "--server.port", str(port),
             "--server.address", address, "--browser.gatherUsageStats", "false",
             "--runner.postScriptGC", "false"]  # a full gc.collect after every rerun: ~100 ms per rating click

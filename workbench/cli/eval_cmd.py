@@ -29,6 +29,9 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", action="append", metavar="LIST",
                    help="comma-separated metrics (default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length,"
                         "latency_ms,tokens_out); regex=PATTERN")
+    p.add_argument("--gold-passage", metavar="FIELD",
+                   help="dataset field with the gold passage id(s) for retrieval_hit, retrieval_mrr and "
+                        "retrieval_recall (default faq_id)")
     p.add_argument("--judge-model", metavar="SPEC",
                    help="the model that scores judge:RUBRIC metrics (default: openai:gpt-4o-mini with OPENAI_API_KEY, "
                         "else the tiny local model, a smoke test, not a judge)")
@@ -85,7 +88,7 @@ CONFIG_FLAGS = {"prompts": "prompts", "data": "data", "models": "model", "metric
                 "gates": "gate", "limit": "limit", "repeat": "repeat", "concurrency": "concurrency",
                 "retries": "retries", "timeout": "timeout", "rpm": "rpm", "tpm": "tpm", "reference": "reference",
                 "lang": "lang", "junit": "junit", "db": "db", "prices": "prices",
-                "judge_model": "judge_model"}
+                "judge_model": "judge_model", "gold_passage": "gold_passage"}
 
 
 def apply_config(args: argparse.Namespace) -> dict:
@@ -163,17 +166,7 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
     target = args.resume or args.retry_errors
     started = time.perf_counter()
     if target:
-        given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
-                                          ("--model", args.model), ("--limit", args.limit),
-                                          ("--where", args.where), ("--split", args.split),
-                                          ("--metrics", args.metrics), ("--param", args.param),
-                                          ("--check", args.check), ("--judge-model", args.judge_model))
-                 if value]
-        if args.history:
-            given.append("--history")
-        if given or args.repeat != 1:
-            raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
-                            setting="resume" if args.resume else "retry_errors")
+        _check_stored(args)
         evaluation = api.resume(target, args.db, errors_only=bool(args.retry_errors), **options)
     else:
         _check_new(args)
@@ -181,7 +174,7 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
                                   params={**config_params, **parse_params(args.param)}, repeats=args.repeat,
                                   reference=args.reference, lang=args.lang, where=where_text(args.where, args.split),
                                   checks=args.check, history=args.history or "gold", judge_model=args.judge_model,
-                                  **options)
+                                  gold_passage=args.gold_passage, **options)
     # A prefetch not started by now has no use: the summary imports what it needs. (Never start it later either:
     # a daemon thread inside a C extension's import while the interpreter exits on an error can crash it, -11 seen.)
     prefetch_late.set()
@@ -216,6 +209,22 @@ def _run(args: argparse.Namespace, config_params: dict) -> int:
         print(f"{sum(not r.passed for r in results)} of {len(results)} gates failed" if code else
               f"all {len(results)} gates passed")
     return code
+
+
+def _check_stored(args: argparse.Namespace) -> None:
+    """--resume / --retry-errors take the stored run's settings: a setting given again is refused."""
+    from workbench.errors import UserError
+
+    given = [name for name, value in (("PROMPT_FILE", args.prompts), ("--data", args.data),
+                                      ("--model", args.model), ("--limit", args.limit),
+                                      ("--where", args.where), ("--split", args.split),
+                                      ("--metrics", args.metrics), ("--param", args.param),
+                                      ("--check", args.check), ("--judge-model", args.judge_model),
+                                      ("--gold-passage", args.gold_passage), ("--history", args.history))
+             if value]
+    if given or args.repeat != 1:
+        raise UserError(f"{', '.join(given) or '--repeat'} cannot be changed for a stored run",
+                        setting="resume" if args.resume else "retry_errors")
 
 
 def parse_gates(args: argparse.Namespace) -> list:

@@ -71,6 +71,14 @@ class Plan:
         """(row_idx, turn_idx) under which plan row `row` is stored."""
         return self.turns.units[row] if self.turns else (row, 0)
 
+    def passages_at(self, variant: Variant, row: int) -> list | None:
+        """The passages `variant` retrieved for plan row `row` (None: a prompt without `knowledge:`)."""
+        if variant.passages is None:
+            return None
+        if "_positions" not in self.__dict__:
+            self.__dict__["_positions"] = {r: k for k, r in enumerate(self.rows)}
+        return variant.passages[self.__dict__["_positions"][row]]
+
     def plan_row(self, row_idx: int, turn_idx: int) -> int | None:
         """The plan row stored as (row_idx, turn_idx), or None when this plan has no such turn."""
         return self.turns.index.get((row_idx, turn_idx)) if self.turns else row_idx

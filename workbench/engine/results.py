@@ -127,14 +127,22 @@ class Writer:
         ok = [d for d in batch if not isinstance(d.result, ProviderError)]
         refs = self.plan.dataset.references
         try:
-            scored = await self.scorer.score(
-                [(d.result.text, refs(d.row), d.result.latency_ms, d.result.tokens_out) for d in ok])
+            scored = await self.scorer.score([(d.result.text, refs(d.row), d.result.latency_ms, d.result.tokens_out,
+                                               *self._context(d)) for d in ok])
         except Exception as e:  # noqa: BLE001 - a metric bug must not cost the outputs: stored unscored,
             # and `plan_from_run` (--resume) scores outputs that have no scores
             self.scoring_error = f"{type(e).__name__}: {e}"
             scored = [{} for _ in ok]
         scores = iter(scored)
         self.ready += [(d, {} if isinstance(d.result, ProviderError) else next(scores)) for d in batch]
+
+    def _context(self, d: Done) -> tuple:
+        """(passages, row) for metrics that read them (retrieval_hit, grounded), else nothing."""
+        if not self.plan.metrics.wants & {"passages", "row"}:
+            return ()
+        found = self.plan.passages_at(d.variant, d.row)
+        found = None if found is None else [{"id": p.id, "text": p.text} for p in found]
+        return found, self.plan.dataset.rows[d.row]
 
     def due(self) -> bool:
         if self.task is not None and not self.task.done():
@@ -152,9 +160,10 @@ class Writer:
             await asyncio.shield(self.task)
         self.last_flush = time.monotonic()
         self.kick()
-        if self.scoring:
-            await asyncio.gather(*self.scoring)
-            self.scoring = []
+        while self.scoring:  # scoring that `kick` starts while this waits is waited for too, never dropped
+            waiting = list(self.scoring)
+            await asyncio.gather(*waiting)
+            self.scoring = [t for t in self.scoring if t not in waiting]
         if status == "done" and self.scoring_error:
             status = "failed"  # the outputs are stored; --resume scores them
         if not self.ready and status is None:
@@ -198,7 +207,8 @@ class Writer:
                     entries.append({"key": d.key, "provider": d.provider, "text": r.text,
                                     "finish_reason": r.finish_reason, "latency_ms": r.latency_ms,
                                     "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
-                                    "score_key": self.score_keys.get(d.row) if values else None,
+                                    "score_key": score_key(self.score_keys, self.plan, d.variant, d.row)
+                                    if values else None,
                                     "score_names": list(values),
                                     "score_values": list(values.values())})
             outputs.append(rec)
@@ -211,6 +221,19 @@ class Writer:
                     store.set_status(con, v.run_id, status)
                 self.status_written = True
         self.written += len(outputs)
+
+
+def score_key(keys: dict[int, str], plan: Plan, variant: Variant, row: int) -> str | None:
+    """The score key of `row` for `variant`: the row's, and when a metric reads the retrieved passages or
+    the row (retrieval_hit, grounded), also those, so a cached answer reached through other passages (or a
+    row with another gold id) is scored again rather than given the scores it had there."""
+    key = keys.get(row)
+    if key is None or not plan.metrics.wants & {"passages", "row"}:
+        return key
+    found = plan.passages_at(variant, row)
+    extra = [plan.dataset.rows[row], None if found is None else [(p.id, p.text) for p in found]]
+    blob = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(f"{key}\n{blob}".encode()).hexdigest()[:32]
 
 
 def _score_keys(plan: Plan, rows: set[int]) -> dict[int, str]:
@@ -280,8 +303,9 @@ def _apply_hits(db: str | None, plan: Plan, writer: Writer, chunks: queue.Queue,
     with store.connect(db) as con, store.transaction(con):
         wanted = 0
         while (chunk := chunks.get()) is not None:
-            chunk["run_id"] = [plan.variants[i].run_id for i in chunk.pop("variant")]
-            chunk["score_key"] = [score_keys[r] for r in chunk["row_idx"]]
+            variants = [plan.variants[i] for i in chunk.pop("variant")]
+            chunk["run_id"] = [v.run_id for v in variants]
+            chunk["score_key"] = [score_key(score_keys, plan, v, r) for v, r in zip(variants, chunk["row_idx"])]
             units = [plan.unit(r) for r in chunk["row_idx"]]  # plan rows -> stored (row, turn)
             chunk["row_idx"], chunk["turn_idx"] = [u[0] for u in units], [u[1] for u in units]
             wanted += len(chunk["key"])

@@ -98,6 +98,21 @@ def query(con, grid: Grid, sort: str = "row", errors_only: bool = False, search:
     return Page(rows, total, page, n_pages)
 
 
+def page_passages(con, runs: list[dict], row_idxs: list[int]) -> dict[tuple[int, int], list[dict]]:
+    """(variant, row_idx) -> the passages its output (first repeat) was given, best first: {rank, id, title,
+    score, text}; only for runs of knowledge prompts."""
+    out: dict[tuple[int, int], list[dict]] = {}
+    for i, run in enumerate(runs):
+        if not run.get("knowledge"):
+            continue
+        found = store.load_passages(con, run["id"], rows=list(row_idxs))
+        for p in found[found.repeat_idx == 0].itertuples():
+            out.setdefault((i, int(p.row_idx)), []).append(
+                {"rank": int(p.rank), "id": p.chunk_id, "title": p.title or "", "score": float(p.score),
+                 "text": p.text or ""})
+    return out
+
+
 def histogram(con, runs: list[dict], metric: str, bins: int = 20) -> pd.DataFrame:
     """run_id, variant, start, end, count: each run's score distribution binned here, so a chart of
     40,000 scores ships 20 bars per variant to the browser instead of every point."""

@@ -81,9 +81,10 @@ def signature(chunking: Chunking, tokenizer: str) -> dict[str, Any]:
 
 
 def add_base(name: str, files: list[str], chunking: Chunking | None = None, tokenizer: str = "auto",
-             db: str | os.PathLike | None = None) -> AddResult:
+             db: str | os.PathLike | None = None, shown: dict[str, str] | None = None) -> AddResult:
     """Chunk `files` into base `name`: a new version when content, chunking or tokenizer changed, else the
-    stored one. Files stream in; the index is built (and cached) at the end."""
+    stored one. Files stream in; the index is built (and cached) at the end. `shown`: file -> the name its
+    chunks' `source` gives (an upload's, rather than the temporary file's path)."""
     check_name(name)
     chunking = chunking or Chunking()
     if not files:
@@ -103,7 +104,7 @@ def add_base(name: str, files: list[str], chunking: Chunking | None = None, toke
     with store.connect(db) as con:
         new = not store.knowledge_version_exists(con, version)
         if new:
-            n = store.save_knowledge_version(con, name, version, sig, sources, _batches(files, chunking))
+            n = store.save_knowledge_version(con, name, version, sig, sources, _batches(files, chunking, shown or {}))
         else:
             store.set_knowledge_base(con, name, version)
             n = store.get_knowledge_version(con, version)["n_chunks"]
@@ -111,12 +112,34 @@ def add_base(name: str, files: list[str], chunking: Chunking | None = None, toke
     return AddResult(name, version, n, new, sig)
 
 
-def _batches(files: list[str], chunking: Chunking) -> Iterator[list[dict[str, Any]]]:
+def add_uploads(name: str, uploads: list[tuple[str, bytes]], chunking: Chunking | None = None,
+                tokenizer: str = "auto", db: str | os.PathLike | None = None) -> AddResult:
+    """`add_base` for files given as (file name, content), e.g. uploaded in the app: written under their own
+    names (chunk ids and the version are made from them) into a temporary folder, added, removed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="workbench-kb-") as folder:
+        paths = []
+        for filename, content in uploads:
+            safe = Path(filename.replace("\\", "/")).name  # never a path out of the folder
+            if safe in ("", ".", ".."):
+                raise UserError("a file needs a name", "kb add")
+            target = Path(folder) / safe
+            if target.exists():
+                raise UserError(f"two files named {safe!r}: chunk ids are made from file names", "kb add")
+            target.write_bytes(content)
+            paths.append(str(target))
+        return add_base(name, paths, chunking, tokenizer, db, shown={p: Path(p).name for p in paths})
+
+
+def _batches(files: list[str], chunking: Chunking, shown: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
     seen: dict[str, str] = {}
     batch: list[dict[str, Any]] = []
     idx = 0
     for path in files:
         for c in read_chunks(path, chunking):
+            if path in shown:
+                c.source = shown[path] + c.source[len(str(path)):]
             if c.id in seen:
                 raise UserError(f"chunk id {c.id!r} repeats the one at {seen[c.id]} (ids must be unique: "
                                 f"they are what gold fields name)", c.source)

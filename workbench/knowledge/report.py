@@ -3,14 +3,18 @@ answers, computed from what the run stored (its passages, its dataset rows, its 
 
 from __future__ import annotations
 
-import json
 from statistics import mean
 from typing import Any
 
 from workbench import store
-from workbench.knowledge.metrics import grounded, retrieval_hit, retrieval_mrr, retrieval_recall
-
-DEFAULT_GOLD = "faq_id"
+from workbench.metrics.retrieval import (
+    DEFAULT_GOLD,
+    gold_ids,
+    grounded,
+    retrieval_hit,
+    retrieval_mrr,
+    retrieval_recall,
+)
 
 
 def run_retrieval(con, run_id: str, gold_field: str | None = None) -> dict[str, Any] | None:
@@ -36,7 +40,7 @@ def run_retrieval(con, run_id: str, gold_field: str | None = None) -> dict[str, 
     out: dict[str, Any] = {"base": used["base"], "version": used["version"], "k": used["k"],
                            "gold_field": gold_field}
     if gold_field:
-        gold = {i: _gold(rows[i].get(gold_field)) for i in range(min(run["n_rows"], len(rows)))}
+        gold = {i: gold_ids(rows[i].get(gold_field)) for i in range(min(run["n_rows"], len(rows)))}
         scored = [i for i, g in gold.items() if g]
         out["n_gold"] = len(scored)
         for name, fn in (("retrieval_hit", retrieval_hit), ("retrieval_mrr", retrieval_mrr),
@@ -47,14 +51,3 @@ def run_retrieval(con, run_id: str, gold_field: str | None = None) -> dict[str, 
     out["n_grounded"] = len(values)
     return out
 
-
-def _gold(value: Any) -> list[str]:
-    """A gold field holds one id, a list of ids, or a JSON list of them."""
-    if isinstance(value, str) and value.startswith("["):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    if value is None or value == "":
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]

@@ -15,18 +15,13 @@ import functools
 import re
 from collections.abc import Callable
 
+from workbench.metrics.retrieval import english_stopwords
+
 TOKENIZERS = ("english", "cjk-bigram", "jieba")
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{CJK}]+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _LATIN_OR_CJK = re.compile(f"[{CJK}]+|[^\\W_{CJK}]+", re.UNICODE)
-
-
-@functools.cache
-def english_stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
 
 
 @functools.cache

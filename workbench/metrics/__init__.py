@@ -20,7 +20,7 @@ from workbench.metrics.base import Metric, MetricSet, batch_memo, check_class
 from workbench.plugins import Registry
 
 __all__ = ["DEFAULT", "REGISTRY", "Metric", "MetricSet", "base_name", "batch_memo", "dataset_signatures", "metric_class", "metric_set",
-           "parse_metrics", "reference_count", "score", "signatures"]
+           "parse_metrics", "reference_count", "score", "signatures", "with_gold_passage"]
 
 DEFAULT = ["exact", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "length", "latency_ms", "tokens_out"]
 ALIASES = {"rouge": ("rouge1", "rouge2", "rougeL")}
@@ -34,6 +34,10 @@ BUILTIN = {name: f"workbench.metrics.builtin:{cls}" for name, cls in [
     ("rougeL", "RougeL"), ("rougeL_p", "RougeLP"), ("rougeL_r", "RougeLR"),
     ("rougeLsum", "RougeLsum"), ("rougeLsum_p", "RougeLsumP"), ("rougeLsum_r", "RougeLsumR"),
     ("length", "Length"), ("latency_ms", "LatencyMs"), ("tokens_out", "TokensOut")]}
+BUILTIN.update({name: f"workbench.metrics.retrieval:{cls}" for name, cls in [
+    ("retrieval_hit", "RetrievalHit"), ("retrieval_mrr", "RetrievalMrr"), ("retrieval_recall", "RetrievalRecall"),
+    ("grounded", "Grounded")]})
+BUILTIN["semsim"] = "workbench.metrics.semsim:SemSim"
 BUILTIN["check"] = "workbench.metrics.checks:CheckMetric"  # --check TEXT: a 0/1 metric named after TEXT
 BUILTIN["judge"] = "workbench.metrics.judge:JudgeMetric"  # judge:RUBRIC, scored by a model (evaluation/judging.py)
 REGISTRY = Registry("workbench.metrics", BUILTIN, "metric")
@@ -145,11 +149,25 @@ def metric_set(stored: str | list[dict[str, Any]], where: str = "runs.metrics") 
     return MetricSet(tuple(_make(s["name"], {k: v for k, v in s.items() if k != "name"}) for s in specs))
 
 
+def with_gold_passage(metrics: MetricSet, field: str | None) -> MetricSet:
+    """The set with its retrieval metrics (retrieval_hit, _mrr, _recall) reading gold passage ids from
+    dataset field `field` (`--gold-passage`); None leaves it as it is (default `faq_id`)."""
+    if field is None:
+        return metrics
+    takes = [m for m in metrics.metrics if "gold" in m.options]
+    if not takes:
+        raise UserError("a gold passage field is read by retrieval_hit, retrieval_mrr and retrieval_recall: "
+                        "add one of them to the metrics", setting="gold_passage")
+    return MetricSet(tuple(type(m)(**{**m.config, "gold": field}) if m in takes else m for m in metrics.metrics))
+
+
 def score(prediction: str, references: list[str], metrics: MetricSet, lang: str = "en",
-          latency_ms: float | None = None, tokens_out: int | None = None) -> dict[str, float]:
-    """Scores of one output (metrics.batch scores many at once, with the same values)."""
+          latency_ms: float | None = None, tokens_out: int | None = None, passages: list[dict] | None = None,
+          row: dict | None = None) -> dict[str, float]:
+    """Scores of one output (metrics.batch scores many at once, with the same values); `passages` (retrieved
+    for it, each with an `id` and `text`) and `row` (its dataset row) for the retrieval metrics."""
     return metrics.score_batch([prediction], [references], lang, latency_ms=[latency_ms],
-                               tokens_out=[tokens_out])[0]
+                               tokens_out=[tokens_out], passages=[passages], row=[row])[0]
 
 
 def signatures(metrics: MetricSet, lang: str = "en", nrefs: int | str = 1) -> dict[str, str]:

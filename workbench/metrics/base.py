@@ -4,7 +4,8 @@ A metric is a class registered under its name (entry-point group ``workbench.met
 whether it needs a reference, its scale (``0-1``, or the unit of a measurement: ``ms``, ``chars``,
 ``tokens``), which direction is better (``higher``, ``lower``, or None for a measurement with no
 better side, such as length), the options it takes (name -> converter), and which of an output's
-measurements it reads besides the text (``wants``: ``latency_ms``, ``tokens_out``). It implements
+measurements it reads besides the text (``wants``: ``latency_ms``, ``tokens_out``; ``passages``, the
+passages a knowledge prompt retrieved for it, and ``row``, its dataset row). It implements
 `score_batch`: one value per prediction (None: no score for that one).
 """
 
@@ -18,8 +19,9 @@ from typing import Any, ClassVar
 
 from workbench.errors import UserError
 
-# What a metric may read besides the text and the references: the output's own measurements.
-MEASUREMENTS = ("latency_ms", "tokens_out")
+# What a metric may read besides the text and the references: the output's own measurements, the passages
+# retrieved for it (a list of {id, text, ...}, None without knowledge) and its dataset row (a dict).
+MEASUREMENTS = ("latency_ms", "tokens_out", "passages", "row")
 DIRECTIONS = ("higher", "lower", None)
 _BATCH_MEMO: ContextVar[dict | None] = ContextVar("metric_batch_memo", default=None)
 
@@ -133,6 +135,11 @@ class MetricSet:
     @property
     def needs_reference(self) -> bool:
         return any(m.needs_reference for m in self.metrics)
+
+    @property
+    def wants(self) -> frozenset[str]:
+        """The measurements any of the metrics reads (callers skip gathering passages and rows otherwise)."""
+        return frozenset(w for m in self.metrics for w in m.wants)
 
     def specs(self) -> list[dict[str, Any]]:
         return [m.spec() for m in self.metrics]

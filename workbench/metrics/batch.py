@@ -23,8 +23,9 @@ from pathlib import Path
 
 from workbench.metrics.base import MetricSet
 
-# (prediction, references, latency_ms, tokens_out)
-Item = tuple[str, Sequence[str], float | None, int | None]
+# (prediction, references, latency_ms, tokens_out) and, when the metrics want them (MetricSet.wants),
+# (..., passages, row): the passages retrieved for the output and its dataset row
+Item = tuple
 
 POOL_MIN_ITEMS = 300  # fewer outputs than this are scored in-process: workers cost more than they save
 CHUNK = 64  # items per message to a worker
@@ -34,9 +35,11 @@ def score_items(items: Sequence[Item], metrics: MetricSet, lang: str) -> list[di
     """Scores of each item, as `workbench.metrics.score` gives them (each metric over the whole list)."""
     if not items:
         return []
-    preds, refs, latency, tokens = zip(*items)
+    columns = list(zip(*items))
+    preds, refs, latency, tokens = columns[:4]
+    extra = {"passages": list(columns[4]), "row": list(columns[5])} if len(columns) > 4 else {}
     return metrics.score_batch(list(preds), [list(r) for r in refs], lang, latency_ms=list(latency),
-                               tokens_out=list(tokens))
+                               tokens_out=list(tokens), **extra)
 
 
 MAX_WORKERS = 8

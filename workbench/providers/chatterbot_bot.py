@@ -6,6 +6,12 @@ tagger (the default one wants a spaCy model that cannot be downloaded here), SQL
 folder keyed by the data's hash (trained once; a changed file trains a new one), BestMatch, and
 read-only while answering (the bot does not learn from the questions it is asked).
 
+A conversation file trains on its conversations instead: each one's turns in order (system messages left out),
+so every answer is learned in response to the customer turn before it (ChatterBot's ListTrainer), and only
+conversations with ``split == train`` when the lines have a split field. In a conversation run each turn is
+answered from the customer's last message alone: the bot is read-only, so it keeps no state between turns and
+gold and own history give the same answers.
+
 The answer is the reference of the closest training question. Its confidence (0-1, ChatterBot's
 Levenshtein similarity) is stored in the output's finish_reason as ``match 0.83``; below `threshold`
 the answer is `default` instead and the finish_reason reads ``default 0.41``.
@@ -99,10 +105,14 @@ class ChatterBotProvider(Provider):
         return await asyncio.to_thread(self._answer_all, batch)
 
 
-def training_pairs(path: str, q_col: str = "question", r_col: str = "reference") -> tuple[list[tuple[str, str]], str]:
-    """(question, answer) pairs of the file's training rows and a hash naming the bot trained on them.
+def training_pairs(path: str, q_col: str = "question",
+                   r_col: str = "reference") -> tuple[list[tuple[str, str]] | list[list[str]], str]:
+    """(question, answer) pairs of the file's training rows (a conversation file: each conversation's turns)
+    and a hash naming the bot trained on them.
     A file without the two columns, or a training row without a value, is a DatasetError naming it."""
     ds = load_dataset(path, reference_field=r_col)
+    if ds.is_conversations:
+        return conversation_dialogs(ds)
     if "split" in ds.columns:
         keep = [i for i, row in enumerate(ds.rows) if row.get("split") == "train"]
         if not keep:
@@ -116,6 +126,18 @@ def training_pairs(path: str, q_col: str = "question", r_col: str = "reference")
         pairs.append((str(row[q_col]), str(ref[0] if isinstance(ref, list) else ref)))
     key = json.dumps([CHATTERBOT_VERSION, pairs], ensure_ascii=False).encode()
     return pairs, hashlib.sha256(key).hexdigest()[:16]
+
+
+def conversation_dialogs(ds: Dataset) -> tuple[list[list[str]], str]:
+    """The conversations of a conversation file as lists of turns to train on in order, and their hash."""
+    rows = ds.rows
+    if any("split" in r for r in rows):
+        rows = [r for r in rows if r.get("split") == "train"]
+        if not rows:
+            raise UserError("no conversations with split 'train' to train the bot on", ds.path)
+    dialogs = [[str(m["content"]) for m in r["messages"] if m["role"] != "system"] for r in rows]
+    key = json.dumps([CHATTERBOT_VERSION, "conversations", dialogs], ensure_ascii=False).encode()
+    return dialogs, hashlib.sha256(key).hexdigest()[:16]
 
 
 def _make_bot(db_path: Path, read_only: bool):
@@ -136,7 +158,7 @@ def _make_bot(db_path: Path, read_only: bool):
 _TRAIN_LOCK = threading.Lock()
 
 
-def _train_once(pairs: list[tuple[str, str]], db_path: Path):
+def _train_once(pairs: list[tuple[str, str]] | list[list[str]], db_path: Path):
     """The bot stored at db_path, trained first when it is not there. Training writes a file of its own
     and renames it into place, so a bot in the cache is always a complete one."""
     import logging
@@ -151,8 +173,8 @@ def _train_once(pairs: list[tuple[str, str]], db_path: Path):
             part.unlink(missing_ok=True)
             bot = _make_bot(part, read_only=False)
             trainer = ListTrainer(bot, show_training_progress=False)
-            for question, answer in pairs:
-                trainer.train([question, answer])
+            for dialog in pairs:  # a (question, answer) pair, or a conversation's turns
+                trainer.train(list(dialog))
             bot.storage.engine.dispose()
             os.replace(part, db_path)
     return _make_bot(db_path, read_only=True)

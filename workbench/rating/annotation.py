@@ -31,7 +31,7 @@ import pandas as pd
 from workbench import store
 from workbench.authoring.stored import prompt_from_version
 from workbench.errors import UserError
-from workbench.rating.conversations import conversation_item, is_conversation_run
+from workbench.rating.conversations import conversation_item, is_conversation_run, turn_contents
 
 SCALES: dict[str, tuple[str, ...]] = {
     "likert": ("1", "2", "3", "4", "5"),
@@ -48,6 +48,9 @@ DEFAULT_TAGS = ["wrong facts", "incomplete", "off topic", "too long", "bad forma
 MAX_COMMENT = 5000
 MAX_NAME = 100
 DEFAULT_CLAIM_TIMEOUT = 15 * 60.0  # seconds an unrated claim lasts
+# What one item is: an output of a single-row run; a whole conversation, or one assistant turn of it (with the
+# conversation up to that turn), of a conversation run.
+UNITS = ("output", "conversation", "turn")
 
 
 @dataclass
@@ -65,6 +68,14 @@ class Item:
     text_a: str
     text_b: str | None = None
     rating: dict[str, Any] | None = None  # this annotator's earlier rating of the item, if any
+    # when the session shows them: the passages each answer was given (knowledge runs), {id, title, text}
+    passages_a: list[dict[str, Any]] | None = None
+    passages_b: list[dict[str, Any]] | None = None
+    turn_idx: int | None = None  # a turn item: the assistant turn rated (0 = the first)
+    # a turn item: the conversation before the turn as each side's model saw it (`history_b` is None when it
+    # is the same as A's: gold history, or a single output)
+    history_a: list[dict[str, str]] | None = None
+    history_b: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -94,6 +105,8 @@ class SessionSpec:
     tags: list[str] = field(default_factory=lambda: list(DEFAULT_TAGS))
     name: str | None = None
     claim_timeout: float = DEFAULT_CLAIM_TIMEOUT
+    show_passages: bool = False  # annotators see the passages a knowledge prompt gave each answer
+    unit: str | None = None  # one of UNITS; default: conversation for conversation runs, else output
     # the row fields raters see; None: the variables of the runs' prompts (a field such as `intent` is a hint
     # about the expected answer, shown only when chosen)
     show_fields: list[str] | None = None
@@ -119,11 +132,13 @@ def create_session(con, spec: SessionSpec) -> str:
         raise UserError(f"k={spec.k} annotators per item but only {len(roster)} on the roster", setting="annotators_per_item")
     seed = int(spec.seed) if spec.seed is not None else secrets.randbits(31)
     rng = np.random.default_rng(seed)
-    outputs = store.usable_outputs(con, runs)
+    unit = _unit(con, runs, spec.unit)
+    outputs = store.usable_outputs(con, runs, by_turn=unit == "turn")
     if spec.pairwise:
-        items = _pairwise_items(con, runs, outputs, rng)
+        items = _pairwise_items(con, runs, outputs, rng, unit == "turn")
     else:
         items = outputs.rename(columns={"run_id": "run_a"}).assign(run_b=None)
+    items["turn_idx"] = pd.array(items["turn_idx"] if unit == "turn" else [None] * len(items), dtype="Int32")
     if items.empty:
         raise UserError("the runs have no outputs to rate (every row errored, or pairs share no row)", setting="runs")
     items = items.iloc[rng.permutation(len(items))].reset_index(drop=True)
@@ -143,7 +158,8 @@ def create_session(con, spec: SessionSpec) -> str:
         "id": session_id, "name": spec.name, "kind": "pairwise" if spec.pairwise else "single", "scale": scale,
         "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or RUBRICS[scale],
         "tags": list(dict.fromkeys(t.strip() for t in spec.tags if t.strip())),
-        "claim_timeout": float(spec.claim_timeout), "show_fields": shown_fields(con, runs, spec.show_fields),
+        "claim_timeout": float(spec.claim_timeout), "unit": unit, "show_passages": spec.show_passages,
+        "show_fields": shown_fields(con, runs, spec.show_fields),
     }, items, assignments)
     return session_id
 
@@ -175,27 +191,45 @@ def shown_fields(con, runs: list[str], chosen: list[str] | None) -> list[str]:
     return names
 
 
+def _unit(con, runs: list[str], unit: str | None) -> str:
+    """What one item of a session over `runs` is: checked against the runs (turns need conversation runs)."""
+    conversation = [is_conversation_run(con, r) for r in runs]
+    if unit is None:
+        return "conversation" if all(conversation) else "output"
+    if unit not in UNITS:
+        raise UserError(f"unknown unit {unit!r} (one of {', '.join(UNITS)})", setting="unit")
+    if unit != "output" and not all(conversation):
+        raise UserError(f"rating by {unit} needs conversation runs (a conversation dataset); "
+                        f"{runs[conversation.index(False)]} is a single-row run", setting="unit")
+    if unit == "output" and any(conversation):
+        raise UserError("a conversation run is rated by conversation or by turn", setting="unit")
+    return unit
+
+
 def _clean_roster(names: list[str] | None) -> list[str] | None:
     if not names:
         return None
     return list(dict.fromkeys(check_annotator(n) for n in names))
 
 
-def _pairwise_items(con, runs: list[str], outputs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """One item per pair of runs per (row, repeat) both answered; which run sits on side A is drawn per item."""
+def _pairwise_items(con, runs: list[str], outputs: pd.DataFrame, rng: np.random.Generator,
+                    by_turn: bool = False) -> pd.DataFrame:
+    """One item per pair of runs per (row, repeat) both answered (per (row, turn, repeat) `by_turn`); which
+    run sits on side A is drawn per item."""
     datasets = {store.get_run(con, r)["dataset_hash"] for r in runs}
     if len(datasets) > 1:
         raise UserError("pairwise runs must be on the same dataset (the pairs are answers to the same row)", setting="runs")
-    have = {r: set(zip(g["row_idx"], g["repeat_idx"])) for r, g in outputs.groupby("run_id")}
+    keys = ["row_idx", "turn_idx", "repeat_idx"] if by_turn else ["row_idx", "repeat_idx"]
+    have = {r: set(zip(*(g[k].astype(int) for k in keys))) for r, g in outputs.groupby("run_id")}
     rows = []
     for r1, r2 in itertools.combinations(runs, 2):
-        for row, rep in sorted(have.get(r1, set()) & have.get(r2, set())):
-            rows.append((int(row), int(rep), r1, r2))
+        for key in sorted(have.get(r1, set()) & have.get(r2, set())):
+            rows.append((*(int(x) for x in key), r1, r2))
     if not rows:
-        return pd.DataFrame(columns=["row_idx", "repeat_idx", "run_a", "run_b"])
+        return pd.DataFrame(columns=[*keys, "run_a", "run_b"])
     flip = rng.random(len(rows)) < 0.5
-    return pd.DataFrame([(row, rep, b, a) if f else (row, rep, a, b) for (row, rep, a, b), f in zip(rows, flip)],
-                        columns=["row_idx", "repeat_idx", "run_a", "run_b"])
+    return pd.DataFrame([(*r[:-2], r[-1], r[-2]) if f else r for r, f in zip(rows, flip)],
+                        columns=[*keys, "run_a", "run_b"])
 
 
 def check_annotator(name: str) -> str:
@@ -228,26 +262,55 @@ class SessionData:
         info = self.info
         return Item(session_id=info["id"], item_idx=item_idx, kind=info["kind"], scale=info["scale"],
                     rubric=info["rubric"], tags=list(info["tags"] or []), inputs=dict(c["inputs"]),
-                    reference=c["reference"], text_a=c["text_a"], text_b=c["text_b"], rating=rating)
+                    reference=c["reference"], text_a=c["text_a"], text_b=c["text_b"], rating=rating,
+                    passages_a=c.get("passages_a"), passages_b=c.get("passages_b"),
+                    turn_idx=c.get("turn_idx"), history_a=c.get("history_a"), history_b=c.get("history_b"))
 
 
 def load_session(con, session_id: str, item_idx: int | None = None) -> SessionData:
     """The session and the blind contents of all its items (or of one), in one read."""
     info = store.get_session(con, session_id)
     contents = {}
-    for rec in store.item_outputs(con, session_id, item_idx).to_dict(orient="records"):
+    modes: dict[str, str | None] = {}  # run -> its history mode (gold, own; None: a single-row run)
+    records = store.item_outputs(con, session_id, item_idx).to_dict(orient="records")
+    passages = _passages(con, records) if info.get("show_passages") else {}
+    for rec in records:
         row = dict(rec["row_data"])
         reference = row.pop(rec["reference_field"] or "reference", None)
         c = {"inputs": row, "reference": None if reference is None else str(reference), "text_a": str(rec["text_a"]),
              "text_b": None if info["kind"] == "single" else str(rec["text_b"])}
-        if "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # a whole conversation
+        for run in (rec["run_a"], rec["run_b"]):
+            if isinstance(run, str) and run not in modes:
+                modes[run] = store.get_run(con, run).get("history")
+        if not pd.isna(rec["turn_idx"]):  # one turn of a conversation, after the conversation so far
+            c = turn_contents(con, rec, modes, c["text_a"], c["text_b"])
+        elif "messages" in rec["row_data"] and modes[rec["run_a"]]:  # a whole conversation
             whole = conversation_item(con, Item(session_id=session_id, item_idx=int(rec["item_idx"]), kind=info["kind"],
                                                 scale=info["scale"], rubric=info["rubric"], tags=[], **c), rec)
             c = {"inputs": whole.inputs, "reference": whole.reference, "text_a": whole.text_a, "text_b": whole.text_b}
-        if info.get("show_fields") is not None:  # the session's choice (sessions made before it: every field)
+        elif passages:
+            key = (int(rec["row_idx"]), int(rec["repeat_idx"]))
+            c["passages_a"] = passages.get((rec["run_a"], *key))
+            c["passages_b"] = passages.get((rec["run_b"], *key)) if info["kind"] != "single" else None
+        if info.get("show_fields") is not None and "inputs" in c:  # the session's choice (older: every field)
             c["inputs"] = {k: c["inputs"][k] for k in info["show_fields"] if k in c["inputs"]}
         contents[int(rec["item_idx"])] = c
     return SessionData(info, contents)
+
+
+def _passages(con, records: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+    """(run, row_idx, repeat_idx) -> the passages that output was given, best first, for these items' runs."""
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    rows: dict[str, set[int]] = {}
+    for rec in records:
+        for run in (rec["run_a"], rec.get("run_b")):
+            if isinstance(run, str):
+                rows.setdefault(run, set()).add(int(rec["row_idx"]))
+    for run, wanted in rows.items():
+        for p in store.load_passages(con, run, rows=sorted(wanted)).itertuples():
+            out.setdefault((run, int(p.row_idx), int(p.repeat_idx)), []).append(
+                {"id": p.chunk_id, "title": p.title or "", "text": p.text or ""})
+    return out
 
 
 def _data(con, session_id: str, data: SessionData | None, item_idx: int) -> SessionData:

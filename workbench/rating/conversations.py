@@ -1,6 +1,7 @@
-"""Rating whole conversations: an item of a conversation run is one conversation (run, row, repeat), shown
-as a transcript of the customer's turns and the model's answers; its SFT record is the multi-turn chat with
-those answers as the training targets."""
+"""Rating conversations: an item of a conversation run is one conversation (run, row, repeat), shown as a
+transcript of the customer's turns and the model's answers (its SFT record is the multi-turn chat with those
+answers as the training targets), or, in a session by turn, one assistant turn (run, row, turn, repeat)
+shown after the conversation so far as that model saw it (its SFT record is that request and the answer)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 from typing import Any
 
 from workbench import store
-from workbench.authoring.conversations import own_history
+from workbench.authoring.conversations import own_history, turn_reference
 
 SPEAKERS = {"system": "System", "user": "Customer", "assistant": "Assistant"}
 
@@ -42,6 +43,34 @@ def conversation_item(con, item, rec) -> Any:
     inputs = {k: v for k, v in row.items() if k not in ("messages", "allow_consecutive")}
     gold = transcript([m for m in row["messages"] if m["role"] != "system"])
     return dataclasses.replace(item, text_a=a, text_b=b, inputs=inputs, reference=gold)
+
+
+def history_before(row: dict[str, Any], turn_idx: int, answers: list[str] | None = None) -> list[dict[str, str]]:
+    """The conversation before assistant turn `turn_idx` (no system messages): the reference turns, or with
+    `answers` (own history) the model's own earlier answers in their place."""
+    said = [{"role": m["role"], "content": m["content"]} for m in row["messages"] if m["role"] != "system"]
+    end = [i for i, m in enumerate(said) if m["role"] == "assistant"][turn_idx]
+    before = said[:end]
+    return before if answers is None else own_history(before, (list(answers) + [""] * turn_idx)[:turn_idx])
+
+
+def turn_contents(con, rec: dict[str, Any], modes: dict[str, str | None], text_a: str,
+                  text_b: str | None) -> dict[str, Any]:
+    """What a turn item shows (store.item_outputs record `rec`): the line's fields, each side's conversation so
+    far (a run with own history saw its own earlier answers; `modes` maps run -> history mode), the turn's
+    answers and its reference."""
+    row, turn = rec["row_data"], int(rec["turn_idx"])
+
+    def history(run: str) -> list[dict[str, str]]:
+        if modes.get(run) != "own":
+            return history_before(row, turn)
+        return history_before(row, turn, answers_of(con, run, int(rec["row_idx"]), int(rec["repeat_idx"])))
+
+    history_a = history(rec["run_a"])
+    history_b = history(rec["run_b"]) if text_b is not None else None
+    return {"inputs": {k: v for k, v in row.items() if k not in ("messages", "allow_consecutive")},
+            "reference": turn_reference(row, turn), "text_a": text_a, "text_b": text_b, "turn_idx": turn,
+            "history_a": history_a, "history_b": None if history_b == history_a else history_b}
 
 
 def sft_messages(con, rec) -> list[dict[str, Any]]:

@@ -41,8 +41,9 @@ def ratings_frame(con, session_id: str) -> pd.DataFrame:
     df = ratings.merge(items, on="item_idx", how="left")
     winner = np.where(df["value"] == "A", df["run_a"], np.where(df["value"] == "B", df["run_b"], None))
     df["winner_run"] = np.where(df["kind"] == "pairwise", winner, None)
+    df["turn_idx"] = df["turn_idx"].astype("Int64")  # a turn item's turn; empty for a whole output or conversation
     cols = ["session_id", "item_idx", "annotator", "kind", "value", "comment", "tags", "rated_at", "row_idx",
-            "repeat_idx", "run_a", "prompt_a", "model_a", "text_a", "run_b", "prompt_b", "model_b", "text_b",
+            "turn_idx", "repeat_idx", "run_a", "prompt_a", "model_a", "text_a", "run_b", "prompt_b", "model_b", "text_b",
             "winner_run"]
     return df[cols].rename(columns={"text_a": "output_a", "text_b": "output_b"})
 
@@ -70,7 +71,8 @@ def sft_records(con, session_id: str, min_rating: float | None = None,
     out, seen = [], set()
     for i in keep:
         rec = items.loc[i]
-        if "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # the rated conversation
+        whole = pd.isna(rec["turn_idx"])  # a turn item is written like a single output: its request, its answer
+        if whole and "messages" in rec["row_data"] and is_conversation_run(con, rec["run_a"]):  # the conversation
             record = {"messages": sft_messages(con, {**rec.to_dict(), "item_idx": i})}
         else:
             record = {"messages": _context(rec["messages_a"]) + [{"role": "assistant", "content": str(rec["text_a"])}]}

@@ -29,7 +29,9 @@ from workbench import store
 from workbench.evaluation.stats import direction
 from workbench.rating import annotation
 
-KEY = ["run_id", "row_idx", "repeat_idx"]
+# turn_idx WHOLE: an item rated as a whole (an output, or a whole conversation scored by its turns' mean)
+KEY = ["run_id", "row_idx", "turn_idx", "repeat_idx"]
+WHOLE = -1
 
 
 @dataclass
@@ -119,17 +121,22 @@ def correlation(metric: str, scale: str, metric_values: np.ndarray, human: np.nd
 
 
 def _scores(con, run_ids: list[str], session_ids: list[str]) -> pd.DataFrame:
-    """Outputs x metrics table of the automatic scores of the outputs rated in the sessions."""
+    """Outputs x metrics table of the automatic scores of the outputs rated in the sessions: a row per turn (what
+    a turn item is compared with) and a row per whole output, turn_idx WHOLE (a conversation's mean over its
+    turns; a single row's own score)."""
     s = store.output_scores(con, run_ids, rated_in=session_ids)
     if s.empty:
         return pd.DataFrame(columns=KEY)
     wide = s.pivot_table(index=KEY, columns="metric", values="value", aggfunc="first")
     wide.columns = [str(c) for c in wide.columns]
-    return wide.reset_index()
+    turns = wide.reset_index()
+    whole = turns.drop(columns="turn_idx").groupby(["run_id", "row_idx", "repeat_idx"]).mean().reset_index()
+    return pd.concat([turns, whole.assign(turn_idx=WHOLE)], ignore_index=True)
 
 
 def report(con, session_ids: list[str]) -> TrustReport:
     ratings = annotation.session_ratings(con, session_ids)
+    ratings["turn_idx"] = ratings["turn_idx"].fillna(WHOLE).astype(int)
     out = TrustReport(list(session_ids), 0, 0)
     single = ratings[ratings["scale"] != "pairwise"]
     pairwise = ratings[ratings["scale"] == "pairwise"]
@@ -153,8 +160,8 @@ def report(con, session_ids: list[str]) -> TrustReport:
     decisive = pairwise[pairwise["value"].isin(["A", "B"])]
     out.n_votes = len(decisive)
     if len(decisive):
-        a = decisive.merge(scores, left_on=["run_a", "row_idx", "repeat_idx"], right_on=KEY, how="left")
-        b = decisive.merge(scores, left_on=["run_b", "row_idx", "repeat_idx"], right_on=KEY, how="left")
+        a = decisive.merge(scores, left_on=["run_a", "row_idx", "turn_idx", "repeat_idx"], right_on=KEY, how="left")
+        b = decisive.merge(scores, left_on=["run_b", "row_idx", "turn_idx", "repeat_idx"], right_on=KEY, how="left")
         human_b = (decisive["value"] == "B").to_numpy()
         for metric in metrics:
             out.votes.append(_vote_agreement(metric, a[metric].to_numpy(float), b[metric].to_numpy(float), human_b))

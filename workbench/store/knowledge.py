@@ -153,13 +153,16 @@ def write_passages(con: Con, passages: list[dict[str, Any]]) -> None:
         insert_rows(con, "output_passages", passages, PASSAGE_COLUMNS)
 
 
-def load_passages(con: Con, run_id: str) -> pd.DataFrame:
-    """Every passage a run's outputs were given, with the chunk's text and title, in (row, repeat, rank) order."""
+def load_passages(con: Con, run_id: str, rows: list[int] | None = None) -> pd.DataFrame:
+    """Every passage a run's outputs were given (of `rows` only, when given), with the chunk's text and
+    title, in (row, repeat, rank) order."""
+    only = "" if rows is None else "AND list_contains(?::INTEGER[], p.row_idx)"
     return con.execute(
-        """SELECT p.row_idx, p.repeat_idx, p.rank, p.chunk_id, p.score, c.title, c.text, p.version
+        f"""SELECT p.row_idx, p.repeat_idx, p.rank, p.chunk_id, p.score, c.title, c.text, p.version
            FROM output_passages p
            LEFT JOIN knowledge_chunks c ON c.version = p.version AND c.idx = p.chunk_idx
-           WHERE p.run_id = ? ORDER BY p.row_idx, p.repeat_idx, p.rank""", [run_id]).df()
+           WHERE p.run_id = ? {only} ORDER BY p.row_idx, p.repeat_idx, p.rank""",
+        [run_id] + ([] if rows is None else [[int(r) for r in rows]])).df()
 
 
 def set_run_knowledge(con: Con, run_id: str, knowledge: dict[str, Any]) -> None:

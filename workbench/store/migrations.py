@@ -342,6 +342,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        13,
+        "annotation: a session may show annotators the passages each answer was given",
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN show_passages BOOLEAN DEFAULT false;
+        UPDATE annotation_sessions SET show_passages = false;
+        """,
+    ),
+    (
+        14,
+        "annotation: rate single turns of conversations",
+        # unit: what one item is (output, conversation or turn; NULL in older sessions: output, or conversation
+        # for conversation runs). annotation_items.turn_idx: the assistant turn a turn item rates; NULL for an
+        # item that is a whole output or a whole conversation.
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN unit VARCHAR;
+        ALTER TABLE annotation_items ADD COLUMN turn_idx INTEGER;
+        """,
+    ),
+    (
         17,
         "annotation: the row fields raters see",
         # NULL (sessions made before): every field of the row, as they were created; new sessions store the

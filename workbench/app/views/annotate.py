@@ -21,6 +21,7 @@ import streamlit as st
 from workbench import store
 from workbench.app import context
 from workbench.rating import annotation
+from workbench.rating.conversations import SPEAKERS
 
 ss = st.session_state
 BUTTONS = {
@@ -34,6 +35,8 @@ ICONS = {"up": ":material/thumb_up:", "down": ":material/thumb_down:"}
 
 def session_label(r: dict) -> str:
     what = "pairwise" if r["kind"] == "pairwise" else f"single, {r['scale']}"
+    if r.get("unit") == "turn":
+        what += ", by turn"
     return " · ".join(x for x in (r["id"], r["name"], what, f"{r['n_items']} items") if isinstance(x, str) and x)
 
 
@@ -162,7 +165,8 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
         if progress.previous is not None:
             st.button("Review your last rating", on_click=review, args=(progress.previous,), icon=":material/undo:")
         return
-    st.subheader(f"Item {item.item_idx + 1} of {progress.n_items}")
+    turn = "" if item.turn_idx is None else f" · turn {item.turn_idx + 1}"
+    st.subheader(f"Item {item.item_idx + 1} of {progress.n_items}{turn}")
     if reviewing is not None and item.rating:
         st.info(f"You rated this item {item.rating['value']}. Choose again to change it.", icon=":material/history:")
     draw_item(item)
@@ -181,24 +185,45 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
                     help="Done for now: your unrated item goes back to the pool for the others at once.")
 
 
+def draw_passages(found: list[dict] | None) -> None:
+    """The passages the answer was given (sessions that show them): untrusted text, shown as text."""
+    if found:
+        with st.expander(f"Passages the answer was given ({len(found)})"):
+            for p in found:
+                st.text(f"[{p['id']}] {p['title']}: {p['text']}")
+
+
+def draw_history(history: list[dict[str, str]], title: str = "Conversation so far") -> None:
+    st.caption(title)
+    for m in history:
+        st.text(f"{SPEAKERS.get(m['role'], m['role'])}: {m['content']}")
+
+
 def draw_item(item: annotation.Item) -> None:
     with st.container(border=True):
         st.caption("Input")
         for field, value in item.inputs.items():
             st.text(f"{field}: {value}")
+        if item.history_a is not None and item.history_b is None:  # one conversation so far for both sides
+            draw_history(item.history_a)
         if item.reference is not None:
             with st.expander("Reference answer"):
                 st.text(item.reference)
     if item.kind == "pairwise":
         col_a, col_b = st.columns(2)
-        for col, side, text in ((col_a, "A", item.text_a), (col_b, "B", item.text_b)):
+        sides = (("A", item.text_a, item.history_a, item.passages_a), ("B", item.text_b, item.history_b, item.passages_b))
+        for col, (side, text, history, found) in zip((col_a, col_b), sides):
             with col.container(border=True):
+                if item.history_b is not None:  # own history: each side's model saw its own earlier answers
+                    draw_history(history, f"Conversation so far, as {side}'s model saw it")
                 st.markdown(f"**Answer {side}**")
                 st.text(text)
+                draw_passages(found)
     else:
         with st.container(border=True):
             st.markdown("**Answer**")
             st.text(item.text_a)
+            draw_passages(item.passages_a)
     st.text(item.rubric)  # written by whoever created the session: shown as plain text too
     c1, c2 = st.columns([3, 2])
     previous_comment = (item.rating or {}).get("comment") or ""

@@ -186,7 +186,11 @@ def show_grid() -> None:
     n4.caption(f"{view.total:,} of {g.n_items:,} items · lower is better for {metric}" if metric in LOWER_IS_BETTER
                else f"{view.total:,} of {g.n_items:,} items")
     if view.total:
-        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view)))
+        found = None
+        if any(r.get("knowledge") for r in g.runs):  # knowledge runs: the passages under each answer
+            with store.connect(db) as con:
+                found = grid.page_passages(con, g.runs, [int(r) for r in view.rows["row_idx"]])
+        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view), passages=found))
     else:
         st.caption("No item matches.")
 

@@ -15,6 +15,7 @@ from workbench.app import context, judge_board
 from workbench.app.textdiff import inline_code
 from workbench.rating import agreement, annotation, trust
 from workbench.rating import leaderboard as lb
+from workbench.rating.conversations import is_conversation_run
 
 ss = st.session_state
 st.title("Leaderboard")
@@ -41,6 +42,8 @@ def _trust(db: str, sessions: tuple[str, ...], stamp: tuple) -> trust.TrustRepor
 
 def session_label(r: dict) -> str:
     what = "pairwise" if r["kind"] == "pairwise" else f"single, {r['scale']}"
+    if r.get("unit") == "turn":
+        what += ", by turn"
     parts = (r["id"], r["name"], what, f"{r['n_ratings']}/{r['n_items'] * r['k']} ratings")
     return " · ".join(x for x in parts if isinstance(x, str) and x)
 
@@ -72,6 +75,14 @@ def new_session_form() -> None:
     roster = c5.text_input("Roster (optional)", help="Comma-separated names: items are dealt out to them now. "
                                                      "Leave empty to let anyone join and claim items as they go.")
     title = c6.text_input("Session name (optional)")
+    passages = st.checkbox("Show the passages each answer was given (knowledge prompts)", key="lb_passages")
+    with store.connect(db) as con:
+        conversation = all(is_conversation_run(con, r) for r in run_ids)
+    unit = None
+    if conversation:
+        unit = st.radio("Rate", ["conversation", "turn"], horizontal=True, key="lb_unit",
+                        format_func={"conversation": "Whole conversations",
+                                     "turn": "Single turns (each after the conversation so far)"}.get)
     timeout = st.number_input("Claim timeout (minutes)", min_value=0.1, max_value=24 * 60.0, value=15.0, step=1.0,
                               help="Without a roster, an item a rater was shown but did not rate goes back to "
                                    "the pool after this long (and at once when they stop rating).")
@@ -85,7 +96,8 @@ def new_session_form() -> None:
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed),
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
-                                      claim_timeout=float(timeout) * 60, show_fields=fields)
+                                      claim_timeout=float(timeout) * 60, unit=unit, show_passages=passages,
+                                      show_fields=fields)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)
