@@ -25,6 +25,5 @@ def test_the_tour_variants_on_the_local_model(cli, db):
         cut = {r.metric: r for r in stats.compare(con, brief, zero)}
         examples = {r.metric: r for r in stats.compare(con, zero, few)}
     assert {m: r.verdict for m, r in cut.items()} == dict.fromkeys(("exact", "bleu", "chrf", "rougeL"), "better")
-    # the bilingual model measured BLEU +0.12 (95% CI low 0.066; the English-only model: > 0.1), 28 of 34 rows won
-    assert cut["bleu"].ci_low > 0.03 and cut["bleu"].wins >= 20
+    assert cut["bleu"].ci_low > 0.1 and cut["exact"].wins >= 14
     assert {r.verdict for r in examples.values()} == {"unclear"}
