@@ -18,11 +18,10 @@ from workbench.finetune.default_model import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models" / "support-tiny"
-# Share of held-out English paraphrases whose answer is exactly their intent's reference, per demo prompt.
-# The bilingual model measured 0.29 (zero-shot) and 0.24 (few-shot), ROUGE-L 0.40 / 0.34
-# (bench/default_model_scores.py); the English-only model before it measured 0.47. The bound leaves a little
-# room for a retrained one (training on another machine is not bit-for-bit the same).
-MIN_EXACT = 0.2
+# Share of held-out paraphrases whose answer is exactly their intent's reference, per bundled prompt.
+# The shipped model measured 16/34 = 0.47 under each prompt (ROUGE-L 0.54); the bound leaves a little room
+# for a retrained one (training on another machine is not bit-for-bit the same).
+MIN_EXACT = 0.4
 
 
 def test_spec_and_folder(monkeypatch, tmp_path):
@@ -98,7 +97,7 @@ def test_demo_answers_held_out_paraphrases(cli, monkeypatch):
     for run in runs:
         assert run["model"] == "hf:models/support-tiny" and run["outputs"] == 34 and run["errors"] == 0
         assert run["metrics"]["exact"]["mean"] >= MIN_EXACT, (run["prompt"], run["metrics"]["exact"])
-        assert run["metrics"]["rougeL"]["mean"] >= MIN_EXACT + 0.1
+        assert run["metrics"]["rougeL"]["mean"] >= MIN_EXACT
     talk = r.json()["conversation_run"]
     assert talk["history"] == "own" and talk["outputs"] == talk["rows"] > 8 and talk["errors"] == 0
     assert set(talk["conversations"]["per_turn"]) >= {"0", "1"}
