@@ -6,6 +6,11 @@ process CPU time (which, divided by the cores it had, tells what an uncontended 
 would take), peak resident memory, and the held-out loss it reached. Trains into a temporary folder;
 the shipped model is left alone. Uses CUDA when it is there.
 
+The 180 s bound was set for the English-only recipe (288 steps). The bilingual, knowledge-aware recipe
+(issue 21: English and Chinese, three prompts each, FAQ passages in context, a 4,096-token vocabulary) takes
+752 longer steps and is expected to exceed it (about 10 minutes on 2 uncontended cores, estimated from its
+step time): a ratio above 1 here is that trade, not a regression.
+
     .venv/bin/python bench/bench_finetune.py [--epochs N]
 """
 

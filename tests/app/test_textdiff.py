@@ -18,8 +18,8 @@ def test_word_diff_marks_whole_words_and_rebuilds_both_texts():
     assert sides(ops) == ("the cat sat on the mat", "the dog sat on a mat")
 
 
-def test_chinese_characters_are_words_of_their_own():
-    assert tokens("请在30天内退货") == ["请", "在", "30", "天", "内", "退", "货"]
+def test_chinese_is_cut_into_words():
+    assert tokens("请在30天内退货") == ["请", "在", "30", "天", "内", "退货"]  # jieba: 退货 is one word
     ops = word_diff("请在30天内退货", "请在7天内退货")
     assert ("delete", "30") in ops and ("insert", "7") in ops
 
@@ -76,3 +76,22 @@ def test_inline_code_is_one_code_span_whatever_the_text():
         assert "<img" not in out and "<a " not in out and "<b>" not in out, out
         code = re.findall(r"<code>(.*?)</code>", out)
         assert len(code) == 1 and html.unescape(code[0]).strip() == text.replace("\n", " ").strip(), out
+
+
+def test_chinese_is_diffed_by_words_and_shared_single_characters_do_not_split_a_change():
+    assert tokens("在登录页点击忘记密码") == ["在", "登录", "页", "点击", "忘记", "密码"]
+    ref = "在登录页点击“忘记密码”，输入账户邮箱，然后按邮件中的链接设置新密码。"
+    answer = "请在账户设置里修改密码，输入账户邮箱。"
+    ops = word_diff(ref, answer)
+    assert sides(ops) == (ref, answer)
+    kept = [t for k, t in ops if k == "equal"]
+    assert kept == ["，输入账户邮箱", "。"]  # no lone 在 or 密码 kept in the middle of the rewritten clause
+    assert ("delete", "，然后按邮件中的链接设置新密码") in ops
+
+
+def test_reference_diff_shows_what_the_answer_left_out():
+    from workbench.app.grid_view import LEFT_OUT
+
+    out = diff_html("退货请在30天内申请，并保留发票。", "退货请在30天内申请。", deleted_title=LEFT_OUT)
+    assert f"<del title='{escape(LEFT_OUT)}'>，并保留发票</del>" in out
+    assert "<ins>" not in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import pandas as pd
 import pytest
 
@@ -81,3 +83,40 @@ def test_overview_lists_files_and_stored_versions(tmp_path, db):
     assert df.loc["support_zero_shot.yaml", "saved"] and df.loc["support_zero_shot.yaml", "versions"] == 1
     assert not df.loc["other.yaml", "saved"]
     assert df.loc["(database only)", "name"] == "gone"
+
+
+def test_save_keeps_the_files_comments_blocks_and_quotes(db, tmp_path):
+    source = (ROOT / "prompts" / "support_zh_few_shot.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "support_zh_few_shot.yaml"
+    path.write_text("# 客服团队维护：改动请先评审\n" + source, encoding="utf-8")
+    prompt = load_prompt(path)
+    prompt.messages[0].content += "\n\n请使用礼貌用语。"
+    prompt.params["max_tokens"] = 200
+    library.save_prompt(prompt, db, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# 客服团队维护：改动请先评审\n")
+    assert "    content: |-\n" in text and "\n\n\n" not in text
+    assert "content: '顾客：{{ question }}'" in text  # quoted as written
+    changed = [line for line in difflib.ndiff(source.splitlines(), text.splitlines()[1:]) if line[:1] in "+-"]
+    assert changed == ["+ ", "+       请使用礼貌用语。", "-   max_tokens: 160", "+   max_tokens: 200"]
+    assert load_prompt(path).version == prompt.version
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "prompts").glob("*.yaml")))
+def test_saving_an_unchanged_bundled_prompt_rewrites_nothing(db, tmp_path, name):
+    source = (ROOT / "prompts" / name).read_text(encoding="utf-8")
+    (tmp_path / name).write_text(source, encoding="utf-8")
+    library.save_prompt(load_prompt(tmp_path / name), db, tmp_path)
+    assert (tmp_path / name).read_text(encoding="utf-8") == source
+
+
+def test_hostile_yaml_in_the_old_file_is_not_round_tripped(tmp_path):
+    from workbench.authoring.yaml_roundtrip import updated_yaml
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8))
+    assert updated_yaml(bomb, {"name": "x"}, "name: x\n") == "name: x\n"  # refused by the limits, never expanded
+    assert updated_yaml("- a list\n", {"name": "x"}, "name: x\n") == "name: x\n"
+    assert updated_yaml("name: [unclosed\n", {"name": "x"}, "name: x\n") == "name: x\n"

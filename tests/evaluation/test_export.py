@@ -59,3 +59,47 @@ def test_prediction_field_and_errored_rows():
     ds.rows.append({"output": None, "error": "timeout", "reference": "b"})
     kept, skipped = export.without_errors(ds, "output")
     assert skipped == 1 and kept.rows == ds.rows[:1]
+
+
+def excel_reads(data: bytes) -> str:
+    """What Excel shows for a CSV: UTF-8 when the file starts with a BOM, else the system's code page (GBK on
+    Chinese Windows)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    return data.decode("gbk", errors="replace")
+
+
+CHINESE = "在登录页点击“忘记密码”，输入账户邮箱。"
+
+
+def test_csv_opens_in_excel_as_chinese_by_default(db, cli, tmp_path):
+    (run,) = make_runs(db, [("support_zero_shot", "openai:m")], n_rows=3, answer=lambda v, row: CHINESE)
+    path = tmp_path / "r.csv"
+    assert cli("export", run, "--format", "csv", "-o", path).code == 0
+    assert CHINESE in excel_reads(path.read_bytes())
+    assert cli("export", run, "--format", "csv", "-o", path, "--encoding", "utf-8").code == 0
+    assert not path.read_bytes().startswith(b"\xef\xbb\xbf") and CHINESE not in excel_reads(path.read_bytes())
+    with store.connect(db) as con:
+        df = export.run_records(con, run)
+    assert CHINESE in excel_reads(export.frame_bytes(df, "csv"))  # the app's download
+
+
+def test_csv_gbk_round_trip_and_a_character_gbk_lacks(db, cli, tmp_path):
+    from workbench.authoring.datasets import load_dataset
+    from workbench.errors import UserError
+
+    (run,) = make_runs(db, [("support_zero_shot", "openai:m")], n_rows=3, answer=lambda v, row: CHINESE)
+    path = tmp_path / "r.csv"
+    assert cli("export", run, "--format", "csv", "-o", path, "--encoding", "gbk").code == 0
+    assert path.read_bytes().decode("gbk").count(CHINESE) == 3
+    ds = load_dataset(path)
+    assert ds.encoding in ("gbk", "gb18030") and [r["output"] for r in ds.rows] == [CHINESE] * 3
+    (bad,) = make_runs(db, [("support_few_shot", "openai:m")], n_rows=3,
+                       answer=lambda v, row: "好的 🙂" if row["id"] == "en-002" else CHINESE)
+    res = cli("export", bad, "--format", "csv", "-o", path, "--encoding", "gbk")
+    assert res.code == 2 and "--encoding: row 2, field 'output': character '🙂'" in res.err
+    assert "utf-8-sig" in res.err and path.read_bytes().decode("gbk").count(CHINESE) == 3  # old file intact
+    with store.connect(db) as con:
+        df = export.run_records(con, bad)
+    with pytest.raises(UserError, match="row 2, field 'output'"):
+        export.frame_bytes(df, "csv", "gbk")

@@ -200,3 +200,21 @@ def test_annotators_claiming_at_once_in_one_process_never_overfill_an_item(db):
         assigned = con.execute("SELECT count(*) FROM annotation_assignments WHERE session_id = ?", [sid]).fetchone()
     assert len(per_item) == 30 and all(n == 2 and d == 2 for _, n, d in per_item)
     assert assigned == (60,)
+
+
+def test_raters_see_the_prompts_variables_unless_the_session_chooses_fields(db, two_runs, cli):
+    with store.connect(db) as con:
+        default = an.create_session(con, an.SessionSpec(two_runs, pairwise=True, seed=1))
+        chosen = an.create_session(con, an.SessionSpec(two_runs[:1], seed=1, show_fields=["question", "intent"]))
+        assert an.field_choices(con, two_runs) == (["id", "intent", "faq_id", "question", "split"], ["question"])
+        hidden = an.next_item(con, default, "alice")
+        shown = an.next_item(con, chosen, "alice")
+        with pytest.raises(UserError, match="no field 'intnet' in the dataset"):
+            an.create_session(con, an.SessionSpec(two_runs[:1], show_fields=["intnet"]))
+    assert hidden.inputs.keys() == {"question"}  # intent hints at the answer: not shown by default
+    assert shown.inputs.keys() == {"question", "intent"}
+    res = cli("annotate", "create", "--runs", two_runs[0], "--show-fields", "intent", "--json")
+    assert res.code == 0, res.err
+    assert res.json()["show_fields"] == ["intent"]
+    res = cli("annotate", "create", "--runs", two_runs[0], "--show-fields", "nope")
+    assert res.code == 2 and "--show-fields: no field 'nope'" in res.err

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import store
-from workbench.authoring.datasets import SUFFIXES, Dataset, load_dataset
+from workbench.authoring.datasets import SUFFIXES, Dataset, load_dataset, reference_problem
 from workbench.authoring.stored import dataset_from_record
 from workbench.defaults import API_DEFAULT, DEFAULT_TIMEOUT_S, uses_local_default
 from workbench.errors import DatasetError, UserError
@@ -79,6 +79,9 @@ def validation_report(ds: Dataset, required: set[str] | None = None, need_refere
     """One line per problem: the row as the user finds it in the file, the column, what is wrong."""
     fields = sorted(set(required or ()) | ({ds.reference_field} if need_reference else set()))
     problems = []
+    wrong = reference_problem(ds, required) if need_reference and ds.reference_field in ds.columns else None
+    if wrong:
+        problems.append({"row": "all", "column": ds.reference_field, "problem": wrong})
     for f in fields:
         if f not in ds.columns:
             problems.append({"row": "all", "column": f, "problem": "column missing"})

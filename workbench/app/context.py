@@ -108,20 +108,26 @@ def open_dataset(choice: catalog.DatasetChoice):
     return _dataset(choice, stamp, db())
 
 
-def pick_dataset(label: str, key: str, needs: set[str] | None = None):
-    """A dataset selectbox; by default the first dataset that has every column in `needs`."""
+def pick_dataset(label: str, key: str, needs: set[str] | None = None, lang: str | None = None):
+    """A dataset selectbox; by default the first dataset that has every column in `needs` and, with `lang`,
+    is in that language (else the first with the columns)."""
     choices = catalog.dataset_choices(db())
     if not choices:
         return None, None
     index = 0
-    if needs and key not in st.session_state:
+    if (needs or lang) and key not in st.session_state:
+        fits = []
         for n, c in enumerate(choices):
             try:
-                if needs <= set(open_dataset(c).columns):
-                    index = n
-                    break
+                ds = open_dataset(c)
             except UserError:
                 continue
+            if (needs or set()) <= set(ds.columns):
+                fits.append((n, ds.lang))
+                if lang is None or ds.lang in (lang, "auto"):
+                    break
+        same = [n for n, found in fits if lang is None or found in (lang, "auto")]
+        index = same[0] if same else fits[0][0] if fits else 0
     choice = st.selectbox(label, choices, index=index, format_func=lambda c: c.label, key=key)
     return choice, open_dataset(choice)
 

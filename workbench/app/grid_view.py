@@ -27,6 +27,8 @@ STYLE = """<style>
 .wb-grid details.psg li{margin:2px 0}
 .wb-grid .judge{display:block;color:#335;font-size:0.75rem;margin-top:3px;border-left:2px solid #99c;padding-left:4px}
 </style>"""
+# Against the reference, green is what the answer adds and struck-through red is reference text it left out.
+LEFT_OUT = N_("in the reference, left out of the answer")  # shown translated
 DIFF_MODES = {"reference": N_("against the reference"), "pair": N_("between two variants"),
               "none": N_("no highlighting")}  # shown translated
 
@@ -93,7 +95,7 @@ def page_html(grid: Grid, page: Page, diff: str = "reference", base: int = 0, ot
                 text, more = _clip(text)
                 base_text = row.get(f"text_{base}")
                 if diff == "reference" and ref:
-                    cell = diff_html(ref, text, show_deleted=False)
+                    cell = diff_html(ref, text, deleted_title=_(LEFT_OUT))
                 elif diff == "pair" and i == other and isinstance(base_text, str):
                     cell = diff_html(_clip(base_text)[0], text)
                 else:

@@ -8,18 +8,67 @@ a renderer treats it as HTML or as Markdown.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
-# A CJK character is a word of its own; otherwise runs of letters/digits, single punctuation, whitespace.
+# Runs of CJK characters (Chinese is cut into words by jieba, other scripts into characters), runs of
+# letters/digits, single punctuation, whitespace. Chinese has no spaces: diffed by characters, a
+# changed sentence shows single shared characters (在, 的) as matches in the middle of changes.
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-TOKEN = re.compile(rf"[{CJK}]|[^\W{CJK}]+|\s+|[^\w\s]")
+HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+KANA_HANGUL_HAN = re.compile(f"[{CJK}]+")
+TOKEN = re.compile(rf"[{CJK}]+|[^\W{CJK}]+|\s+|[^\w\s]")
 MAX_TOKENS = 4000  # SequenceMatcher is quadratic in the worst case; past this, compare line by line
 # html.escape's characters plus Markdown's, each as a numeric entity; one pass so entities never nest
 INERT = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'!#*+-=[]()_`~|\\{}$:"} | {"\x00": None, "\n": "<br>"})
 
 
+@functools.cache
+def _jieba():
+    """jieba, or None when it is not installed (then Chinese is diffed by characters)."""
+    import logging
+
+    try:
+        import jieba
+    except ImportError:
+        return None
+    jieba.setLogLevel(logging.WARNING)  # it announces loading its dictionary on stderr
+    return jieba
+
+
 def tokens(text: str) -> list[str]:
-    return TOKEN.findall(text)
+    out: list[str] = []
+    for tok in TOKEN.findall(text):
+        if len(tok) > 1 and HAN.fullmatch(tok) and _jieba() is not None:
+            out.extend(_jieba().lcut(tok, HMM=False))  # dictionary words only: the same cut every time
+        elif len(tok) > 1 and KANA_HANGUL_HAN.fullmatch(tok):
+            out.extend(tok)  # no word list at hand: a character is a word
+        else:
+            out.append(tok)
+    return out
+
+
+def _absorb_islands(ops: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """An unchanged piece of one word or punctuation mark between two changes is folded into them
+    (shown deleted and inserted), so a rewritten sentence reads as one change, not as 在 and ， kept."""
+    out: list[tuple[str, str]] = []
+    for k, (kind, text) in enumerate(ops):
+        changed = lambda j: 0 <= j < len(ops) and ops[j][0] != "equal"  # noqa: E731
+        if kind == "equal" and changed(k - 1) and changed(k + 1) and len(tokens(text)) <= 1 and text.strip():
+            out += [("delete", text), ("insert", text)]
+        else:
+            out.append((kind, text))
+    merged: list[tuple[str, str]] = []
+    for kind, text in out:  # adjacent pieces of a kind merged, deletions before insertions
+        if merged and merged[-1][0] == kind:
+            merged[-1] = (kind, merged[-1][1] + text)
+        elif kind == "delete" and merged and merged[-1][0] == "insert" and len(merged) > 1 and merged[-2][0] == "delete":
+            merged[-2] = ("delete", merged[-2][1] + text)
+        elif kind == "insert" and merged and merged[-1][0] == "delete" and len(merged) > 1 and merged[-2][0] == "insert":
+            merged[-2] = ("insert", merged[-2][1] + text)
+        else:
+            merged.append((kind, text))
+    return merged
 
 
 def word_diff(a: str, b: str) -> list[tuple[str, str]]:
@@ -44,7 +93,7 @@ def word_diff(a: str, b: str) -> list[tuple[str, str]]:
         else:
             add("delete", "".join(ta[i1:i2]))
             add("insert", "".join(tb[j1:j2]))
-    return ops
+    return _absorb_islands(ops)
 
 
 def escape(text: str) -> str:
@@ -52,16 +101,18 @@ def escape(text: str) -> str:
     return (text or "").translate(INERT)
 
 
-def diff_html(base: str, text: str, show_deleted: bool = True) -> str:
-    """`text` with the words that differ from `base` marked: <ins> for new words, <del> for missing ones."""
+def diff_html(base: str, text: str, show_deleted: bool = True, deleted_title: str = "") -> str:
+    """`text` with the words that differ from `base` marked: <ins> for new words, <del> for missing ones
+    (with `deleted_title` as their tooltip, e.g. what a missing piece of the reference means)."""
     parts = []
+    title = f" title='{escape(deleted_title)}'" if deleted_title else ""
     for kind, piece in word_diff(base, text):
         if kind == "equal":
             parts.append(escape(piece))
         elif kind == "insert":
             parts.append(f"<ins>{escape(piece)}</ins>")
         elif show_deleted:
-            parts.append(f"<del>{escape(piece)}</del>")
+            parts.append(f"<del{title}>{escape(piece)}</del>")
     return "".join(parts)
 
 

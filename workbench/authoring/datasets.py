@@ -285,7 +285,12 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
 
 
 REFERENCE_NAMES = ("reference", "references", "answer", "answers", "expected", "expected_output", "target", "gold",
+                   "参考答案", "标准答案", "正确答案", "预期答案", "期望答案", "期望输出", "标准回答", "参考回答", "答案",
+                   "回答", "答复", "回复", "参考",
                    "label", "response", "completion", "output", "text")
+# Columns that hold what the model is asked, never the expected answer.
+QUESTION_NAMES = ("question", "questions", "query", "prompt", "input", "instruction", "user", "问题", "提问", "问句",
+                  "用户问题", "客户问题", "顾客问题", "输入", "查询", "指令")
 
 
 def guess_reference(ds: Dataset) -> str | None:
@@ -297,8 +302,22 @@ def guess_reference(ds: Dataset) -> str | None:
             return by_name[name]
     sample = ds.rows[:200]
     lengths = {c: sum(len(r[c]) for r in sample if isinstance(r.get(c), str)) for c in ds.columns}
-    texts = [c for c in ds.columns if lengths[c] and all(isinstance(r.get(c), (str, type(None))) for r in sample)]
+    texts = [c for c in ds.columns if lengths[c] and all(isinstance(r.get(c), (str, type(None))) for r in sample)
+             and c.strip().lower() not in QUESTION_NAMES]
     return max(texts, key=lambda c: lengths[c], default=None)
+
+
+def reference_problem(ds: Dataset, prompt_variables: set[str] | None = None) -> str | None:
+    """Why the chosen reference column is probably not the expected answer (it is named like the question,
+    or the prompt sends it to the model), or None."""
+    ref = ds.reference_field
+    if ref in (prompt_variables or set()):
+        return f"the prompt sends {ref!r} to the model, so it is the question, not the expected answer"
+    if ref.strip().lower() in QUESTION_NAMES:
+        better = guess_reference(ds)
+        hint = f" (the answers look like they are in {better!r})" if better and better != ref else ""
+        return f"{ref!r} is named like the question, not the expected answer: choose the answer column{hint}"
+    return None
 
 
 def check_rows(ds: Dataset, required: set[str], need_reference: bool = False, needed_by: str | None = None,

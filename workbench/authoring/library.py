@@ -16,7 +16,10 @@ from typing import Any
 import pandas as pd
 
 from workbench import store
+from workbench.authoring.datasets import detect_lang
 from workbench.authoring.templates import Prompt, load_prompt, prompt_from_dict
+from workbench.authoring.yaml_limits import MAX_YAML_CHARS
+from workbench.authoring.yaml_roundtrip import updated_yaml
 from workbench.errors import TemplateError
 from workbench.files import write_file
 
@@ -88,6 +91,7 @@ class Preview:
     missing: list[str] = field(default_factory=list)  # required variables the dataset lacks
     error: TemplateError | None = None
     source_line: str | None = None  # the template line the error points at
+    warnings: list[str] = field(default_factory=list)  # what renders but is probably not meant (full-width braces)
 
 
 def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str] | None) -> Preview:
@@ -98,6 +102,7 @@ def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str]
         return Preview(None, error=e, source_line=source_line(data, e.where))
     out = Preview(prompt)
     try:
+        out.warnings = prompt.fullwidth_warnings()
         out.required, out.optional = prompt.variables()
     except TemplateError as e:
         out.error, out.source_line = e, source_line(data, e.where)
@@ -120,6 +125,14 @@ def preview(data: dict[str, Any], row: dict[str, Any] | None, columns: list[str]
         except TemplateError as e:
             out.error, out.source_line = e, source_line(data, e.where)
     return out
+
+
+def draft_lang(data: dict[str, Any]) -> str:
+    """'zh' or 'en': the language a draft's messages and examples are written in (variables aside), so the
+    preview can open on a row in that language."""
+    texts = [str(m.get("content") or "") for m in data.get("messages") or [] if isinstance(m, dict)]
+    texts += [str(v) for ex in data.get("examples") or [] if isinstance(ex, dict) for v in ex.values()]
+    return detect_lang([re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", t) for t in texts])
 
 
 def source_line(data: dict[str, Any], where: str | None) -> str | None:
@@ -166,17 +179,29 @@ def would_replace(prompt: Prompt, opened: str | None, directory: str | Path | No
 def save_prompt(prompt: Prompt, db: str | None = None, directory: str | Path | None = None,
                 filename: str | None = None) -> Saved:
     """Store the file being replaced as a version (so no content is lost and the history starts with it),
-    then write the prompt's YAML into the prompts directory and store it as a version."""
+    then write the prompt's YAML into the prompts directory and store it as a version. A file being
+    replaced keeps its comments and formatting: only the values that changed are rewritten."""
     path = save_target(prompt, directory, filename)
     text = prompt.to_yaml()
     with store.connect(db) as con:
         kept = _store_file_version(con, path)
         known = bool((store.list_prompt_versions(con, prompt.name)["hash"] == prompt.version).any())
-    write_file(path, text)
+    write_file(path, _kept_format(path, prompt, text))
     prompt.path = str(path)
     with store.connect(db) as con:
         store.save_prompt_version(con, prompt.name, str(path), prompt.version, text)
     return Saved(prompt.version, path, not known, kept)
+
+
+def _kept_format(path: Path, prompt: Prompt, text: str) -> str:
+    """The new file's text: the old file updated in place when there is one to keep, else `text`."""
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > 4 * MAX_YAML_CHARS:
+        return text
+    try:
+        old = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return text
+    return updated_yaml(old, prompt.to_dict(), text)
 
 
 def _store_file_version(con, path: Path) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,21 @@ class Prompt:
             out += [(f"example_turns.{k}", v) for k, v in self.example_turns.items()]
         if self.knowledge:  # last, so the first len(messages) are the messages
             out.append(("knowledge.query", self.knowledge["query"]))
+        return out
+
+    def fullwidth_warnings(self) -> list[str]:
+        """Full-width braces (｛｛ question ｝｝, as a Chinese input method types them) are plain text to Jinja:
+        the row's value never goes in. One line per place, with the fix."""
+        out = []
+        for place, src in self._templates():
+            for m in FULLWIDTH_TAG.finditer(src):
+                if "｛" not in m.group(0) and "｝" not in m.group(0):
+                    continue
+                line = src.count("\n", 0, m.start()) + 1
+                name = re.search(r"[\w.]+", m.group(0)[2:-2])
+                fix = f"{{{{ {name.group(0)} }}}}" if name else "{{ … }}"
+                out.append(f"{place}, line {line}: {m.group(0)!r} has full-width braces, so it is sent as typed "
+                           f"and never filled in; write {fix} with ASCII braces")
         return out
 
     def compiled(self) -> list[tuple[str, jinja2.Template]]:
@@ -190,6 +206,10 @@ class Prompt:
             out.append({"role": "user", "content": _render_one(user, ex, where, 0)})
             out.append({"role": "assistant", "content": _render_one(assistant, ex, where, 0)})
         return out
+
+
+# What looks like a variable tag, braces ASCII or full-width (U+FF5B/U+FF5D); kept when one is full-width.
+FULLWIDTH_TAG = re.compile(r"[{｛]{2}[^{}｛｝\n]{0,80}[}｝]{2}")
 
 
 def _parse(source: str, where: str) -> nodes.Template:

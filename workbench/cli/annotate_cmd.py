@@ -28,6 +28,9 @@ def register(sub, common) -> None:
     c.add_argument("--tags", metavar="LIST", help="comma-separated tag choices")
     c.add_argument("--lang", choices=["en", "zh"], default="en",
                    help="language of the default rubric and tags (default en; zh: Simplified Chinese)")
+    c.add_argument("--show-fields", metavar="LIST",
+                   help="comma-separated row fields raters see (default: the variables of the runs' prompts; a "
+                        "field such as intent hints at the expected answer, so it is hidden unless named)")
     c.add_argument("--name", metavar="NAME")
     c.add_argument("--claim-timeout", type=float, default=900.0, metavar="SECONDS",
                    help="open sessions: an unrated claim goes back to the pool after this long (default 900 = "
@@ -99,7 +102,8 @@ def create(args: argparse.Namespace) -> int:
     spec = annotation.SessionSpec(runs=args.runs, pairwise=args.pairwise, k=args.k, seed=args.seed,
                                   scale=args.scale, rubric=args.rubric, annotators=_split(args.annotators),
                                   name=args.name, claim_timeout=args.claim_timeout, unit=args.unit,
-                                  show_passages=args.passages, lang=args.lang, tags=annotation.default_tags(args.lang))
+                                  show_passages=args.passages, lang=args.lang, tags=annotation.default_tags(args.lang),
+                                  show_fields=None if args.show_fields is None else _split(args.show_fields) or [])
     if args.tags is not None:
         spec.tags = _split(args.tags) or []
     with store.connect(args.db) as con:
@@ -107,7 +111,7 @@ def create(args: argparse.Namespace) -> int:
         info = store.get_session(con, sid)
     if args.json:
         print_json({k: info[k] for k in ("id", "kind", "scale", "runs", "seed", "k", "annotators", "n_items",
-                                         "claim_timeout", "unit", "show_passages")})
+                                         "claim_timeout", "unit", "show_passages", "show_fields")})
         return 0
     print(sid)
     print(f"{info['n_items']} {info['kind']} items ({info['scale']}, each {_a(info['unit'])}), k={info['k']}, "

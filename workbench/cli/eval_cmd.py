@@ -24,7 +24,8 @@ def register(sub, common) -> None:
                         "paths are relative to it and flags given here override it")
     p.add_argument("--data", metavar="DATASET", help="CSV, JSONL or Parquet file")
     p.add_argument("--model", action="append", metavar="SPEC",
-                   help="openai:MODEL, openai:MODEL@BASE_URL, hf:PATH (repeatable)")
+                   help="openai:MODEL, openai:MODEL@BASE_URL, hf:PATH (repeatable; default: the app's default, "
+                        "openai:gpt-4o-mini with OPENAI_API_KEY set, else the bundled local model)")
     p.add_argument("--metrics", action="append", metavar="LIST",
                    help="comma-separated metrics (default: exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length,"
                         "latency_ms,tokens_out); regex=PATTERN")
@@ -274,7 +275,36 @@ def _check_new(args: argparse.Namespace) -> None:
     if not args.data:
         raise UserError("is required: the dataset to run over", setting="data")
     if not args.model:
-        raise UserError("is required: at least one model spec", setting="model")
+        args.model = [_default_model()]
+    _warn_languages(args)
+
+
+def _default_model() -> str:
+    """The app's default when no --model is given: the API model with a key, else the bundled local model."""
+    from workbench.finetune.default_model import default_model_spec, default_spec, ensure_default_model
+
+    spec = default_spec()
+    why = "OPENAI_API_KEY is set" if spec != default_model_spec() else "the bundled local model; no OPENAI_API_KEY set"
+    print(f"workbench: no --model given: using {spec} ({why})", file=sys.stderr)
+    if spec == default_model_spec():
+        ensure_default_model(progress=sys.stderr.isatty())
+    return spec
+
+
+def _warn_languages(args: argparse.Namespace) -> None:
+    """A local model whose card names its languages, on a dataset in another one: say so before the run."""
+    from workbench.authoring.datasets import load_dataset
+    from workbench.errors import UserError
+    from workbench.finetune.card import language_warnings, trained_languages
+
+    if not any(trained_languages(spec) for spec in args.model) or not os.path.isfile(args.data):
+        return
+    try:
+        lang = load_dataset(args.data, args.reference, args.lang).lang
+    except UserError:
+        return  # the evaluation names the problem itself
+    for line in language_warnings(args.model, lang):
+        print(f"workbench: warning: {line}", file=sys.stderr)
 
 
 def _progress_printer():

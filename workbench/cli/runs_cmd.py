@@ -31,6 +31,10 @@ def register(sub, common) -> None:
                    help="promptfoo: the run as a promptfooconfig.yaml (prompt, model, tests and checks that map)")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="default: RUN.FORMAT (RUN.promptfooconfig.yaml); - for standard output")
+    p.add_argument("--encoding", choices=["utf-8-sig", "utf-8", "gbk"],
+                   help="CSV text encoding: utf-8-sig (default for a file; UTF-8 with a BOM, which Excel opens as "
+                        "UTF-8), utf-8 (no BOM; the default for -o -) or gbk (a character GBK lacks is an error "
+                        "naming its row and field)")
     p.set_defaults(func=export)
 
 
@@ -190,6 +194,6 @@ def export(args: argparse.Namespace) -> int:
         run_id = store.resolve_run(con, args.run)
         df = run_records(con, run_id)
     path = args.output or f"{run_id}.{args.format}"
-    write_frame(df, args.format, path)
+    write_frame(df, args.format, path, encoding=args.encoding)
     print(f"wrote {len(df)} records to {shown(path)}", file=sys.stderr)
     return 0

@@ -11,12 +11,16 @@ from workbench import store
 from workbench.authoring.conversations import turn_reference
 from workbench.authoring.datasets import Dataset
 from workbench.errors import UserError
-from workbench.files import open_for_write
+from workbench.files import is_stdout, open_for_write, write_file
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a frame is built: `workbench score` reads exports without it
 
 FORMATS = ("csv", "jsonl", "parquet")
+# CSV text encodings. UTF-8 with a BOM by default: Excel opens a CSV without one in the system's code page
+# (GBK on Chinese Windows) and shows UTF-8 Chinese as mojibake; with the BOM it reads UTF-8. GBK is for tools
+# that read nothing else; plain UTF-8 for tools that choke on a BOM.
+CSV_ENCODINGS = ("utf-8-sig", "utf-8", "gbk")
 
 
 def run_records(con, run_id: str) -> pd.DataFrame:
@@ -93,22 +97,56 @@ def _passages_column(passages: pd.DataFrame, out: pd.DataFrame) -> list[str]:
             for r, k in zip(out["row_idx"], out["repeat_idx"])]
 
 
-def write_frame(df: pd.DataFrame, fmt: str, path: str | Path) -> None:
-    """Write by workbench.files' rules (atomic, usual mode, `-` is standard output, only a regular file replaced)."""
+def write_frame(df: pd.DataFrame, fmt: str, path: str | Path, encoding: str | None = None) -> None:
+    """Write by workbench.files' rules (atomic, usual mode, `-` is standard output, only a regular file replaced).
+    `encoding`: for CSV, one of CSV_ENCODINGS; None: utf-8-sig for a file (Excel), utf-8 for standard output
+    (a pipe into another tool wants no BOM). JSONL is always UTF-8 without a BOM, Parquet is binary."""
+    if fmt == "csv":
+        write_file(path, frame_bytes(df, fmt, encoding or ("utf-8" if is_stdout(path) else "utf-8-sig")))
+        return
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")
     with open_for_write(path, binary=fmt == "parquet") as f:
         _dump(df, fmt, f)
 
 
-def frame_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+def frame_bytes(df: pd.DataFrame, fmt: str, encoding: str = "utf-8-sig") -> bytes:
     """The file's content in memory (the app's download button)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})", setting="format")
+    if fmt == "csv" and encoding not in CSV_ENCODINGS:
+        raise UserError(f"unknown encoding {encoding!r} (use {', '.join(CSV_ENCODINGS)})", setting="encoding")
     buf = io.BytesIO() if fmt == "parquet" else io.StringIO()
     _dump(df, fmt, buf)
     data = buf.getvalue()
-    return data if isinstance(data, bytes) else data.encode("utf-8")
+    if isinstance(data, bytes):
+        return data
+    if fmt != "csv":
+        return data.encode("utf-8")
+    try:
+        return data.encode(encoding)
+    except UnicodeEncodeError:
+        raise _unencodable(df, encoding) from None
+
+
+def _unencodable(df: pd.DataFrame, encoding: str) -> UserError:
+    """The first cell (or column name) `encoding` cannot hold, named by row and field."""
+    for col in df.columns:
+        _check_encodable(str(col), encoding, f"the name of field {str(col)!r}")
+    for col in df.columns:
+        for i, value in enumerate(df[col]):
+            if isinstance(value, str):
+                _check_encodable(value, encoding, f"row {i + 1}, field {str(col)!r}")
+    return UserError(f"cannot be written in {encoding}", setting="encoding")
+
+
+def _check_encodable(text: str, encoding: str, where: str) -> None:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError as e:
+        bad = text[e.start]
+        raise UserError(f"{where}: character {bad!r} (U+{ord(bad):04X}) cannot be written in {encoding.upper()}; "
+                        "choose utf-8-sig, which Excel opens too", setting="encoding") from None
 
 
 def _dump(df: pd.DataFrame, fmt: str, f) -> None:

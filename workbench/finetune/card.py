@@ -33,7 +33,7 @@ def build_card(*, base: str, from_scratch: bool, data: str, examples, n_train_ex
         "architecture": tiny,
         "parameters": parameters,
         "data": {"path": data, "hash": examples.data_hash, "dataset_hash": examples.dataset_hash,
-                 "source": examples.source, "prompts": examples.prompts,
+                 "source": examples.source, "prompts": examples.prompts, "languages": examples.languages,
                  "rows": examples.rows_total, "rows_excluded_test_split": examples.rows_excluded,
                  "train_examples": n_train_examples, "eval_examples": n_eval_examples,
                  "assistant_tokens_per_epoch": tokens_trained},
@@ -63,7 +63,7 @@ def markdown(card: dict[str, Any], name: str) -> str:
         origin = (f"**Trained from scratch** on the data below: a {a.get('layers')}-layer Llama-architecture decoder "
                   f"(hidden size {a.get('hidden_size')}, {card['parameters']:,} parameters) and a byte-level BPE "
                   "tokenizer learned from the same data. It was not pretrained on anything else: it knows the answers "
-                  "and wording of its training data, not English in general.")
+                  "and wording of its training data, not its languages in general.")
     elif card.get("adapter"):
         origin = adapter_origin(card)
     else:
@@ -82,6 +82,7 @@ def markdown(card: dict[str, Any], name: str) -> str:
         f"- file: `{d['path']}` (hash `{d['hash']}`), {d['rows']} rows, {d['rows_excluded_test_split']} with split "
         "`test` left out of training",
         f"- rendered through: {prompts}",
+        f"- languages: {', '.join(d.get('languages') or ['unknown'])}",
         f"- {d['train_examples']} training and {d['eval_examples']} held-out examples; "
         f"{d['assistant_tokens_per_epoch']:,} assistant tokens per epoch",
         "",
@@ -102,8 +103,21 @@ def markdown(card: dict[str, Any], name: str) -> str:
     for t in loss["train_per_epoch"]:
         ev = evals.get(t["epoch"])
         lines.append(f"| {t['epoch']} | {t['loss']:.4f} | {'-' if ev is None else f'{ev:.4f}'} |")
-    lines += ["", "![loss curve](loss_curve.png)", "", f"Created {card['created']}.", ""]
+    lines += ["", "![loss curve](loss_curve.png)", ""]
+    if card.get("held_out_scores"):
+        lines += held_out_lines(card["held_out_scores"])
+    lines += [f"Created {card['created']}.", ""]
     return "\n".join(lines)
+
+
+def held_out_lines(scores: list[dict[str, Any]]) -> list[str]:
+    """The scores measured on held-out rows after training (the default model records them)."""
+    lines = ["## Held-out scores", "", "| language | prompt | rows | exact | ROUGE-L | chrF | BLEU |",
+             "|---|---|---|---|---|---|---|"]
+    for s in scores:
+        lines.append(f"| {s['lang']} | {s['prompt']} | {s['rows']} | {s['exact']:.2f} | {s['rougeL']:.2f} | "
+                     f"{s['chrf']:.2f} | {s.get('bleu', float('nan')):.3f} |")
+    return [*lines, ""]
 
 
 def adapter_origin(card: dict[str, Any]) -> str:
@@ -169,3 +183,35 @@ def dpo_markdown(card: dict[str, Any], name: str) -> str:
                      f"last step {margins[-1]['margin']:.4f}")
     lines += ["", "![loss curve](loss_curve.png)", ""]
     return "\n".join(lines)
+
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+def trained_languages(spec: str) -> list[str] | None:
+    """The languages an `hf:FOLDER` model's card says its training data was in; None when unknown (not a
+    local model, no card, or a card written before cards recorded languages)."""
+    if not spec.startswith("hf:"):
+        return None
+    card = Path(spec[3:].split("?", 1)[0]) / "model_card.json"
+    try:
+        langs = json.loads(card.read_text(encoding="utf-8")).get("data", {}).get("languages")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return langs if isinstance(langs, list) and langs else None
+
+
+def language_warnings(specs: list[str], lang: str) -> list[str]:
+    """One line per local model that was not trained on the dataset's language (`lang`: en, zh or auto for
+    both): a model trained from scratch on English has never seen a Chinese character, and the reverse."""
+    wanted = ["en", "zh"] if lang == "auto" else [lang]
+    out = []
+    for spec in dict.fromkeys(specs):
+        langs = trained_languages(spec)
+        missing = [x for x in wanted if langs is not None and x not in langs]
+        if missing:
+            names = ", ".join(LANGUAGE_NAMES.get(x, x) for x in langs)
+            out.append(f"{spec} was trained on {names} only, and this dataset is "
+                       f"{' and '.join(LANGUAGE_NAMES.get(x, x) for x in missing)}: expect answers that miss; choose a "
+                       "model trained on that language (or fine-tune one: workbench finetune)")
+    return out

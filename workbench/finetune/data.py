@@ -2,7 +2,9 @@
 
 Two sources:
 - a dataset rendered through one or more prompt files: each row becomes the prompt's messages plus
-  the row's reference as the assistant's answer (few-shot example turns are context, not targets);
+  the row's reference as the assistant's answer (few-shot example turns are context, not targets); a
+  prompt with a `knowledge:` section gets the passages retrieved for the row from its base in the
+  database file, as `workbench eval` would, so the model learns to answer with passages in context;
 - OpenAI chat JSONL, one ``{"messages": [...]}`` conversation per line: every assistant message is
   a target unless it carries ``"weight": 0`` (OpenAI's fine-tuning convention).
 
@@ -43,11 +45,13 @@ class Examples:
     rows_excluded: int  # split == "test": held out for evaluation, never trained on
     source: str  # "prompt" or "messages"
     prompts: list[dict[str, str]] = field(default_factory=list)  # name, path, version
+    languages: list[str] = field(default_factory=list)  # of the rows ("en", "zh"): the model card records them
 
 
 def load_examples(data: str, prompts: list | None = None, reference_field: str = "reference",
-                  eval_split: str | float = 0.1, seed: int = 0) -> Examples:
-    """Read DATA and build train/eval conversations. Raises UserError for anything a user can fix."""
+                  eval_split: str | float = 0.1, seed: int = 0, db: str | None = None) -> Examples:
+    """Read DATA and build train/eval conversations. Raises UserError for anything a user can fix.
+    `db`: the database file whose knowledge bases a prompt's `knowledge:` section retrieves from."""
     ds = load_dataset(data, reference_field=reference_field)
     split = parse_eval_split(eval_split)
     excluded = [i for i, r in enumerate(ds.rows) if r.get("split") == "test" and r.get("split") != split]
@@ -69,7 +73,8 @@ def load_examples(data: str, prompts: list | None = None, reference_field: str =
     if not train_rows:
         raise DatasetError("no rows left to train on after holding out the eval split", ds.path)
     if prompts:
-        build = lambda i: _from_prompts(ds, i, prompts)  # noqa: E731
+        found = _passages(ds, prompts, train_rows + eval_rows, db)
+        build = lambda i: _from_prompts(ds, i, prompts, found)  # noqa: E731
         source = "prompt"
     else:
         if "messages" not in ds.columns:
@@ -80,10 +85,40 @@ def load_examples(data: str, prompts: list | None = None, reference_field: str =
     train = [ex for i in train_rows for ex in build(i)]
     evals = [ex for i in eval_rows for ex in build(i)]
     h = hashlib.sha256(ds.hash.encode())
-    for p in prompts or []:
+    described = []
+    for k, p in enumerate(prompts or []):
         h.update(p.version.encode())
-    return Examples(train, evals, h.hexdigest()[:16], ds.hash, len(ds.rows), len(excluded), source,
-                    [{"name": p.name, "path": p.path, "version": p.version} for p in prompts or []])
+        described.append({"name": p.name, "path": p.path, "version": p.version})
+        if k in found:
+            h.update(found[k][0]["version"].encode())
+            described[-1]["knowledge"] = found[k][0]
+    langs = ["en", "zh"] if ds.lang == "auto" else [ds.lang]
+    return Examples(train, evals, h.hexdigest()[:16], ds.hash, len(ds.rows), len(excluded), source, described, langs)
+
+
+def merge_examples(first: Examples, second: Examples) -> Examples:
+    """Two sources trained together (e.g. the English and the Chinese support sets, each through its own
+    prompts): examples appended, hashes combined, counts summed."""
+    h = hashlib.sha256(f"{first.data_hash}+{second.data_hash}".encode()).hexdigest()[:16]
+    return Examples(first.train + second.train, first.eval + second.eval, h,
+                    f"{first.dataset_hash}+{second.dataset_hash}", first.rows_total + second.rows_total,
+                    first.rows_excluded + second.rows_excluded, first.source, first.prompts + second.prompts,
+                    list(dict.fromkeys(first.languages + second.languages)))
+
+
+def _passages(ds: Dataset, prompts: list, rows: list[int], db: str | None) -> dict[int, tuple[dict, dict]]:
+    """For each prompt with `knowledge:` (by position): (knowledge used, {row: passages}) for `rows`,
+    retrieved before any training so that a missing base fails at once, naming the prompt file."""
+    from workbench import knowledge
+
+    out = {}
+    for k, prompt in enumerate(prompts):
+        if not prompt.knowledge:
+            continue
+        used, found = knowledge.plan_passages(prompt, [ds.rows[i] for i in rows], db,
+                                              places=[ds.place(i) for i in rows])
+        out[k] = (used, dict(zip(rows, found)))
+    return out
 
 
 def parse_eval_split(value: str | float) -> str | float:
@@ -102,13 +137,16 @@ def parse_eval_split(value: str | float) -> str | float:
     return frac
 
 
-def _from_prompts(ds: Dataset, i: int, prompts: list) -> list[Example]:
+def _from_prompts(ds: Dataset, i: int, prompts: list, found: dict[int, tuple[dict, dict]]) -> list[Example]:
+    from workbench.knowledge import with_passages
+
     refs = ds.references(i)
     if not refs or not refs[0].strip():
         raise DatasetError(f"row has no {ds.reference_field!r} to train on", ds.place(i))
     out = []
-    for prompt in prompts:
-        msgs = [{**m, "weight": 0} for m in prompt.render(ds.rows[i])]
+    for k, prompt in enumerate(prompts):
+        row = with_passages(ds.rows[i], found[k][1][i]) if k in found else ds.rows[i]
+        msgs = [{**m, "weight": 0} for m in prompt.render(row)]
         msgs.append({"role": "assistant", "content": refs[0], "weight": 1})
         out.append(Example(msgs, ds.place(i), i))
     return out

@@ -29,7 +29,7 @@ from typing import Any
 from workbench.errors import UserError
 from workbench.finetune import card as card_lib
 from workbench.finetune import lora as lora_lib
-from workbench.finetune.data import Examples, encode, load_examples, texts_for_tokenizer
+from workbench.finetune.data import Examples, encode, load_examples, merge_examples, texts_for_tokenizer
 from workbench.finetune.tiny import TinySpec, build_model, build_tokenizer, parameter_count
 from workbench.versions import version
 
@@ -70,7 +70,9 @@ class FinetuneConfig:
     method: str = "sft"  # or "dpo": preference pairs, see workbench.finetune.dpo
     beta: float = 0.1  # dpo: how far the policy may move from the reference
     session: str | None = None  # dpo: the pairwise session the pairs were exported from (for the card)
-    db: str | None = None  # where that session is stored
+    db: str | None = None  # where that session is stored, and the knowledge bases of `knowledge:` prompts
+    # more (data, prompt files) pairs trained together with `data` and `prompts`, e.g. a second language
+    more_sources: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -156,7 +158,10 @@ def train_sft(cfg: FinetuneConfig) -> FinetuneResult:
     hf_logging.disable_progress_bar()  # the library's loading/saving bars; the training bar is ours
 
     prompts = [load_prompt(p) for p in cfg.prompts]
-    examples = load_examples(cfg.data, prompts, cfg.reference_field, cfg.eval_split, cfg.seed)
+    examples = load_examples(cfg.data, prompts, cfg.reference_field, cfg.eval_split, cfg.seed, cfg.db)
+    for data, more in cfg.more_sources:
+        examples = merge_examples(examples, load_examples(data, [load_prompt(p) for p in more], cfg.reference_field,
+                                                          cfg.eval_split, cfg.seed, cfg.db))
     model, tokenizer, base_desc = load_base(cfg.base, texts_for_tokenizer(examples.train), cfg.tiny, cfg.seed,
                                             bool(cfg.lora and cfg.lora.load_in_4bit))
     max_length = _context(model, tokenizer)
@@ -184,7 +189,8 @@ def train_sft(cfg: FinetuneConfig) -> FinetuneResult:
     tokenizer.save_pretrained(out)
     history = card_lib.loss_history(trainer.state.log_history)
     card = card_lib.build_card(
-        base=base_desc, from_scratch=cfg.base == "tiny", data=cfg.data, examples=examples,
+        base=base_desc, from_scratch=cfg.base == "tiny", data=" + ".join([cfg.data, *(d for d, _ in cfg.more_sources)]),
+        examples=examples,
         n_train_examples=len(train), n_eval_examples=len(evals),
         tokens_trained=sum(sum(lab != -100 for lab in r["labels"]) for r in train),
         optimizer=cfg.optimizer, hyper={"lr": lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import store
+from workbench.authoring.stored import prompt_from_version
 from workbench.errors import UserError
 from workbench.rating.conversations import conversation_item, is_conversation_run, turn_contents
 
@@ -116,6 +117,9 @@ class SessionSpec:
     lang: str = "en"  # of the default rubric (en, zh); the default tags are the caller's (default_tags)
     show_passages: bool = False  # annotators see the passages a knowledge prompt gave each answer
     unit: str | None = None  # one of UNITS; default: conversation for conversation runs, else output
+    # the row fields raters see; None: the variables of the runs' prompts (a field such as `intent` is a hint
+    # about the expected answer, shown only when chosen)
+    show_fields: list[str] | None = None
 
 
 def create_session(con, spec: SessionSpec) -> str:
@@ -165,8 +169,36 @@ def create_session(con, spec: SessionSpec) -> str:
         "runs": runs, "seed": seed, "k": spec.k, "annotators": roster, "rubric": spec.rubric or default_rubric(scale, spec.lang),
         "tags": list(dict.fromkeys(t.strip() for t in spec.tags if t.strip())),
         "claim_timeout": float(spec.claim_timeout), "unit": unit, "show_passages": spec.show_passages,
+        "show_fields": shown_fields(con, runs, spec.show_fields),
     }, items, assignments)
     return session_id
+
+
+def field_choices(con, runs: list[str]) -> tuple[list[str], list[str]]:
+    """(the row fields a session could show, the ones it shows by default: the variables the runs' prompts
+    use, i.e. what the model was asked, not the labels around it). The reference is shown on its own."""
+    run = store.get_run(con, runs[0])
+    dataset = store.get_dataset(con, run["dataset_hash"], rows=False)
+    columns = [c for c in dataset["columns"] if c != (dataset.get("reference_field") or "reference")]
+    used: set[str] = set()
+    for run_id in runs:
+        prompt = prompt_from_version(store.get_prompt_version(con, store.get_run(con, run_id)["prompt_hash"]))
+        required, optional = prompt.variables()
+        used |= required | optional
+    return columns, [c for c in columns if c in used]
+
+
+def shown_fields(con, runs: list[str], chosen: list[str] | None) -> list[str]:
+    """The row fields raters will see: `chosen` (each checked against the dataset), else the default."""
+    columns, default = field_choices(con, runs)
+    if chosen is None:
+        return default
+    names = list(dict.fromkeys(n.strip() for n in chosen if n.strip()))
+    for name in names:
+        if name not in columns:
+            raise UserError(f"no field {name!r} in the dataset (its fields: {', '.join(columns)})",
+                            setting="show_fields")
+    return names
 
 
 def _unit(con, runs: list[str], unit: str | None) -> str:
@@ -270,6 +302,8 @@ def load_session(con, session_id: str, item_idx: int | None = None) -> SessionDa
             key = (int(rec["row_idx"]), int(rec["repeat_idx"]))
             c["passages_a"] = passages.get((rec["run_a"], *key))
             c["passages_b"] = passages.get((rec["run_b"], *key)) if info["kind"] != "single" else None
+        if info.get("show_fields") is not None and "inputs" in c:  # the session's choice (older: every field)
+            c["inputs"] = {k: c["inputs"][k] for k in info["show_fields"] if k in c["inputs"]}
         contents[int(rec["item_idx"])] = c
     return SessionData(info, contents)
 

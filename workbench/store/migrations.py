@@ -360,4 +360,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE annotation_items ADD COLUMN turn_idx INTEGER;
         """,
     ),
+    (
+        17,
+        "annotation: the row fields raters see",
+        # NULL (sessions made before): every field of the row, as they were created; new sessions store the
+        # list (by default the variables of the runs' prompts).
+        """
+        ALTER TABLE annotation_sessions ADD COLUMN show_fields VARCHAR[];
+        """,
+    ),
 ]

@@ -61,10 +61,11 @@ def create_session(con: Con, session: dict[str, Any], items: pd.DataFrame, assig
     def work() -> None:
         con.execute(
             "INSERT INTO annotation_sessions (id, name, kind, scale, runs, seed, k, annotators, rubric, tags, "
-            "claim_timeout, unit, show_passages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "claim_timeout, unit, show_passages, show_fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [session["id"], session.get("name"), session["kind"], session["scale"], session["runs"], session["seed"],
              session["k"], session.get("annotators"), session["rubric"], session.get("tags"),
-             session["claim_timeout"], session.get("unit"), bool(session.get("show_passages"))],
+             session["claim_timeout"], session.get("unit"), bool(session.get("show_passages")),
+             session.get("show_fields")],
         )
         _insert_frame(con, "annotation_items", items[ITEM_COLUMNS])
         if not assignments.empty:

@@ -11,6 +11,7 @@ from workbench.app import context
 from workbench.app.i18n import _, ngettext
 from workbench.app.textdiff import inline_code, markdown_literal
 from workbench.authoring import library
+from workbench.errors import UserError
 from workbench.evaluation import bundle, export
 from workbench.metrics import LOWER_IS_BETTER
 
@@ -83,12 +84,22 @@ else:
 
 st.subheader(_("Results"))
 fmt = st.radio(_("Format"), list(export.FORMATS), horizontal=True, key="exp_format")
+encoding = "utf-8"
+if fmt == "csv":
+    encodings = {"utf-8-sig": _("UTF-8 with BOM (Excel)"), "utf-8": _("UTF-8"),
+                 "gbk": _("GBK (older Chinese Windows tools)")}
+    encoding = st.radio(_("Encoding"), list(export.CSV_ENCODINGS), horizontal=True, key="exp_encoding",
+                        format_func=encodings.get)
 if st.button(_("Prepare the file"), icon=":material/description:"):
-    with store.connect(db) as con:
-        frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
-    ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}", export.frame_bytes(frame, fmt), len(frame),
-                      (fmt, tuple(run_ids)))
-if ss.get("exp_file") and ss["exp_file"][3] != (fmt, tuple(run_ids)):
+    try:
+        with store.connect(db) as con:
+            frame = pd.concat([export.run_records(con, r) for r in run_ids], ignore_index=True)
+        ss["exp_file"] = (f"results-{'-'.join(r[:6] for r in run_ids)}.{fmt}",
+                          export.frame_bytes(frame, fmt, encoding), len(frame), (fmt, encoding, tuple(run_ids)))
+    except UserError as e:
+        ss.pop("exp_file", None)
+        context.show_error(e)
+if ss.get("exp_file") and ss["exp_file"][3] != (fmt, encoding, tuple(run_ids)):
     ss.pop("exp_file")  # prepared for another format or other runs: offering it would download the wrong file
 if ss.get("exp_file"):
     name, data, n, _ = ss["exp_file"]

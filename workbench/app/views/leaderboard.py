@@ -105,11 +105,18 @@ def new_session_form() -> None:
     tags = st.multiselect(_("Tags offered to annotators"), annotation.default_tags(lang),
                           default=annotation.default_tags(lang), accept_new_options=True, key=f"lb_tags_{lang}",
                           placeholder=_("Choose or add options"))
+    with store.connect(db) as con:
+        columns, default = annotation.field_choices(con, run_ids)
+    fields = st.multiselect(_("Row fields raters see"), columns, default=default,
+                            key=f"lb_fields_{'_'.join(run_ids)}", placeholder=_("Choose options"),
+                            help=_("By default the fields the prompt uses (what the model was asked). A field such "
+                                   "as intent hints at the expected answer: show it only on purpose."))
     if st.button(_("Create session"), type="primary", icon=":material/add:"):
         spec = annotation.SessionSpec(run_ids, pairwise=pairwise, k=int(k), seed=int(seed), tags=tags,
                                       scale=None if pairwise else scale, rubric=rubric or None, name=title or None,
                                       annotators=[n for n in roster.split(",") if n.strip()] or None,
-                                      claim_timeout=float(timeout) * 60, unit=unit, show_passages=passages)
+                                      claim_timeout=float(timeout) * 60, unit=unit, show_passages=passages,
+                                      show_fields=fields)
         try:
             with store.connect(db) as con:
                 sid = annotation.create_session(con, spec)

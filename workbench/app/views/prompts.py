@@ -212,7 +212,8 @@ with view:
     dataset, row, columns = None, None, None
     needs = library.preview(data, None, None).required
     try:
-        dataset = context.pick_dataset(_("Dataset"), "preview_dataset", needs)[1]
+        lang = library.draft_lang(data)  # a Chinese prompt previews on a Chinese row
+        dataset = context.pick_dataset(_("Dataset"), f"preview_dataset_{lang}", needs, lang)[1]
     except Exception as e:  # noqa: BLE001 - shown inline
         context.show_error(e)
     if dataset is not None:
@@ -229,6 +230,8 @@ with view:
             marks = [f"{inline_code(v)} {'✓' if columns is None or v in columns else '✗ ' + missing}"
                      + (" " + _("(optional)") if v in pv.optional else "") for v in need]
             st.markdown(_("Variables: {marks}").format(marks=", ".join(marks)))
+    for warning in pv.warnings:
+        st.warning(markdown_literal(warning), icon=":material/warning:")
     if pv.error is not None:
         context.show_error(pv.error)
         if pv.source_line is not None:

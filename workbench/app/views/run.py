@@ -18,6 +18,7 @@ from workbench.authoring.stored import prompt_from_version
 from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from workbench.engine import runner
 from workbench.errors import UserError
+from workbench.finetune.card import language_warnings
 from workbench.metrics import ALL, DEFAULT, parse_metrics
 
 st.title(_("Run"))
@@ -110,6 +111,8 @@ if start:
             raise UserError(_("choose at least one prompt, one model and a dataset"), _("Run"))
         prompts = [load_choice(*options[c]) for c in chosen]
         dataset = filter_rows(dataset, where)
+        for line in language_warnings(model_specs, dataset.lang):  # the run still starts: the user may mean it
+            st.warning(markdown_literal(line), icon=":material/translate:")
         typed = [v for v in (",".join(metrics), more_metrics.strip()) if v]
         plan = runner.plan_eval(prompts, dataset, model_specs, parse_metrics(typed or None),
                                 limit=int(limit) or None, provider_options={"timeout": float(timeout), "retries": DEFAULT_RETRIES},
