@@ -59,10 +59,12 @@ def test_a_dataset_in_a_language_the_model_never_saw_is_warned_about(tiny_model,
     assert res.code == 0 and "warning" not in res.err
 
 
-def test_the_bundled_model_was_trained_on_both_languages():
+def test_the_bundled_model_says_it_is_english_only():
     card = json.loads((ROOT / "models" / "support-tiny" / "model_card.json").read_text(encoding="utf-8"))
-    assert card["data"]["languages"] == ["en", "zh"]
-    assert language_warnings([f"hf:{ROOT / 'models' / 'support-tiny'}"], "auto") == []
+    assert card["data"]["languages"] == ["en"]
+    spec = f"hf:{ROOT / 'models' / 'support-tiny'}"
+    assert language_warnings([spec], "en") == []
+    assert "trained on English only, and this dataset is Chinese" in language_warnings([spec], "zh")[0]
 
 
 def test_eval_without_a_model_uses_the_apps_default_and_says_which(cli, openai_server, monkeypatch):
