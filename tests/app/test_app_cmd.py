@@ -59,7 +59,7 @@ def test_app_starts_and_serves_deep_links_through_main(tmp_path):
             page.get_by_role("heading", name="Datasets").wait_for(timeout=30_000)
             nav = page.locator('[data-testid="stSidebarNav"]').inner_text().split()
             titles = [w for w in nav if w[0].isupper()]  # the icons' ligature names are lower case
-            assert titles[:6] == ["Prompts", "Datasets", "Models", "Run", "Compare", "Export"], nav
+            assert titles[:7] == ["Prompts", "Datasets", "Knowledge", "Models", "Run", "Compare", "Export"], nav
             assert "main" not in nav
     finally:
         proc.terminate()

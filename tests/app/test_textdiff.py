@@ -95,3 +95,8 @@ def test_reference_diff_shows_what_the_answer_left_out():
     out = diff_html("退货请在30天内申请，并保留发票。", "退货请在30天内申请。", deleted_title=LEFT_OUT)
     assert f"<del title='{escape(LEFT_OUT)}'>，并保留发票</del>" in out
     assert "<ins>" not in out
+
+
+def test_an_unrelated_answer_is_one_change_not_words_interleaved_with_the_reference():
+    ops = word_diff("Your order ships in 2 days.", "<script>x = 1</script> **bold**")
+    assert ops == [("delete", "Your order ships in 2 days."), ("insert", "<script>x = 1</script> **bold**")]

@@ -92,5 +92,3 @@ def test_resume_refuses_what_it_cannot_change_and_unknown_runs(cli, openai_serve
     assert r.code == 2 and "no run" in r.err
     r = cli("eval")
     assert r.code == 2 and "PROMPT_FILE" in r.err
-    r = cli("eval", FEW_SHOT, "--data", DATA_EN)
-    assert r.code == 2 and "--model" in r.err

@@ -49,12 +49,13 @@ def tokens(text: str) -> list[str]:
 
 
 def _absorb_islands(ops: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """An unchanged piece of one word or punctuation mark between two changes is folded into them
-    (shown deleted and inserted), so a rewritten sentence reads as one change, not as 在 and ， kept."""
+    """An unchanged piece of one word, punctuation mark or run of spaces between two changes is folded into
+    them (shown deleted and inserted), so a rewritten sentence reads as one change, not as 在 and ， kept, nor
+    as its words interleaved with the reference's one by one."""
     out: list[tuple[str, str]] = []
     for k, (kind, text) in enumerate(ops):
         changed = lambda j: 0 <= j < len(ops) and ops[j][0] != "equal"  # noqa: E731
-        if kind == "equal" and changed(k - 1) and changed(k + 1) and len(tokens(text)) <= 1 and text.strip():
+        if kind == "equal" and changed(k - 1) and changed(k + 1) and len(tokens(text)) <= 1:
             out += [("delete", text), ("insert", text)]
         else:
             out.append((kind, text))
