@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from workbench.authoring.templates import Message, Prompt, _compile
+from workbench.authoring.templates import Message, Prompt, _compile, read_utf8
 from workbench.authoring.yaml_limits import load_yaml
 from workbench.errors import TemplateError, UserError
 
@@ -133,13 +133,7 @@ def list_rubrics() -> list[str]:
 
 def load_rubric(name: str) -> Rubric:
     path = rubric_path(name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TemplateError("rubric file not found", str(path)) from None
-    except UnicodeDecodeError:
-        raise TemplateError("rubric file is not UTF-8", str(path)) from None
-    return parse_rubric(text, str(path))
+    return parse_rubric(read_utf8(path, "rubric"), str(path))
 
 
 def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:

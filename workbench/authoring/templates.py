@@ -401,12 +401,15 @@ def parse_prompt(text: str, path: str = "<prompt>") -> Prompt:
     return prompt_from_dict(data, path)
 
 
-def load_prompt(path: str | Path) -> Prompt:
-    p = Path(path)
+def read_utf8(path: str | Path, kind: str) -> str:
+    """A prompt or rubric file's text; a missing or non-UTF-8 file is one TemplateError naming it."""
     try:
-        text = p.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise TemplateError("prompt file not found", str(path)) from None
+        raise TemplateError(f"{kind} file not found", str(path)) from None
     except UnicodeDecodeError:
-        raise TemplateError("prompt file is not UTF-8", str(path)) from None
-    return parse_prompt(text, str(path))
+        raise TemplateError(f"{kind} file is not UTF-8", str(path)) from None
+
+
+def load_prompt(path: str | Path) -> Prompt:
+    return parse_prompt(read_utf8(path, "prompt"), str(path))
