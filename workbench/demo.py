@@ -9,12 +9,12 @@ from workbench.authoring.datasets import Dataset
 from workbench.defaults import API_DEFAULT
 from workbench.errors import DatasetError
 from workbench.finetune.default_model import (
-    DATA,
-    PROMPTS,
+    MODELS,
     _bundled,
     default_model_spec,
     default_spec,
     ensure_default_model,
+    model_for,
 )
 
 __all__ = ["API_DEFAULT", "CONVERSATIONS", "demo_models", "run_conversation_demo", "run_demo", "split_rows"]
@@ -29,23 +29,27 @@ def split_rows(ds: Dataset, split: str) -> Dataset:
     return ds.take(keep, name=f"{ds.name}[{split}]")
 
 
-def demo_models(models: list[str] | None, progress: bool = True) -> list[str]:
-    """The models asked for, else an API model when a key is set, else the local default (trained if missing)."""
-    chosen = list(dict.fromkeys(models)) if models else [default_spec()]
-    if default_model_spec() in chosen:
-        ensure_default_model(progress=progress)
+def demo_models(models: list[str] | None, progress: bool = True, lang: str = "en") -> list[str]:
+    """The models asked for, else an API model when a key is set, else the local default for `lang` (trained if
+    missing)."""
+    chosen = list(dict.fromkeys(models)) if models else [default_spec(lang)]
+    for local in MODELS:
+        if default_model_spec(local) in chosen:
+            ensure_default_model(progress=progress, lang=local)
     return chosen
 
 
 def run_demo(db: str | None, models: list[str] | None = None, prompts: list[str] | None = None,
              data: str | None = None, split: str = "test", progress: bool = True,
              on_progress: Callable | None = None) -> list[str]:
-    """Evaluate every prompt x model on the split's rows; returns the stored run ids."""
+    """Evaluate every prompt x model on the split's rows; returns the stored run ids. The dataset's language picks
+    the bundled prompts and the local model when none are given (datasets/support_zh.jsonl: the Chinese ones)."""
     from workbench import api
 
-    specs = demo_models(models, progress)
-    loaded = [api.load_prompt(p) for p in (prompts or [_bundled(p) for p in PROMPTS])]
-    dataset = split_rows(api.load_dataset(data or _bundled(DATA)), split)
+    dataset = split_rows(api.load_dataset(data or _bundled(model_for("en").data)), split)
+    bundled = model_for(dataset.lang)
+    specs = demo_models(models, progress, bundled.lang)
+    loaded = [api.load_prompt(p) for p in (prompts or [_bundled(p) for p in bundled.prompts])]
     return api.evaluate(loaded, dataset, specs, db=db, on_progress=on_progress).runs
 
 

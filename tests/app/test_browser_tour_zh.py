@@ -110,7 +110,7 @@ def tour(page, url: str, db: str) -> None:
     # Run: both Chinese variants, the local model, the test split of support_zh.jsonl.
     goto(page, "运行")
     keep_only(page, "提示词版本", [f"{v}.yaml (文件)" for v in VARIANTS])
-    assert "hf:models/support-tiny" in shown_value(page, "stMultiSelect", "模型")
+    assert "hf:models/support-tiny-zh" in shown_value(page, "stMultiSelect", "模型")  # the Chinese interface's default
     choose(page, "数据集", "support_zh.jsonl")
     page.get_by_role("textbox", name="行筛选（可选）").fill("split == 'test'")
     page.get_by_role("spinbutton", name="行数上限（0 = 全部行）").fill(str(ROWS))
@@ -124,6 +124,7 @@ def tour(page, url: str, db: str) -> None:
     with store.connect(db) as con:
         runs = store.list_runs(con)
     assert sorted(runs["prompt_name"]) == sorted(VARIANTS) and set(runs["n_outputs"]) == {ROWS}
+    assert set(runs["model_spec"]) == {"hf:models/support-tiny-zh"}  # the local model that speaks Chinese
     page.reload()
     page.get_by_role("heading", name="运行").first.wait_for()
     settle(page)

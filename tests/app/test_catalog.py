@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import DATA_EN
+from tests.conftest import DATA_EN, ROOT
 from workbench import store
 from workbench.app import catalog
 from workbench.errors import DatasetError
@@ -48,6 +48,21 @@ def test_default_model_follows_the_key(monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(tmp_path))  # no trained local model there
     assert catalog.default_model_spec() is None
+
+
+def test_a_default_left_alone_becomes_the_local_model_of_the_datasets_language(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("WORKBENCH_MODELS_DIR", raising=False)
+    monkeypatch.chdir(ROOT)
+    en, zh = catalog.default_model_spec("en"), catalog.default_model_spec("zh")
+    assert (en, zh) == ("hf:models/support-tiny", "hf:models/support-tiny-zh")
+    assert catalog.default_for_dataset([en], "zh") == ([zh], [(en, zh)])
+    assert catalog.default_for_dataset([zh, "openai:x"], "en") == ([en, "openai:x"], [(zh, en)])
+    assert catalog.default_for_dataset([en, zh], "zh") == ([zh], [(en, zh)])
+    assert catalog.default_for_dataset([zh], "zh") == ([zh], [])
+    assert catalog.default_for_dataset(["hf:models/mine"], "zh") == (["hf:models/mine"], [])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")  # with a key the default is the API model: nothing to swap
+    assert catalog.default_for_dataset([en], "zh") == ([en], [])
 
 
 def test_try_message_against_the_loopback_server(openai_server):

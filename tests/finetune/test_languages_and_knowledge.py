@@ -4,6 +4,7 @@ another one, and `workbench eval` without --model."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -59,12 +60,17 @@ def test_a_dataset_in_a_language_the_model_never_saw_is_warned_about(tiny_model,
     assert res.code == 0 and "warning" not in res.err
 
 
-def test_the_bundled_model_says_it_is_english_only():
+def test_each_bundled_model_says_its_language():
     card = json.loads((ROOT / "models" / "support-tiny" / "model_card.json").read_text(encoding="utf-8"))
     assert card["data"]["languages"] == ["en"]
     spec = f"hf:{ROOT / 'models' / 'support-tiny'}"
     assert language_warnings([spec], "en") == []
     assert "trained on English only, and this dataset is Chinese" in language_warnings([spec], "zh")[0]
+    card = json.loads((ROOT / "models" / "support-tiny-zh" / "model_card.json").read_text(encoding="utf-8"))
+    assert card["data"]["languages"] == ["zh"]
+    spec = f"hf:{ROOT / 'models' / 'support-tiny-zh'}"
+    assert language_warnings([spec], "zh") == []
+    assert "trained on Chinese only, and this dataset is English" in language_warnings([spec], "en")[0]
 
 
 def test_eval_without_a_model_uses_the_apps_default_and_says_which(cli, openai_server, monkeypatch):
@@ -82,6 +88,31 @@ def test_eval_without_a_model_or_key_runs_the_bundled_model(cli, monkeypatch):
     monkeypatch.delenv("WORKBENCH_MODELS_DIR", raising=False)
     res = cli("eval", PROMPTS / "support_zero_shot.yaml", "--data", DATA_EN, "--limit", "2", "--json")
     assert res.code == 0, res.err
-    assert "no --model given: using hf:models/support-tiny (the bundled local model; no OPENAI_API_KEY set)" in res.err
+    assert ("no --model given: using hf:models/support-tiny (the bundled local model for English; no OPENAI_API_KEY "
+            "set)") in res.err
     assert "warning" not in res.err  # an English dataset on the English model
     assert [r["model"] for r in res.json()["runs"]] == ["hf:models/support-tiny"]
+
+
+@pytest.mark.slow  # loads PyTorch and the bundled Chinese model
+def test_eval_without_a_model_on_chinese_data_runs_the_chinese_model_and_answers_in_chinese(cli, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("WORKBENCH_MODELS_DIR", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    res = cli("eval", PROMPTS / "support_zh_zero_shot.yaml", "--data", DATA_ZH, "--where", "split == 'test'",
+              "--limit", "3", "--json")
+    assert res.code == 0, res.err
+    assert ("no --model given: using hf:models/support-tiny-zh (the bundled local model for Chinese; no "
+            "OPENAI_API_KEY set)") in res.err
+    assert "warning" not in res.err  # a Chinese dataset on the Chinese model
+    (run,) = res.json()["runs"]
+    assert run["model"] == "hf:models/support-tiny-zh" and run["errors"] == 0
+    from workbench import store
+
+    with store.connect(res.json()["db"]) as con:
+        texts = list(store.load_outputs(con, run["run_id"])["text"])
+    assert len(texts) == 3
+    for text in texts:  # held-out paraphrases, answered in Chinese: mostly CJK characters, no English sentence
+        cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)  # (names such as PayPal or Apple Pay may appear)
+        assert cjk >= 10 and cjk >= 0.6 * len(text.replace(" ", "")), text
+        assert not re.search(r"(?:[A-Za-z]+ ){3,}", text), text

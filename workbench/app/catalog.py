@@ -130,17 +130,30 @@ def openai_key_set() -> bool:
     return not uses_local_default()
 
 
-def default_model_spec() -> str | None:
-    """With a key, an OpenAI model; without one, the bundled local model once it has been built
-    (`workbench app` builds it on first start)."""
+def default_model_spec(lang: str | None = "en") -> str | None:
+    """With a key, an OpenAI model; without one, the bundled local model for `lang` (a dataset's or the
+    interface's language) once it has been built (`workbench app` builds it on first start)."""
     if not uses_local_default():
         return API_DEFAULT
     try:
         from workbench.finetune.default_model import default_model_spec
     except ImportError:
         return None
-    spec = default_model_spec()
+    spec = default_model_spec(lang)
     return spec if (Path(spec.split(":", 1)[1]) / "config.json").is_file() else None
+
+
+def default_for_dataset(models: list[str], lang: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """`models` with each bundled local model of another language replaced by the one for `lang` (a dataset's
+    language), and the (old, new) pairs replaced: for a choice the user left at its default."""
+    new = default_model_spec(lang)
+    if not new or not new.startswith("hf:"):
+        return models, []
+    from workbench.finetune.default_model import default_model_specs
+
+    swapped = [(m, new) for m in models if m in default_model_specs() and m != new]
+    out = [new if m in default_model_specs() else m for m in models]
+    return list(dict.fromkeys(out)), swapped
 
 
 def try_message(spec: str, text: str, params: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT_S):

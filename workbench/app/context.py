@@ -50,8 +50,13 @@ def custom_models() -> list[str]:
 
 
 def model_specs() -> list[str]:
-    """Every model the user can pick: the default first, then added endpoints, local models, OpenAI."""
-    specs = [catalog.default_model_spec()] + custom_models() + [m.spec for m in catalog.local_models()]
+    """Every model the user can pick: the default (the local model for the interface's language without a key)
+    first, then the other language's, added endpoints, local models, OpenAI."""
+    from workbench.app.i18n import current
+
+    first = current()
+    specs = [catalog.default_model_spec(lang) for lang in dict.fromkeys([first, "en", "zh"])]
+    specs += custom_models() + [m.spec for m in catalog.local_models()]
     if catalog.openai_key_set():
         specs += OPENAI_MODELS
     from workbench.app import bots

@@ -34,17 +34,19 @@ def streamlit_command(db: str, port: int, address: str, annotate_only: bool = Fa
 
 
 def prepare_default_model() -> str | None:
-    """Without a key, make sure the local default model exists; returns a line to print."""
+    """Without a key, make sure the local default models (one per language) exist; returns a line to print."""
     from workbench.defaults import uses_local_default
 
     if not uses_local_default():
         return None
     try:
-        from workbench.finetune.default_model import ensure_default_model
+        from workbench.finetune.default_model import MODELS, ensure_default_model
     except ImportError:
         return "no OPENAI_API_KEY and no bundled local model in this install: add a model on the Models page"
-    path = ensure_default_model(progress=True)
-    return f"no OPENAI_API_KEY: the default model is the local one at {path}"
+    from workbench.finetune.card import LANGUAGE_NAMES
+
+    paths = ", ".join(f"{ensure_default_model(progress=True, lang=lang)} ({LANGUAGE_NAMES[lang]})" for lang in MODELS)
+    return f"no OPENAI_API_KEY: the default model is the local one for the dataset's language: {paths}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,10 +12,12 @@ def register(sub, common) -> None:
         description="Runs prompts/support_zero_shot.yaml and prompts/support_few_shot.yaml over the rows of "
                     "datasets/support_en.jsonl whose split is 'test' (paraphrases no model here was trained on). "
                     "Without OPENAI_API_KEY the model is the bundled local one (hf:models/support-tiny), trained "
-                    "first if it is missing.")
+                    "first if it is missing. A Chinese --data (datasets/support_zh.jsonl) gets the Chinese prompts "
+                    "and local model (hf:models/support-tiny-zh).")
     p.add_argument("--model", action="append", metavar="SPEC", help="models to run instead (repeatable)")
     p.add_argument("--prompt", action="append", metavar="PROMPT_FILE", help="prompts to run instead (repeatable)")
-    p.add_argument("--data", metavar="DATASET", help="default datasets/support_en.jsonl")
+    p.add_argument("--data", metavar="DATASET", help="default datasets/support_en.jsonl; its language picks "
+                   "the bundled prompts and local model")
     p.add_argument("--split", default="test", metavar="NAME", help="rows whose split field is NAME (default test)")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary")
     p.set_defaults(func=run)

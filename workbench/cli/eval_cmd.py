@@ -274,36 +274,52 @@ def _check_new(args: argparse.Namespace) -> None:
         raise UserError("needs at least one PROMPT_FILE (or --resume RUN / --retry-errors RUN)", "eval")
     if not args.data:
         raise UserError("is required: the dataset to run over", setting="data")
+    lang = None
     if not args.model:
-        args.model = [_default_model()]
-    _warn_languages(args)
+        lang = _dataset_lang(args)
+        args.model = [_default_model(lang)]
+    _warn_languages(args, lang)
 
 
-def _default_model() -> str:
-    """The app's default when no --model is given: the API model with a key, else the bundled local model."""
-    from workbench.finetune.default_model import default_model_spec, default_spec, ensure_default_model
+def _dataset_lang(args: argparse.Namespace) -> str | None:
+    """The dataset's language (en, zh, auto for mixed rows), None when it cannot be read (the evaluation says why)."""
+    from workbench.authoring.datasets import load_dataset
+    from workbench.errors import UserError
 
-    spec = default_spec()
-    why = "OPENAI_API_KEY is set" if spec != default_model_spec() else "the bundled local model; no OPENAI_API_KEY set"
-    print(f"workbench: no --model given: using {spec} ({why})", file=sys.stderr)
-    if spec == default_model_spec():
-        ensure_default_model(progress=sys.stderr.isatty())
+    if not os.path.isfile(args.data):
+        return None
+    try:
+        return load_dataset(args.data, args.reference, args.lang).lang
+    except UserError:
+        return None
+
+
+def _default_model(lang: str | None) -> str:
+    """The app's default when no --model is given: the API model with a key, else the bundled local model for the
+    dataset's language."""
+    from workbench.finetune.default_model import (
+        chosen_because,
+        default_model_specs,
+        default_spec,
+        ensure_default_model,
+    )
+
+    spec = default_spec(lang)
+    print(f"workbench: no --model given: using {spec} ({chosen_because(spec, lang)})", file=sys.stderr)
+    if spec in default_model_specs():
+        ensure_default_model(progress=sys.stderr.isatty(), lang=lang)
     return spec
 
 
-def _warn_languages(args: argparse.Namespace) -> None:
-    """A local model whose card names its languages, on a dataset in another one: say so before the run."""
-    from workbench.authoring.datasets import load_dataset
-    from workbench.errors import UserError
+def _warn_languages(args: argparse.Namespace, lang: str | None = None) -> None:
+    """A local model whose card names its languages, on a dataset in another one (`lang`, read here when not
+    given): say so before the run."""
     from workbench.finetune.card import language_warnings, trained_languages
 
-    if not any(trained_languages(spec) for spec in args.model) or not os.path.isfile(args.data):
+    if not any(trained_languages(spec) for spec in args.model):
         return
-    try:
-        lang = load_dataset(args.data, args.reference, args.lang).lang
-    except UserError:
-        return  # the evaluation names the problem itself
-    for line in language_warnings(args.model, lang):
+    lang = lang or _dataset_lang(args)
+    for line in language_warnings(args.model, lang) if lang else []:
         print(f"workbench: warning: {line}", file=sys.stderr)
 
 

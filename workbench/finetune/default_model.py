@@ -1,25 +1,33 @@
-"""The embedded default model: a tiny support bot trained from scratch on datasets/support_en.jsonl.
+"""The embedded default models: tiny support bots trained from scratch on the bundled support data, one per
+language: `models/support-tiny` (English, datasets/support_en.jsonl) and `models/support-tiny-zh` (Chinese,
+datasets/support_zh.jsonl).
 
-With no API key set, the CLI demo and the app run this model (`hf:models/support-tiny`).
+With no API key set, the CLI demo and the app run the one for the dataset's language (`hf:models/support-tiny`
+or `hf:models/support-tiny-zh`; English for a dataset that mixes both).
 
-Decision: the trained files are shipped in git (models/support-tiny, 1.7 MB: model, tokenizer,
-chat template, model card, loss curve) rather than trained on first run. A new user then has a
-working model the moment the install finishes, CI and the app's tests do not spend minutes training
-it on every fresh machine, and every clone evaluates the same weights, so the figures in the README
-and the model card are the ones a user reproduces. `ensure_default_model` still trains it (in about
-2-3 minutes on 2 CPU cores, with a progress bar) when the folder is missing, e.g. after it was
-deleted or when $WORKBENCH_MODELS_DIR points somewhere new; `python -m workbench.finetune.default_model
---retrain` rebuilds it after the data changes.
+Decision: the trained files are shipped in git (each folder 1.5-2 MB: model, tokenizer, chat template, model
+card, loss curve) rather than trained on first run. A new user then has a working model the moment the install
+finishes, CI and the app's tests do not spend minutes training it on every fresh machine, and every clone
+evaluates the same weights, so the figures in the README and the model cards are the ones a user reproduces.
+`ensure_default_model` still trains a missing one (in about 2-3 minutes on 2 CPU cores, with a progress bar),
+e.g. after it was deleted or when $WORKBENCH_MODELS_DIR points somewhere new;
+`python -m workbench.finetune.default_model --retrain [--lang zh]` rebuilds one after the data changes.
 
-It is trained on the `train` rows rendered through both bundled English support prompts (zero-shot
-and few-shot, chat template applied), so it answers in the format those prompts produce; the `test`
-rows are held-out paraphrases it never saw, used for its evaluation loss and by `workbench demo`.
+Each is trained on the `train` rows of its dataset rendered through the bundled support prompts of its
+language (zero-shot and few-shot, chat template applied), so it answers in the format those prompts produce;
+the `test` rows are held-out paraphrases it never saw, used for its evaluation loss and by `workbench demo`.
 
-English only, for now: a bilingual recipe (SOURCES_BILINGUAL: both languages through their zero-shot,
-few-shot and knowledge prompts, a 4,096-token vocabulary) was trained and measured on 2026-12-03 and not
-shipped: held-out exact match fell from 0.47 to 0.24-0.29 on English while Chinese reached only
-0.00-0.04 (ROUGE-L 0.07-0.13). The card records the languages a model was trained on (`data.languages`);
-`workbench eval` and the app warn when a dataset's language is not among them.
+Chinese, measured on 2026-12-03 (held-out exact / ROUGE-L on the 26 Chinese test paraphrases, zero-shot and
+few-shot prompts; `bench/default_model_scores.py`; about 1 CPU-minute of training each):
+- the English recipe as it is (byte-level BPE, 2,048 tokens, 1 layer): 0.08 / 0.22 and 0.04 / 0.17. BPE
+  over Chinese, which has no spaces, learns chunks of whole training sentences; a paraphrase shares few of them;
+- the same with every Chinese character a token of its own before BPE (TinySpec.split_cjk): 0.69 / 0.73 and
+  0.62 / 0.73: a paraphrase shares characters with its training question, which a one-layer model reads
+  much like a bag of words. Shipped.
+A single bilingual model was tried before (both languages through one 4,096-token byte-level BPE): English
+fell from 0.47 to 0.24-0.29 exact and Chinese reached 0.00-0.04, so each language has a model of its own.
+The cards record the languages each was trained on (`data.languages`); `workbench eval` and the app warn
+when a dataset's language is not among them.
 """
 
 from __future__ import annotations
@@ -28,52 +36,85 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.defaults import API_DEFAULT, uses_local_default
 
-DEFAULT_MODEL_DIR = Path("models/support-tiny")
-DATA = "datasets/support_en.jsonl"
-PROMPTS = ("prompts/support_zero_shot.yaml", "prompts/support_few_shot.yaml")  # what `workbench demo` runs
-# What it is trained on: each dataset through the prompts of its language.
-SOURCES = ((DATA, PROMPTS),)
-LANGUAGES = ("en",)
-# The bilingual recipe measured and not shipped (see above); TINY_BILINGUAL is its vocabulary.
-SOURCES_BILINGUAL = (
-    (DATA, (*PROMPTS, "prompts/support_knowledge.yaml")),
-    ("datasets/support_zh.jsonl", ("prompts/support_zh_zero_shot.yaml", "prompts/support_zh_few_shot.yaml",
-                                   "prompts/support_zh_knowledge.yaml")),
-)
-# The knowledge bases the knowledge prompts name, built from these files with the defaults of `workbench kb add`.
-BASES = {"faq_en": "datasets/faq_en.jsonl", "faq_zh": "datasets/faq_zh.jsonl"}
 # The recipe; the model card records it along with what it produced.
 RECIPE = {"optimizer": "adamw", "lr": 6e-3, "epochs": 16.0, "batch_size": 16, "weight_decay": 0.1, "eval_split": "test",
           "seed": 0}
 # One layer: on 144 questions, deeper models (2-4 layers tried) fit the training answers as well but
 # answered fewer held-out paraphrases; a single attention layer behaves more like a bag of words.
 TINY = {"vocab_size": 2048, "hidden_size": 128, "layers": 1, "heads": 4, "intermediate_size": 384, "context": 1024}
-# 4096 tokens: byte-level BPE needs about two merges per Chinese character (~520 in the data) on top of English.
-TINY_BILINGUAL = {**TINY, "vocab_size": 4096}
+
+
+@dataclass(frozen=True)
+class DefaultModel:
+    """One language's default local model: where it lives, what `workbench demo` runs on it, what it is trained on."""
+
+    lang: str
+    folder: Path
+    data: str
+    prompts: tuple[str, ...]  # what `workbench demo` runs, and the held-out scores are measured through
+    sources: tuple[tuple[str, tuple[str, ...]], ...]  # training: each dataset through these prompts
+    tiny: dict
+    knowledge: str  # the prompt that answers from the FAQ passages retrieved for the question
+
+
+MODELS = {
+    "en": DefaultModel("en", Path("models/support-tiny"), "datasets/support_en.jsonl",
+                       ("prompts/support_zero_shot.yaml", "prompts/support_few_shot.yaml"),
+                       (("datasets/support_en.jsonl", ("prompts/support_zero_shot.yaml",
+                                                       "prompts/support_few_shot.yaml")),), TINY,
+                       "prompts/support_knowledge.yaml"),
+    "zh": DefaultModel("zh", Path("models/support-tiny-zh"), "datasets/support_zh.jsonl",
+                       ("prompts/support_zh_zero_shot.yaml", "prompts/support_zh_few_shot.yaml"),
+                       (("datasets/support_zh.jsonl", ("prompts/support_zh_zero_shot.yaml",
+                                                       "prompts/support_zh_few_shot.yaml")),),
+                       {**TINY, "split_cjk": True}, "prompts/support_zh_knowledge.yaml"),
+}
+# The knowledge bases the knowledge prompts name, built from these files with the defaults of `workbench kb add`.
+BASES = {"faq_en": "datasets/faq_en.jsonl", "faq_zh": "datasets/faq_zh.jsonl"}
 _REPO = Path(__file__).resolve().parents[2]
 
 
-def default_model_dir() -> Path:
-    """$WORKBENCH_MODELS_DIR/support-tiny, else models/support-tiny here, else the one in this checkout."""
+def model_for(lang: str | None) -> DefaultModel:
+    """The default model for a dataset's language: Chinese for 'zh', English for anything else (a dataset that
+    mixes both languages, 'auto', gets English and the language warning for its Chinese rows)."""
+    return MODELS.get(lang or "en", MODELS["en"])
+
+
+def default_model_dir(lang: str | None = "en") -> Path:
+    """$WORKBENCH_MODELS_DIR/NAME, else models/NAME here, else the one in this checkout."""
+    folder = model_for(lang).folder
     env = os.environ.get("WORKBENCH_MODELS_DIR")
     if env:
-        return Path(env) / DEFAULT_MODEL_DIR.name
-    if DEFAULT_MODEL_DIR.exists() or not (_REPO / DEFAULT_MODEL_DIR).exists():
-        return DEFAULT_MODEL_DIR
-    return _REPO / DEFAULT_MODEL_DIR
+        return Path(env) / folder.name
+    if folder.exists() or not (_REPO / folder).exists():
+        return folder
+    return _REPO / folder
 
 
-def default_model_spec() -> str:
-    return f"hf:{default_model_dir().as_posix()}"
+def default_model_spec(lang: str | None = "en") -> str:
+    return f"hf:{default_model_dir(lang).as_posix()}"
 
 
-def default_spec() -> str:
-    """The model to use when none is chosen: API_DEFAULT with a key, else the local default model."""
-    return default_model_spec() if uses_local_default() else API_DEFAULT
+def default_model_specs() -> list[str]:
+    """Every language's default local model, English first."""
+    return [default_model_spec(lang) for lang in MODELS]
+
+
+def default_spec(lang: str | None = "en") -> str:
+    """The model to use when none is chosen: API_DEFAULT with a key, else the local default model for `lang`."""
+    return default_model_spec(lang) if uses_local_default() else API_DEFAULT
+
+
+def chosen_because(spec: str, lang: str | None) -> str:
+    """Why `default_spec(lang)` chose `spec`, in a few words for a message."""
+    if spec not in default_model_specs():
+        return "OPENAI_API_KEY is set"
+    return f"the bundled local model for {'Chinese' if model_for(lang).lang == 'zh' else 'English'}; no OPENAI_API_KEY set"
 
 
 def is_complete(folder: Path) -> bool:
@@ -87,22 +128,22 @@ def _bundled(path: str) -> str:
     return path if Path(path).exists() else str(_REPO / path)
 
 
-def train_default_model(out: Path, progress: bool = True, bilingual: bool = False):
-    """Train the default model into `out` (replacing it); `bilingual` trains the measured, unshipped
-    English + Chinese recipe instead. Returns the FinetuneResult."""
+def train_default_model(out: Path, progress: bool = True, lang: str = "en"):
+    """Train the default model for `lang` into `out` (replacing it). Returns the FinetuneResult."""
     from workbench.finetune import finetune
     from workbench.finetune.tiny import TinySpec
     from workbench.finetune.train import FinetuneConfig
 
+    model = model_for(lang)
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    (first, first_prompts), *more = SOURCES_BILINGUAL if bilingual else SOURCES
+    (first, first_prompts), *more = model.sources
     scratch = tempfile.mkdtemp(prefix="workbench-default-model-")
-    db = str(Path(scratch) / "bases.duckdb")  # the FAQ bases, for the passages of the knowledge prompts
+    db = str(Path(scratch) / "bases.duckdb")  # the FAQ bases, for the passages of knowledge prompts
     cfg = FinetuneConfig(data=_bundled(first), out=str(tmp), base="tiny", prompts=[_bundled(p) for p in first_prompts],
                          more_sources=[(_bundled(d), [_bundled(p) for p in ps]) for d, ps in more], db=db,
-                         tiny=TinySpec(**(TINY_BILINGUAL if bilingual else TINY)), progress=progress, name=out.name, **RECIPE)
+                         tiny=TinySpec(**model.tiny), progress=progress, name=out.name, **RECIPE)
     try:
         add_bases(db)
         result = finetune(cfg)
@@ -125,15 +166,15 @@ def add_bases(db: str | None = None) -> None:
         add_base(name, [_bundled(path)], db=db)
 
 
-def ensure_default_model(progress: bool = True) -> Path:
-    """The default model's folder, trained first if it is not there (a couple of minutes on a CPU)."""
-    folder = default_model_dir()
+def ensure_default_model(progress: bool = True, lang: str | None = "en") -> Path:
+    """The folder of the default model for `lang`, trained first if it is not there (a couple of minutes on a CPU)."""
+    folder = default_model_dir(lang)
     if is_complete(folder):
         return folder
     if progress:
         print(f"workbench: training the default local model into {folder} (first run only; about 2-3 minutes "
               "on 2 CPU cores)", file=sys.stderr)
-    train_default_model(folder, progress=progress)
+    train_default_model(folder, progress=progress, lang=model_for(lang).lang)
     return folder
 
 
@@ -142,16 +183,14 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m workbench.finetune.default_model", description=__doc__.split("\n\n")[0])
     p.add_argument("--retrain", action="store_true", help="train again even if the model is there")
-    p.add_argument("--bilingual", metavar="OUT", help="train the English + Chinese recipe into folder OUT instead "
-                   "(measured, not shipped: see the module's docstring)")
+    p.add_argument("--lang", choices=list(MODELS), default="en", help="which language's model (default en)")
     args = p.parse_args(argv)
-    if args.retrain or args.bilingual:
+    if args.retrain:
         from workbench.finetune.train import summary_line
 
-        out = Path(args.bilingual) if args.bilingual else default_model_dir()
-        print(summary_line(train_default_model(out, bilingual=bool(args.bilingual))))
+        print(summary_line(train_default_model(default_model_dir(args.lang), lang=args.lang)))
     else:
-        print(ensure_default_model())
+        print(ensure_default_model(lang=args.lang))
     return 0
 
 

@@ -38,6 +38,10 @@ class TinySpec:
     context: int = 1024  # positions; the bundled few-shot prompt plus its answer is ~250 tokens
     arch: str = "llama"  # or "gpt2"
     dropout: float = 0.0  # attention dropout (llama); embedding, residual and attention dropout (gpt2)
+    # Each Chinese character its own piece before BPE: the vocabulary then holds every character of the data
+    # as one token (merges never join two), so a paraphrase shares tokens with its training question wherever
+    # it shares characters. Without it, byte-level BPE learns multi-character chunks of whole training sentences.
+    split_cjk: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -48,14 +52,20 @@ def as_seen(role: str, content: str) -> str:
     return " " + content.lower() if role == "user" else content
 
 
-def build_tokenizer(turns: list[tuple[str, str]], vocab_size: int):
+# CJK ideographs (unified and extension A), CJK punctuation and full-width forms.
+CJK = "[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
+
+
+def build_tokenizer(turns: list[tuple[str, str]], vocab_size: int, split_cjk: bool = False):
     """Byte-level BPE (any input encodes, no unknown token) learned from the (role, content) turns as the
     model will see them, with the chat template above."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(CJK), behavior="isolated"), byte_level])
+                         if split_cjk else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())

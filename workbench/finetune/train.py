@@ -138,7 +138,7 @@ def load_base(base: str, texts: list[str], spec: TinySpec, seed: int, load_in_4b
         model, tokenizer = lora_lib.load_base_4bit(base)
         return model, tokenizer, base
     if base == "tiny":
-        tokenizer = build_tokenizer(texts, spec.vocab_size)
+        tokenizer = build_tokenizer(texts, spec.vocab_size, spec.split_cjk)
         return build_model(tokenizer, spec, seed), tokenizer, "tiny (trained from scratch on this data)"
     from workbench.providers.hf import load_checkpoint
 

@@ -53,9 +53,12 @@ for spec in context.custom_models():
 
 st.subheader(_("Local models"))
 local = catalog.local_models()
-default = catalog.default_model_spec()
-if default:
-    st.caption(_("Default model: {spec}").format(spec=inline_code(default)))
+defaults = {lang: catalog.default_model_spec(lang) for lang in ("en", "zh")}
+if defaults["en"] and defaults["en"] != defaults["zh"]:  # no key: one local model per dataset language
+    st.caption(_("Default model: {spec}").format(spec=_("{en} for English datasets, {zh} for Chinese ones").format(
+        en=inline_code(defaults["en"]), zh=inline_code(defaults["zh"]) if defaults["zh"] else _("(not built)"))))
+elif defaults["en"]:
+    st.caption(_("Default model: {spec}").format(spec=inline_code(defaults["en"])))
 if not local:
     st.caption(_("No models under {folder} (a folder with config.json). `workbench finetune --out models/NAME` "
                  "makes one.").format(folder=inline_code(catalog.models_dir())))

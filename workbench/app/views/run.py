@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import store
-from workbench.app import context, jobs
+from workbench.app import catalog, context, jobs
 from workbench.app.i18n import N_, _, ngettext
 from workbench.app.labels import label_for
 from workbench.app.textdiff import inline_code, markdown_literal
@@ -111,6 +111,11 @@ if start:
             raise UserError(_("choose at least one prompt, one model and a dataset"), _("Run"))
         prompts = [load_choice(*options[c]) for c in chosen]
         dataset = filter_rows(dataset, where)
+        if models == preselected:  # the default left alone: the local model for the dataset's language
+            model_specs, swapped = catalog.default_for_dataset(model_specs, dataset.lang)
+            for old, new in swapped:
+                st.info(_("The dataset is in another language than {old}: running {new}, the local model for its "
+                          "language.").format(old=inline_code(old), new=inline_code(new)), icon=":material/translate:")
         for line in language_warnings(model_specs, dataset.lang):  # the run still starts: the user may mean it
             st.warning(markdown_literal(line), icon=":material/translate:")
         typed = [v for v in (",".join(metrics), more_metrics.strip()) if v]
