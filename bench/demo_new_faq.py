@@ -1,7 +1,7 @@
 """Knowledge enhancement, the point of it: a FAQ entry added after training is answered only by the knowledge
 variant, once the entry is in the base.
 
-    python bench/demo_new_faq.py [--local hf:models/support-tiny] [--no-local]
+    python bench/demo_new_faq.py [--lang en|zh] [--local SPEC] [--no-local]
 
 The FAQ base starts as datasets/faq_en.jsonl (18 entries). A new entry, faq-19 "Price match", is written
 after "training"; six questions about it join the 34 held-out paraphrases of datasets/support_en.jsonl.
@@ -18,6 +18,11 @@ Models:
   the workbench's path (retrieval -> prompt -> answer -> scores), not a real LLM's reading;
 - the local model (--local, default the bundled hf:models/support-tiny, trained on support_en without
   passages in its context): the same runs, as they come out.
+
+`--lang zh` runs the same in Chinese: datasets/faq_zh.jsonl (14 entries) gains faq-15 "价格保护" (the same
+price-match rule), six Chinese questions about it join the 26 held-out paraphrases of support_zh, the variants
+are support_zh_zero_shot and support_zh_knowledge, the local model is hf:models/support-tiny-zh (trained with
+the knowledge prompt's passages in its context) and "new fact" is an answer that states 14天.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import re
 import statistics
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,21 +50,55 @@ NEW_QUESTIONS = ["Do you price match?", "I found the same lamp cheaper at anothe
                  "A big retailer sells my blender for less now. Can you match their price?",
                  "Is there a price match policy?", "How long after buying can I ask for a price match?"]
 KEY_FACT = re.compile(r"\b14 days\b")
-LINE = re.compile(r"^\[(?P<id>[^\]]+)\] (?P<title>[^:]*): (?P<text>.*)$", re.M)
+LINE = re.compile(r"^\[(?P<id>[^\]]+)\] (?P<title>[^:：]*)[:：] ?(?P<text>.*)$", re.M)
 
 
-def rows(tmp: Path) -> Path:
-    source = [json.loads(line) for line in (ROOT / "datasets" / "support_en.jsonl").read_text(encoding="utf-8")
+@dataclass(frozen=True)
+class Demo:
+    """One language's demo: the FAQ and questions, the new entry, the two variants and the local model."""
+
+    faq: str
+    data: str
+    base: str
+    variants: tuple[str, str]  # no knowledge, knowledge
+    entry: dict
+    reference: str
+    questions: list[str]
+    fact: re.Pattern
+    local: str
+    header: str  # the knowledge prompt's heading above the passages
+    pass_on: str  # the stand-in's answer when no passage matches
+
+
+DEMOS = {
+    "en": Demo("faq_en.jsonl", "support_en.jsonl", "faq_en", ("support_zero_shot", "support_knowledge"), NEW_ENTRY,
+               NEW_REFERENCE, NEW_QUESTIONS, KEY_FACT, "hf:models/support-tiny", "FAQ passages:",
+               "I will pass your question to a colleague."),
+    "zh": Demo("faq_zh.jsonl", "support_zh.jsonl", "faq_zh", ("support_zh_zero_shot", "support_zh_knowledge"),
+               {"id": "faq-15", "title": "价格保护",
+                "text": "购买后14天内，如果在美国大型零售商处发现同款商品价格更低，请把该优惠的链接发给客服，我们会把"
+                        "差价退回您的原支付方式。价格保护不适用于第三方卖家、清仓商品和限时抢购。"},
+               "请在购买后14天内把更低价格的链接发给客服，我们会把差价退回您的原支付方式。",
+               ["你们有价格保护吗？", "我在别的店看到同一款台灯更便宜，能退差价吗？", "别的地方卖得更便宜，Northwind会退我差价吗？",
+                "一家大商场现在卖我买的搅拌机更便宜了，你们能按他们的价格来吗？", "价格保护政策是怎样的？",
+                "买了多久以内可以申请价格保护？"],
+               re.compile(r"14\s*天"), "hf:models/support-tiny-zh", "FAQ 段落：", "我会把您的问题转给同事处理。"),
+}
+
+
+def rows(tmp: Path, demo: Demo) -> Path:
+    source = [json.loads(line) for line in (ROOT / "datasets" / demo.data).read_text(encoding="utf-8")
               .splitlines() if line.strip()]
     out = [dict(r, group="held-out paraphrases") for r in source if r["split"] == "test"]
-    out += [{"id": f"new-{i}", "intent": "price_match", "faq_id": "faq-19", "question": q, "reference": NEW_REFERENCE,
-             "split": "test", "group": "new FAQ entry"} for i, q in enumerate(NEW_QUESTIONS, 1)]
+    out += [{"id": f"new-{i}", "intent": "price_match", "faq_id": demo.entry["id"], "question": q,
+             "reference": demo.reference, "split": "test", "group": "new FAQ entry"}
+            for i, q in enumerate(demo.questions, 1)]
     path = tmp / "questions.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in out), encoding="utf-8")
     return path
 
 
-def prompted_model(trained_on: list[dict]):
+def prompted_model(trained_on: list[dict], demo: Demo):
     """The stand-in's reply: the best-matching passage in the prompt, else the best trained-on entry."""
     from workbench.metrics.retrieval import content_tokens
 
@@ -66,26 +106,26 @@ def prompted_model(trained_on: list[dict]):
         words = set(content_tokens(question))
         score = [(len(words & set(content_tokens(f"{e['title']} {e['text']}"))), -i) for i, e in enumerate(entries)]
         top = max(score, default=(0, 0))
-        return entries[-top[1]]["text"] if top[0] else "I will pass your question to a colleague."
+        return entries[-top[1]]["text"] if top[0] else demo.pass_on
 
     def reply(messages: list[dict]) -> str:
         question = messages[-1]["content"]
         passages = [m.groupdict() for m in LINE.finditer(messages[0]["content"])]
-        if "FAQ passages:" in messages[0]["content"]:
+        if demo.header in messages[0]["content"]:
             return best(question, passages)
         return best(question, trained_on)
 
     return reply
 
 
-def figures(db: str, run_id: str) -> dict[str, dict[str, float]]:
+def figures(db: str, run_id: str, fact: re.Pattern) -> dict[str, dict[str, float]]:
     from workbench import store
 
     with store.connect(db) as con:
         df = store.load_outputs(con, run_id)
     out = {}
     for group, part in df.groupby(df["row_data"].map(lambda d: (json.loads(d) if isinstance(d, str) else d)["group"])):
-        got = {"rows": len(part), "new fact": statistics.mean(bool(KEY_FACT.search(t or "")) for t in part["text"])}
+        got = {"rows": len(part), "new fact": statistics.mean(bool(fact.search(t or "")) for t in part["text"])}
         for m in ("semsim", "rougeL", "retrieval_hit"):
             col = f"score_{m}"
             if col in part and part[col].notna().any():
@@ -96,33 +136,36 @@ def figures(db: str, run_id: str) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--local", default="hf:models/support-tiny", metavar="SPEC", help="the local model to run too")
+    p.add_argument("--lang", choices=list(DEMOS), default="en", help="the demo's language (default en)")
+    p.add_argument("--local", metavar="SPEC", help="the local model to run too (default: the bundled one of the language)")
     p.add_argument("--no-local", action="store_true", help="the prompted model only")
     args = p.parse_args()
     from tests.openai_server import OpenAIServer
     from workbench import api, knowledge
 
-    faq = [json.loads(line) for line in (ROOT / "datasets" / "faq_en.jsonl").read_text(encoding="utf-8").splitlines()
+    demo = DEMOS[args.lang]
+    local = args.local or demo.local
+    faq = [json.loads(line) for line in (ROOT / "datasets" / demo.faq).read_text(encoding="utf-8").splitlines()
            if line.strip()]
-    prompts = [ROOT / "prompts" / "support_zero_shot.yaml", ROOT / "prompts" / "support_knowledge.yaml"]
+    prompts = [ROOT / "prompts" / f"{name}.yaml" for name in demo.variants]
     metrics = "semsim,rougeL,retrieval_hit"
     results = []
-    with tempfile.TemporaryDirectory() as d, OpenAIServer(reply=prompted_model(faq), record=False) as server:
+    with tempfile.TemporaryDirectory() as d, OpenAIServer(reply=prompted_model(faq, demo), record=False) as server:
         tmp = Path(d)
-        db, data, base_file = str(tmp / "demo.duckdb"), rows(tmp), tmp / "faq_en.jsonl"
-        base_file.write_text("".join(json.dumps(e) + "\n" for e in faq), encoding="utf-8")
+        db, data, base_file = str(tmp / "demo.duckdb"), rows(tmp, demo), tmp / demo.faq
+        base_file.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in faq), encoding="utf-8")
         models = [("prompted model (loopback stand-in)", f"openai:prompted@{server.base_url}")]
         if not args.no_local:
-            models.append((f"local model ({args.local})", args.local))
-        for stage in ("before faq-19 is added", "after faq-19 is added"):
+            models.append((f"local model ({local})", local))
+        for stage in (f"before {demo.entry['id']} is added", f"after {demo.entry['id']} is added"):
             if stage.startswith("after"):
                 with open(base_file, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(NEW_ENTRY) + "\n")
-            added = knowledge.add_base("faq_en", [str(base_file)], db=db)
+                    f.write(json.dumps(demo.entry, ensure_ascii=False) + "\n")
+            added = knowledge.add_base(demo.base, [str(base_file)], db=db)
             for label, spec in models:
                 runs = api.evaluate(prompts, data, [spec], metrics=metrics, db=db).runs
                 for prompt, run_id in zip(("no knowledge", "knowledge (bm25, k=3)"), runs):
-                    results.append((stage, added.version[:8], label, prompt, run_id, figures(db, run_id)))
+                    results.append((stage, added.version[:8], label, prompt, run_id, figures(db, run_id, demo.fact)))
     print(f"{'stage':<24} {'base':<8} {'model':<36} {'variant':<22} {'rows':<22} semsim rougeL hit@3 new-fact")
     for stage, version, label, prompt, _run_id, by_group in results:
         for group, f in by_group.items():

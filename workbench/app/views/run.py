@@ -111,7 +111,7 @@ if start:
             raise UserError(_("choose at least one prompt, one model and a dataset"), _("Run"))
         prompts = [load_choice(*options[c]) for c in chosen]
         dataset = filter_rows(dataset, where)
-        if models == preselected:  # the default left alone: the local model for the dataset's language
+        if preselected and models == preselected:  # the default left alone: the dataset's language's model
             model_specs, swapped = catalog.default_for_dataset(model_specs, dataset.lang)
             for old, new in swapped:
                 st.info(_("The dataset is in another language than {old}: running {new}, the local model for its "
