@@ -54,6 +54,9 @@ def test_a_default_left_alone_becomes_the_local_model_of_the_datasets_language(m
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("WORKBENCH_MODELS_DIR", raising=False)
     monkeypatch.chdir(ROOT)
+    from workbench.finetune.default_model import MODELS
+
+    assert catalog.LOCAL_LANGS == tuple(MODELS)  # the app offers every bundled language's model
     en, zh = catalog.default_model_spec("en"), catalog.default_model_spec("zh")
     assert (en, zh) == ("hf:models/support-tiny", "hf:models/support-tiny-zh")
     assert catalog.default_for_dataset([en], "zh") == ([zh], [(en, zh)])

@@ -130,6 +130,9 @@ def openai_key_set() -> bool:
     return not uses_local_default()
 
 
+LOCAL_LANGS = ("en", "zh")  # the languages of the bundled local models (workbench.finetune.default_model.MODELS)
+
+
 def default_model_spec(lang: str | None = "en") -> str | None:
     """With a key, an OpenAI model; without one, the bundled local model for `lang` (a dataset's or the
     interface's language) once it has been built (`workbench app` builds it on first start)."""

@@ -55,7 +55,7 @@ def model_specs() -> list[str]:
     from workbench.app.i18n import current
 
     first = current()
-    specs = [catalog.default_model_spec(lang) for lang in dict.fromkeys([first, "en", "zh"])]
+    specs = [catalog.default_model_spec(lang) for lang in dict.fromkeys([first, *catalog.LOCAL_LANGS])]
     specs += custom_models() + [m.spec for m in catalog.local_models()]
     if catalog.openai_key_set():
         specs += OPENAI_MODELS

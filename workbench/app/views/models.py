@@ -53,7 +53,7 @@ for spec in context.custom_models():
 
 st.subheader(_("Local models"))
 local = catalog.local_models()
-defaults = {lang: catalog.default_model_spec(lang) for lang in ("en", "zh")}
+defaults = {lang: catalog.default_model_spec(lang) for lang in catalog.LOCAL_LANGS}
 if defaults["en"] and defaults["en"] != defaults["zh"]:  # no key: one local model per dataset language
     st.caption(_("Default model: {spec}").format(spec=_("{en} for English datasets, {zh} for Chinese ones").format(
         en=inline_code(defaults["en"]), zh=inline_code(defaults["zh"]) if defaults["zh"] else _("(not built)"))))
