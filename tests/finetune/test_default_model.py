@@ -60,7 +60,7 @@ def test_shipped_model_is_small_complete_and_honest_about_its_training(lang, fol
     assert card["data"]["rows_excluded_test_split"] == 0
     assert card["data"]["eval_examples"] == held_out * len(trained_through)
     assert [p["path"] for p in card["data"]["prompts"]] == trained_through
-    assert card["architecture"] == TinySpec(**bundled.tiny).as_dict()
+    assert TinySpec(**card["architecture"]) == TinySpec(**bundled.tiny)  # (a card older than a field has its default)
     assert card["optimizer"] == default_model.RECIPE["optimizer"]
     assert card["hyperparameters"]["lr"] == default_model.RECIPE["lr"]
     evals = card["loss"]["eval_per_epoch"]
