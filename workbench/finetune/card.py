@@ -62,7 +62,8 @@ def markdown(card: dict[str, Any], name: str) -> str:
         a = card["architecture"] or {}
         origin = (f"**Trained from scratch** on the data below: a {a.get('layers')}-layer Llama-architecture decoder "
                   f"(hidden size {a.get('hidden_size')}, {card['parameters']:,} parameters) and a byte-level BPE "
-                  "tokenizer learned from the same data. It was not pretrained on anything else: it knows the answers "
+                  f"tokenizer{' (each Chinese character a token of its own)' if a.get('split_cjk') else ''} "
+                  "learned from the same data. It was not pretrained on anything else: it knows the answers "
                   "and wording of its training data, not its languages in general.")
     elif card.get("adapter"):
         origin = adapter_origin(card)
