@@ -116,3 +116,14 @@ def test_eval_without_a_model_on_chinese_data_runs_the_chinese_model_and_answers
         cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)  # (names such as PayPal or Apple Pay may appear)
         assert cjk >= 10 and cjk >= 0.6 * len(text.replace(" ", "")), text
         assert not re.search(r"(?:[A-Za-z]+ ){3,}", text), text
+
+
+def test_split_cjk_makes_each_chinese_character_a_token():
+    from workbench.finetune.tiny import build_tokenizer
+
+    turns = [("user", "忘记密码了怎么办？"), ("assistant", "在登录页点击“忘记密码”，输入账户邮箱。")] * 5
+    split = build_tokenizer(turns, 600, split_cjk=True)
+    assert [split.convert_tokens_to_string([t]) for t in split.tokenize("忘记密码")] == ["忘", "记", "密", "码"]
+    assert split.decode(split.encode("没见过的字 mixed text")) == "没见过的字 mixed text"  # bytes still cover all
+    whole = build_tokenizer(turns, 600)  # byte-level BPE alone merges across characters
+    assert len(whole.tokenize("忘记密码")) < 4
