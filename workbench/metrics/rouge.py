@@ -178,6 +178,33 @@ def scores(prediction: str, references: list[str], stem: bool = False) -> dict[s
     return best
 
 
+def scores_many(pairs: list[tuple[str, list[str]]], stem: bool = False) -> list[dict[str, tuple[float, float, float]]]:
+    """scores() of each (prediction, references): pairs with one reference have their ROUGE-1/2 overlaps
+    counted in NumPy batches (metrics.charstats), the same integers, so the same values."""
+    from workbench.metrics.charstats import BATCH, token_ngram_matches
+
+    out: list[dict[str, tuple[float, float, float]]] = [{}] * len(pairs)
+    todo = []  # (row, prediction tokens, reference tokens)
+    tokenize = CJKTokenizer(stem).tokenize
+    for i, (prediction, references) in enumerate(pairs):
+        if len(references) != 1 or empty_rule(prediction, references) is not None:
+            out[i] = scores(prediction, references, stem)
+        else:
+            todo.append((i, tokenize(prediction), tokenize(references[0])))
+    for start in range(0, len(todo), BATCH):
+        part = todo[start:start + BATCH]
+        counted = token_ngram_matches([t[1] for t in part], [t[2] for t in part], 2) if len(part) >= 8 else None
+        for k, (i, pred, target) in enumerate(part):
+            if counted is None:
+                out[i] = pair_scores(pred, target)
+                continue
+            n_pred, n_target = len(pred), len(target)
+            out[i] = {"rouge1": _prf(counted[k][0], n_pred, n_target),
+                      "rouge2": _prf(counted[k][1], max(n_pred - 1, 0), max(n_target - 1, 0)),
+                      "rougeL": _lcs_prf(pred, target)}
+    return out
+
+
 def sentences(text: str, split: str = "newline") -> list[str]:
     """rouge-score's rougeLsum split: lines, empty ones dropped; `punct` also splits after sentence ends."""
     lines = [x for x in text.split("\n") if x]
