@@ -97,8 +97,10 @@ def _summary(ms, preds, refs, results, lang, out) -> None:
             c = corpus_score(m.corpus, preds, refs, lang, m.corpus_options())
             lines.append([m.label, *([c.value, f"[{fmt(c.low)}, {fmt(c.high)}]", c.n] if c else ["-", "", 0])])
             continue
-        mean, lo, hi = mean_ci(np.array([r[m.label] for r in results if m.label in r], dtype=float))
-        lines.append([m.label, mean, f"[{fmt(lo)}, {fmt(hi)}]", sum(m.label in r for r in results)])
+        label = m.label
+        values = [r[label] for r in results if label in r]
+        mean, lo, hi = mean_ci(np.array(values, dtype=float))
+        lines.append([label, mean, f"[{fmt(lo)}, {fmt(hi)}]", len(values)])
     table(["metric", "mean", "95% CI", "n"], lines, out=out)
 
 
