@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 DEFAULT_METRICS = "exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"
+# A file this big most likely has POOL_MIN_ITEMS (300) rows or more: its scoring workers start before it is read.
+EARLY_WORKERS_BYTES = 64 * 1024
 
 
 def register(sub, common) -> None:
@@ -30,12 +33,35 @@ def register(sub, common) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench import metrics as metric_lib
+    from workbench.metrics.batch import stop_workers
+
+    ms = metric_lib.parse_metrics(args.metrics or [DEFAULT_METRICS])
+    workers = _early_workers(args.file)
+    try:
+        return _score_file(args, ms, workers)
+    finally:
+        stop_workers(workers)
+
+
+def _early_workers(path: str) -> list:
+    """Scoring workers started before a big file is read (their start-up overlaps the reading); none for a
+    small file, which is scored in this process unless it turns out to have POOL_MIN_ITEMS rows."""
+    from workbench.metrics.batch import default_workers, start_workers
+
+    try:
+        big = os.path.getsize(path) >= EARLY_WORKERS_BYTES
+    except OSError:
+        return []  # reading the file names the problem
+    return start_workers(default_workers(caller_waits=True)) if big else []
+
+
+def _score_file(args: argparse.Namespace, ms, workers: list) -> int:
+    from workbench import metrics as metric_lib
     from workbench.authoring.datasets import check_rows, load_dataset
     from workbench.evaluation import export_fields as exports
     from workbench.evaluation.scoring import score_rows
 
     ds = load_dataset(args.file, reference_field=args.reference, lang=args.lang)
-    ms = metric_lib.parse_metrics(args.metrics or [DEFAULT_METRICS])
     prediction = args.prediction or exports.prediction_field(ds.columns)
     ds, skipped = exports.without_errors(ds, prediction)
     if skipped:
@@ -44,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     preds = [str(row[prediction]) for row in ds.rows]
     if not args.json:
         _prefetch_summary_imports()
-    scored = score_rows(preds, [ds.references(i) for i in range(len(ds.rows))], ms, ds.lang)
+    scored = score_rows(preds, [ds.references(i) for i in range(len(ds.rows))], ms, ds.lang, workers=workers or None)
     results, refs, lang = scored.rows, scored.references, scored.lang
     toks = _row_tokenizers(ms, refs, lang)
     rows = [{"row": i + 1, **values, **({"tok": toks[i]} if toks and toks[i] else {})}

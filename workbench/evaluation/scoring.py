@@ -24,12 +24,13 @@ class Scores:
 
 
 def score_rows(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
-               lang: str = "auto") -> Scores:
+               lang: str = "auto", workers: list | None = None) -> Scores:
     """`score` without the DataFrame (what `workbench score` calls: pandas costs its start-up ~0.3 s).
 
     Under lang ``auto`` a file whose references are all English or all Chinese is scored in that language,
     and a mixed one row by row (each row's BLEU tokenizer from its own references, as a run does). Many
-    rows are scored in worker processes, one per core: the caller waits, so every core scores."""
+    rows are scored in worker processes, one per core: the caller waits, so every core scores. `workers`:
+    ones the caller started early (metrics.batch.start_workers), used whatever the number of rows, and closed."""
     from workbench import metrics as metric_lib
     from workbench.authoring.datasets import detect_lang, row_langs
     from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer, default_workers
@@ -49,7 +50,8 @@ def score_rows(predictions: Sequence[str], references: Sequence[str | Sequence[s
         lang = (langs.pop() if len(langs) == 1 else "auto") if langs else detect_lang([str(p) for p in
                                                                                         predictions[:200]])
     pool = len(refs) >= POOL_MIN_ITEMS
-    with BatchScorer(ms, lang, pool=pool, workers=default_workers(caller_waits=True) if pool else None) as scorer:
+    with BatchScorer(ms, lang, pool=pool, workers=default_workers(caller_waits=True) if pool else None,
+                     started=workers) as scorer:
         values = scorer.score_now([(str(p), r, None, None) for p, r in zip(predictions, refs)])
     return Scores(values, ms, lang, refs)
 
