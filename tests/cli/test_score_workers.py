@@ -1,0 +1,60 @@
+"""`workbench score` on a big mixed English/Chinese file: scored in worker processes started before the file is
+read, in NumPy batches per chunk; every value must be the one-row-at-a-time value, whatever the workers."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from workbench import metrics
+from workbench.cli.score_cmd import EARLY_WORKERS_BYTES
+from workbench.metrics.batch import BatchScorer
+
+METRICS = "bleu,chrf,rouge1,rouge2,rougeL,rouge1_p,rougeL_r,chrfpp,exact,length"
+
+
+def _rows(n: int = 700) -> list[dict]:
+    rng = random.Random(4)
+    en = [json.loads(x) for x in open("datasets/support_en.jsonl", encoding="utf-8")]
+    zh = [json.loads(x) for x in open("datasets/support_zh.jsonl", encoding="utf-8")]
+    rows = []
+    for i in range(n):
+        src = rng.choice(zh if i % 3 == 0 else en)  # a third Chinese, spread through the file
+        words = src["reference"].split() if i % 3 else list(src["reference"])
+        kept = [w for w in words if rng.random() > 0.2]
+        pred = (" " if i % 3 else "").join(kept) + f" #{i}"
+        ref: str | list[str] = src["reference"] + f" #{i}"
+        if i % 50 == 7:
+            ref = [ref, rng.choice(en)["reference"]]  # several references
+        if i % 97 == 5:
+            pred = ""  # the empty-text rule
+        rows.append({"prediction": pred, "reference": ref})
+    return rows
+
+
+def test_score_file_in_workers_equals_one_row_at_a_time(cli, tmp_path):
+    rows = _rows()
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert path.stat().st_size >= EARLY_WORKERS_BYTES  # the workers start before the file is read
+    r = cli("score", path, "--json", "--metrics", METRICS)
+    assert r.code == 0, r.err
+    got = [json.loads(x) for x in r.out.splitlines()]
+    ms = metrics.parse_metrics([METRICS])
+    refs = [[x["reference"]] if isinstance(x["reference"], str) else x["reference"] for x in rows]
+    want = [metrics.score(x["prediction"], ref, ms, "auto") for x, ref in zip(rows, refs)]
+    assert [{k: v for k, v in g.items() if k not in ("row", "tok")} for g in got] == want
+    assert {g.get("tok") for g in got} == {"13a", "zh"}
+
+
+def test_one_worker_and_three_workers_and_no_worker_give_the_same_scores():
+    rows = _rows(400)
+    items = [(x["prediction"], [x["reference"]] if isinstance(x["reference"], str) else x["reference"], None, None)
+             for x in rows]
+    ms = metrics.parse_metrics([METRICS])
+    results = []
+    for pool, workers in ((False, None), (True, 1), (True, 3)):
+        with BatchScorer(ms, "auto", pool=pool, workers=workers) as scorer:
+            assert scorer.uses_pool == pool
+            results.append(scorer.score_now(items))
+    assert results[0] == results[1] == results[2]
