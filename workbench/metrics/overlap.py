@@ -223,11 +223,11 @@ def _13a_parts():
 
 
 # sacrebleu's other three 13a rules, ([^0-9])([.,]) -> '\1 \2 ', ([.,])([^0-9]) -> ' \1 \2' and
-# ([0-9])(-) -> '\1 \2 ', written to pad just the period, comma or dash: the same string as long as no
-# two of [.,] touch (then one match could swallow the next one's first character, and sacrebleu's own
-# rules are used), and the regex engine can skip straight to a candidate character (~2x faster).
-_PERIOD_AFTER_NON_DIGIT = re.compile(r"[.,](?<=[^0-9][.,])")
-_PERIOD_BEFORE_NON_DIGIT = re.compile(r"[.,](?=[^0-9])")
+# ([0-9])(-) -> '\1 \2 ', written to pad just the period, comma or dash: the same string once spaces are
+# collapsed as long as no two of [.,] touch (then one match could swallow the next one's first character,
+# and sacrebleu's own rules are used). The first two together pad every period or comma that is not between
+# two digits; that is one split (its group keeps the character) joined with spaces, as for the first rule.
+_PERIOD_NOT_IN_NUMBER = re.compile(r"([.,](?:(?<![0-9][.,])|(?![0-9])))")  # the character first: found by a fast scan
 _DASH_AFTER_DIGIT = re.compile(r"-(?<=[0-9]-)")
 _TOUCHING_PERIODS = re.compile(r"[.,][.,]")
 
@@ -249,7 +249,7 @@ def _tokenize_13a(line: str) -> str:
             for rx, repl in rules[:2]:
                 line = rx.sub(repl, line)
         else:
-            line = _PERIOD_BEFORE_NON_DIGIT.sub(_pad, _PERIOD_AFTER_NON_DIGIT.sub(_pad, line))
+            line = " ".join(_PERIOD_NOT_IN_NUMBER.split(line))
     if "-" in line:
         line = _DASH_AFTER_DIGIT.sub(_pad, line)
     return " ".join(line.split())
