@@ -11,7 +11,6 @@ Values are exactly those of `workbench.metrics.score` (both call MetricSet.score
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pickle
 import queue
@@ -158,6 +157,8 @@ class BatchScorer:
 
     async def score(self, items: Sequence[Item]) -> list[dict[str, float]]:
         """Scores of the items in order; never blocks the event loop."""
+        import asyncio  # here: the workers and `workbench score` never need it (~0.06 s)
+
         if not items:
             return []
         if not self._workers:

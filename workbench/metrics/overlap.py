@@ -167,7 +167,8 @@ def chrf_many(pairs: list[tuple[str, list[str]]], **options: Any) -> list[float]
         stats = None if few else char_ngram_stats(["".join(pairs[i][0].split()) for i in part],
                                                    ["".join(pairs[i][1][0].split()) for i in part], m.char_order)
         for k, i in enumerate(part):
-            out[i] = chrf(*pairs[i], **options) if stats is None else m._compute_score_from_stats(stats[k]).score / 100.0
+            # _compute_f_score is the value _compute_score_from_stats wraps in a score object (not needed here)
+            out[i] = chrf(*pairs[i], **options) if stats is None else m._compute_f_score(stats[k]) / 100.0
     return out
 
 
