@@ -105,13 +105,17 @@ def _matches(ids, lens, n_pairs: int, max_order: int, alphabet: int):
     last = (1 << bits) - 1
     change = np.empty(total, dtype=bool)
     change[0] = True
+    bounds = np.empty(total + 1, dtype=np.int64)  # where each run of equal n-grams starts, and the end
     for n in range(1, max_order + 1):
         gram = keys >> ((max_order - n) * bits + 1)  # pair and the first n symbols
         np.not_equal(gram[1:], gram[:-1], out=change[1:])
-        start = np.flatnonzero(change)
+        start = change.nonzero()[0]
+        runs = len(start)
+        bounds[:runs] = start
+        bounds[runs] = total
         first = gram[start]
         in_ref = np.add.reduceat(ref_side, start)
-        both = np.minimum(in_ref, np.diff(start, append=total) - in_ref)
-        both[(first & last) == 0] = 0  # ran past the end of its text: not an n-gram
+        both = np.minimum(in_ref, bounds[1:runs + 1] - bounds[:runs] - in_ref)
+        both *= (first & last) != 0  # a run that went past the end of its text is not an n-gram
         out[:, n - 1] = np.bincount(first >> (n * bits), weights=both, minlength=n_pairs)
     return out
