@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 
 DEFAULT_METRICS = "exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"
 # A file this big most likely has POOL_MIN_ITEMS (300) rows or more: its scoring workers start before it is read.
@@ -68,9 +69,13 @@ def _score_file(args: argparse.Namespace, ms, workers: list) -> int:
         print(f"skipped {skipped} rows that ended in an error (no output to score)", file=sys.stderr)
     check_rows(ds, {prediction}, need_reference=ms.needs_reference)
     preds = [str(row[prediction]) for row in ds.rows]
-    if not args.json:
-        _prefetch_summary_imports()
-    scored = score_rows(preds, [ds.references(i) for i in range(len(ds.rows))], ms, ds.lang, workers=workers or None)
+    prefetch = None if args.json or len(preds) < 2 else _prefetch_summary_imports()
+    try:
+        scored = score_rows(preds, [ds.references(i) for i in range(len(ds.rows))], ms, ds.lang,
+                            workers=workers or None)
+    finally:
+        if prefetch:  # never exit (say on an error) while it is inside a C extension's import: that can crash
+            prefetch.join()
     results, refs, lang = scored.rows, scored.references, scored.lang
     toks = _row_tokenizers(ms, refs, lang)
     rows = [{"row": i + 1, **values, **({"tok": toks[i]} if toks and toks[i] else {})}
@@ -97,16 +102,22 @@ def _score_file(args: argparse.Namespace, ms, workers: list) -> int:
     return 0
 
 
-def _prefetch_summary_imports() -> None:
-    """Import what the summary needs (numpy, scipy.special for the t quantile: ~0.3 s) in a thread while the
-    rows are scored: this process only waits for the scoring workers meanwhile."""
-    import threading
+def _prefetch_summary_imports() -> threading.Thread:
+    """Import what the summary's intervals need (numpy, scipy.special for the t quantile: ~0.3 s) in a thread
+    while the rows are scored: this process only waits for the scoring workers meanwhile."""
 
     def load() -> None:
-        import numpy  # noqa: F401
-        import scipy.special  # noqa: F401
+        import importlib
 
-    threading.Thread(target=load, daemon=True).start()
+        for name in ("numpy", "scipy.special"):
+            try:
+                importlib.import_module(name)
+            except ImportError:  # the summary will say so itself
+                return
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
 
 
 def _summary(ms, preds, refs, results, lang, out) -> None:

@@ -1,10 +1,13 @@
-"""`workbench score` on a big mixed English/Chinese file: scored in worker processes started before the file is
-read, in NumPy batches per chunk; every value must be the one-row-at-a-time value, whatever the workers."""
+"""`workbench score` as a whole process: on a big mixed English/Chinese file it scores in worker processes
+started before the file is read, in NumPy batches per chunk, and every value must be the one-row-at-a-time
+value whatever the workers; its start-up stays off the store (pandas, DuckDB) and the eval machinery."""
 
 from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 
 from workbench import metrics
 from workbench.cli.score_cmd import EARLY_WORKERS_BYTES
@@ -58,3 +61,20 @@ def test_one_worker_and_three_workers_and_no_worker_give_the_same_scores():
             assert scorer.uses_pool == pool
             results.append(scorer.score_now(items))
     assert results[0] == results[1] == results[2]
+
+
+def test_score_imports_no_store_pandas_or_eval_machinery(tmp_path):
+    """Start-up: the store pulls in pandas and DuckDB (~0.7 s), the API module templates and providers; the
+    score command needs none of them (scipy only for its summary's intervals)."""
+    from tests.conftest import ROOT
+
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _rows(5)), encoding="utf-8")
+    heavy = ("pandas", "duckdb", "workbench.store", "workbench.api", "jinja2", "asyncio", "pyarrow")
+    code = ("import sys; from workbench.cli.main import main; rc = main(sys.argv[1:]); "
+            f"print(sorted(k for k in {heavy!r} if k in sys.modules), 'scipy' in sys.modules, file=sys.stderr)")
+    for flags, scipy in ((["--json"], "False"), ([], "True")):
+        r = subprocess.run([sys.executable, "-c", code, "score", str(path), *flags], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.splitlines()[-1] == f"[] {scipy}", r.stderr
