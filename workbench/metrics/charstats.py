@@ -26,9 +26,16 @@ def char_ngram_stats(hyps: list[str], refs: list[str], max_order: int) -> list[l
     n_pairs = len(hyps)
     texts = hyps + refs
     lens = np.fromiter(map(len, texts), dtype=np.int64, count=2 * n_pairs)
-    # surrogatepass: a lone surrogate (valid in a Python str, e.g. from a JSON escape) is one code like any other
-    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    pad = max_order - 1
+    # each text followed by `pad` placeholders, set to 0 below (whatever character they are, the text's own
+    # characters may be the same one); surrogatepass: a lone surrogate (valid in a Python str, e.g. from a
+    # JSON escape) is one code like any other
+    gap = "\0" * pad
+    codes = np.frombuffer((gap.join(texts) + gap).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ids, alphabet = _small_codes(codes)
+    if pad:
+        ends = np.cumsum(lens + pad) - pad
+        ids[(ends[:, None] + np.arange(pad)).ravel()] = 0
     matches = _matches(ids, lens, n_pairs, max_order, alphabet)
     if matches is None:
         return None
@@ -48,16 +55,21 @@ def token_ngram_matches(hyps: list[list[str]], refs: list[list[str]], max_order:
     texts = hyps + refs
     vocab = _Vocab()
     lens = np.fromiter(map(len, texts), dtype=np.int64, count=2 * n_pairs)
-    ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(texts)), dtype=np.int64, count=int(lens.sum()))
-    matches = _matches(ids, lens, n_pairs, max_order, len(vocab))
+    gap = (None,) * (max_order - 1)  # after each text; None is 0 in the vocabulary
+    ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(chain(t, gap) for t in texts)), dtype=np.int64,
+                      count=int(lens.sum()) + len(texts) * len(gap))
+    matches = _matches(ids, lens, n_pairs, max_order, len(vocab) - 1)
     return None if matches is None else matches.tolist()
 
 
 class _Vocab(dict):
-    """token -> 1, 2, 3... in order of first sight (0 marks the end of a text in the keys)."""
+    """token -> 1, 2, 3... in order of first sight; None (what follows each text) -> 0."""
+
+    def __init__(self) -> None:
+        super().__init__({None: 0})
 
     def __missing__(self, token: str) -> int:
-        self[token] = n = len(self) + 1
+        self[token] = n = len(self)
         return n
 
 
@@ -77,31 +89,33 @@ def _small_codes(codes):
     return ids.astype(np.int64) + 1, len(alphabet)
 
 
-def _matches(ids, lens, n_pairs: int, max_order: int, alphabet: int):
-    """(n_pairs, max_order) int64 array of matches; `ids` (>= 1) of the hypotheses then the references,
-    `lens` their lengths; None when the keys would not fit in KEY_BITS."""
+def _matches(padded, lens, n_pairs: int, max_order: int, alphabet: int):
+    """(n_pairs, max_order) int64 array of matches. `padded`: the symbols (1..alphabet) of the hypotheses
+    then the references, each text followed by max_order - 1 zeros (so that an n-gram never runs into the
+    next text); `lens` the texts' lengths. None when the keys would not fit in KEY_BITS."""
     import numpy as np
 
     bits = max(1, alphabet.bit_length())
     shift_pair = bits * max_order + 1
     if shift_pair + max(1, (n_pairs - 1).bit_length()) > KEY_BITS:
         return None
-    total = len(ids)
-    owner = np.repeat(np.arange(2 * n_pairs, dtype=np.int64), lens)
-    pad = max_order - 1  # zeros after each text: an n-gram never runs into the next text
-    padded = np.zeros(total + (2 * n_pairs + 1) * pad, dtype=np.int64)
-    where = np.arange(total, dtype=np.int64) + owner * pad
-    padded[where] = ids
-    window = ids
+    pad = max_order - 1
+    starts = len(padded) - pad  # a window of max_order symbols from each of these positions
+    window = padded[:starts].copy()
     for k in range(1, max_order):
-        window = (window << bits) | padded[where + k]
+        window <<= bits
+        window |= padded[k:k + starts]
+    owner = np.repeat(np.arange(2 * n_pairs, dtype=np.int64), lens + pad)[:starts]
     side = owner >= n_pairs  # the reference's positions
-    keys = (np.where(side, owner - n_pairs, owner) << shift_pair) | (window << 1) | side
+    keys = ((owner - n_pairs * side) << shift_pair) | (window << 1) | side
+    keys = keys[padded[:starts] != 0]  # the windows that start on a symbol, not on the zeros after a text
     keys.sort()
-    ref_side = keys & 1
+    total = len(keys)
     out = np.zeros((n_pairs, max_order), dtype=np.int64)
     if not total:
         return out
+    in_ref_before = np.zeros(total + 1, dtype=np.int64)  # references' positions before each sorted one
+    np.cumsum(keys & 1, out=in_ref_before[1:])
     last = (1 << bits) - 1
     change = np.empty(total, dtype=bool)
     change[0] = True
@@ -113,9 +127,10 @@ def _matches(ids, lens, n_pairs: int, max_order: int, alphabet: int):
         runs = len(start)
         bounds[:runs] = start
         bounds[runs] = total
+        end = bounds[1:runs + 1]
         first = gram[start]
-        in_ref = np.add.reduceat(ref_side, start)
-        both = np.minimum(in_ref, bounds[1:runs + 1] - bounds[:runs] - in_ref)
+        in_ref = in_ref_before[end] - in_ref_before[start]
+        both = np.minimum(in_ref, end - start - in_ref)
         both *= (first & last) != 0  # a run that went past the end of its text is not an n-gram
         out[:, n - 1] = np.bincount(first >> (n * bits), weights=both, minlength=n_pairs)
     return out
