@@ -79,7 +79,7 @@ def _score_file(args: argparse.Namespace, ms, workers: list) -> int:
     results, refs, lang = scored.rows, scored.references, scored.lang
     toks = _row_tokenizers(ms, refs, lang)
     rows = [{"row": i + 1, **values, **({"tok": toks[i]} if toks and toks[i] else {})}
-            for i, values in enumerate(results)]
+            for i, values in enumerate(results)] if args.output or args.json else []
     if args.output:
         _write_rows(args.output, rows)
     if args.json:
