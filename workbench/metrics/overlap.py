@@ -22,7 +22,6 @@ from workbench.authoring.datasets import row_lang
 from workbench.metrics.rouge import empty_rule, matches, word_ngrams
 
 MIN_CHRF_BATCH = 8  # chrf_many counts in NumPy from this many single-reference pairs
-MIN_NGRAM_BATCH = 8  # bleu_many likewise
 TOKENIZERS = ("13a", "zh", "intl", "char", "none", "ja-mecab", "auto")
 SMOOTHINGS = ("exp", "none", "floor", "add-k")
 BLEU_DEFAULTS: dict[str, Any] = {"tok": None, "smooth": "exp", "smooth_value": None, "lowercase": False,
@@ -84,7 +83,7 @@ def bleu(prediction: str, references: list[str], lang: str = "en", **options: An
 def bleu_many(pairs: list[tuple[str, list[str]]], lang: str = "en", **options: Any) -> list[float]:
     """bleu() of each (prediction, references): pairs with one reference have their n-gram matches counted
     in NumPy batches (metrics.charstats), the same integers, so the same values."""
-    from workbench.metrics.charstats import BATCH, token_ngram_matches
+    from workbench.metrics.charstats import BATCH, MIN_BATCH, token_ngram_matches
 
     out: list[float] = [0.0] * len(pairs)
     todo = []  # (row, sacrebleu object, hypothesis tokens, reference tokens)
@@ -99,7 +98,7 @@ def bleu_many(pairs: list[tuple[str, list[str]]], lang: str = "en", **options: A
     order = max((m.max_ngram_order for m in objects.values()), default=4)
     for start in range(0, len(todo), BATCH):
         part = todo[start:start + BATCH]
-        counted = None if len(part) < MIN_NGRAM_BATCH else token_ngram_matches([t[2] for t in part],
+        counted = None if len(part) < MIN_BATCH else token_ngram_matches([t[2] for t in part],
                                                                                 [t[3] for t in part], order)
         for k, (i, m, hyp, ref) in enumerate(part):
             if counted is None:

@@ -187,7 +187,7 @@ def scores(prediction: str, references: list[str], stem: bool = False) -> dict[s
 def scores_many(pairs: list[tuple[str, list[str]]], stem: bool = False) -> list[dict[str, tuple[float, float, float]]]:
     """scores() of each (prediction, references): pairs with one reference have their ROUGE-1/2 overlaps
     counted in NumPy batches (metrics.charstats), the same integers, so the same values."""
-    from workbench.metrics.charstats import BATCH, token_ngram_matches
+    from workbench.metrics.charstats import BATCH, MIN_BATCH, token_ngram_matches
 
     out: list[dict[str, tuple[float, float, float]]] = [{}] * len(pairs)
     todo = []  # (row, prediction tokens, reference tokens)
@@ -199,7 +199,7 @@ def scores_many(pairs: list[tuple[str, list[str]]], stem: bool = False) -> list[
             todo.append((i, tokenize(prediction), tokenize(references[0])))
     for start in range(0, len(todo), BATCH):
         part = todo[start:start + BATCH]
-        counted = token_ngram_matches([t[1] for t in part], [t[2] for t in part], 2) if len(part) >= 8 else None
+        counted = token_ngram_matches([t[1] for t in part], [t[2] for t in part], 2) if len(part) >= MIN_BATCH else None
         for k, (i, pred, target) in enumerate(part):
             if counted is None:
                 out[i] = pair_scores(pred, target)
