@@ -9,7 +9,8 @@ A rating click reruns only the rating panel (a fragment), and its callback does 
 one transaction: the rating, the next item (a claim when needed) and the progress (store.rate_and_next);
 the panel then draws what the callback found. The session's items come from a per-process cache (they never
 change), and the database file stays open between clicks (store.connect's linger). The panel is kept to few
-elements (rows of buttons in one container each, the input fields in one text): each is a message per click.
+elements (rows of buttons in one container each, the input fields in one text; the rubric and Stop rating
+outside it): each is a message per click.
 "Stop rating", switching session or name, and the claim timeout send an unrated item back to the pool.
 """
 
@@ -96,6 +97,7 @@ if not name:
               "saved as you go, so you can stop and come back at any time."))
     st.stop()
 st.query_params["annotator"] = name
+data = session_data(db, sid)  # looked up once per run of the page; the panel's reruns and callbacks use it
 
 
 def rate(value: str, item_idx: int) -> None:
@@ -105,7 +107,7 @@ def rate(value: str, item_idx: int) -> None:
     try:
         with store.connect(db, linger=LINGER) as con:
             ss["ann_step"] = (sid, name, *annotation.rate_and_next(
-                con, session_data(db, sid), name, item_idx, value, ss.get(f"ann_comment_{sid}_{item_idx}"),
+                con, data, name, item_idx, value, ss.get(f"ann_comment_{sid}_{item_idx}"),
                 ss.get(f"ann_tags_{sid}_{item_idx}")))
         ss["ann_review"] = None
         ss["ann_flash"] = _("Saved {value} for item {n}.").format(value=VALUES.get(value, value), n=item_idx + 1)
@@ -142,7 +144,6 @@ def rating_panel() -> None:
                 icon=":material/pause_circle:")
         st.button(_("Continue rating"), on_click=carry_on, type="primary", icon=":material/play_arrow:")
         return
-    data = session_data(db, sid)
     reviewing = ss.get("ann_review")
     try:
         if step is not None and step[:2] == (sid, name) and reviewing is None:  # drawn by the click's callback
@@ -200,14 +201,12 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
         row.button(label, key=f"ann_rate_{value}", shortcut=key, on_click=rate, args=(value, item.item_idx),
                    icon=ICONS.get(value), width="stretch",
                    type="primary" if item.rating and item.rating["value"] == value else "secondary")
-    nav = st.container(horizontal=True, horizontal_alignment="distribute")
+    nav = st.container(horizontal=True) if reviewing is not None else st  # a container only for two buttons
     nav.button(_("Previous"), key="ann_prev", shortcut="P", on_click=review, args=(progress.previous,),
                disabled=progress.previous is None, icon=":material/arrow_back:")
     if reviewing is not None:
         nav.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
                    icon=":material/arrow_forward:")
-    nav.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:",
-               help=_("Done for now: your unrated item goes back to the pool for the others at once."))
 
 
 def draw_passages(found: list[dict] | None) -> None:
@@ -248,8 +247,6 @@ def draw_item(item: annotation.Item) -> None:
             st.markdown("**" + _("Answer") + "**")
             st.text(item.text_a)
             draw_passages(item.passages_a)
-    # written by whoever created the session: shown as plain text too; a default rubric in the rater's language
-    st.text(annotation.rubric_in(item.rubric, LANG))
     notes = st.container(horizontal=True)
     previous_comment = (item.rating or {}).get("comment") or ""
     previous_tags = list((item.rating or {}).get("tags") or [])
@@ -260,4 +257,9 @@ def draw_item(item: annotation.Item) -> None:
                       placeholder=_("Choose or add options"), key=f"ann_tags_{item.session_id}_{item.item_idx}")
 
 
+# Outside the panel, so a click does not send them again: the rubric is the session's (written by whoever
+# created it: plain text too; a default rubric in the rater's language), and Stop rating reruns the page.
+st.text(annotation.rubric_in(data.info["rubric"], LANG))
 rating_panel()
+st.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:",
+          help=_("Done for now: your unrated item goes back to the pool for the others at once."))
