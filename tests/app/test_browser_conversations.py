@@ -79,6 +79,7 @@ def test_conversation_rating_pairwise_in_the_annotate_page(tmp_path):
         page.set_default_timeout(30_000)
         page.goto(f"{url}/annotate?session={sid}&annotator=ann")
         page.get_by_role("heading", name="Item 1 of 2").wait_for()
+        settle(page)  # the heading comes first; the answers below it may still be drawing
         text = page.inner_text("body")
         # a whole conversation on each side: both turns, the model's answers, the reference conversation
         assert "Assistant: good c" in text and "Assistant: <b>bad</b> c" in text and "question 1" in text
@@ -137,6 +138,7 @@ def test_turn_rating_pairwise_and_likert_in_the_annotate_page(tmp_path):
         for item_idx in sorted(turns):
             heading = page.get_by_role("heading", name=f"Item {item_idx + 1} of 2 · turn {turns[item_idx] + 1}")
             heading.wait_for()
+            settle(page)
             text = page.inner_text('[data-testid="stMain"]')
             if item_idx == second:  # each side's own conversation so far, then its answer to q1
                 assert "Conversation so far, as A's model saw it" in text and "Conversation so far, as B's model saw it" in text

@@ -264,3 +264,15 @@ def test_a_one_row_eval_loads_no_scipy(openai_server, db):
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert json.loads(r.stdout)["runs"][0]["outputs"] == int(limit), r.stderr
         assert r.stderr.split()[-1] == scipy
+
+
+def test_eval_in_process_leaves_the_collector_as_it_was(cli, openai_server, db):
+    """The CLI freezes what imports made for the run's collections (eval_cmd._imports_frozen); a process that
+    calls it (a test, a notebook) gets its garbage collector back afterwards, or every later cycle would leak."""
+    import gc
+
+    frozen = gc.get_freeze_count()
+    res = cli("eval", "prompts/support_few_shot.yaml", "--data", DATA_EN, "--model", model(openai_server),
+              "--limit", "2", "--db", db)
+    assert res.code == 0, res.err
+    assert gc.get_freeze_count() == frozen

@@ -61,10 +61,18 @@ class MessagesJSON:
     def __init__(self) -> None:
         self._encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
         self._memo: dict[tuple, str] = {}
+        # The plan's rows share one dict per distinct message (plan._shared_messages): found by identity
+        # first, without building and hashing a tuple of its items. The dict is kept so its id stays its own.
+        self._by_id: dict[int, tuple[dict, str]] = {}
 
     def __call__(self, messages: list[dict[str, Any]]) -> str:
         parts = []
+        by_id = self._by_id
         for m in messages:
+            found = by_id.get(id(m))
+            if found is not None and found[0] is m:
+                parts.append(found[1])
+                continue
             try:
                 key = tuple(m.items())
                 part = self._memo.get(key)
@@ -74,6 +82,8 @@ class MessagesJSON:
                 part = self._encode(m)
                 if key is not None and len(self._memo) < self.MEMO_MAX:
                     self._memo[key] = part
+            elif len(by_id) < self.MEMO_MAX:  # seen twice: a shared message
+                by_id[id(m)] = (m, part)
             parts.append(part)
         return f"[{', '.join(parts)}]"
 

@@ -5,10 +5,12 @@ their verdicts, and the judge runs that hold the requests (runs.judge_of)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs ~0.3 s of start-up; only readers that return frames need it, via duckdb's .df()
+    import pandas as pd
 
 from workbench.store.db import insert_rows, record, registered, scan_rows, transaction, upsert_rows
 
