@@ -24,6 +24,7 @@ from workbench.authoring.templates import Prompt
 from workbench.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from workbench.engine.plan import Plan, Progress
 from workbench.errors import UserError
+from workbench.evaluation.scoring import Scores, as_metric_set, score_rows  # noqa: F401  (Scores: public, score_rows gives it)
 from workbench.providers import Provider
 
 if TYPE_CHECKING:
@@ -128,47 +129,6 @@ def load_dataset(path: PathLike, reference: str = "reference", lang: str = "auto
     return load(path, reference_field=reference, lang=lang)
 
 
-@dataclasses.dataclass
-class Scores:
-    """What `score_rows` gives: the values of each row ({metric label: value}) and how they were computed."""
-
-    rows: list[dict[str, float]]
-    metrics: metric_lib.MetricSet
-    lang: str  # en or zh for every row, or auto: BLEU's tokenizer chosen per row from its references
-    references: list[list[str]]
-
-
-def score_rows(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
-               lang: str = "auto") -> Scores:
-    """`score` without the DataFrame (what `workbench score` calls: pandas costs its start-up ~0.3 s).
-
-    Under lang ``auto`` a file whose references are all English or all Chinese is scored in that language,
-    and a mixed one row by row (each row's BLEU tokenizer from its own references, as a run does). Many
-    rows are scored in worker processes, one per core: the caller waits, so every core scores."""
-    from workbench import metrics as metric_lib
-    from workbench.authoring.datasets import detect_lang, row_langs
-    from workbench.metrics.batch import POOL_MIN_ITEMS, BatchScorer, default_workers
-
-    if isinstance(predictions, str) or isinstance(references, str):
-        raise UserError("give lists: one prediction and one reference (or list of them) per item",
-                        setting="predictions")
-    if len(predictions) != len(references):
-        raise UserError(f"{len(predictions)} predictions but {len(references)} references", setting="references")
-    refs = [[str(r)] if isinstance(r, str) else [str(x) for x in r] for r in references]
-    ms = _metric_set(metrics, default=[m for m in metric_lib.DEFAULT if m not in ("latency_ms", "tokens_out")])
-    if any(m.scored_later for m in ms.metrics):
-        raise UserError("judges score stored runs (workbench judge score RUN --rubric NAME), not loose predictions",
-                        setting="metrics")
-    if lang in (None, "auto"):
-        langs = row_langs(refs)
-        lang = (langs.pop() if len(langs) == 1 else "auto") if langs else detect_lang([str(p) for p in
-                                                                                        predictions[:200]])
-    pool = len(refs) >= POOL_MIN_ITEMS
-    with BatchScorer(ms, lang, pool=pool, workers=default_workers(caller_waits=True) if pool else None) as scorer:
-        values = scorer.score_now([(str(p), r, None, None) for p, r in zip(predictions, refs)])
-    return Scores(values, ms, lang, refs)
-
-
 def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]], metrics: Any = None,
           lang: str = "auto") -> pd.DataFrame:
     """Scores of predictions made elsewhere, one row each (a column per metric), as `workbench score` gives them.
@@ -220,7 +180,7 @@ async def aevaluate(prompts: PathLike | Prompt | Sequence[PathLike | Prompt], da
     chosen = _as_list(models, (str, Provider))
     given = _given_providers(chosen)
     specs = list(dict.fromkeys(m.spec if isinstance(m, Provider) else m for m in chosen))
-    metric_set = _with_gold(_with_judge_model(_with_checks(_metric_set(metrics), opts.checks), opts.judge_model),
+    metric_set = _with_gold(_with_judge_model(_with_checks(as_metric_set(metrics), opts.checks), opts.judge_model),
                             opts.gold_passage, dataset)
     plan = plan_eval(loaded, dataset, specs, metric_set, limit=limit,
                      params=opts.params, repeats=opts.repeats, provider_options=opts.provider_options(),
@@ -314,16 +274,6 @@ def _given_providers(models: list[str | Provider]) -> dict[str, Provider]:
     return out
 
 
-def _metric_set(metrics: Any, default: list[str] | None = None) -> metric_lib.MetricSet:
-    from workbench import metrics as metric_lib
-
-    if isinstance(metrics, metric_lib.MetricSet):
-        return metrics
-    if metrics is None and default is not None:
-        metrics = default
-    return metric_lib.parse_metrics(list(metrics) if isinstance(metrics, (list, tuple)) else metrics)
-
-
 def _with_gold(metrics: metric_lib.MetricSet, field: str | None, dataset: Dataset) -> metric_lib.MetricSet:
     """Retrieval metrics read gold ids from `field`, which the dataset must have (rows may leave it empty)."""
     from workbench import metrics as metric_lib
@@ -354,7 +304,7 @@ def judge(runs: str | Sequence[str], rubrics: str | Sequence[str], judge_model: 
 
     opts = EvalOptions.of(options)
     names = [rubrics] if isinstance(rubrics, str) else list(rubrics)
-    metrics = _with_judge_model(_metric_set([f"judge:{r}" for r in names]), judge_model or opts.judge_model)
+    metrics = _with_judge_model(as_metric_set([f"judge:{r}" for r in names]), judge_model or opts.judge_model)
     with store.connect(_db(db)) as con:
         ids = [store.resolve_run(con, r) for r in ([runs] if isinstance(runs, str) else runs)]
     return _run_sync(lambda: judge_runs(_db(db), ids, metrics, "", concurrency=opts.concurrency,

@@ -83,3 +83,17 @@ def test_fuzz_rouge_equals_rouge_score(pairs):
                 assert ours[t] == pytest.approx(tuple(want[t]), abs=1e-12), (t, p, r)
         ascii_pairs += (p + r).isascii()
     assert ascii_pairs > 50
+
+
+def test_fuzz_batches_equal_the_libraries(pairs):
+    """bleu_many and rouge.scores_many count n-gram matches for a batch at once (metrics.charstats): every
+    value equal (==) to sacrebleu's and rouge-score's, in batches mixing 13a and zh rows."""
+    bleu = {t: sacrebleu.metrics.BLEU(tokenize=t, effective_order=True) for t in ("13a", "zh")}
+    got = overlap.bleu_many([(p, [r]) for p, r in pairs], "auto")
+    assert got == [bleu[overlap.bleu_tokenizer("auto", [r])].sentence_score(p, [r]).score / 100 for p, r in pairs]
+    theirs = rouge_scorer.RougeScorer(TYPES[:3], tokenizer=_Tok())
+    many = rouge.scores_many([(p, [r]) for p, r in pairs])
+    assert many == [rouge.scores(p, [r]) for p, r in pairs]
+    for (p, r), ours in zip(pairs, many):
+        want = theirs.score(r, p)
+        assert all(ours[t] == pytest.approx(tuple(want[t]), abs=1e-12) for t in TYPES[:3]), (p, r)

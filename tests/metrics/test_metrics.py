@@ -217,3 +217,21 @@ def test_sacrebleu_signatures_are_sacrebleus_own(metric, lang):
 def test_no_reference_skips_reference_metrics():
     s = metrics.score("hello", [], metrics.parse_metrics(["bleu,length,json_valid"]))
     assert s == {"length": 5.0, "json_valid": 0.0}
+
+
+def test_ngram_batches_equal_one_by_one_with_many_references_and_wide_vocabularies():
+    """The batch paths fall back to counting in Python (several references, a vocabulary too wide for the
+    keys, small batches) and give the same values as one pair at a time."""
+    rng = random.Random(12)
+    pairs = [(p, [r]) for p, r in pairs_en()] + [("", ["x"]), ("same", ["same"]), ("a b", ["a", "b c"]),
+                                                  ("!!!", ["?"]), ("中文 mixed, 1.5", ["中文 mixed"])]
+    words = [f"w{i}" for i in range(70000)]  # 17 bits a token: 4-grams of 64 pairs do not fit in int64 keys
+    wide = [(" ".join(rng.sample(words, 300)), [" ".join(rng.sample(words, 300))]) for _ in range(64)]
+    assert charstats.token_ngram_matches([p.split() for p, _ in wide], [r[0].split() for _, r in wide], 4) is None
+    for batch in (pairs, wide, pairs[:5]):
+        assert overlap.bleu_many(batch, "en") == [overlap.bleu(p, refs, "en") for p, refs in batch]
+        assert rouge.scores_many(batch) == [rouge.scores(p, refs) for p, refs in batch]
+    assert overlap.bleu_many(pairs, "en", tok="intl", max_ngram_order=6) == [
+        sacrebleu.metrics.BLEU(tokenize="intl", max_ngram_order=6, effective_order=True).sentence_score(p, refs).score
+        / 100 if rouge.empty_rule(p, refs) is None else overlap.bleu(p, refs, "en", tok="intl", max_ngram_order=6)
+        for p, refs in pairs]

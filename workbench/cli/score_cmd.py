@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 
 DEFAULT_METRICS = "exact,contains,bleu,chrf,rouge1,rouge2,rougeL,length"
+# A file this big most likely has POOL_MIN_ITEMS (300) rows or more: its scoring workers start before it is read.
+EARLY_WORKERS_BYTES = 64 * 1024
 
 
 def register(sub, common) -> None:
@@ -29,24 +33,53 @@ def register(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench import api
+    from workbench import metrics as metric_lib
+    from workbench.metrics.batch import stop_workers
+
+    ms = metric_lib.parse_metrics(args.metrics or [DEFAULT_METRICS])
+    workers = _early_workers(args.file)
+    try:
+        return _score_file(args, ms, workers)
+    finally:
+        stop_workers(workers)
+
+
+def _early_workers(path: str) -> list:
+    """Scoring workers started before a big file is read (their start-up overlaps the reading); none for a
+    small file, which is scored in this process unless it turns out to have POOL_MIN_ITEMS rows."""
+    from workbench.metrics.batch import default_workers, start_workers
+
+    try:
+        big = os.path.getsize(path) >= EARLY_WORKERS_BYTES
+    except OSError:
+        return []  # reading the file names the problem
+    return start_workers(default_workers(caller_waits=True)) if big else []
+
+
+def _score_file(args: argparse.Namespace, ms, workers: list) -> int:
     from workbench import metrics as metric_lib
     from workbench.authoring.datasets import check_rows, load_dataset
-    from workbench.evaluation import export as exports
+    from workbench.evaluation import export_fields as exports
+    from workbench.evaluation.scoring import score_rows
 
     ds = load_dataset(args.file, reference_field=args.reference, lang=args.lang)
-    ms = metric_lib.parse_metrics(args.metrics or [DEFAULT_METRICS])
     prediction = args.prediction or exports.prediction_field(ds.columns)
     ds, skipped = exports.without_errors(ds, prediction)
     if skipped:
         print(f"skipped {skipped} rows that ended in an error (no output to score)", file=sys.stderr)
     check_rows(ds, {prediction}, need_reference=ms.needs_reference)
     preds = [str(row[prediction]) for row in ds.rows]
-    scored = api.score_rows(preds, [ds.references(i) for i in range(len(ds.rows))], ms, ds.lang)
+    prefetch = None if args.json or len(preds) < 2 else _prefetch_summary_imports()
+    try:
+        scored = score_rows(preds, [ds.references(i) for i in range(len(ds.rows))], ms, ds.lang,
+                            workers=workers or None)
+    finally:
+        if prefetch:  # never exit (say on an error) while it is inside a C extension's import: that can crash
+            prefetch.join()
     results, refs, lang = scored.rows, scored.references, scored.lang
     toks = _row_tokenizers(ms, refs, lang)
     rows = [{"row": i + 1, **values, **({"tok": toks[i]} if toks and toks[i] else {})}
-            for i, values in enumerate(results)]
+            for i, values in enumerate(results)] if args.output or args.json else []
     if args.output:
         _write_rows(args.output, rows)
     if args.json:
@@ -69,12 +102,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prefetch_summary_imports() -> threading.Thread:
+    """Import what the summary's intervals need (numpy, scipy.special for the t quantile: ~0.3 s) in a thread
+    while the rows are scored: this process only waits for the scoring workers meanwhile."""
+
+    def load() -> None:
+        import importlib
+
+        for name in ("numpy", "scipy.special"):
+            try:
+                importlib.import_module(name)
+            except ImportError:  # the summary will say so itself
+                return
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
+
+
 def _summary(ms, preds, refs, results, lang, out) -> None:
     """Mean and 95% t-interval of each per-row metric; a corpus metric's value and bootstrap interval."""
     import numpy as np
 
     from workbench.cli.output import fmt, table
-    from workbench.evaluation.analysis import mean_ci
+    from workbench.evaluation.intervals import mean_ci
     from workbench.metrics.corpus import corpus_score
 
     lines = []
@@ -83,8 +134,10 @@ def _summary(ms, preds, refs, results, lang, out) -> None:
             c = corpus_score(m.corpus, preds, refs, lang, m.corpus_options())
             lines.append([m.label, *([c.value, f"[{fmt(c.low)}, {fmt(c.high)}]", c.n] if c else ["-", "", 0])])
             continue
-        mean, lo, hi = mean_ci(np.array([r[m.label] for r in results if m.label in r], dtype=float))
-        lines.append([m.label, mean, f"[{fmt(lo)}, {fmt(hi)}]", sum(m.label in r for r in results)])
+        label = m.label
+        values = [r[label] for r in results if label in r]
+        mean, lo, hi = mean_ci(np.array(values, dtype=float))
+        lines.append([label, mean, f"[{fmt(lo)}, {fmt(hi)}]", len(values)])
     table(["metric", "mean", "95% CI", "n"], lines, out=out)
 
 

@@ -6,11 +6,8 @@ Confidence intervals here are t-intervals of the mean over rows (Student t quant
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,6 +16,7 @@ from workbench import store
 from workbench.errors import UserError
 from workbench.evaluation.conversations import assistant_turns, conversation_figures
 from workbench.evaluation.corpus_summary import corpus_values
+from workbench.evaluation.intervals import mean_ci, t_interval  # noqa: F401  (mean_ci: used here by callers)
 from workbench.metrics import LOWER_IS_BETTER, UNIT_INTERVAL
 
 
@@ -60,28 +58,6 @@ class RunSummary:
             "cost_usd": self.cost_usd, "cost_note": self.cost_note,
             "history": r.get("history"), "conversations": self.conversations,
         }
-
-
-def t_interval(mean: float, sd: float | None, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Student-t interval of a mean from its moments (sd with ddof=1)."""
-    if n == 0 or mean is None:
-        return math.nan, math.nan
-    if n == 1 or not sd:
-        return mean, mean
-    # the t quantile without all of scipy.stats (~0.5 s); only here, since one row needs none (~0.2 s)
-    from scipy.special import stdtrit
-
-    h = float(stdtrit(n - 1, (1 + level) / 2)) * sd / math.sqrt(n)
-    return mean - h, mean + h
-
-
-def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return math.nan, math.nan, math.nan
-    m = float(values.mean())
-    sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return (m, *t_interval(m, sd, len(values), level))
 
 
 def summarize(con, run_id: str) -> RunSummary:

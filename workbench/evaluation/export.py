@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from workbench import store
 from workbench.authoring.conversations import turn_reference
-from workbench.authoring.datasets import Dataset
 from workbench.errors import UserError
+from workbench.evaluation.export_fields import prediction_field, without_errors  # noqa: F401  (callers)
 from workbench.files import is_stdout, open_for_write, write_file
 
 if TYPE_CHECKING:
@@ -69,23 +69,6 @@ def run_records(con, run_id: str) -> pd.DataFrame:
         out["knowledge_version"] = used["version"]
         out["passages"] = _passages_column(store.load_passages(con, run_id), out)
     return pd.concat([out.iloc[:, :at], row_cols, out.iloc[:, at:]], axis=1)
-
-
-def prediction_field(columns: list[str]) -> str:
-    """The column `workbench score` scores: `prediction`, else an export's `output`."""
-    return "output" if "prediction" not in columns and "output" in columns else "prediction"
-
-
-def without_errors(ds: Dataset, prediction: str) -> tuple[Dataset, int]:
-    """An export's rows that have an output: a row with an `error` and no prediction has nothing to score."""
-    if "error" not in ds.columns:
-        return ds, 0
-    keep = [i for i, r in enumerate(ds.rows) if not (r.get("error") and r.get(prediction) in (None, ""))]
-    if len(keep) == len(ds.rows):
-        return ds, 0
-    return Dataset(ds.name, ds.path, [ds.rows[i] for i in keep], ds.columns, ds.reference_field, ds.lang,
-                   ds.encoding, [ds.line_numbers[i] for i in keep] if ds.line_numbers else [i + 1 for i in keep]), \
-        len(ds.rows) - len(keep)
 
 
 def _passages_column(passages: pd.DataFrame, out: pd.DataFrame) -> list[str]:

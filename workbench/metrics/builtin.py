@@ -117,7 +117,7 @@ class Bleu(Metric):
     defaults = {k: v for k, v in overlap.BLEU_DEFAULTS.items() if v is not None}
 
     def score_batch(self, predictions: Preds, references_lists: Refs, lang: str) -> list[float | None]:
-        return [overlap.bleu(p, list(r), lang, **self.config) for p, r in zip(predictions, references_lists)]
+        return overlap.bleu_many([(p, list(r)) for p, r in zip(predictions, references_lists)], lang, **self.config)
 
     def signature(self, lang: str) -> str:
         return overlap.signature("bleu", lang, 1, **self.config)
@@ -213,7 +213,7 @@ class _Rouge(Metric):
         key = ("rouge", id(predictions), id(references_lists), stem)
         scores = memo.get(key) if memo is not None else None
         if scores is None:
-            scores = [rouge.scores(p, list(r), stem) for p, r in zip(predictions, references_lists)]
+            scores = rouge.scores_many([(p, list(r)) for p, r in zip(predictions, references_lists)], stem)
             if memo is not None:
                 memo[key] = scores
         return [s[self.kind][self.stat] for s in scores]
