@@ -1,5 +1,6 @@
 """The database work of one rating click on the Annotate page, in CPU time: record the rating, draw the next
-item (claim), read the progress, through a lingering connection as the page does. No Streamlit and no
+item (claim), read the progress, through a lingering connection as the page does (one transaction,
+annotation.rate_and_next; a checkout without it: the three units of work it replaced). No Streamlit and no
 browser, so nothing else's CPU is counted.
 
     .venv/bin/python bench/bench_rating_click_cpu.py [--clicks 60] [--rounds 3] [--baseline /path/to/checkout]
@@ -35,6 +36,8 @@ def measure(clicks: int) -> dict[str, float]:
     with store.connect(db) as con:
         sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, k=1, seed=1))
         data = an.load_session(con, sid)
+    if hasattr(an, "rate_and_next"):  # one transaction per click (this tree); an older checkout: three units
+        return _one_transaction(db, sid, data, clicks)
     parts = dict.fromkeys(("record", "next", "progress"), 0.0)
     with store.connect(db, linger=1.0) as con:
         item = an.next_item(con, sid, "ann", data)
@@ -55,11 +58,30 @@ def measure(clicks: int) -> dict[str, float]:
     return out
 
 
+def _one_transaction(db: str, sid: str, data, clicks: int) -> dict[str, float]:
+    """The click as the page makes it now: the callback's rate_and_next, which the panel's rerun draws."""
+    from workbench import store
+    from workbench.rating import annotation as an
+
+    with store.connect(db, linger=1.0) as con:
+        item, _progress = an.rate_and_next(con, data, "ann")
+    t = time.process_time()
+    for _ in range(clicks):
+        with store.connect(db, linger=1.0) as con:
+            item, _progress = an.rate_and_next(con, data, "ann", item.item_idx, "A", None, [])
+    return {"total": 1000 * (time.process_time() - t) / clicks}
+
+
 def run_in(checkout: Path, clicks: int) -> dict[str, float]:
     code = f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import bench_rating_click_cpu as b; " \
            f"print(json.dumps(b.measure({clicks})))"
     done = subprocess.run([sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def parts(figures: dict[str, float]) -> str:
+    named = [f"{k} {v:.1f}" for k, v in figures.items() if k != "total"]
+    return f" ({', '.join(named)})" if named else " (one transaction)"
 
 
 def main() -> int:
@@ -70,11 +92,10 @@ def main() -> int:
     args = ap.parse_args()
     for r in range(args.rounds):
         mine = run_in(ROOT, args.clicks)
-        line = f"round {r + 1}: this tree {mine['total']:.1f} ms CPU per click (record {mine['record']:.1f}, next " \
-               f"{mine['next']:.1f}, progress {mine['progress']:.1f})"
+        line = f"round {r + 1}: this tree {mine['total']:.1f} ms CPU per click{parts(mine)}"
         if args.baseline:
             base = run_in(Path(args.baseline), args.clicks)
-            line += f"; baseline {base['total']:.1f} ms; ratio {mine['total'] / base['total']:.2f}"
+            line += f"; baseline {base['total']:.1f} ms{parts(base)}; ratio {mine['total'] / base['total']:.2f}"
         print(line, flush=True)
     return 0
 

@@ -83,3 +83,29 @@ def test_new_session_form_sets_the_claim_timeout(db):
     with store.connect(db) as con:
         sessions = store.list_sessions(con)
     assert sessions["claim_timeout"].tolist() == [150.0]
+
+
+def test_a_rating_click_is_one_unit_of_work(db, monkeypatch):
+    """The click's database work is one transaction (store.rate_and_next): the panel draws the next item and
+    the progress the callback found, with none of the separate reads and claims it made before."""
+    runs = make_runs(db, VARIANTS, n_rows=4)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, seed=3))
+    at = open_annotate(sid, "ann")
+    calls: list[str] = []
+
+    def counted(name: str):
+        real = getattr(store, name)
+
+        def call(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("rate_held_item", "next_assigned_unrated", "claim_item", "progress_counts"):
+        monkeypatch.setattr(store, name, counted(name))
+    at.button(key="ann_rate_5").click().run()
+    assert calls == []  # each was a unit of work of its own: the rating, the next item, the claim, the progress
+    no_exceptions(at)
+    assert at.subheader[0].value == "Item 2 of 4" and holders(db, sid) == [(1, "ann")]
+    assert "You: 1 rated, 3 to go" in at.get("progress")[0].proto.text

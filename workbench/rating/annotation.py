@@ -361,8 +361,31 @@ def previous_rated(con, session_id: str, annotator: str, before: int | None) -> 
 def record_rating(con, session_id: str, item_idx: int, annotator: str, value: Any, comment: str | None = None,
                   tags: list[str] | None = None, session: dict[str, Any] | None = None) -> str:
     """Store (or overwrite) this annotator's rating of an item they hold; "held" or "reclaimed" (see
-    store.rate_held_item). A claim that lapsed while someone else took the item is refused."""
+    store.hold_for_rating). A claim that lapsed while someone else took the item is refused."""
     session = session if session is not None and session["id"] == session_id else store.get_session(con, session_id)
+    rating = _rating(session, item_idx, annotator, value, comment, tags)
+    return _refused(session, rating, store.rate_held_item(con, rating, session["k"]))
+
+
+def rate_and_next(con, data: SessionData, annotator: str, item_idx: int | None = None, value: Any = None,
+                  comment: str | None = None, tags: list[str] | None = None) -> tuple[Item | None, Progress]:
+    """A rater's step in one transaction (the Annotate page's click): store their rating of `item_idx`
+    (when given, as record_rating), then their next item (as next_item) and their progress (as progress)."""
+    session = data.info
+    annotator = _check_member(session, annotator)
+    rating = None if item_idx is None else _rating(session, item_idx, annotator, value, comment, tags)
+    step = store.rate_and_next(con, session, annotator, rating)
+    if rating is not None:
+        _refused(session, rating, step["outcome"])
+    n, k, item = session["n_items"], session["k"], step["item"]
+    remaining = step["assigned"] - step["rated"] + (step["claimable"] if session["annotators"] is None else 0)
+    return (None if item is None else data.item(item),
+            Progress(step["rated"], step["assigned"], remaining, step["session_ratings"], n * k, n, step["previous"]))
+
+
+def _rating(session: dict[str, Any], item_idx: int, annotator: str, value: Any, comment: str | None,
+            tags: list[str] | None) -> dict[str, Any]:
+    """The rating as stored, checked against the session's scale and the limits."""
     annotator = _check_member(session, annotator)
     scale = session["scale"]
     value = str(value).strip()
@@ -374,9 +397,13 @@ def record_rating(con, session_id: str, item_idx: int, annotator: str, value: An
     if comment and len(comment) > MAX_COMMENT:
         raise UserError(f"comment longer than {MAX_COMMENT} characters", "comment")
     clean_tags = list(dict.fromkeys(t.strip() for t in (tags or []) if t and t.strip()))
-    outcome = store.rate_held_item(con, {"session_id": session_id, "item_idx": item_idx, "annotator": annotator,
-                                         "kind": scale, "value": value, "comment": comment, "tags": clean_tags},
-                                   session["k"])
+    return {"session_id": session["id"], "item_idx": item_idx, "annotator": annotator, "kind": scale, "value": value,
+            "comment": comment, "tags": clean_tags}
+
+
+def _refused(session: dict[str, Any], rating: dict[str, Any], outcome: str) -> str:
+    """The outcome of storing a rating, or the error a refused one is."""
+    item_idx, annotator = rating["item_idx"], rating["annotator"]
     if outcome == "not_assigned":
         raise UserError(f"item {item_idx} is not assigned to {annotator!r}", "item")
     if outcome == "taken":

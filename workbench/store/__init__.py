@@ -58,6 +58,7 @@ from workbench.store.knowledge import (
     write_passages,
 )
 from workbench.store.prompts import get_prompt_version, list_prompt_versions
+from workbench.store.rating_steps import rate_and_next
 from workbench.store.ratings import (
     annotator_progress,
     assigned_items,
@@ -124,6 +125,7 @@ __all__ += [
     "get_session", "is_assigned", "item_outputs", "list_sessions", "load_ratings", "next_assigned_unrated",
     "output_scores", "rated_items", "resolve_session", "session_rating_count", "upsert_ratings",
     "usable_outputs", "open_claims", "progress_counts", "rate_held_item", "release_claims",
+    "rate_and_next",
 ]
 __all__ += [
     "get_knowledge_base", "get_knowledge_version", "knowledge_chunks", "knowledge_version_exists",

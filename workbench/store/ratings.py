@@ -207,7 +207,18 @@ def release_claims(con: Con, session_id: str, annotator: str | None = None, item
 
 
 def rate_held_item(con: Con, rating: dict[str, Any], k: int) -> str:
-    """Store a rating of an item the annotator holds, in one transaction; what happened.
+    """Store a rating of an item the annotator holds, in one transaction; what happened (hold_for_rating)."""
+    def work() -> str:
+        outcome = hold_for_rating(con, rating, k)
+        if outcome in ("held", "reclaimed"):
+            _upsert_one(con, rating)
+        return outcome
+
+    return _transaction(con, work, serial=True)
+
+
+def hold_for_rating(con: Con, rating: dict[str, Any], k: int) -> str:
+    """Inside a transaction, before a rating is stored: whether the annotator holds the item.
 
     "held": the claim was live (or a roster deal, or already rated). "reclaimed": the claim had lapsed but
     the item is still free, so it is theirs again. "taken": it lapsed and someone else holds it now.
@@ -215,29 +226,23 @@ def rate_held_item(con: Con, rating: dict[str, Any], k: int) -> str:
     and a rival releasing the same expired claim conflict, so one of them sees the other's result.
     """
     key = [rating["session_id"], rating["item_idx"], rating["annotator"]]
-
-    def work() -> str:
-        held = con.execute(
-            "UPDATE annotation_assignments SET expires_at = NULL WHERE session_id = ? AND item_idx = ? "
-            "AND annotator = ? AND released_at IS NULL RETURNING 1", key).fetchall()
-        outcome = "held"
-        if not held:
-            mine = con.execute("SELECT 1 FROM annotation_assignments WHERE session_id = ? AND item_idx = ? "
-                               "AND annotator = ?", key).fetchone()
-            if mine is None:
-                return "not_assigned"
-            free = con.execute(
-                "UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ? "
-                "AND n_assigned < ? RETURNING 1", [*key[:2], k]).fetchall()
-            if not free:
-                return "taken"
-            con.execute("UPDATE annotation_assignments SET released_at = NULL, expires_at = NULL, "
-                        f"assigned_at = {NOW} WHERE session_id = ? AND item_idx = ? AND annotator = ?", key)
-            outcome = "reclaimed"
-        _upsert_one(con, rating)
-        return outcome
-
-    return _transaction(con, work, serial=True)
+    held = con.execute(
+        "UPDATE annotation_assignments SET expires_at = NULL WHERE session_id = ? AND item_idx = ? "
+        "AND annotator = ? AND released_at IS NULL RETURNING 1", key).fetchall()
+    if held:
+        return "held"
+    mine = con.execute("SELECT 1 FROM annotation_assignments WHERE session_id = ? AND item_idx = ? "
+                       "AND annotator = ?", key).fetchone()
+    if mine is None:
+        return "not_assigned"
+    free = con.execute(
+        "UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ? "
+        "AND n_assigned < ? RETURNING 1", [*key[:2], k]).fetchall()
+    if not free:
+        return "taken"
+    con.execute("UPDATE annotation_assignments SET released_at = NULL, expires_at = NULL, "
+                f"assigned_at = {NOW} WHERE session_id = ? AND item_idx = ? AND annotator = ?", key)
+    return "reclaimed"
 
 
 def open_claims(con: Con, session_id: str) -> pd.DataFrame:
@@ -351,13 +356,16 @@ def upsert_ratings(con: Con, ratings: list[dict[str, Any]]) -> None:
     _transaction(con, lambda: _insert_frame(con, "ratings", df, replace=True))
 
 
-def _upsert_one(con: Con, r: dict[str, Any]) -> None:
+def _upsert_one(con: Con, r: dict[str, Any], exists: bool | None = None) -> None:
     """Run inside a transaction. An UPDATE, then an INSERT when there was nothing to update: a first rating
-    (the usual click) costs a third of the CPU of INSERT OR REPLACE, which goes through the key's index twice."""
+    (the usual click) costs a third of the CPU of INSERT OR REPLACE, which goes through the key's index twice.
+    `exists`: whether the caller knows (from this transaction) that the rating is there, which saves the
+    UPDATE of a first rating too."""
     key = [r["session_id"], r["item_idx"], r["annotator"], r["kind"]]
-    if con.execute("UPDATE ratings SET value = ?, comment = ?, tags = ?::VARCHAR[], rated_at = current_timestamp "
-                   "WHERE session_id = ? AND item_idx = ? AND annotator = ? AND kind = ? RETURNING 1",
-                   [r["value"], r.get("comment"), r.get("tags"), *key]).fetchall():
+    if exists is not False and con.execute(
+            "UPDATE ratings SET value = ?, comment = ?, tags = ?::VARCHAR[], rated_at = current_timestamp "
+            "WHERE session_id = ? AND item_idx = ? AND annotator = ? AND kind = ? RETURNING 1",
+            [r["value"], r.get("comment"), r.get("tags"), *key]).fetchall():
         return
     cols = RATING_COLUMNS[:-1]
     con.execute(f"INSERT INTO ratings ({', '.join(cols)}, rated_at) VALUES (?, ?, ?, ?, ?, ?, ?::VARCHAR[], "

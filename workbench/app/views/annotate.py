@@ -5,9 +5,12 @@ on the Leaderboard page. Model outputs and dataset fields are shown with st.text
 HTML. The session and the annotator's name are kept in the URL, so a reload (or the same link later)
 resumes at the next unrated item; the ratings themselves live in the database.
 
-A rating click reruns only the rating panel (a fragment): one small write (the rating), one small read or
-claim (the next item) and one read for the progress; the session's items come from a per-process cache
-(they never change), and the database file stays open between clicks (store.connect's linger).
+A rating click reruns only the rating panel (a fragment), and its callback does the click's database work in
+one transaction: the rating, the next item (a claim when needed) and the progress (store.rate_and_next);
+the panel then draws what the callback found. The session's items come from a per-process cache (they never
+change), and the database file stays open between clicks (store.connect's linger). The panel is kept to few
+elements (rows of buttons in one container each, the input fields in one text; the rubric and Stop rating
+outside it): each is a message per click.
 "Stop rating", switching session or name, and the claim timeout send an unrated item back to the pool.
 """
 
@@ -94,15 +97,18 @@ if not name:
               "saved as you go, so you can stop and come back at any time."))
     st.stop()
 st.query_params["annotator"] = name
+data = session_data(db, sid)  # looked up once per run of the page; the panel's reruns and callbacks use it
 
 
 def rate(value: str, item_idx: int) -> None:
-    """Button callback: store the rating with the comment and tags typed for this item, then move on."""
+    """Button callback: store the rating with the comment and tags typed for this item, then move on. The
+    next item and the progress come from the rating's own transaction, for the panel's rerun to draw."""
     ss["ann_clicked"] = time.perf_counter()
     try:
         with store.connect(db, linger=LINGER) as con:
-            annotation.record_rating(con, sid, item_idx, name, value, ss.get(f"ann_comment_{sid}_{item_idx}"),
-                                     ss.get(f"ann_tags_{sid}_{item_idx}"), session=session_data(db, sid).info)
+            ss["ann_step"] = (sid, name, *annotation.rate_and_next(
+                con, data, name, item_idx, value, ss.get(f"ann_comment_{sid}_{item_idx}"),
+                ss.get(f"ann_tags_{sid}_{item_idx}")))
         ss["ann_review"] = None
         ss["ann_flash"] = _("Saved {value} for item {n}.").format(value=VALUES.get(value, value), n=item_idx + 1)
     except Exception as e:  # noqa: BLE001 - shown on the next run of the panel
@@ -130,6 +136,7 @@ def carry_on() -> None:
 
 @st.fragment
 def rating_panel() -> None:
+    step = ss.pop("ann_step", None)  # the click's next item: drawn now or never (stale after any other action)
     if "ann_error" in ss:
         context.show_error(ss.pop("ann_error"))
     if ss.get("ann_stopped"):
@@ -137,14 +144,13 @@ def rating_panel() -> None:
                 icon=":material/pause_circle:")
         st.button(_("Continue rating"), on_click=carry_on, type="primary", icon=":material/play_arrow:")
         return
-    data = session_data(db, sid)
+    reviewing = ss.get("ann_review")
     try:
-        with store.connect(db, linger=LINGER) as con:
-            reviewing = ss.get("ann_review")
-            item = (annotation.get_item(con, sid, reviewing, name, data) if reviewing is not None
-                    else annotation.next_item(con, sid, name, data))
-            progress = annotation.progress(con, sid, name, before=item.item_idx if item else None,
-                                           session=data.info)
+        if step is not None and step[:2] == (sid, name) and reviewing is None:  # drawn by the click's callback
+            item, progress = step[2:]
+        else:
+            with store.connect(db, linger=LINGER) as con:
+                item, progress = show(con, data, reviewing)
     except Exception as e:  # noqa: BLE001
         context.show_error(e)
         return
@@ -155,6 +161,14 @@ def rating_panel() -> None:
     if TIMING_LOG and clicked is not None:
         with open(TIMING_LOG, "a") as f:
             f.write(f"{time.perf_counter() - clicked:.6f}\n")
+
+
+def show(con, data: annotation.SessionData, reviewing: int | None):
+    """The item to draw (the one reviewed, or the rater's next) and their progress."""
+    if reviewing is None:
+        return annotation.rate_and_next(con, data, name)
+    item = annotation.get_item(con, sid, reviewing, name, data)
+    return item, annotation.progress(con, sid, name, before=item.item_idx, session=data.info)
 
 
 def draw(data: annotation.SessionData, item: annotation.Item | None, progress: annotation.Progress,
@@ -180,19 +194,19 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
         st.info(_("You rated this item {value}. Choose again to change it.").format(value=VALUES.get(value, value)),
                 icon=":material/history:")
     draw_item(item)
-    cols = st.columns(len(BUTTONS[item.scale]))
-    for col, (value, label, key) in zip(cols, BUTTONS[item.scale]):
-        col.button(label, key=f"ann_rate_{value}", shortcut=key, on_click=rate, args=(value, item.item_idx),
+    # Rows of buttons in horizontal containers: one block each, where columns were a block per button (every
+    # block and element is a message the rerun of a click sends).
+    row = st.container(horizontal=True)
+    for value, label, key in BUTTONS[item.scale]:
+        row.button(label, key=f"ann_rate_{value}", shortcut=key, on_click=rate, args=(value, item.item_idx),
                    icon=ICONS.get(value), width="stretch",
                    type="primary" if item.rating and item.rating["value"] == value else "secondary")
-    nav_prev, nav_next, _gap, nav_stop = st.columns([1, 1, 1, 1])
-    nav_prev.button(_("Previous"), key="ann_prev", shortcut="P", on_click=review, args=(progress.previous,),
-                    disabled=progress.previous is None, icon=":material/arrow_back:", width="stretch")
+    nav = st.container(horizontal=True) if reviewing is not None else st  # a container only for two buttons
+    nav.button(_("Previous"), key="ann_prev", shortcut="P", on_click=review, args=(progress.previous,),
+               disabled=progress.previous is None, icon=":material/arrow_back:")
     if reviewing is not None:
-        nav_next.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
-                        icon=":material/arrow_forward:", width="stretch")
-    nav_stop.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:", width="stretch",
-                    help=_("Done for now: your unrated item goes back to the pool for the others at once."))
+        nav.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
+                   icon=":material/arrow_forward:")
 
 
 def draw_passages(found: list[dict] | None) -> None:
@@ -213,18 +227,16 @@ def draw_history(history: list[dict[str, str]], title: str | None = None) -> Non
 def draw_item(item: annotation.Item) -> None:
     with st.container(border=True):
         st.caption(_("Input"))
-        for field, value in item.inputs.items():
-            st.text(f"{field}: {value}")
+        st.text("\n".join(f"{field}: {value}" for field, value in item.inputs.items()))  # one element for them all
         if item.history_a is not None and item.history_b is None:  # one conversation so far for both sides
             draw_history(item.history_a)
         if item.reference is not None:
             with st.expander(_("Reference answer")):
                 st.text(item.reference)
     if item.kind == "pairwise":
-        col_a, col_b = st.columns(2)
         sides = (("A", item.text_a, item.history_a, item.passages_a), ("B", item.text_b, item.history_b, item.passages_b))
-        for col, (side, text, history, found) in zip((col_a, col_b), sides):
-            with col.container(border=True):
+        for col, (side, text, history, found) in zip(st.columns(2, border=True), sides):
+            with col:
                 if item.history_b is not None:  # own history: each side's model saw its own earlier answers
                     draw_history(history, _("Conversation so far, as {side}'s model saw it").format(side=side))
                 st.markdown("**" + _("Answer {side}").format(side=side) + "**")
@@ -235,15 +247,19 @@ def draw_item(item: annotation.Item) -> None:
             st.markdown("**" + _("Answer") + "**")
             st.text(item.text_a)
             draw_passages(item.passages_a)
-    # written by whoever created the session: shown as plain text too; a default rubric in the rater's language
-    st.text(annotation.rubric_in(item.rubric, LANG))
-    c1, c2 = st.columns([3, 2])
+    notes = st.container(horizontal=True)
     previous_comment = (item.rating or {}).get("comment") or ""
     previous_tags = list((item.rating or {}).get("tags") or [])
-    c1.text_input(_("Comment (optional)"), value=previous_comment, key=f"ann_comment_{item.session_id}_{item.item_idx}")
-    c2.multiselect(_("Tags (optional)"), list(dict.fromkeys(item.tags + previous_tags)), default=previous_tags,
-                   accept_new_options=True, format_func=lambda t: annotation.tag_in(t, LANG),
-                   placeholder=_("Choose or add options"), key=f"ann_tags_{item.session_id}_{item.item_idx}")
+    notes.text_input(_("Comment (optional)"), value=previous_comment,
+                     key=f"ann_comment_{item.session_id}_{item.item_idx}")
+    notes.multiselect(_("Tags (optional)"), list(dict.fromkeys(item.tags + previous_tags)), default=previous_tags,
+                      accept_new_options=True, format_func=lambda t: annotation.tag_in(t, LANG),
+                      placeholder=_("Choose or add options"), key=f"ann_tags_{item.session_id}_{item.item_idx}")
 
 
+# Outside the panel, so a click does not send them again: the rubric is the session's (written by whoever
+# created it: plain text too; a default rubric in the rater's language), and Stop rating reruns the page.
+st.text(annotation.rubric_in(data.info["rubric"], LANG))
 rating_panel()
+st.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:",
+          help=_("Done for now: your unrated item goes back to the pool for the others at once."))
