@@ -183,30 +183,57 @@ def _lines(text: str) -> Iterator[str]:
 SHARED_MAX_CHARS = 300  # values up to this long are kept once when they repeat (intents, splits, answers)
 
 
+JSONL_CHUNK = 4096  # lines decoded by one json.loads: a call per line costs twice as much; chunks bound the copy
+
+
 def _read_jsonl(text: str, where: str) -> tuple[list[dict], list[int]]:
     """The rows and their line numbers. Keys, and text values that repeat, are one string object each (a
     100,000-row file otherwise holds 100,000 copies of every key and category: ~0.5 KB a row)."""
     rows, lines = [], []
     shared: dict[str, str] = {}
     keep = shared.setdefault
+    chunk: list[tuple[int, str]] = []
     for n, line in enumerate(_lines(text), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"line {n} is not valid JSON ({e.msg}, column {e.colno})", f"{where}:{n}") from None
-        if not isinstance(obj, dict):
-            raise DatasetError(f"line {n} is a JSON {type(obj).__name__}, expected an object", f"{where}:{n}")
-        if _SURROGATE_ESCAPE.search(line):  # usually an escaped emoji (a valid pair); a lone half cannot be stored
-            field = _lone_surrogate(obj)
-            if field is not None:
-                raise DatasetError(f"line {n}: field {field!r} has an unpaired UTF-16 surrogate escape (\\uD800-"
-                                   "\\uDFFF) that is not a character", f"{where}:{n}")
-        rows.append({keep(k, k): keep(v, v) if type(v) is str and len(v) <= SHARED_MAX_CHARS else v
-                     for k, v in obj.items()})
-        lines.append(n)
+        if line.strip():
+            chunk.append((n, line))
+        if len(chunk) == JSONL_CHUNK:
+            _decode_chunk(chunk, where, rows, lines, keep)
+            chunk = []
+    _decode_chunk(chunk, where, rows, lines, keep)
     return rows, lines
+
+
+def _decode_chunk(chunk: list[tuple[int, str]], where: str, rows: list, lines: list, keep) -> None:
+    """Lines decoded as one JSON array (the decoder then also keeps each key once); when that fails, or a line
+    holds anything but one object, or an escaped surrogate, line by line, which names the line at fault."""
+    try:
+        objs = json.loads(f"[{','.join(line for _, line in chunk)}]")
+        whole = len(objs) == len(chunk) and all(type(o) is dict for o in objs)
+    except (json.JSONDecodeError, RecursionError):
+        whole = False
+    if not whole or any(_SURROGATE_ESCAPE.search(line) for _, line in chunk):
+        objs = [_decode_line(line, n, where) for n, line in chunk]
+    for obj in objs:
+        for k, v in obj.items():
+            if type(v) is str and len(v) <= SHARED_MAX_CHARS:
+                obj[k] = keep(v, v)
+    rows += objs
+    lines += [n for n, _ in chunk]
+
+
+def _decode_line(line: str, n: int, where: str) -> dict:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"line {n} is not valid JSON ({e.msg}, column {e.colno})", f"{where}:{n}") from None
+    if not isinstance(obj, dict):
+        raise DatasetError(f"line {n} is a JSON {type(obj).__name__}, expected an object", f"{where}:{n}")
+    if _SURROGATE_ESCAPE.search(line):  # usually an escaped emoji (a valid pair); a lone half cannot be stored
+        field = _lone_surrogate(obj)
+        if field is not None:
+            raise DatasetError(f"line {n}: field {field!r} has an unpaired UTF-16 surrogate escape (\\uD800-"
+                               "\\uDFFF) that is not a character", f"{where}:{n}")
+    return obj
 
 
 def _read_csv(text: str, where: str, sep: str) -> list[dict]:
