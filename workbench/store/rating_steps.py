@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.store.ratings import NOW, Con, _release, _transaction, _upsert_one, hold_for_rating
+from workbench.store.ratings import NOW, Con, _release, _transaction, _upsert_one, hold_for_rating, take_item
 
 LIVE = f"released_at IS NULL AND (expires_at IS NULL OR expires_at > {NOW})"
 # Two scans: the session's ratings (how many; which are this rater's) and its claims (this rater's; how many
@@ -96,21 +96,8 @@ def _next(con: Con, session: dict[str, Any], annotator: str, state: dict[str, An
         pick = again if again is not None else first
         if item is None and pick is not None:
             item = int(pick)
-            con.execute("UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ?",
-                        [session["id"], item])
-            _assign(con, session["id"], item, annotator, session["claim_timeout"], item in state["released"])
+            take_item(con, session["id"], item, annotator, session["claim_timeout"], item in state["released"])
             live.add(item)
             claimable -= 1
     return {"item": item, "rated": len(live & state["rated"]), "assigned": len(live), "claimable": int(claimable)}
 
-
-def _assign(con: Con, sid: str, item: int, annotator: str, timeout: float, again: bool) -> None:
-    """The claim's own row: a new one, or their released one back (a plain UPDATE or INSERT, as claim_item)."""
-    expires = f"{NOW} + to_microseconds(CAST(? * 1e6 AS BIGINT))"
-    if again:
-        con.execute(f"UPDATE annotation_assignments SET assigned_at = {NOW}, expires_at = {expires}, "
-                    "released_at = NULL WHERE session_id = ? AND item_idx = ? AND annotator = ?",
-                    [float(timeout), sid, item, annotator])
-    else:
-        con.execute("INSERT INTO annotation_assignments (session_id, item_idx, annotator, assigned_at, expires_at) "
-                    f"VALUES (?, ?, ?, {NOW}, {expires})", [sid, item, annotator, float(timeout)])

@@ -178,19 +178,25 @@ def claim_item(con: Con, session_id: str, annotator: str, k: int, timeout: float
         if row is None:
             return None
         item, again = int(row[0]), bool(row[1])
-        con.execute("UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ?",
-                    [session_id, item])
-        expires = f"{NOW} + to_microseconds(CAST(? * 1e6 AS BIGINT))"
-        if again:  # their released claim comes back (a plain UPDATE or INSERT: ON CONFLICT costs 3x the CPU)
-            con.execute(f"UPDATE annotation_assignments SET assigned_at = {NOW}, expires_at = {expires}, "
-                        "released_at = NULL WHERE session_id = ? AND item_idx = ? AND annotator = ?",
-                        [float(timeout), session_id, item, annotator])
-        else:
-            con.execute("INSERT INTO annotation_assignments (session_id, item_idx, annotator, assigned_at, expires_at) "
-                        f"VALUES (?, ?, ?, {NOW}, {expires})", [session_id, item, annotator, float(timeout)])
+        take_item(con, session_id, item, annotator, timeout, again)
         return item
 
     return _transaction(con, work, serial=True)
+
+
+def take_item(con: Con, session_id: str, item: int, annotator: str, timeout: float, again: bool) -> None:
+    """The claim itself: one more live claim on the item, and the claim's row, new or (`again`) their released
+    one back (a plain UPDATE or INSERT: ON CONFLICT costs 3x the CPU)."""
+    con.execute("UPDATE annotation_items SET n_assigned = n_assigned + 1 WHERE session_id = ? AND item_idx = ?",
+                [session_id, item])
+    expires = f"{NOW} + to_microseconds(CAST(? * 1e6 AS BIGINT))"
+    if again:
+        con.execute(f"UPDATE annotation_assignments SET assigned_at = {NOW}, expires_at = {expires}, "
+                    "released_at = NULL WHERE session_id = ? AND item_idx = ? AND annotator = ?",
+                    [float(timeout), session_id, item, annotator])
+    else:
+        con.execute("INSERT INTO annotation_assignments (session_id, item_idx, annotator, assigned_at, expires_at) "
+                    f"VALUES (?, ?, ?, {NOW}, {expires})", [session_id, item, annotator, float(timeout)])
 
 
 def release_claims(con: Con, session_id: str, annotator: str | None = None, item_idx: int | None = None) -> int:
