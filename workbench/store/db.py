@@ -13,6 +13,7 @@ work between open and close still runs concurrently).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
@@ -149,7 +150,7 @@ def _let_go(path: str, hold: dict) -> None:
     while True:
         with _holds_lock:
             if _holds.get(path) is not hold:
-                return  # released by kept_open
+                return  # released by kept_open, or at exit
             now = time.monotonic()
             capped = hold["since"] + HOLD_AT_MOST
             due = min(hold["last"] + hold["linger"], capped)
@@ -157,10 +158,22 @@ def _let_go(path: str, hold: dict) -> None:
                 del _holds[path]
                 if due == capped:  # let go while clicks kept coming: leave the file free for a moment
                     _rest_until[path] = now + REST
-                break
+                with _open_close:  # still under _holds_lock: _close_held at exit waits for this close
+                    hold["con"].close()
+                return
         time.sleep(max(0.01, due - now))
-    with _open_close:
-        hold["con"].close()
+
+
+@atexit.register
+def _close_held() -> None:
+    """Close the lingering connections before the interpreter stops its daemon threads: a linger thread stopped
+    inside DuckDB's close (C++) aborts the process at exit ("FATAL: exception not rethrown", seen in a test run)."""
+    with _holds_lock:
+        held = list(_holds.values())
+        _holds.clear()
+        for hold in held:
+            with _open_close:
+                hold["con"].close()
 
 
 @contextlib.contextmanager
