@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from workbench.providers.keys import mask
 
 FLUSH_SECONDS = 0.5
 FLUSH_ROWS = 500
+# Outputs that may wait to be scored and stored before new requests wait for them: against a fast server the
+# requests outrun scoring and the store, and a 100,000-row run held nearly all its outputs (+1 GB peak RSS).
+BACKLOG_ROWS = 4 * FLUSH_ROWS
 LOOKUP_CHUNK = 5000  # cache lookups per pass over the cache, pipelined with computing the next keys
 
 
@@ -113,6 +117,7 @@ class Writer:
         self.pending: list[Done] = []
         self.ready: list[tuple[Done, dict[str, float]]] = []
         self.scoring: list[asyncio.Future] = []
+        self.n_scoring = 0  # outputs in `scoring`
         self.last_flush = time.monotonic()
         self.task: asyncio.Task | None = None
         self.written = 0
@@ -126,14 +131,26 @@ class Writer:
     def add(self, done: Done) -> None:
         self.pending.append(done)
 
+    async def room(self, stop: threading.Event) -> None:
+        """Wait while more than BACKLOG_ROWS outputs wait to be scored or stored (or until `stop`)."""
+        while len(self.pending) + self.n_scoring + len(self.ready) > BACKLOG_ROWS and not stop.is_set():
+            await asyncio.sleep(0.02)
+
     def kick(self) -> None:
         """Start scoring what finished since the last call (runs as outputs arrive, not at flush time)."""
         if self.pending:
             batch, self.pending = self.pending, []
+            self.n_scoring += len(batch)
             self.scoring.append(asyncio.ensure_future(self._score(batch)))
         self.scoring = [t for t in self.scoring if not t.done()]
 
     async def _score(self, batch: list[Done]) -> None:
+        try:
+            await self._score_batch(batch)
+        finally:
+            self.n_scoring -= len(batch)
+
+    async def _score_batch(self, batch: list[Done]) -> None:
         ok = [d for d in batch if not isinstance(d.result, ProviderError)]
         refs = self.plan.dataset.references
         try:

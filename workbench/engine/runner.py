@@ -96,6 +96,9 @@ async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asynci
 
     async def worker() -> None:
         while queue and not stop.is_set():
+            await writer.room(stop)
+            if not queue or stop.is_set():
+                break
             items = [queue.popleft()]
             while len(items) < provider.batch_size and queue:
                 items.append(queue.popleft())
