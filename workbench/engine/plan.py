@@ -13,12 +13,14 @@ same run.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from workbench import metrics as metric_lib
 from workbench.authoring.datasets import Dataset, check_rows
 from workbench.authoring.templates import Prompt
+from workbench.engine.rendered import Rendered
 from workbench.errors import TemplateError, UserError
 
 Todo = dict[str, list[tuple[int, int]]]  # run id -> (plan row, repeat_idx) still to do
@@ -48,7 +50,7 @@ class Variant:
     prompt: Prompt
     model_spec: str
     params: dict[str, Any]
-    messages: list[list[dict[str, str]] | None]  # rendered, one per plan row (None: not needed by this plan)
+    messages: Sequence[list[dict[str, str]] | None]  # rendered, one per plan row (None: not needed by this plan)
     run_id: str | None = None
     knowledge: dict[str, Any] | None = None  # {base, version, method, k} for a prompt with `knowledge:`
     passages: list | None = None  # per plan row, the knowledge.Passage list put into its prompt
@@ -165,8 +167,9 @@ def retrieve(prompt: Prompt, dataset: Dataset, rows: list[int], db: str | None, 
 
 
 def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int] | None = None,
-                passages: list | None = None) -> list:
-    """The prompt's messages for each of `rows` (None for rows not in `only`); errors name the row."""
+                passages: list | None = None) -> Rendered:
+    """The prompt's messages for each of `rows` (None for rows not in `only`), held compactly (engine/rendered.py);
+    errors name the row."""
     from workbench.authoring.conversations import HISTORY, places_history, with_history
 
     wanted = [i for i in rows if only is None or i in only]
@@ -179,33 +182,17 @@ def render_rows(prompt: Prompt, dataset: Dataset, rows: list[int], only: set[int
         rendered = prompt.render_rows(with_passages(dataset.rows[i], found[i]) for i in wanted)
     turns = dataset.kind == "turns"
     placed = turns and places_history(prompt)
-    out: list[list[dict[str, str]] | None] = []
-    share = _shared_messages()
+    out = Rendered()
     for i in rows:
         if only is not None and i not in only:
-            out.append(None)
+            out.skip()
             continue
         try:
-            messages = share(next(rendered))
+            messages = next(rendered)
             out.append(with_history(messages, dataset.rows[i][HISTORY], placed) if turns else messages)
         except TemplateError as e:
             raise TemplateError(f"{e.message} (rendering {dataset.place(i)})", e.where) from None
     return out
-
-
-def _shared_messages():
-    """Rows' message lists with one dict per distinct message: Prompt.render_rows gives each row its own
-    copy of the system message and of every example turn; a plan only reads them, and a 100,000-row plan
-    would otherwise hold all of them per row (~1.2 KB a row for the bundled few-shot prompt)."""
-    seen: dict[tuple[str, str], dict[str, str]] = {}
-
-    def share(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-        for k, m in enumerate(messages):
-            if len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str):
-                messages[k] = seen.setdefault((m["role"], m["content"]), m)
-        return messages
-
-    return share
 
 
 def plan_from_run(db: str | None, run_id: str, errors_only: bool = False,

@@ -65,7 +65,7 @@ class MessagesJSON:
     def __init__(self) -> None:
         self._encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
         self._memo: dict[tuple, str] = {}
-        # The plan's rows share one dict per distinct message (plan._shared_messages): found by identity
+        # The plan's rows share one dict per distinct message (engine/rendered.py): found by identity
         # first, without building and hashing a tuple of its items. The dict is kept so its id stays its own.
         self._by_id: dict[int, tuple[dict, str]] = {}
 

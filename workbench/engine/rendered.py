@@ -1,0 +1,75 @@
+"""The rendered messages of a plan's rows, held compactly: what a 100,000-row eval keeps per row is its own text.
+
+A few-shot prompt renders every row to the same system message and example turns plus the row's own question.
+`Rendered` keeps one dict per message that repeats across rows (shared by identity, as MessagesJSON expects)
+and, per row, only the texts of its own messages and the index of its shape (which messages, in which order).
+Indexing builds the row's list again (a new list and new dicts for its own messages), equal to what the
+prompt rendered. Rows not needed by the plan are None.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+SHARE_FROM_ROWS = 64  # a message first seen in these rows may repeat in later ones: later rows' own messages are not
+# looked up again (a row's question is new in every row, and remembering them all would hold every row's text)
+SKIPPED, AS_IS = -1, -2  # shape ids: a row the plan does not need; a row kept as its own list (unusual messages)
+
+
+class Rendered(Sequence):
+    """A read-only sequence of message lists (or None), one per plan row; `append` them in row order."""
+
+    def __init__(self) -> None:
+        self._shape_ids = array("i")
+        self._texts: list[Any] = []  # per row: its own text, a tuple of them, or (AS_IS) its list
+        self._shapes: list[tuple] = []  # entries: a shared message dict, or the role of one of the row's own
+        self._shape_index: dict[tuple, int] = {}
+        self._seen: dict[tuple[str, str], dict[str, str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._shape_ids)
+
+    def __getitem__(self, k: int) -> list[dict[str, str]] | None:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        shape_id, texts = self._shape_ids[k], self._texts[k]
+        if shape_id < 0:
+            return texts  # None (skipped) or the row's own list
+        if isinstance(texts, str):
+            texts = (texts,)
+        own = iter(texts)
+        return [m if isinstance(m, dict) else {"role": m, "content": next(own)} for m in self._shapes[shape_id]]
+
+    def skip(self) -> None:
+        self._shape_ids.append(SKIPPED)
+        self._texts.append(None)
+
+    def append(self, messages: list[dict[str, str]]) -> None:
+        if not all(len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                   for m in messages):
+            self._shape_ids.append(AS_IS)  # content parts, extra keys: kept exactly as rendered
+            self._texts.append(messages)
+            return
+        learn = len(self) < SHARE_FROM_ROWS
+        shape: list[Any] = []
+        own: list[str] = []
+        for m in messages:
+            found = self._seen.get((m["role"], m["content"]))
+            if found is not None:
+                shape.append(found)
+                continue
+            if learn:  # kept as it is: it may be shared by later rows (a few rows' own messages stay dicts)
+                self._seen[(m["role"], m["content"])] = m
+                shape.append(m)
+                continue
+            shape.append(m["role"])
+            own.append(m["content"])
+        key = tuple(id(m) if isinstance(m, dict) else m for m in shape)
+        shape_id = self._shape_index.get(key)
+        if shape_id is None:
+            shape_id = self._shape_index[key] = len(self._shapes)
+            self._shapes.append(tuple(shape))
+        self._shape_ids.append(shape_id)
+        self._texts.append(own[0] if len(own) == 1 else tuple(own))
