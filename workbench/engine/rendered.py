@@ -24,7 +24,8 @@ class Rendered(Sequence):
     def __init__(self) -> None:
         self._shape_ids = array("i")
         self._texts: list[Any] = []  # per row: its own text, a tuple of them, or (AS_IS) its list
-        self._shapes: list[tuple] = []  # entries: a shared message dict, or the role of one of the row's own
+        # (entries, where the row's own messages go); an entry is a shared message dict or an own message's role
+        self._shapes: list[tuple[tuple, tuple[int, ...]]] = []
         self._shape_index: dict[tuple, int] = {}
         self._seen: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -37,10 +38,15 @@ class Rendered(Sequence):
         shape_id, texts = self._shape_ids[k], self._texts[k]
         if shape_id < 0:
             return texts  # None (skipped) or the row's own list
+        shape, own = self._shapes[shape_id]
+        out = list(shape)
         if isinstance(texts, str):
-            texts = (texts,)
-        own = iter(texts)
-        return [m if isinstance(m, dict) else {"role": m, "content": next(own)} for m in self._shapes[shape_id]]
+            k = own[0]
+            out[k] = {"role": shape[k], "content": texts}
+        else:
+            for k, text in zip(own, texts):
+                out[k] = {"role": shape[k], "content": text}
+        return out
 
     def skip(self) -> None:
         self._shape_ids.append(SKIPPED)
@@ -70,6 +76,6 @@ class Rendered(Sequence):
         shape_id = self._shape_index.get(key)
         if shape_id is None:
             shape_id = self._shape_index[key] = len(self._shapes)
-            self._shapes.append(tuple(shape))
+            self._shapes.append((tuple(shape), tuple(k for k, m in enumerate(shape) if isinstance(m, str))))
         self._shape_ids.append(shape_id)
         self._texts.append(own[0] if len(own) == 1 else tuple(own))
