@@ -23,12 +23,15 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
-from workbench.app.i18n import N_, _, current, ngettext
+from workbench.app.i18n import N_, catalogue, current
 from workbench.rating import annotation
 from workbench.rating.conversations import SPEAKERS
 
 ss = st.session_state
 LANG = current()
+# The page's language, looked up once per run of the page: the panel's reruns (a click) reuse these, where the
+# module's _() looks up the session's language again for every text.
+_, ngettext = catalogue(LANG).gettext, catalogue(LANG).ngettext
 BUTTONS = {  # (value stored, label, shortcut): the shortcuts stay the same in every language
     "likert": [(v, v, v) for v in annotation.SCALES["likert"]],
     "thumbs": [("up", _("Thumbs up"), "U"), ("down", _("Thumbs down"), "D")],
@@ -50,7 +53,9 @@ def session_label(r: dict) -> str:
 
 st.title(_("Annotate"))
 db = context.db()
-LINGER = 1.0  # seconds the database stays open after a click (store.connect)
+# Seconds the database stays open after a click (store.connect): longer than a rater takes over an item, so that a
+# click does not reopen the file (~50 ms of CPU); another process that needs the file knocks and gets in at once.
+LINGER = 30.0
 # bench/bench_annotation_load.py: a file to append, per rating click, the seconds from the click's callback to
 # the next item drawn (the server's share of click-to-next-item, without any browser's time).
 TIMING_LOG = os.environ.get("WORKBENCH_ANNOTATE_TIMING")
@@ -224,24 +229,36 @@ def draw_history(history: list[dict[str, str]], title: str | None = None) -> Non
         st.text(f"{speakers.get(m['role'], m['role'])}: {m['content']}")
 
 
+def draw_sides(item: annotation.Item, sides: tuple) -> None:
+    """A pairwise item's answers in a column each, with what each side's model saw."""
+    for col, (side, text, history, found) in zip(st.columns(2, border=True), sides):
+        with col:
+            if item.history_b is not None:  # own history: each side's model saw its own earlier answers
+                draw_history(history, _("Conversation so far, as {side}'s model saw it").format(side=side))
+            st.markdown("**" + _("Answer {side}").format(side=side) + "**")
+            st.text(text)
+            draw_passages(found)
+
+
 def draw_item(item: annotation.Item) -> None:
-    with st.container(border=True):
-        st.caption(_("Input"))
-        st.text("\n".join(f"{field}: {value}" for field, value in item.inputs.items()))  # one element for them all
-        if item.history_a is not None and item.history_b is None:  # one conversation so far for both sides
-            draw_history(item.history_a)
-        if item.reference is not None:
-            with st.expander(_("Reference answer")):
-                st.text(item.reference)
+    # Each element or block is a message that every click sends (~1 ms of server CPU with its work): the inputs are
+    # one text headed "Input", and a pairwise item's answers one text per side (headed "Answer A") in one row,
+    # unless the sides need more (their own conversations, passages).
+    inputs = "\n".join(f"{field}: {value}" for field, value in item.inputs.items())
+    st.text(_("Input") + "\n" + inputs)
+    if item.history_a is not None and item.history_b is None:  # one conversation so far for both sides
+        draw_history(item.history_a)
+    if item.reference is not None:
+        with st.expander(_("Reference answer")):
+            st.text(item.reference)
     if item.kind == "pairwise":
         sides = (("A", item.text_a, item.history_a, item.passages_a), ("B", item.text_b, item.history_b, item.passages_b))
-        for col, (side, text, history, found) in zip(st.columns(2, border=True), sides):
-            with col:
-                if item.history_b is not None:  # own history: each side's model saw its own earlier answers
-                    draw_history(history, _("Conversation so far, as {side}'s model saw it").format(side=side))
-                st.markdown("**" + _("Answer {side}").format(side=side) + "**")
-                st.text(text)
-                draw_passages(found)
+        if item.history_b is None and not item.passages_a and not item.passages_b:
+            row = st.container(horizontal=True, border=True)
+            for side, text, _history, _found in sides:
+                row.text(_("Answer {side}").format(side=side) + "\n\n" + text, width="stretch")
+        else:
+            draw_sides(item, sides)
     else:
         with st.container(border=True):
             st.markdown("**" + _("Answer") + "**")
