@@ -159,9 +159,7 @@ def rating_panel() -> None:
     except Exception as e:  # noqa: BLE001
         context.show_error(e)
         return
-    if "ann_flash" in ss:
-        st.toast(ss.pop("ann_flash"), icon=":material/check:")
-    draw(data, item, progress, reviewing)
+    draw(data, item, progress, reviewing, ss.pop("ann_flash", None))
     clicked = ss.pop("ann_clicked", None)
     if TIMING_LOG and clicked is not None:
         with open(TIMING_LOG, "a") as f:
@@ -177,13 +175,14 @@ def show(con, data: annotation.SessionData, reviewing: int | None):
 
 
 def draw(data: annotation.SessionData, item: annotation.Item | None, progress: annotation.Progress,
-         reviewing: int | None) -> None:
+         reviewing: int | None, saved: str | None = None) -> None:
+    """The progress (after what the click saved: in its text, not a toast of its own), the item, the buttons."""
     mine = progress.rated + progress.remaining
-    st.progress(progress.rated / mine if mine else 1.0,
-                text=_("You: {rated} rated, {remaining} to go · session: {ratings} of {target} ratings ({n} items × "
-                       "k={k})").format(rated=progress.rated, remaining=progress.remaining,
-                                        ratings=progress.session_ratings, target=progress.session_target,
-                                        n=progress.n_items, k=data.info["k"]))
+    ss["ann_previous"] = progress.previous  # for Previous, outside the panel
+    words = _("You: {rated} rated, {remaining} to go · session: {ratings} of {target} ratings ({n} items × "
+              "k={k})").format(rated=progress.rated, remaining=progress.remaining, ratings=progress.session_ratings,
+                               target=progress.session_target, n=progress.n_items, k=data.info["k"])
+    st.progress(progress.rated / mine if mine else 1.0, text=f"{saved} {words}" if saved else words)
     if item is None:
         st.success(_("All your items are rated. Thank you!"), icon=":material/celebration:")
         if progress.session_ratings < progress.session_target and data.info["annotators"] is None:
@@ -199,19 +198,17 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
         st.info(_("You rated this item {value}. Choose again to change it.").format(value=VALUES.get(value, value)),
                 icon=":material/history:")
     draw_item(item)
-    # Rows of buttons in horizontal containers: one block each, where columns were a block per button (every
-    # block and element is a message the rerun of a click sends).
-    row = st.container(horizontal=True)
+    # The comment, the tags and the rating buttons in one horizontal container: one block, where columns were a
+    # block per button (every block and element is a message the rerun of a click sends).
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    draw_notes(row, item)
     for value, label, key in BUTTONS[item.scale]:
         row.button(label, key=f"ann_rate_{value}", shortcut=key, on_click=rate, args=(value, item.item_idx),
                    icon=ICONS.get(value), width="stretch",
                    type="primary" if item.rating and item.rating["value"] == value else "secondary")
-    nav = st.container(horizontal=True) if reviewing is not None else st  # a container only for two buttons
-    nav.button(_("Previous"), key="ann_prev", shortcut="P", on_click=review, args=(progress.previous,),
-               disabled=progress.previous is None, icon=":material/arrow_back:")
     if reviewing is not None:
-        nav.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
-                   icon=":material/arrow_forward:")
+        st.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
+                  icon=":material/arrow_forward:")
 
 
 def draw_passages(found: list[dict] | None) -> None:
@@ -254,7 +251,7 @@ def draw_item(item: annotation.Item) -> None:
     if item.kind == "pairwise":
         sides = (("A", item.text_a, item.history_a, item.passages_a), ("B", item.text_b, item.history_b, item.passages_b))
         if item.history_b is None and not item.passages_a and not item.passages_b:
-            row = st.container(horizontal=True, border=True)
+            row = st.container(horizontal=True, border=True, wrap=False)
             for side, text, _history, _found in sides:
                 row.text(_("Answer {side}").format(side=side) + "\n\n" + text, width="stretch")
         else:
@@ -264,7 +261,10 @@ def draw_item(item: annotation.Item) -> None:
             st.markdown("**" + _("Answer") + "**")
             st.text(item.text_a)
             draw_passages(item.passages_a)
-    notes = st.container(horizontal=True)
+
+
+def draw_notes(notes, item: annotation.Item) -> None:
+    """The comment and tags for this item (the rating's, when it has one) in the container `notes`."""
     previous_comment = (item.rating or {}).get("comment") or ""
     previous_tags = list((item.rating or {}).get("tags") or [])
     notes.text_input(_("Comment (optional)"), value=previous_comment,
@@ -278,5 +278,9 @@ def draw_item(item: annotation.Item) -> None:
 # created it: plain text too; a default rubric in the rater's language), and Stop rating reruns the page.
 st.text(annotation.rubric_in(data.info["rubric"], LANG))
 rating_panel()
-st.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:",
-          help=_("Done for now: your unrated item goes back to the pool for the others at once."))
+# Outside the panel too (a click does not send them again): Previous reruns the page, rarely needed.
+bottom = st.container(horizontal=True)
+bottom.button(_("Previous"), key="ann_prev", shortcut="P", on_click=lambda: review(ss.get("ann_previous")),
+              icon=":material/arrow_back:")
+bottom.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:",
+              help=_("Done for now: your unrated item goes back to the pool for the others at once."))
