@@ -46,7 +46,7 @@ _migrating = threading.Lock()
 # the file) a hold still ends after HOLD_AT_MOST seconds in a row, then the file is left free for REST seconds.
 HOLD_AT_MOST = 60.0
 REST = 0.3
-KNOCK_POLL = 0.1
+KNOCK_POLL = 0.2
 KNOCK_FRESH = 2.0
 REST_AFTER_KNOCK = 1.0
 RETRY_AT_MOST = 0.5  # seconds between a waiting process's attempts to open the file (a failed one costs ~9 ms CPU)
