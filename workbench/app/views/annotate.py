@@ -9,8 +9,9 @@ A rating click reruns only the rating panel (a fragment), and its callback does 
 one transaction: the rating, the next item (a claim when needed) and the progress (store.rate_and_next);
 the panel then draws what the callback found. The session's items come from a per-process cache (they never
 change), and the database file stays open between clicks (store.connect's linger). The panel is kept to few
-elements (rows of buttons in one container each, the input fields in one text; the rubric and Stop rating
-outside it): each is a message per click.
+elements, each a message per click (tests/app/test_app_claims.py counts them): the input fields in one text, a
+pairwise item's answers a text per side in one row, the comment, tags and rating buttons in one row, what was
+saved in the progress text (no toast); the rubric, Previous and Stop rating outside it.
 "Stop rating", switching session or name, and the claim timeout send an unrated item back to the pool.
 """
 
