@@ -289,6 +289,13 @@ def _insert(con: duckdb.DuckDBPyConnection, verb: str, table: str, rows: list[di
         con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _rows_in")
 
 
+def one_of(column: str, values: list) -> str:
+    """`column IN (?, ?, ...)` with a placeholder per value (FALSE for none). DuckDB filters the scan with such a
+    list, its zone maps skipping the row groups of other runs; `IN (SELECT unnest(?))` is a join after the scan,
+    which read every row of the row groups it kept (a third more CPU for 4 runs of a 1M-output file)."""
+    return f"{column} IN ({', '.join('?' * len(values))})" if values else "FALSE"
+
+
 def record(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict[str, Any] | None:
     """The first row of a query as {column: value}, or None when there is none."""
     cur = con.execute(sql, params)
