@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -116,3 +118,24 @@ def test_a_process_that_knocks_gets_in_while_the_clicks_keep_coming(db, tmp_path
     assert float(out.split()[-1]) < 2.0, out  # a loaded machine's margin over KNOCK_POLL + its retries
     assert store_db._holds.get(db) is not hold  # the hold let go for it, and the next click opened a new one
     assert not Path(store_db.knock_path(db)).exists()  # the knocker cleared its knock once in
+
+
+def test_a_knock_never_goes_through_a_link_or_into_a_pipe(db, tmp_path):
+    """The knock is a file the store makes beside the database: a link or a FIFO put there is left as it is."""
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep")
+    old = os.stat(target).st_mtime - 100
+    os.utime(target, (old, old))
+    os.symlink(target, store_db.knock_path(db))
+    assert store_db._knock(db) is False
+    assert os.stat(target).st_mtime == old and target.read_text() == "keep"
+    os.unlink(store_db.knock_path(db))
+    os.mkfifo(store_db.knock_path(db))
+    assert store_db._knock(db) is False  # returns at once: no reader needed
+    os.unlink(store_db.knock_path(db))
+    old_mask = os.umask(0o027)
+    try:
+        assert store_db._knock(db) is True
+        assert stat.S_IMODE(os.stat(store_db.knock_path(db)).st_mode) == 0o640
+    finally:
+        os.umask(old_mask)

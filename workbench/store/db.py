@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import os
 import random
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -183,20 +184,30 @@ def knock_path(path: str) -> str:
 
 
 def _knock(path: str) -> bool:
+    """Touch PATH.knock (made with the umask's mode), never through a link nor on a device or pipe found there.
+    False when it cannot be: the holder then lets go after HOLD_AT_MOST anyway (e.g. a folder we cannot write)."""
     if is_remote(path):
         return False
     try:
-        Path(knock_path(path)).touch()
-        return True
-    except OSError:  # a folder this process cannot write: the holder lets go after HOLD_AT_MOST anyway
+        fd = os.open(knock_path(path), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        os.utime(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _knocked(path: str) -> bool:
     """Someone waits for the file now: a knock younger than KNOCK_FRESH (a waiter knocks at every try, every
     RETRY_AT_MOST seconds at most; an older one was left by a process that got in or gave up)."""
     try:
-        return time.time() - os.stat(knock_path(path)).st_mtime < KNOCK_FRESH
+        return time.time() - os.lstat(knock_path(path)).st_mtime < KNOCK_FRESH
     except OSError:
         return False
 
