@@ -88,3 +88,19 @@ def test_a_synthetic_entrys_question_uses_its_title_and_its_answer_is_its_first_
         entry, question, answer = synthetic_entry(faq, word_pool(faq), rng, n)
         assert entry["text"].startswith(answer) and entry["id"] == f"syn-{n:03d}"
         assert entry["title"].lower() in question.lower()
+
+
+def test_a_default_model_with_copy_data_trains_on_it_too(monkeypatch, tmp_path):
+    import dataclasses
+
+    from workbench.finetune import default_model
+
+    monkeypatch.setitem(default_model.RECIPE, "max_steps", 2)  # the code path, not the minutes
+    en = default_model.MODELS["en"]
+    small = {"hidden_size": 32, "intermediate_size": 64, "vocab_size": 1000}
+    monkeypatch.setitem(default_model.MODELS, "en", dataclasses.replace(
+        en, tiny={**en.tiny, **small}, copy_data={"copies": 1, "synthetic": 20}))
+    card = default_model.train_default_model(tmp_path / "m", progress=False, lang="en").card
+    plain = 144 * len(en.sources[0][1])  # the 144 train rows through each prompt
+    assert card["data"]["train_examples"] > plain + 20  # + the perturbed rows and the 20 synthetic entries
+    assert card["data"]["eval_examples"] == 34 * len(en.sources[0][1])  # the copy data holds nothing out

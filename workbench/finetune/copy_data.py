@@ -74,13 +74,14 @@ def sentences(text: str) -> list[str]:
     return [s for s in SENTENCE_END.split(text) if s]
 
 
-def synthetic_entry(faq: list[dict], pool: list[str], rng: random.Random, n: int) -> tuple[dict, str, str]:
+def synthetic_entry(faq: list[dict], pool: list[str], rng: random.Random, n: int,
+                    swap: float = 0.5) -> tuple[dict, str, str]:
     """(entry, question, answer): a first sentence from one entry with some words swapped and its numbers
     changed, two or three sentences of other entries after it, a title of two of its words."""
     first_from, *others = rng.sample(faq, 3)
     first = rng.choice(sentences(first_from["text"]))
     words = [w for w in dict.fromkeys(WORD.findall(first)) if w.lower() not in STOP]
-    swapped = {w: rng.choice(pool) for w in words if rng.random() < 0.3}
+    swapped = {w: rng.choice(pool) for w in words if rng.random() < swap}
     first = re.sub(r"[A-Za-z]+", lambda m: swapped.get(m.group(), m.group()), first)
     first = replace_numbers(first, number_map(first, rng))
     topic = [w for w in dict.fromkeys(WORD.findall(first)) if w.lower() not in STOP]
@@ -97,7 +98,7 @@ def word_pool(faq: list[dict]) -> list[str]:
 
 
 def copy_conversations(rows: list[dict], passages: list[list[dict]], faq: list[dict], prompt, copies: int = 2,
-                       synthetic: int = 300, seed: int = 0) -> list[dict]:
+                       synthetic: int = 300, seed: int = 0, swap: float = 0.5) -> list[dict]:
     """OpenAI-chat conversations (context turns weight 0) rendered through `prompt`, a knowledge prompt: `copies`
     perturbed versions of each train row (`passages`: those retrieved for it), then `synthetic` new entries,
     each with two real entries after it."""
@@ -112,7 +113,7 @@ def copy_conversations(rows: list[dict], passages: list[list[dict]], faq: list[d
                 out.append(conversation(prompt, row, made[0], made[1]))
     pool = word_pool(faq)
     for n in range(synthetic):
-        entry, question, answer = synthetic_entry(faq, pool, rng, n)
+        entry, question, answer = synthetic_entry(faq, pool, rng, n, swap)
         others = [dict(e, score=0.0) for e in rng.sample(faq, 2)]
         out.append(conversation(prompt, {"question": question}, [dict(entry, score=0.0), *others], answer))
     return out
@@ -124,7 +125,7 @@ def conversation(prompt, row: dict, passages: list[dict], answer: str) -> dict:
 
 
 def write_copy_data(out: str | Path, data: str, faq: str, prompt_path: str, db: str, copies: int = 2,
-                    synthetic: int = 300, seed: int = 0) -> Path:
+                    synthetic: int = 300, seed: int = 0, swap: float = 0.5) -> Path:
     """The conversations for the train rows of `data` and the entries of `faq`, as JSONL in `out`; `db`
     holds the base the prompt retrieves from."""
     from workbench.authoring.templates import load_prompt
@@ -133,6 +134,6 @@ def write_copy_data(out: str | Path, data: str, faq: str, prompt_path: str, db: 
     prompt = load_prompt(prompt_path)
     rows = [r for r in read_jsonl(data) if r.get("split") != "test"]
     found = [[p.to_dict() for p in ps] for ps in retrieve_for_rows(prompt, rows, db)]
-    convs = copy_conversations(rows, found, read_jsonl(faq), prompt, copies, synthetic, seed)
+    convs = copy_conversations(rows, found, read_jsonl(faq), prompt, copies, synthetic, seed, swap)
     Path(out).write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     return Path(out)
