@@ -44,7 +44,10 @@ shared 2-core machine, wall in brackets):
 - 10 epochs, 3 copies, 600 synthetic entries (50% swapped): 0.29 / 0.24 / 0.21, new fact 0 of 6; 888 CPU-s
   (1,877 s). Its answers to the new questions are training answers, or splices of them with FAQ sentences
   ("You can change the delivery address until the order within 30 days."), and its last training loss was
-  1.39: with 500-800 steps the from-scratch model did not learn to copy a sentence it had not seen. Both lower
+  1.39: with 500-800 steps the from-scratch model did not learn to copy a sentence it had not seen;
+- the knowledge prompt only (no plain prompts), 10 epochs, 3 copies, 800 synthetic entries (70% swapped): new
+  fact 0 of 6 (it writes the warranty answer, once with a number changed: "a 8-year Northwind warranty"),
+  last training loss 1.77; 828 CPU-s (922 s). The first two lower
   the plain prompts (from 0.47), so the shipped English model stays as it was; DefaultModel.copy_data (None
   for both shipped models) retrains with such data.
 A single bilingual model was tried before (both languages through one 4,096-token byte-level BPE): English
