@@ -109,3 +109,29 @@ def test_a_rating_click_is_one_unit_of_work(db, monkeypatch):
     no_exceptions(at)
     assert at.subheader[0].value == "Item 2 of 4" and holders(db, sid) == [(1, "ann")]
     assert "You: 1 rated, 3 to go" in at.get("progress")[0].proto.text
+
+
+def panel_nodes(node) -> list[str]:
+    """The types of every element and block under `node` (AppTest's tree), depth first."""
+    found = []
+    for child in (node.children.values() if isinstance(getattr(node, "children", None), dict) else []):
+        found.append(getattr(child, "type", type(child).__name__))
+        found += panel_nodes(child)
+    return found
+
+
+def test_a_rating_click_sends_few_elements(db):
+    """Each element and block the rating panel draws is a message that every click sends, and ~1 ms of the
+    server's CPU: a pairwise item is the progress, the heading, the input, the reference, the answers (one row
+    of two texts), then the comment, the tags and the four buttons in one row, and no toast (23 before)."""
+    runs = make_runs(db, [("support_few_shot", "openai:m1"), ("support_persona", "openai:m2")], n_rows=4)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, pairwise=True, seed=1))
+    at = open_annotate(sid, "ann")
+    at.button(key="ann_rate_A").click().run()
+    no_exceptions(at)
+    panel = next(block for block in at.main.children.values()
+                 if any(getattr(c, "type", "") == "progress" for c in getattr(block, "children", {}).values()))
+    drawn = panel_nodes(panel)
+    assert drawn.count("button") == 4 and len(drawn) <= 15, drawn
+    assert "Saved A for item 1." in at.get("progress")[0].proto.text and not at.toast  # what was saved: no toast

@@ -64,3 +64,13 @@ def test_app_starts_and_serves_deep_links_through_main(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_server_polls_its_config_files_once_a_second():
+    """Streamlit polls config.toml and secrets.toml every 0.2 s in a thread each (~5 ms of CPU a second in an
+    idle server); the app's server module slows that to CONFIG_POLL_SECONDS."""
+    from streamlit.watcher import polling_path_watcher
+
+    from workbench.app import server
+
+    assert polling_path_watcher._POLLING_PERIOD_SECS == server.CONFIG_POLL_SECONDS >= 1.0

@@ -102,6 +102,16 @@ def test_filters_search_and_pages(db, two):
     assert page(db, g, "disagreement", page=1, page_size=4).rows["row_idx"].tolist() == [5, 4]  # 0, 3, 1, 2 first
 
 
+def test_search_takes_wildcards_literally_and_ignores_case_beyond_ascii(db):
+    rows = [{"question": q, "reference": "r", "id": i} for i, q in enumerate(["50% off", "5000 off", "a_b", "axb",
+                                                                               "ÉCOLE", "退货 Policy"])]
+    g = load(db, make_runs(db, rows, [{"texts": ["x"] * 6, "scores": [0.5] * 6}]))
+    assert page(db, g, search="50%").rows["row_idx"].tolist() == [0]
+    assert page(db, g, search="a_b").rows["row_idx"].tolist() == [2]
+    assert page(db, g, search="école").rows["row_idx"].tolist() == [4]
+    assert page(db, g, search="退货 policy").rows["row_idx"].tolist() == [5]
+
+
 def test_runs_on_different_datasets_are_refused(db, two):
     other = make_runs(db, [{"question": "x", "reference": "y"}], [{"texts": ["y"], "scores": [1.0]}], name="other")
     with pytest.raises(UserError, match="different datasets"):

@@ -83,8 +83,8 @@ def test_jsonl_rows_without_ids_get_file_line_ids_and_long_rows_are_split(tmp_pa
 
 
 @pytest.mark.parametrize("line, message", [
-    ("{not json", r"docs.jsonl:2: invalid JSON"),
-    ("[1, 2]", r"docs.jsonl:2: each line must be a JSON object"),
+    ("{not json", r"docs.jsonl:2: line 2 is not valid JSON"),
+    ("[1, 2]", r"docs.jsonl:2: line 2 is a JSON list, expected an object"),
     ('{"text": ""}', r"docs.jsonl:2: field 'text' must be non-empty text"),
     ('{"body": "x"}', r"docs.jsonl:2: field 'text' must be non-empty text"),
 ])

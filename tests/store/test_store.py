@@ -162,3 +162,23 @@ def test_threads_opening_a_new_file_at_once_all_write(db):
     assert errors == []
     with store.connect(db) as con:
         assert con.execute("SELECT count(*) FROM scores").fetchone() == (180,)
+
+
+def test_run_ids_follow_creation_order(db, monkeypatch):
+    """Run ids sort as the runs were made (the run's number in the file first), so each row group of outputs and
+    scores holds a narrow range of ids and DuckDB skips the row groups of other runs; the random part still
+    tells apart runs two processes numbered alike."""
+    import uuid as uuid_mod
+
+    def make(con):
+        return store.create_run(con, prompt_hash="h", prompt_name="p", model_spec="openai:m", params={},
+                                dataset_hash="d", n_rows=1, repeats=1, metrics=[], lang="en", signatures={})
+
+    with store.connect(db) as con:
+        ids = [make(con) for _ in range(20)]
+        assert ids == sorted(ids) and len(set(ids)) == 20
+        assert all(len(i) == 10 and int(i, 16) >= 0 for i in ids)
+        fixed = iter([uuid_mod.UUID(int=0), uuid_mod.UUID(int=0), uuid_mod.UUID(int=1 << 108)])
+        monkeypatch.setattr(uuid_mod, "uuid4", lambda: next(fixed))
+        con.execute("UPDATE runs SET id = '0001500000' WHERE id = ?", [ids[0]])  # taken: the next number's first guess
+        assert make(con) == "0001500001"  # 21 is 0x15; the random part 00000 was taken (twice), so another

@@ -12,8 +12,14 @@ from urllib.parse import parse_qs
 import streamlit as st
 from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
+from streamlit.watcher import polling_path_watcher
 
 HERE = Path(__file__).parent
+# Streamlit polls its config.toml and secrets.toml files (whatever server.fileWatcherType says) every 0.2 s, in a
+# thread each: ~5 ms of CPU a second in an idle server, a sixth of a rating click's budget at a click every 2 s.
+# Once a second still picks up an edit of either file before anyone could switch to the browser.
+CONFIG_POLL_SECONDS = 1.0
+polling_path_watcher._POLLING_PERIOD_SECS = max(polling_path_watcher._POLLING_PERIOD_SECS, CONFIG_POLL_SECONDS)
 PAGES = ("annotate",)  # pages a link from outside the app may point at
 
 

@@ -212,7 +212,7 @@ def _decode_chunk(chunk: list[tuple[int, str]], where: str, rows: list, lines: l
     except (json.JSONDecodeError, RecursionError):
         whole = False
     if not whole or any(_SURROGATE_ESCAPE.search(line) for _, line in chunk):
-        objs = [_decode_line(line, n, where) for n, line in chunk]
+        objs = [decode_line(line, n, where) for n, line in chunk]
     for obj in objs:
         for k, v in obj.items():
             if type(v) is str and len(v) <= SHARED_MAX_CHARS:
@@ -221,7 +221,8 @@ def _decode_chunk(chunk: list[tuple[int, str]], where: str, rows: list, lines: l
     lines += [n for n, _ in chunk]
 
 
-def _decode_line(line: str, n: int, where: str) -> dict:
+def decode_line(line: str, n: int, where: str) -> dict:
+    """Line `n` of a JSON Lines file as its object; a DatasetError naming `where`:n for anything else."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:

@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from workbench.authoring.datasets import decode_line
 from workbench.errors import UserError
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -124,12 +124,7 @@ def _jsonl_chunks(f, where: str, chunking: Chunking) -> Iterator[Chunk]:
     for n, line in _capped_lines(f, where):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"invalid JSON: {e.msg} (column {e.colno})", f"{where}:{n}") from None
-        if not isinstance(rec, dict):
-            raise UserError("each line must be a JSON object", f"{where}:{n}")
+        rec = decode_line(line, n, where)
         yield from _record_chunks(rec, f"{where}:{n}", chunking, f"{name}:{n}")
 
 

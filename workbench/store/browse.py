@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from workbench.store.db import one_of
 from workbench.store.runs import live_status
 
 if TYPE_CHECKING:
@@ -17,14 +18,14 @@ Con = duckdb.DuckDBPyConnection
 def grid_outputs(con: Con, run_ids: list[str], metric: str | None) -> pd.DataFrame:
     """run_id, row_idx, text, error, score (the metric, first repeat) for every output of the runs."""
     return con.execute(
-        """
+        f"""
         SELECT o.run_id, o.row_idx, o.text, o.error, s.value AS score
         FROM outputs o
         LEFT JOIN scores s ON s.run_id = o.run_id AND s.row_idx = o.row_idx AND s.turn_idx = o.turn_idx AND s.repeat_idx = o.repeat_idx
                           AND s.metric = ?
-        WHERE o.run_id IN (SELECT unnest(?::VARCHAR[])) AND o.repeat_idx = 0
+        WHERE {one_of("o.run_id", run_ids)} AND o.repeat_idx = 0
         """,
-        [metric or "", run_ids],
+        [metric or "", *run_ids],
     ).df()
 
 
@@ -41,20 +42,20 @@ def dataset_rows(con: Con, dataset_hash: str, row_idxs: list[int] | None = None)
 def token_stats(con: Con, run_ids: list[str]) -> pd.DataFrame:
     """run_id, tokens_in, tokens_out (totals) and their means per successful output."""
     return con.execute(
-        """
+        f"""
         SELECT run_id, sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out,
                avg(tokens_in) AS tokens_in_mean, avg(tokens_out) AS tokens_out_mean
-        FROM outputs WHERE run_id IN (SELECT unnest(?::VARCHAR[])) AND error IS NULL GROUP BY run_id
+        FROM outputs WHERE {one_of("run_id", run_ids)} AND error IS NULL GROUP BY run_id
         """,
-        [run_ids],
+        run_ids,
     ).df()
 
 
 def score_values(con: Con, run_ids: list[str], metric: str) -> pd.DataFrame:
     """run_id, value: every score of one metric (all repeats), for distributions."""
     return con.execute(
-        "SELECT run_id, value FROM scores WHERE run_id IN (SELECT unnest(?::VARCHAR[])) AND metric = ? "
-        "AND value IS NOT NULL", [run_ids, metric]).df()
+        f"SELECT run_id, value FROM scores WHERE {one_of('run_id', run_ids)} AND metric = ? "
+        "AND value IS NOT NULL", [*run_ids, metric]).df()
 
 
 def run_metrics(con: Con, run_ids: list[str]) -> list[str]:
@@ -63,8 +64,8 @@ def run_metrics(con: Con, run_ids: list[str]) -> list[str]:
     for (names,) in con.execute("SELECT json_extract_string(metrics, '$[*].name') FROM runs "
                                 "WHERE id IN (SELECT unnest(?::VARCHAR[])) ORDER BY created_at", [run_ids]).fetchall():
         declared += names
-    scored = {m for (m,) in con.execute("SELECT DISTINCT metric FROM scores WHERE run_id IN "
-                                        "(SELECT unnest(?::VARCHAR[]))", [run_ids]).fetchall()}
+    scored = {m for (m,) in con.execute(f"SELECT DISTINCT metric FROM scores WHERE {one_of('run_id', run_ids)}",
+                                        run_ids).fetchall()}
     order = list(dict.fromkeys(declared))
     return [m for m in order if m in scored] + sorted(scored - set(order))
 

@@ -76,8 +76,8 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
                signatures: dict[str, str], history: str | None = None) -> str:
     """A new run, `running` in this process. `history`: None for single rows, `gold` or `own` for conversations
     (then `n_rows` counts conversations)."""
-    run_id = uuid.uuid4().hex[:10]
     with transaction(con):
+        run_id = _new_run_id(con)
         con.execute(
             "INSERT INTO runs (id, prompt_hash, prompt_name, model_spec, params, dataset_hash, n_rows, repeats, metrics,"
             " lang, status, owner, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
@@ -87,6 +87,18 @@ def create_run(con: Con, *, prompt_hash: str, prompt_name: str, model_spec: str,
         upsert_rows(con, "metric_signatures", [{"run_id": run_id, "metric": m, "signature": sig}
                                                for m, sig in signatures.items()], ["run_id", "metric", "signature"])
     return run_id
+
+
+def _new_run_id(con: Con) -> str:
+    """Ten hex digits: the run's number in this file (five), then five random ones (two processes may count the
+    same number). Ids in creation order keep each row group's run ids in a narrow range, so DuckDB's zone maps
+    skip the row groups of other runs: with random ids a query for 4 runs of a 1M-output file read 33 of its 50
+    row groups of scores, and every query slowed as the file grew."""
+    (n,) = con.execute("SELECT count(*) FROM runs").fetchone()
+    while True:
+        run_id = f"{n + 1:05x}{uuid.uuid4().hex[:5]}"
+        if not con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+            return run_id
 
 
 def write_results(con: Con, outputs, scores) -> None:

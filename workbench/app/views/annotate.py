@@ -9,8 +9,9 @@ A rating click reruns only the rating panel (a fragment), and its callback does 
 one transaction: the rating, the next item (a claim when needed) and the progress (store.rate_and_next);
 the panel then draws what the callback found. The session's items come from a per-process cache (they never
 change), and the database file stays open between clicks (store.connect's linger). The panel is kept to few
-elements (rows of buttons in one container each, the input fields in one text; the rubric and Stop rating
-outside it): each is a message per click.
+elements, each a message per click (tests/app/test_app_claims.py counts them): the input fields in one text, a
+pairwise item's answers a text per side in one row, the comment, tags and rating buttons in one row, what was
+saved in the progress text (no toast); the rubric, Previous and Stop rating outside it.
 "Stop rating", switching session or name, and the claim timeout send an unrated item back to the pool.
 """
 
@@ -23,12 +24,15 @@ import streamlit as st
 
 from workbench import store
 from workbench.app import context
-from workbench.app.i18n import N_, _, current, ngettext
+from workbench.app.i18n import N_, catalogue, current
 from workbench.rating import annotation
 from workbench.rating.conversations import SPEAKERS
 
 ss = st.session_state
 LANG = current()
+# The page's language, looked up once per run of the page: the panel's reruns (a click) reuse these, where the
+# module's _() looks up the session's language again for every text.
+_, ngettext = catalogue(LANG).gettext, catalogue(LANG).ngettext
 BUTTONS = {  # (value stored, label, shortcut): the shortcuts stay the same in every language
     "likert": [(v, v, v) for v in annotation.SCALES["likert"]],
     "thumbs": [("up", _("Thumbs up"), "U"), ("down", _("Thumbs down"), "D")],
@@ -50,7 +54,9 @@ def session_label(r: dict) -> str:
 
 st.title(_("Annotate"))
 db = context.db()
-LINGER = 1.0  # seconds the database stays open after a click (store.connect)
+# Seconds the database stays open after a click (store.connect): longer than a rater takes over an item, so that a
+# click does not reopen the file (~50 ms of CPU); another process that needs the file knocks and gets in at once.
+LINGER = 30.0
 # bench/bench_annotation_load.py: a file to append, per rating click, the seconds from the click's callback to
 # the next item drawn (the server's share of click-to-next-item, without any browser's time).
 TIMING_LOG = os.environ.get("WORKBENCH_ANNOTATE_TIMING")
@@ -154,9 +160,7 @@ def rating_panel() -> None:
     except Exception as e:  # noqa: BLE001
         context.show_error(e)
         return
-    if "ann_flash" in ss:
-        st.toast(ss.pop("ann_flash"), icon=":material/check:")
-    draw(data, item, progress, reviewing)
+    draw(data, item, progress, reviewing, ss.pop("ann_flash", None))
     clicked = ss.pop("ann_clicked", None)
     if TIMING_LOG and clicked is not None:
         with open(TIMING_LOG, "a") as f:
@@ -172,13 +176,14 @@ def show(con, data: annotation.SessionData, reviewing: int | None):
 
 
 def draw(data: annotation.SessionData, item: annotation.Item | None, progress: annotation.Progress,
-         reviewing: int | None) -> None:
+         reviewing: int | None, saved: str | None = None) -> None:
+    """The progress (after what the click saved: in its text, not a toast of its own), the item, the buttons."""
     mine = progress.rated + progress.remaining
-    st.progress(progress.rated / mine if mine else 1.0,
-                text=_("You: {rated} rated, {remaining} to go · session: {ratings} of {target} ratings ({n} items × "
-                       "k={k})").format(rated=progress.rated, remaining=progress.remaining,
-                                        ratings=progress.session_ratings, target=progress.session_target,
-                                        n=progress.n_items, k=data.info["k"]))
+    ss["ann_previous"] = progress.previous  # for Previous, outside the panel
+    words = _("You: {rated} rated, {remaining} to go · session: {ratings} of {target} ratings ({n} items × "
+              "k={k})").format(rated=progress.rated, remaining=progress.remaining, ratings=progress.session_ratings,
+                               target=progress.session_target, n=progress.n_items, k=data.info["k"])
+    st.progress(progress.rated / mine if mine else 1.0, text=f"{saved} {words}" if saved else words)
     if item is None:
         st.success(_("All your items are rated. Thank you!"), icon=":material/celebration:")
         if progress.session_ratings < progress.session_target and data.info["annotators"] is None:
@@ -194,19 +199,17 @@ def draw(data: annotation.SessionData, item: annotation.Item | None, progress: a
         st.info(_("You rated this item {value}. Choose again to change it.").format(value=VALUES.get(value, value)),
                 icon=":material/history:")
     draw_item(item)
-    # Rows of buttons in horizontal containers: one block each, where columns were a block per button (every
-    # block and element is a message the rerun of a click sends).
-    row = st.container(horizontal=True)
+    # The comment, the tags and the rating buttons in one horizontal container: one block, where columns were a
+    # block per button (every block and element is a message the rerun of a click sends).
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    draw_notes(row, item)
     for value, label, key in BUTTONS[item.scale]:
         row.button(label, key=f"ann_rate_{value}", shortcut=key, on_click=rate, args=(value, item.item_idx),
                    icon=ICONS.get(value), width="stretch",
                    type="primary" if item.rating and item.rating["value"] == value else "secondary")
-    nav = st.container(horizontal=True) if reviewing is not None else st  # a container only for two buttons
-    nav.button(_("Previous"), key="ann_prev", shortcut="P", on_click=review, args=(progress.previous,),
-               disabled=progress.previous is None, icon=":material/arrow_back:")
     if reviewing is not None:
-        nav.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
-                   icon=":material/arrow_forward:")
+        st.button(_("Next unrated"), key="ann_next", shortcut="N", on_click=review, args=(None,),
+                  icon=":material/arrow_forward:")
 
 
 def draw_passages(found: list[dict] | None) -> None:
@@ -224,30 +227,45 @@ def draw_history(history: list[dict[str, str]], title: str | None = None) -> Non
         st.text(f"{speakers.get(m['role'], m['role'])}: {m['content']}")
 
 
+def draw_sides(item: annotation.Item, sides: tuple) -> None:
+    """A pairwise item's answers in a column each, with what each side's model saw."""
+    for col, (side, text, history, found) in zip(st.columns(2, border=True), sides):
+        with col:
+            if item.history_b is not None:  # own history: each side's model saw its own earlier answers
+                draw_history(history, _("Conversation so far, as {side}'s model saw it").format(side=side))
+            st.markdown("**" + _("Answer {side}").format(side=side) + "**")
+            st.text(text)
+            draw_passages(found)
+
+
 def draw_item(item: annotation.Item) -> None:
-    with st.container(border=True):
-        st.caption(_("Input"))
-        st.text("\n".join(f"{field}: {value}" for field, value in item.inputs.items()))  # one element for them all
-        if item.history_a is not None and item.history_b is None:  # one conversation so far for both sides
-            draw_history(item.history_a)
-        if item.reference is not None:
-            with st.expander(_("Reference answer")):
-                st.text(item.reference)
+    # Each element or block is a message that every click sends (~1 ms of server CPU with its work): the inputs are
+    # one text headed "Input", and a pairwise item's answers one text per side (headed "Answer A") in one row,
+    # unless the sides need more (their own conversations, passages).
+    inputs = "\n".join(f"{field}: {value}" for field, value in item.inputs.items())
+    st.text(_("Input") + "\n" + inputs)
+    if item.history_a is not None and item.history_b is None:  # one conversation so far for both sides
+        draw_history(item.history_a)
+    if item.reference is not None:
+        with st.expander(_("Reference answer")):
+            st.text(item.reference)
     if item.kind == "pairwise":
         sides = (("A", item.text_a, item.history_a, item.passages_a), ("B", item.text_b, item.history_b, item.passages_b))
-        for col, (side, text, history, found) in zip(st.columns(2, border=True), sides):
-            with col:
-                if item.history_b is not None:  # own history: each side's model saw its own earlier answers
-                    draw_history(history, _("Conversation so far, as {side}'s model saw it").format(side=side))
-                st.markdown("**" + _("Answer {side}").format(side=side) + "**")
-                st.text(text)
-                draw_passages(found)
+        if item.history_b is None and not item.passages_a and not item.passages_b:
+            row = st.container(horizontal=True, border=True, wrap=False)
+            for side, text, _history, _found in sides:
+                row.text(_("Answer {side}").format(side=side) + "\n\n" + text, width="stretch")
+        else:
+            draw_sides(item, sides)
     else:
         with st.container(border=True):
             st.markdown("**" + _("Answer") + "**")
             st.text(item.text_a)
             draw_passages(item.passages_a)
-    notes = st.container(horizontal=True)
+
+
+def draw_notes(notes, item: annotation.Item) -> None:
+    """The comment and tags for this item (the rating's, when it has one) in the container `notes`."""
     previous_comment = (item.rating or {}).get("comment") or ""
     previous_tags = list((item.rating or {}).get("tags") or [])
     notes.text_input(_("Comment (optional)"), value=previous_comment,
@@ -261,5 +279,9 @@ def draw_item(item: annotation.Item) -> None:
 # created it: plain text too; a default rubric in the rater's language), and Stop rating reruns the page.
 st.text(annotation.rubric_in(data.info["rubric"], LANG))
 rating_panel()
-st.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:",
-          help=_("Done for now: your unrated item goes back to the pool for the others at once."))
+# Outside the panel too (a click does not send them again): Previous reruns the page, rarely needed.
+bottom = st.container(horizontal=True)
+bottom.button(_("Previous"), key="ann_prev", shortcut="P", on_click=lambda: review(ss.get("ann_previous")),
+              icon=":material/arrow_back:")
+bottom.button(_("Stop rating"), key="ann_stop", on_click=stop, icon=":material/logout:",
+              help=_("Done for now: your unrated item goes back to the pool for the others at once."))
