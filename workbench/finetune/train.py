@@ -160,8 +160,11 @@ def train_sft(cfg: FinetuneConfig) -> FinetuneResult:
     prompts = [load_prompt(p) for p in cfg.prompts]
     examples = load_examples(cfg.data, prompts, cfg.reference_field, cfg.eval_split, cfg.seed, cfg.db)
     for data, more in cfg.more_sources:
+        # Conversations without prompts (e.g. workbench.finetune.copy_data's) are made for training only:
+        # no held-out rows in them, so all of them train.
+        split = cfg.eval_split if more else 0.0
         examples = merge_examples(examples, load_examples(data, [load_prompt(p) for p in more], cfg.reference_field,
-                                                          cfg.eval_split, cfg.seed, cfg.db))
+                                                          split, cfg.seed, cfg.db))
     model, tokenizer, base_desc = load_base(cfg.base, texts_for_tokenizer(examples.train), cfg.tiny, cfg.seed,
                                             bool(cfg.lora and cfg.lora.load_in_4bit))
     max_length = _context(model, tokenizer)
