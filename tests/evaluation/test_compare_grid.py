@@ -112,6 +112,16 @@ def test_search_takes_wildcards_literally_and_ignores_case_beyond_ascii(db):
     assert page(db, g, search="退货 policy").rows["row_idx"].tolist() == [5]
 
 
+def test_search_finds_text_that_json_escapes(db):
+    """The search looks in a row's JSON before parsing it, except for text that JSON writes escaped."""
+    rows = [{"question": q, "reference": "r", "id": i} for i, q in enumerate(['say "hi"', "a\\b", "tab\there", "x"])]
+    g = load(db, make_runs(db, rows, [{"texts": ["y"] * 4, "scores": [0.5] * 4}]))
+    assert page(db, g, search='"HI"').rows["row_idx"].tolist() == [0]
+    assert page(db, g, search="a\\b").rows["row_idx"].tolist() == [1]
+    assert page(db, g, search="tab\there").rows["row_idx"].tolist() == [2]
+    assert page(db, g, search="5").total == 0  # the ids are not searched
+
+
 def test_runs_on_different_datasets_are_refused(db, two):
     other = make_runs(db, [{"question": "x", "reference": "y"}], [{"texts": ["y"], "scores": [1.0]}], name="other")
     with pytest.raises(UserError, match="different datasets"):
