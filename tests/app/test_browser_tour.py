@@ -142,7 +142,7 @@ def tour(page, url: str, db: str, tmp_path) -> None:
         runs = store.list_runs(con)
     assert sorted(runs["prompt_name"]) == sorted(VARIANTS) and set(runs["n_outputs"]) == {34}
     page.reload()
-    page.get_by_role("heading", name="Run").wait_for()
+    page.get_by_role("heading", name="Run", exact=True).wait_for()  # not "Runs", drawn by the live fragment
     settle(page)
     shot(page, "3-run-done")
 
