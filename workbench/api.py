@@ -377,7 +377,12 @@ def _run_sync(make: Callable[[], Awaitable[T]], cancel: threading.Event) -> T:
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench-evaluate") as pool:
         future = pool.submit(lambda: asyncio.run(make()))
         try:
-            return future.result()
+            # In short waits: a Ctrl-C that the kernel delivers to another thread (os.kill picks any thread)
+            # only sets a flag, which this thread acts on when it runs Python again; one long wait on the
+            # future let the run go on to its end (seen in a full test run).
+            while not future.done():
+                concurrent.futures.wait([future], timeout=0.1)
         except BaseException:
             cancel.set()
             raise
+        return future.result()

@@ -206,9 +206,10 @@ def test_resume_refuses_a_run_that_a_live_process_is_still_running(cli, db):
 
 def test_ctrl_c_leaves_a_cancelled_run_that_resumes(cli, db):
     n = 160
-    # 0.2 s a request, 4 at a time: ~8 s of requests, so the Ctrl-C lands mid-run even when this process is slow
-    # to see the first outputs (at 50 ms the run had sometimes finished first, under load: status 'done')
-    with OpenAIServer(latency=0.2) as server:
+    # 0.3 s a request, 4 at a time: ~12 s of requests, so the Ctrl-C lands mid-run even when this process is slow
+    # to get into the file and see the first outputs (at 50 ms, and once in a full run at 0.2 s, the run had
+    # finished first, under load)
+    with OpenAIServer(latency=0.3) as server:
         proc = eval_process(db, server.base_url, "--limit", str(n))
         wait_for_outputs(db, proc, 10)
         proc.send_signal(signal.SIGINT)
