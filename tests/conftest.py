@@ -83,3 +83,11 @@ def tiny_model(tmp_path_factory):
     from tests.tiny_model import train_tiny
 
     return train_tiny(tmp_path_factory.mktemp("tiny-model"))
+
+
+def default_sigint() -> None:
+    """preexec_fn for a child a test interrupts: SIGINT at its default, even when this run was started with it
+    ignored (a background job of a shell without job control, nohup); Python then keeps ignoring it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

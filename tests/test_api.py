@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from tests.conftest import DATA_EN, ROOT
+from tests.conftest import DATA_EN, ROOT, default_sigint
 from tests.openai_server import OpenAIServer
 from workbench import store
 from workbench.errors import UserError
@@ -204,7 +204,7 @@ def test_interrupting_evaluate_in_a_running_loop_cancels_its_runs(db):
     """)
     with OpenAIServer(latency=0.05) as server:
         r = subprocess.run([sys.executable, "-c", script, server.base_url, db, str(ZERO_SHOT), str(DATA_EN)],
-                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+                           capture_output=True, text=True, cwd=ROOT, timeout=120, preexec_fn=default_sigint)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["status"] == ["cancelled"] and 3 <= out["outputs"][0] < 40

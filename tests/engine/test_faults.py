@@ -12,7 +12,7 @@ import sys
 import time
 import zlib
 
-from tests.conftest import DATA_EN, ROOT
+from tests.conftest import DATA_EN, ROOT, default_sigint
 from tests.openai_server import Fault, OpenAIServer
 from workbench import store
 
@@ -140,7 +140,7 @@ def eval_process(db: str, base_url: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "workbench", "eval", str(FEW_SHOT), "--data", str(DATA_EN), "--model",
          f"openai:test@{base_url}", "--db", db, "--json", "-j", "4", "--no-cache", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=default_sigint)
 
 
 def stored(db: str) -> tuple[list[str], int]:
