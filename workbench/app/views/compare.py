@@ -56,9 +56,11 @@ def summarize(db: str, run_ids: tuple[str, ...], stamp: tuple):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def histogram(db: str, runs: list[dict], metric: str, stamp: tuple):
+def histogram(db: str, run_ids: tuple[str, ...], metric: str, stamp: tuple, _runs: list[dict]):
+    """Keyed on the run ids (`_runs`, their records, is not hashed: Streamlit skips arguments named with a
+    leading underscore, and hashing four run records cost more than the lookup)."""
     with store.connect(db) as con:
-        return grid.histogram(con, runs, metric)
+        return grid.histogram(con, _runs, metric)
 
 
 def judged_on_page(db: str, run_ids: list[str], view) -> dict:
@@ -103,61 +105,55 @@ def _int(x) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{round(x):,}"
 
 
-run_ids = context.pick_runs("cmp")
-if not run_ids:
-    st.stop()
+def draw_chart(where, db: str, runs: list[dict], metric: str, stamp: tuple, keys: dict[str, str],
+               colour: dict) -> None:
+    """The metric's distribution per variant, one step line each over shared bins (four distributions stay
+    readable where bars would hide each other)."""
+    hist = histogram(db, tuple(r["id"] for r in runs), metric, stamp, runs)
+    if hist.empty:
+        return
+    hist["key"] = hist["run_id"].map(keys)
+    chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
+        x=alt.X("start:Q", title=_("{metric} (bin start)").format(metric=metric)),
+        y=alt.Y("count:Q", title=_("outputs")),
+        color=alt.Color("key:N", title=_("variant"), legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
+        tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
+                 "count"]).properties(height=260)
+    where.altair_chart(chart, width="stretch")
 
-db = context.db()
-with store.connect(db) as con:
-    stamp = store.run_stamp(con, run_ids)
-summaries, tokens, metrics = summarize(db, tuple(run_ids), stamp)
-runs = [s.run for s in summaries]
-keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
-labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
 
-st.subheader(_("Summary"))
 # Clearly different hues in a fixed order (Streamlit's theme gives the first two variants two blues), matched
 # to the colour names Markdown knows, so the legend's squares are the lines' colours.
 PALETTE = [("blue", "#1c83e1"), ("orange", "#ff8700"), ("green", "#21c354"), ("red", "#ff2b2b"),
            ("violet", "#803df5"), ("gray", "#808495")]
-colour = {keys[r["id"]]: PALETTE[n % len(PALETTE)] for n, r in enumerate(runs)}
-st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · "
-                        f"{markdown_literal(grid.variant_label(r))}" for r in runs))
-left, right = st.columns([3, 2], gap="large")
-# One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
-table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
-left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
-               column_config={"": st.column_config.TextColumn(width="medium")})
-left.caption(_("Metrics: mean ± half-width of the 95% CI, a t-interval over rows; quality scores "
-               "on a 0–1 scale; errored outputs carry no score and count in the error rate."))
 
-quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
-if metrics:
+
+def show_summary(runs: list[dict], summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict[str, str],
+                 colour: dict):
+    """The legend, the summary table and the metric to show; (metric, the chart's place) — the chart itself is
+    drawn after the grid (draw_chart): its bins are a scan of every score and the browser loads the charting
+    library for it, so the grid, what the page is for, waits for neither."""
+    st.subheader(_("Summary"))
+    st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · "
+                            f"{markdown_literal(grid.variant_label(r))}" for r in runs))
+    left, right = st.columns([3, 2], gap="large")
+    # One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
+    table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
+    left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
+                   column_config={"": st.column_config.TextColumn(width="medium")})
+    left.caption(_("Metrics: mean ± half-width of the 95% CI, a t-interval over rows; quality scores "
+                   "on a 0–1 scale; errored outputs carry no score and count in the error rate."))
+    if not metrics:
+        right.caption(_("No scores yet."))
+        return None, None
+    quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
     metric = right.selectbox(_("Metric"), metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
-    hist = histogram(db, runs, metric, stamp)
-    if not hist.empty:
-        # One step line per variant over shared bins: four distributions stay readable where bars would hide
-        # each other.
-        hist["key"] = hist["run_id"].map(keys)
-        chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
-            x=alt.X("start:Q", title=_("{metric} (bin start)").format(metric=metric)),
-            y=alt.Y("count:Q", title=_("outputs")),
-            color=alt.Color("key:N", title=_("variant"), legend=alt.Legend(orient="top"),
-                            scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
-            tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
-                     "count"]).properties(height=260)
-        right.altair_chart(chart, width="stretch")
-else:
-    metric = None
-    right.caption(_("No scores yet."))
-
-# --- Significance (paired statistics for two variants) goes here, drawn after the grid: the ---
-# --- bootstrap takes a second or two on 10,000 rows and the grid should not wait for it.     ---
-significance = st.container() if render_significance is not None and len(run_ids) >= 2 else None
+    return metric, right.empty()
 
 
 @st.fragment
-def show_grid() -> None:
+def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str, str]) -> None:
     st.subheader(_("Outputs side by side"))
     c1, c2, c3, c4 = st.columns([2, 2, 1.3, 3], vertical_alignment="bottom")
     sort = c1.selectbox(_("Sort"), list(grid.SORTS), format_func=lambda s: SORT_NAMES.get(s, grid.SORTS[s]),
@@ -202,12 +198,36 @@ def show_grid() -> None:
         st.caption(_("No item matches."))
 
 
-if all(r.get("history") for r in runs):  # conversation runs: threads, a turn at a time
-    from workbench.app.thread_view import show_threads
+def show_page(db: str, run_ids: list[str]):
+    """Summary, grid (or threads) and chart; what the significance section needs after them."""
+    with store.connect(db) as con:
+        stamp = store.run_stamp(con, run_ids)
+    summaries, tokens, metrics = summarize(db, tuple(run_ids), stamp)
+    runs = [s.run for s in summaries]
+    keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
+    labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
+    colour = {keys[r["id"]]: PALETTE[n % len(PALETTE)] for n, r in enumerate(runs)}
+    metric, chart_place = show_summary(runs, summaries, tokens, metrics, keys, colour)
+    # Significance (paired statistics for two variants) goes here, drawn after the grid: the bootstrap takes a
+    # second or two on 10,000 rows and the grid should not wait for it.
+    significance = st.container() if render_significance is not None and len(run_ids) >= 2 else None
+    if all(r.get("history") for r in runs):  # conversation runs: threads, a turn at a time
+        from workbench.app.thread_view import show_threads
 
-    show_threads(db, run_ids, labels, metric, stamp)
-else:
-    show_grid()
+        show_threads(db, run_ids, labels, metric, stamp)
+    else:
+        show_grid(db, run_ids, metric, labels)
+    if chart_place is not None:
+        draw_chart(chart_place, db, runs, metric, stamp, keys, colour)
+    return summaries, runs, keys, labels, significance
+
+
+run_ids = context.pick_runs("cmp")
+if not run_ids:
+    st.stop()
+db = context.db()
+with store.kept_open(db):  # the page's dozen reads open the file once (~30 ms of CPU and a checkpoint each)
+    summaries, runs, keys, labels, significance = show_page(db, run_ids)
 
 if significance is not None:
     with significance:
