@@ -23,6 +23,7 @@ try:  # the statistics section (paired bootstrap, tests) comes with the rating f
 except ImportError:
     render_significance = None
 
+CHART_HEIGHT = 260  # pixels; its place is kept at that height until it is drawn
 AUTO_SIGNIFICANCE_ROWS = 2000  # above this the bootstrap waits for a click: it would hold up the page
 
 st.title(_("Compare"))
@@ -48,11 +49,17 @@ def load_grid(db: str, run_ids: tuple[str, ...], metric: str | None, stamp: tupl
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def summarize(db: str, run_ids: tuple[str, ...], stamp: tuple):
-    """Summaries, token totals and metric names of the runs; recomputed when `stamp` says they changed."""
+def run_frame(db: str, run_ids: tuple[str, ...], stamp: tuple) -> tuple[list[dict], list[str]]:
+    """The runs' records and the metrics they scored: what the page lays out before the grid."""
     with store.connect(db) as con:
-        return ([analysis.summarize(con, r) for r in run_ids], store.token_stats(con, list(run_ids)).set_index("run_id"),
-                store.run_metrics(con, list(run_ids)))
+        return [store.get_run(con, r) for r in run_ids], store.run_metrics(con, list(run_ids))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def summarize(db: str, run_ids: tuple[str, ...], stamp: tuple):
+    """Summaries and token totals of the runs; recomputed when `stamp` says they changed."""
+    with store.connect(db) as con:
+        return [analysis.summarize(con, r) for r in run_ids], store.token_stats(con, list(run_ids)).set_index("run_id")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -119,7 +126,7 @@ def draw_chart(where, db: str, runs: list[dict], metric: str, stamp: tuple, keys
         color=alt.Color("key:N", title=_("variant"), legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
         tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
-                 "count"]).properties(height=260)
+                 "count"]).properties(height=CHART_HEIGHT)
     where.altair_chart(chart, width="stretch")
 
 
@@ -129,27 +136,41 @@ PALETTE = [("blue", "#1c83e1"), ("orange", "#ff8700"), ("green", "#21c354"), ("r
            ("violet", "#803df5"), ("gray", "#808495")]
 
 
-def show_summary(runs: list[dict], summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict[str, str],
-                 colour: dict):
-    """The legend, the summary table and the metric to show; (metric, the chart's place) — the chart itself is
-    drawn after the grid (draw_chart): its bins are a scan of every score and the browser loads the charting
-    library for it, so the grid, what the page is for, waits for neither."""
+def summary_height(runs: list[dict], metrics: list[str]) -> int:
+    """Pixels of the summary table (summary_rows: a status row while a run is not done, five, one per metric
+    not already said), so that its place is kept while the grid is drawn first."""
+    rows = 5 + (not all(r["status"] == "done" for r in runs))
+    return 30 + 28 * (rows + len([m for m in metrics if m not in ("latency_ms", "tokens_out")]))
+
+
+def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], colour: dict):
+    """The legend, the metric to show and the places of the summary table and of the chart: (metric, table's
+    place, chart's place). Both are filled after the grid (fill_summary, draw_chart), so the grid, what the page
+    is for, waits neither for the runs' summaries and bins (scans of every output and score) nor for the
+    browser to set up the table and load the charting library."""
     st.subheader(_("Summary"))
     st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · "
                             f"{markdown_literal(grid.variant_label(r))}" for r in runs))
     left, right = st.columns([3, 2], gap="large")
-    # One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
-    table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
-    left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
-                   column_config={"": st.column_config.TextColumn(width="medium")})
+    table_place = left.empty()
+    table_place.space(summary_height(runs, metrics))  # the table's height, kept until it comes
     left.caption(_("Metrics: mean ± half-width of the 95% CI, a t-interval over rows; quality scores "
                    "on a 0–1 scale; errored outputs carry no score and count in the error rate."))
     if not metrics:
         right.caption(_("No scores yet."))
-        return None, None
+        return None, table_place, None
     quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
     metric = right.selectbox(_("Metric"), metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
-    return metric, right.empty()
+    chart_place = right.empty()
+    chart_place.space(CHART_HEIGHT)
+    return metric, table_place, chart_place
+
+
+def fill_summary(where, summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict[str, str]) -> None:
+    # One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
+    table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
+    where.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
+                    column_config={"": st.column_config.TextColumn(width="medium")})
 
 
 @st.fragment
@@ -199,15 +220,14 @@ def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str,
 
 
 def show_page(db: str, run_ids: list[str]):
-    """Summary, grid (or threads) and chart; what the significance section needs after them."""
+    """Summary, grid (or threads) and chart, the grid drawn first; what the significance section needs after them."""
     with store.connect(db) as con:
         stamp = store.run_stamp(con, run_ids)
-    summaries, tokens, metrics = summarize(db, tuple(run_ids), stamp)
-    runs = [s.run for s in summaries]
+    runs, metrics = run_frame(db, tuple(run_ids), stamp)
     keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
     labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
     colour = {keys[r["id"]]: PALETTE[n % len(PALETTE)] for n, r in enumerate(runs)}
-    metric, chart_place = show_summary(runs, summaries, tokens, metrics, keys, colour)
+    metric, table_place, chart_place = lay_out_summary(runs, metrics, keys, colour)
     # Significance (paired statistics for two variants) goes here, drawn after the grid: the bootstrap takes a
     # second or two on 10,000 rows and the grid should not wait for it.
     significance = st.container() if render_significance is not None and len(run_ids) >= 2 else None
@@ -217,6 +237,8 @@ def show_page(db: str, run_ids: list[str]):
         show_threads(db, run_ids, labels, metric, stamp)
     else:
         show_grid(db, run_ids, metric, labels)
+    summaries, tokens = summarize(db, tuple(run_ids), stamp)
+    fill_summary(table_place, summaries, tokens, metrics, keys)
     if chart_place is not None:
         draw_chart(chart_place, db, runs, metric, stamp, keys, colour)
     return summaries, runs, keys, labels, significance
