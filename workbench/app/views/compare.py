@@ -70,10 +70,9 @@ def histogram(db: str, run_ids: tuple[str, ...], metric: str, stamp: tuple, _run
         return grid.histogram(con, _runs, metric)
 
 
-def judged_on_page(db: str, run_ids: list[str], view) -> dict:
+def judged_on_page(con, run_ids: list[str], view) -> dict:
     """The judges' scores and reasoning for the page's items (the first repeat, as the grid shows)."""
-    with store.connect(db) as con:
-        j = store.load_judgements(con, run_ids, rows=[int(r) for r in view.rows["row_idx"]])
+    j = store.load_judgements(con, run_ids, rows=[int(r) for r in view.rows["row_idx"]])
     column = {r: i for i, r in enumerate(run_ids)}
     out: dict = {}
     for x in j[(j["repeat_idx"] == 0) & (j["turn_idx"] == 0)].itertuples():
@@ -194,9 +193,15 @@ def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str,
     filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
     if ss.get("cmp_filters") != filters:
         ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
-    with store.connect(db) as con:  # one page of items per rerun, read as it is shown (store.grid_page)
+    # One page of items per rerun, read as it is shown (store.grid_page), with its judges' notes and passages:
+    # one connection (a page switch reruns this alone, outside the page's kept_open; ~30 ms of CPU an opening).
+    with store.connect(db) as con:
         g = load_grid(db, tuple(run_ids), metric, store.run_stamp(con, run_ids))
         view = grid.query(con, g, sort, errors_only, search, ss.get("cmp_page", 1) - 1, page_size)
+        rows = [int(r) for r in view.rows["row_idx"]]
+        judged = judged_on_page(con, run_ids, view) if view.total else {}
+        # knowledge runs: the passages under each answer
+        found = grid.page_passages(con, g.runs, rows) if view.total and any(r.get("knowledge") for r in g.runs) else None
     ss["cmp_page"] = view.page + 1  # clamped: the filters may have left fewer pages
     n0, n1, n2, n3, n4 = st.columns([1, 1, 1, 1, 2.5], vertical_alignment="bottom")
     n0.button(_("Prev"), icon=":material/chevron_left:", on_click=step_page, args=(-1,),
@@ -210,11 +215,7 @@ def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str,
              else _("{shown} of {n} items"))
     n4.caption(shown.format(shown=f"{view.total:,}", n=f"{g.n_items:,}", metric=metric))
     if view.total:
-        found = None
-        if any(r.get("knowledge") for r in g.runs):  # knowledge runs: the passages under each answer
-            with store.connect(db) as con:
-                found = grid.page_passages(con, g.runs, [int(r) for r in view.rows["row_idx"]])
-        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view), passages=found))
+        st.html(page_html(g, view, diff, base, other, judged, passages=found))
     else:
         st.caption(_("No item matches."))
 
