@@ -170,7 +170,9 @@ def warm_up() -> threading.Thread:
         import sklearn.metrics  # noqa: F401
 
         import workbench.engine.runner  # noqa: F401
+        import workbench.evaluation.pairwise_judge  # noqa: F401  (the Leaderboard's judge board)
         import workbench.rating.agreement  # noqa: F401
+        import workbench.rating.leaderboard  # noqa: F401
         import workbench.rating.trust  # noqa: F401
 
     thread = threading.Thread(target=imports, daemon=True, name="workbench-warm-up")
