@@ -6,6 +6,9 @@ server came up (its background import of scipy/altair still running) -- and from
 for another page of the grid to its rows on screen (goal <= 0.5 s), each printed as a ratio to its
 goal (<= 1.0 meets it); and the resident memory of the Streamlit process (its peak, and now), with
 the same process measured on an empty database for scale (goal <= 600 MB at 100,000 items, issue 20).
+Beside each first paint: the CPU seconds the Streamlit process and Chromium's processes used meanwhile (the
+figures a loaded machine does not stretch; Chromium runs on the same cores), and for Compare the time until
+the whole page is drawn (its chart comes after the grid).
 The Leaderboard is opened the same way, on a pairwise session of the 4 variants (600,000 items, 300 votes)
 and a Likert one (400,000 items, 200 items rated twice), the Likert one shown: its first paint is when the
 trust section's caption is on screen. The data is written straight through the store (write_results with
