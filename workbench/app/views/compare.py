@@ -220,6 +220,26 @@ def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str,
         st.caption(_("No item matches."))
 
 
+def show_significance(db: str, run_ids: list[str], runs: list[dict], keys: dict[str, str], labels: dict[str, str],
+                      rows: int) -> None:
+    """Is B better than A: two variants chosen, tested at once up to AUTO_SIGNIFICANCE_ROWS outputs, else on a
+    click (a paired bootstrap over `rows` takes a few seconds)."""
+    st.subheader(_("Is one variant better?"))
+    a_col, b_col = st.columns(2)
+    run_a = a_col.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
+    run_b = b_col.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
+    short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
+    names = (short[run_a], short[run_b])
+    if run_a == run_b:
+        st.caption(_("Choose two different variants."))
+    elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
+        render_significance(db, run_a, run_b, *names)
+    elif st.button(_("Test it (paired bootstrap over {n} rows: a few seconds)").format(n=f"{rows:,}"),
+                   key="sig_go"):
+        ss["sig_asked"] = (run_a, run_b)
+        render_significance(db, run_a, run_b, *names)
+
+
 def show_page(db: str, run_ids: list[str]):
     """Summary, grid (or threads) and chart, the grid drawn first; what the significance section needs after them."""
     with store.connect(db) as con:
@@ -230,8 +250,14 @@ def show_page(db: str, run_ids: list[str]):
     colour = {keys[r["id"]]: PALETTE[n % len(PALETTE)] for n, r in enumerate(runs)}
     metric, table_place, chart_place = lay_out_summary(runs, metrics, keys, colour)
     # Significance (paired statistics for two variants) goes here, drawn after the grid: the bootstrap takes a
-    # second or two on 10,000 rows and the grid should not wait for it.
+    # second or two on 10,000 rows and the grid should not wait for it. Where it waits for a click (many rows,
+    # not asked yet) it is only choices and a button: drawn now, so nothing above the grid moves once it is shown.
+    rows = max((n for *_, n in stamp), default=0)  # outputs stored per run, as the summaries count them
     significance = st.container() if render_significance is not None and len(run_ids) >= 2 else None
+    if significance is not None and rows > AUTO_SIGNIFICANCE_ROWS and not ss.get("sig_asked"):
+        with significance:
+            show_significance(db, run_ids, runs, keys, labels, rows)
+        significance = None
     if all(r.get("history") for r in runs):  # conversation runs: threads, a turn at a time
         from workbench.app.thread_view import show_threads
 
@@ -242,7 +268,7 @@ def show_page(db: str, run_ids: list[str]):
     fill_summary(table_place, summaries, tokens, metrics, keys)
     if chart_place is not None:
         draw_chart(chart_place, db, runs, metric, stamp, keys, colour)
-    return summaries, runs, keys, labels, significance
+    return rows, runs, keys, labels, significance
 
 
 run_ids = context.pick_runs("cmp")
@@ -250,22 +276,8 @@ if not run_ids:
     st.stop()
 db = context.db()
 with store.kept_open(db):  # the page's dozen reads open the file once (~30 ms of CPU and a checkpoint each)
-    summaries, runs, keys, labels, significance = show_page(db, run_ids)
+    rows, runs, keys, labels, significance = show_page(db, run_ids)
 
 if significance is not None:
     with significance:
-        st.subheader(_("Is one variant better?"))
-        a_col, b_col = st.columns(2)
-        run_a = a_col.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
-        run_b = b_col.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
-        short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
-        names = (short[run_a], short[run_b])
-        rows = max(s.n_outputs for s in summaries)
-        if run_a == run_b:
-            st.caption(_("Choose two different variants."))
-        elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
-            render_significance(db, run_a, run_b, *names)
-        elif st.button(_("Test it (paired bootstrap over {n} rows: a few seconds)").format(n=f"{rows:,}"),
-                       key="sig_go"):
-            ss["sig_asked"] = (run_a, run_b)
-            render_significance(db, run_a, run_b, *names)
+        show_significance(db, run_ids, runs, keys, labels, rows)
