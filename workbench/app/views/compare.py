@@ -139,7 +139,7 @@ def summary_height(runs: list[dict], metrics: list[str]) -> int:
     """Pixels of the summary table (summary_rows: a status row while a run is not done, five, one per metric
     not already said), so that its place is kept while the grid is drawn first."""
     rows = 5 + (not all(r["status"] == "done" for r in runs))
-    return 30 + 28 * (rows + len([m for m in metrics if m not in ("latency_ms", "tokens_out")]))
+    return 34 * (1 + rows + len([m for m in metrics if m not in ("latency_ms", "tokens_out")]))  # ~a row wraps
 
 
 def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], colour: dict):
@@ -168,9 +168,10 @@ def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], 
 
 def fill_summary(where, summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict[str, str]) -> None:
     # One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
+    # A static table: st.dataframe's grid (a large script and a canvas) cost Chromium ~0.5 s of CPU by URL,
+    # while the grid's first paint waited for it; a dozen rows need no scrolling nor sorting.
     table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
-    where.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
-                    column_config={"": st.column_config.TextColumn(width="medium")})
+    where.table(table, hide_index=True)
 
 
 @st.fragment
