@@ -48,6 +48,15 @@ class Rendered(Sequence):
                 out[k] = {"role": shape[k], "content": text}
         return out
 
+    def row_shape(self, k: int) -> tuple[int, tuple, tuple[int, ...], tuple[str, ...]] | None:
+        """(shape id, its entries, where the row's own messages go, their texts) of row k; None for a row skipped
+        or kept as its own list. An entry is a shared message dict, or an own message's role."""
+        shape_id, texts = self._shape_ids[k], self._texts[k]
+        if shape_id < 0:
+            return None
+        shape, own = self._shapes[shape_id]
+        return shape_id, shape, own, (texts,) if isinstance(texts, str) else texts
+
     def skip(self) -> None:
         self._shape_ids.append(SKIPPED)
         self._texts.append(None)
