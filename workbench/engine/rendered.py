@@ -68,19 +68,22 @@ class Rendered(Sequence):
             return
         learn = len(self) < SHARE_FROM_ROWS
         shape: list[Any] = []
+        ids: list[Any] = []  # the shape as a key: a shared message by its id, an own one by its role
         own: list[str] = []
+        seen = self._seen
         for m in messages:
-            found = self._seen.get((m["role"], m["content"]))
+            role, content = m["role"], m["content"]
+            found = seen.get((role, content))
+            if found is None and learn:  # kept as it is: it may be shared by later rows (a few rows' own messages stay dicts)
+                found = seen[(role, content)] = m
             if found is not None:
                 shape.append(found)
+                ids.append(id(found))
                 continue
-            if learn:  # kept as it is: it may be shared by later rows (a few rows' own messages stay dicts)
-                self._seen[(m["role"], m["content"])] = m
-                shape.append(m)
-                continue
-            shape.append(m["role"])
-            own.append(m["content"])
-        key = tuple(id(m) if isinstance(m, dict) else m for m in shape)
+            shape.append(role)
+            ids.append(role)
+            own.append(content)
+        key = tuple(ids)
         shape_id = self._shape_index.get(key)
         if shape_id is None:
             shape_id = self._shape_index[key] = len(self._shapes)
