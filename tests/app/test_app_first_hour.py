@@ -83,12 +83,12 @@ def test_compare_summary_fits_the_page_and_variants_have_distinct_colours(db, op
     populate(db, openai_server.base_url)
     at = page("compare").run()
     no_exceptions(at)
-    summary = at.dataframe[0].value
+    summary = at.table[0].value
     assert list(summary.columns) == ["", "A", "B"] and "bleu" in set(summary[""]) and "None" not in summary.to_string()
     spec = next(e.proto.spec for e in at.get("vega_lite_chart"))
     assert '"range": ["#1c83e1", "#ff8700"]' in spec.replace("\n", "")
-    legend = shown(at.markdown[0].value)
-    assert legend.startswith(":blue[■] **A** · ") and ":orange[■] **B** · " in legend
+    legend = shown(at.markdown[0].value)  # the heading, then the legend: one element
+    assert legend.startswith("### Summary\n\n:blue[■] **A** · ") and ":orange[■] **B** · " in legend
 
 
 def test_datasets_page_opens_the_faq_with_its_text_as_reference():

@@ -148,7 +148,7 @@ def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], 
     is for, waits neither for the runs' summaries and bins (scans of every output and score) nor for the
     browser to set up the table and load the charting library."""
     # the heading and the legend in one element: each element is a message the browser renders on its own
-    st.markdown(f"### {_('Summary')}\n\n" + "  \n".join(
+    st.markdown("### " + _("Summary") + "\n\n" + "  \n".join(
         f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · {markdown_literal(grid.variant_label(r))}"
         for r in runs))
     left, right = st.columns([3, 2], gap="large")
