@@ -62,7 +62,7 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.defaults import API_DEFAULT, uses_local_default
@@ -89,7 +89,10 @@ class DefaultModel:
     sources: tuple[tuple[str, tuple[str, ...]], ...]  # training: each dataset through these prompts
     tiny: dict
     knowledge: str  # the prompt that answers from the FAQ passages retrieved for the question
-    copy_data: dict | None = None  # copy-teaching conversations through `knowledge` (workbench.finetune.copy_data)
+    # copy-teaching conversations through `knowledge` (workbench.finetune.copy_data: write_copy_data's options,
+    # and `warmup`: that many repeat conversations trained on first)
+    copy_data: dict | None = None
+    recipe: dict = field(default_factory=dict)  # what this model changes of RECIPE
 
 
 MODELS = {
@@ -174,11 +177,13 @@ def train_default_model(out: Path, progress: bool = True, lang: str = "en"):
     db = str(Path(scratch) / "bases.duckdb")  # the FAQ bases, for the passages of knowledge prompts
     cfg = FinetuneConfig(data=_bundled(first), out=str(tmp), base="tiny", prompts=[_bundled(p) for p in first_prompts],
                          more_sources=[(_bundled(d), [_bundled(p) for p in ps]) for d, ps in more], db=db,
-                         tiny=TinySpec(**model.tiny), progress=progress, name=out.name, **RECIPE)
+                         tiny=TinySpec(**model.tiny), progress=progress, name=out.name, **{**RECIPE, **model.recipe})
     try:
         add_bases(db)
         if model.copy_data:
             cfg.more_sources.append((str(copy_source(model, Path(scratch), db)), []))
+            if model.copy_data.get("warmup"):
+                cfg.first = str(warmup_source(model, Path(scratch)))
         result = finetune(cfg)
         if out.exists():
             shutil.rmtree(out)
@@ -196,8 +201,17 @@ def copy_source(model: DefaultModel, folder: Path, db: str) -> Path:
     from workbench.finetune.copy_data import write_copy_data
 
     faq = BASES[f"faq_{model.lang}"]
+    options = {k: v for k, v in (model.copy_data or {}).items() if k != "warmup"}
     return write_copy_data(folder / "copy_data.jsonl", _bundled(model.data), _bundled(faq), _bundled(model.knowledge), db,
-                           **model.copy_data)
+                           **options)
+
+
+def warmup_source(model: DefaultModel, folder: Path) -> Path:
+    """The repeat conversations `model` trains on first (copy_data's `warmup`), written into `folder`."""
+    from workbench.finetune.copy_data import write_warmup_data
+
+    return write_warmup_data(folder / "warmup.jsonl", _bundled(BASES[f"faq_{model.lang}"]), model.copy_data["warmup"],
+                             model.copy_data.get("seed", 0))
 
 
 def add_bases(db: str | None = None) -> None:
