@@ -132,9 +132,11 @@ def test_a_default_model_with_copy_data_trains_on_it_too(monkeypatch, tmp_path):
     en = default_model.MODELS["en"]
     small = {"hidden_size": 32, "intermediate_size": 64, "vocab_size": 1000}
     monkeypatch.setitem(default_model.MODELS, "en", dataclasses.replace(
-        en, tiny={**en.tiny, **small}, copy_data={"copies": 1, "synthetic": 20, "warmup": 40}))
+        en, tiny={**en.tiny, **small}, copy_data={"copies": 1, "synthetic": 20, "warmup": 40},
+        recipe={"weight_decay": 0.05}))
     card = default_model.train_default_model(tmp_path / "m", progress=False, lang="en").card
     assert card["first_phase"]["examples"] == 40 and card["first_phase"]["steps"] == 2  # the warm-up ran first
+    assert card["hyperparameters"]["weight_decay"] == 0.05  # the model's own recipe over RECIPE
     plain = 144 * len(en.sources[0][1])  # the 144 train rows through each prompt
     assert card["data"]["train_examples"] > plain + 20  # + the perturbed rows and the 20 synthetic entries
     assert card["data"]["eval_examples"] == 34 * len(en.sources[0][1])  # the copy data holds nothing out
