@@ -66,7 +66,10 @@ def test_leaderboard_page_ranks_agrees_and_reports_trust(db):
     assert at.metric[3].value == "1"  # one disputed item
     assert any("agrees with votes" in df.value.columns for df in at.dataframe)
 
-    # A new single-output session from the form.
+    # A new single-output session from the form: drawn only once its expander is opened (sessions exist).
+    assert not at.toggle and any(e.label == "New rating session" for e in at.expander)
+    at.session_state["lb_new_session"] = True  # what a click on the expander sets
+    at.run()
     at.toggle[0].set_value(False).run()
     at.button[0].click().run()
     no_exceptions(at)

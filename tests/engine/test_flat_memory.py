@@ -94,3 +94,44 @@ def test_a_dataset_is_stored_in_pieces_every_row_in_order(tmp_path, monkeypatch,
         h = store.save_dataset(con, ds)
         stored = store.get_dataset(con, h)
     assert stored["rows"] == ds.rows and stored["n_rows"] == 23
+
+
+def test_a_rendered_rows_json_is_json_dumps_of_its_messages_whatever_its_shape():
+    """MessagesJSON.row writes a row from its shape (shared messages encoded once) and its own texts: the same text
+    as json.dumps of the row's messages, for own messages first, between shared ones, several, or none."""
+    system = {"role": "system", "content": 'Be "brief".\n\tThanks \u2014 谢谢 \\ / \x00'}
+    example = {"role": "assistant", "content": "Sure."}
+    shapes = [lambda q: [system, example, {"role": "user", "content": q}],
+              lambda q: [{"role": "user", "content": q}, system],
+              lambda q: [system, {"role": "user", "content": q}, example, {"role": "user", "content": q + "?"}],
+              lambda q: [{"role": "user", "content": q}],
+              lambda q: [system, example]]
+    rows = Rendered()
+    wanted = []
+    for k in range(SHARE_FROM_ROWS + 40):
+        messages = shapes[k % len(shapes)](f'q{k} "你好"\n\\ \ud800 \u2028')
+        rows.append([dict(m) for m in messages])
+        wanted.append(messages)
+    rows.skip()
+    rows.append([{"role": "user", "content": [{"type": "text", "text": "parts"}]}])
+    wanted += [None, [{"role": "user", "content": [{"type": "text", "text": "parts"}]}]]
+    encode = runner.MessagesJSON()
+    for _ in range(2):  # the second pass from the shapes already written
+        for k, messages in enumerate(wanted):
+            if messages is not None:
+                assert encode.row(rows, k) == json.dumps(messages, ensure_ascii=False) == encode(rows[k])
+                assert encode.last_head == "" or encode.row(rows, k).startswith(encode.last_head)
+
+
+def test_a_cache_key_hashes_the_shared_head_once_and_is_the_same_key():
+    class Provider:
+        def identity(self):
+            return {"kind": "openai", "model": "m"}
+
+    key = runner.key_prefix(Provider(), {"temperature": 0})
+    text = json.dumps([{"role": "system", "content": "S" * 500}, {"role": "user", "content": "q 你好"}],
+                      ensure_ascii=False)
+    head = text[:text.index('{"role": "user"')]
+    assert key(text, head) == key(text) == key(text, head) == runner.cache_key(Provider(), {"temperature": 0}, text)
+    assert key(text, "not its start") == key(text)  # a head left from another row is not used
+    assert key(text.replace("q 你", "r 你"), head) != key(text, head)

@@ -92,6 +92,26 @@ def test_write_results_is_an_upsert(db):
         assert con.execute("SELECT count(*) FROM scores").fetchall() == [(0,)]
 
 
+def test_cache_hits_into_new_and_stored_outputs(db):
+    """Cached answers go in with a plain INSERT when none of their outputs exist (a new run), and replace the
+    stored ones (and their scores) when some do (a resumed run): never a duplicate, never a key error."""
+    from workbench.store.cache import apply_hits
+
+    entry = {"key": "k0", "provider": "p", "text": "cached", "finish_reason": "stop", "latency_ms": 1.0,
+             "tokens_in": 1, "tokens_out": 1, "score_key": "s", "score_names": ["bleu"], "score_values": [0.4]}
+    wanted = {"run_id": ["r", "r"], "row_idx": [0, 1], "turn_idx": [0, 0], "repeat_idx": [0, 0], "key": ["k0", "k1"],
+              "messages": ["[]", "[]"], "score_key": ["s", "s"]}
+    with store.connect(db) as con:
+        store.save_cache_entries(con, [entry, {**entry, "key": "k1", "text": "other"}])
+        hits, rescore = apply_hits(con, wanted)
+        assert sorted(hits) == [("r", 0, 0, 0), ("r", 1, 0, 0)] and rescore == []
+        con.execute("UPDATE outputs SET text = 'stale' WHERE row_idx = 0")
+        hits, _ = apply_hits(con, {k: v[:1] for k, v in wanted.items()})  # row 0 is stored already
+        assert hits == [("r", 0, 0, 0)]
+        assert con.execute("SELECT row_idx, text FROM outputs ORDER BY 1").fetchall() == [(0, "cached"), (1, "other")]
+        assert con.execute("SELECT row_idx, value FROM scores ORDER BY 1").fetchall() == [(0, 0.4), (1, 0.4)]
+
+
 def test_write_results_takes_arrow_columns(db):
     """Bulk loads hand whole columns (a pyarrow.Table); the same upsert: a repeated batch replaces its rows."""
     import pyarrow as pa

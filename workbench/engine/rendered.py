@@ -48,34 +48,53 @@ class Rendered(Sequence):
                 out[k] = {"role": shape[k], "content": text}
         return out
 
+    def row_shape(self, k: int) -> tuple[int, tuple, tuple[int, ...], tuple[str, ...]] | None:
+        """(shape id, its entries, where the row's own messages go, their texts) of row k; None for a row skipped
+        or kept as its own list. An entry is a shared message dict, or an own message's role."""
+        shape_id, texts = self._shape_ids[k], self._texts[k]
+        if shape_id < 0:
+            return None
+        shape, own = self._shapes[shape_id]
+        return shape_id, shape, own, (texts,) if isinstance(texts, str) else texts
+
     def skip(self) -> None:
         self._shape_ids.append(SKIPPED)
         self._texts.append(None)
 
     def append(self, messages: list[dict[str, str]]) -> None:
-        if not all(len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                   for m in messages):
+        if not _plain(messages):
             self._shape_ids.append(AS_IS)  # content parts, extra keys: kept exactly as rendered
             self._texts.append(messages)
             return
         learn = len(self) < SHARE_FROM_ROWS
         shape: list[Any] = []
+        ids: list[Any] = []  # the shape as a key: a shared message by its id, an own one by its role
         own: list[str] = []
+        seen = self._seen
         for m in messages:
-            found = self._seen.get((m["role"], m["content"]))
+            role, content = m["role"], m["content"]
+            found = seen.get((role, content))
+            if found is None and learn:  # kept as it is: it may be shared by later rows (a few rows' own messages stay dicts)
+                found = seen[(role, content)] = m
             if found is not None:
                 shape.append(found)
+                ids.append(id(found))
                 continue
-            if learn:  # kept as it is: it may be shared by later rows (a few rows' own messages stay dicts)
-                self._seen[(m["role"], m["content"])] = m
-                shape.append(m)
-                continue
-            shape.append(m["role"])
-            own.append(m["content"])
-        key = tuple(id(m) if isinstance(m, dict) else m for m in shape)
+            shape.append(role)
+            ids.append(role)
+            own.append(content)
+        key = tuple(ids)
         shape_id = self._shape_index.get(key)
         if shape_id is None:
             shape_id = self._shape_index[key] = len(self._shapes)
             self._shapes.append((tuple(shape), tuple(k for k, m in enumerate(shape) if isinstance(m, str))))
         self._shape_ids.append(shape_id)
         self._texts.append(own[0] if len(own) == 1 else tuple(own))
+
+
+def _plain(messages: list[dict[str, Any]]) -> bool:
+    """Every message is {"role": str, "content": str}. A loop, not all() over a generator: half the time, per row."""
+    for m in messages:
+        if len(m) != 2 or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            return False
+    return True

@@ -22,6 +22,7 @@ from typing import Any
 
 from workbench import metrics as metric_lib
 from workbench.engine.plan import Plan, Progress, Variant, uses_cache
+from workbench.engine.rendered import Rendered
 from workbench.errors import StoreBusyError
 from workbench.providers import Completion, Provider, ProviderError
 from workbench.providers.keys import mask
@@ -44,8 +45,21 @@ def key_prefix(provider: Provider, params: dict[str, Any]) -> Callable[[str], st
     head = json.dumps({"provider": provider.identity(), "params": params}, sort_keys=True, ensure_ascii=False,
                       default=str)
     start = hashlib.sha256(f"{head}\n".encode())  # the shared head is hashed once, then copied per key
+    after: dict[str, Any] = {}  # a messages head (MessagesJSON.last_head) -> the hash state after it
 
-    def key(messages_json: str) -> str:
+    def key(messages_json: str, messages_head: str = "") -> str:
+        """`messages_head`: a start of messages_json that many rows share (their system message and examples,
+        most of the text), hashed once: the key is the same, only the row's own text is hashed per row."""
+        if messages_head and messages_json.startswith(messages_head):
+            state = after.get(messages_head)
+            if state is None:
+                state = start.copy()
+                state.update(messages_head.encode())
+                if len(after) < MessagesJSON.MEMO_MAX:
+                    after[messages_head] = state
+            h = state.copy()
+            h.update(messages_json[len(messages_head):].encode())
+            return h.hexdigest()
         h = start.copy()
         h.update(messages_json.encode())
         return h.hexdigest()
@@ -68,6 +82,44 @@ class MessagesJSON:
         # The plan's rows share one dict per distinct message (engine/rendered.py): found by identity
         # first, without building and hashing a tuple of its items. The dict is kept so its id stays its own.
         self._by_id: dict[int, tuple[dict, str]] = {}
+        # Per shape of a Rendered plan (engine/rendered.py): its JSON up to the row's first own message, and for
+        # each own message the text before its content and the text after it, up to the next own message.
+        self._shapes: dict[tuple[int, int], tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self.last_head = ""  # the shared start of the last row encoded by `row`: a key_prefix hashes it once
+        self._string = json.encoder.encode_basestring  # what the encoder writes for a str (ensure_ascii=False)
+
+    def row(self, rendered: Rendered, k: int) -> str:
+        """``self(rendered[k])``, the same text, without building the row's messages: the shared ones are
+        written once per shape, the row's own ones as role and content strings."""
+        found = rendered.row_shape(k)
+        if found is None:
+            self.last_head = ""
+            return self(rendered[k])
+        shape_id, shape, own, texts = found
+        plan = self._shapes.get((id(rendered), shape_id))
+        if plan is None:
+            plan = self._shapes[(id(rendered), shape_id)] = self._shape_plan(shape, own)
+        head, pieces = plan
+        self.last_head = head
+        string = self._string
+        if len(pieces) == 1:
+            before, after = pieces[0]
+            return f"{head}{before}{string(texts[0])}{after}"
+        return head + "".join(f"{before}{string(text)}{after}" for (before, after), text in zip(pieces, texts))
+
+    def _shape_plan(self, shape: tuple, own: tuple[int, ...]) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The constant texts of a shape's JSON (see `row`); an own message is {"role": ..., "content": ...},
+        as Rendered builds it."""
+        if not own:
+            return self(list(shape)), ()
+        parts = [None if k in own else self._encode(m) for k, m in enumerate(shape)]
+        head = "[" + "".join(f"{p}, " for p in parts[:own[0]])
+        pieces = []
+        for n, k in enumerate(own):
+            end = own[n + 1] if n + 1 < len(own) else len(parts)
+            after = "}" + "".join(f", {p}" for p in parts[k + 1:end]) + (", " if end < len(parts) else "]")
+            pieces.append((f'{{"role": {self._string(shape[k])}, "content": ', after))
+        return head, tuple(pieces)
 
     def __call__(self, messages: list[dict[str, Any]]) -> str:
         parts = []
@@ -90,6 +142,12 @@ class MessagesJSON:
                 by_id[id(m)] = (m, part)
             parts.append(part)
         return f"[{', '.join(parts)}]"
+
+
+def messages_head(msg_json: Callable) -> str:
+    """The shared start of the JSON that `msg_json` (runner._message_json) gave last, for key_prefix's key; a
+    stale one is harmless: the key checks that the JSON starts with it."""
+    return getattr(getattr(msg_json, "encoder", None), "last_head", "")
 
 
 @dataclass
@@ -365,7 +423,7 @@ def _queue_keys(plan: Plan, providers: dict[str, Provider], work: dict[int, list
             wanted["variant"].append(i)
             wanted["row_idx"].append(row)
             wanted["repeat_idx"].append(rep)
-            wanted["key"].append(prefix(m))
+            wanted["key"].append(prefix(m, messages_head(msg_json)))
             wanted["messages"].append(m)
             if len(wanted["key"]) >= LOOKUP_CHUNK:
                 chunks.put(wanted)

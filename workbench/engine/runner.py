@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 
 from workbench import metrics as metric_lib
 from workbench.engine.plan import Plan, Progress, Todo, Variant, plan_eval, plan_from_run, uses_cache
+from workbench.engine.rendered import Rendered
 from workbench.engine.results import (
     FLUSH_ROWS,
     FLUSH_SECONDS,
@@ -38,6 +39,7 @@ from workbench.engine.results import (
     Writer,
     cache_key,
     key_prefix,
+    messages_head,
     serve_from_cache,
 )
 from workbench.engine.turns import run_conversations
@@ -115,7 +117,7 @@ async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asynci
             for (row, rep), res in zip(items, results):
                 m = msg_json(v, row)
                 ok = not isinstance(res, ProviderError)
-                writer.add(Done(v, row, rep, m, res, key=prefix(m) if prefix and ok else None,
+                writer.add(Done(v, row, rep, m, res, key=prefix(m, messages_head(msg_json)) if prefix and ok else None,
                                  provider=ident))
                 progress.done += 1
                 progress.errors += not ok
@@ -169,17 +171,22 @@ def _message_json(plan: Plan) -> Callable[[Variant, int], str]:
     memo: dict[tuple[int, int], str] = {}
     encode = MessagesJSON()
 
+    def one(v: Variant, row: int) -> str:
+        messages = v.messages
+        return encode.row(messages, index[row]) if isinstance(messages, Rendered) else encode(messages[index[row]])
+
     def msg_json(v: Variant, row: int) -> str:
         if users[id(v.messages)] < 2:
-            return encode(v.messages[index[row]])
+            return one(v, row)
         key = (id(v.messages), row)
         found = memo.get(key)
         if found is None:
-            found = memo[key] = encode(v.messages[index[row]])
+            found = memo[key] = one(v, row)
             if len(memo) > MESSAGE_JSON_MEMO:
                 del memo[next(iter(memo))]
         return found
 
+    msg_json.encoder = encode  # type: ignore[attr-defined]  # its last_head: what a cache key need not hash again
     return msg_json
 
 

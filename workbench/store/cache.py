@@ -54,9 +54,12 @@ def apply_hits(con: Con, wanted: dict[str, list]) -> tuple[list[tuple], list[tup
                       c.tokens_in, c.tokens_out, c.score_names, c.score_values,
                       c.score_key IS NOT DISTINCT FROM w.score_key AS scores_apply
                FROM _want w JOIN response_cache c ON c.key = w.key""")
+        # A new run's outputs exist nowhere yet (a re-run of a whole dataset): a plain INSERT, as write_results does.
+        again = con.execute("SELECT count(*) FROM outputs SEMI JOIN _hit USING (run_id, row_idx, turn_idx, repeat_idx)"
+                            ).fetchone()[0]
         con.execute(
-            """INSERT OR REPLACE INTO outputs (run_id, row_idx, turn_idx, repeat_idx, messages, text, error, error_kind,
-                                               finish_reason, latency_ms, tokens_in, tokens_out, cached)
+            f"""{'INSERT OR REPLACE' if again else 'INSERT'} INTO outputs (run_id, row_idx, turn_idx, repeat_idx,
+                   messages, text, error, error_kind, finish_reason, latency_ms, tokens_in, tokens_out, cached)
                SELECT run_id, row_idx, turn_idx, repeat_idx, messages, text, NULL, NULL, finish_reason, latency_ms, tokens_in,
                       tokens_out, true
                FROM _hit""")

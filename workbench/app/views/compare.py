@@ -23,6 +23,7 @@ try:  # the statistics section (paired bootstrap, tests) comes with the rating f
 except ImportError:
     render_significance = None
 
+CHART_HEIGHT = 260  # pixels; its place is kept at that height until it is drawn
 AUTO_SIGNIFICANCE_ROWS = 2000  # above this the bootstrap waits for a click: it would hold up the page
 
 st.title(_("Compare"))
@@ -48,23 +49,30 @@ def load_grid(db: str, run_ids: tuple[str, ...], metric: str | None, stamp: tupl
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def summarize(db: str, run_ids: tuple[str, ...], stamp: tuple):
-    """Summaries, token totals and metric names of the runs; recomputed when `stamp` says they changed."""
+def run_frame(db: str, run_ids: tuple[str, ...], stamp: tuple) -> tuple[list[dict], list[str]]:
+    """The runs' records and the metrics they scored: what the page lays out before the grid."""
     with store.connect(db) as con:
-        return ([analysis.summarize(con, r) for r in run_ids], store.token_stats(con, list(run_ids)).set_index("run_id"),
-                store.run_metrics(con, list(run_ids)))
+        return [store.get_run(con, r) for r in run_ids], store.run_metrics(con, list(run_ids))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def histogram(db: str, runs: list[dict], metric: str, stamp: tuple):
+def summarize(db: str, run_ids: tuple[str, ...], stamp: tuple):
+    """Summaries and token totals of the runs; recomputed when `stamp` says they changed."""
     with store.connect(db) as con:
-        return grid.histogram(con, runs, metric)
+        return [analysis.summarize(con, r) for r in run_ids], store.token_stats(con, list(run_ids)).set_index("run_id")
 
 
-def judged_on_page(db: str, run_ids: list[str], view) -> dict:
+@st.cache_data(max_entries=16, show_spinner=False)
+def histogram(db: str, run_ids: tuple[str, ...], metric: str, stamp: tuple, _runs: list[dict]):
+    """Keyed on the run ids (`_runs`, their records, is not hashed: Streamlit skips arguments named with a
+    leading underscore, and hashing four run records cost more than the lookup)."""
+    with store.connect(db) as con:
+        return grid.histogram(con, _runs, metric)
+
+
+def judged_on_page(con, run_ids: list[str], view) -> dict:
     """The judges' scores and reasoning for the page's items (the first repeat, as the grid shows)."""
-    with store.connect(db) as con:
-        j = store.load_judgements(con, run_ids, rows=[int(r) for r in view.rows["row_idx"]])
+    j = store.load_judgements(con, run_ids, rows=[int(r) for r in view.rows["row_idx"]])
     column = {r: i for i, r in enumerate(run_ids)}
     out: dict = {}
     for x in j[(j["repeat_idx"] == 0) & (j["turn_idx"] == 0)].itertuples():
@@ -103,61 +111,69 @@ def _int(x) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{round(x):,}"
 
 
-run_ids = context.pick_runs("cmp")
-if not run_ids:
-    st.stop()
+def draw_chart(where, db: str, runs: list[dict], metric: str, stamp: tuple, keys: dict[str, str],
+               colour: dict) -> None:
+    """The metric's distribution per variant, one step line each over shared bins (four distributions stay
+    readable where bars would hide each other)."""
+    hist = histogram(db, tuple(r["id"] for r in runs), metric, stamp, runs)
+    if hist.empty:
+        return
+    hist["key"] = hist["run_id"].map(keys)
+    chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
+        x=alt.X("start:Q", title=_("{metric} (bin start)").format(metric=metric)),
+        y=alt.Y("count:Q", title=_("outputs")),
+        color=alt.Color("key:N", title=_("variant"), legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
+        tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
+                 "count"]).properties(height=CHART_HEIGHT)
+    where.altair_chart(chart, width="stretch")
 
-db = context.db()
-with store.connect(db) as con:
-    stamp = store.run_stamp(con, run_ids)
-summaries, tokens, metrics = summarize(db, tuple(run_ids), stamp)
-runs = [s.run for s in summaries]
-keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
-labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
 
-st.subheader(_("Summary"))
 # Clearly different hues in a fixed order (Streamlit's theme gives the first two variants two blues), matched
 # to the colour names Markdown knows, so the legend's squares are the lines' colours.
 PALETTE = [("blue", "#1c83e1"), ("orange", "#ff8700"), ("green", "#21c354"), ("red", "#ff2b2b"),
            ("violet", "#803df5"), ("gray", "#808495")]
-colour = {keys[r["id"]]: PALETTE[n % len(PALETTE)] for n, r in enumerate(runs)}
-st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · "
-                        f"{markdown_literal(grid.variant_label(r))}" for r in runs))
-left, right = st.columns([3, 2], gap="large")
-# One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
-table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
-left.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
-               column_config={"": st.column_config.TextColumn(width="medium")})
-left.caption(_("Metrics: mean ± half-width of the 95% CI, a t-interval over rows; quality scores "
-               "on a 0–1 scale; errored outputs carry no score and count in the error rate."))
 
-quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
-if metrics:
+
+def summary_height(runs: list[dict], metrics: list[str]) -> int:
+    """Pixels of the summary table (summary_rows: a status row while a run is not done, five, one per metric
+    not already said), so that its place is kept while the grid is drawn first."""
+    rows = 5 + (not all(r["status"] == "done" for r in runs))
+    return 30 + 28 * (rows + len([m for m in metrics if m not in ("latency_ms", "tokens_out")]))
+
+
+def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], colour: dict):
+    """The legend, the metric to show and the places of the summary table and of the chart: (metric, table's
+    place, chart's place). Both are filled after the grid (fill_summary, draw_chart), so the grid, what the page
+    is for, waits neither for the runs' summaries and bins (scans of every output and score) nor for the
+    browser to set up the table and load the charting library."""
+    st.subheader(_("Summary"))
+    st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · "
+                            f"{markdown_literal(grid.variant_label(r))}" for r in runs))
+    left, right = st.columns([3, 2], gap="large")
+    table_place = left.empty()
+    table_place.space(summary_height(runs, metrics))  # the table's height, kept until it comes
+    left.caption(_("Metrics: mean ± half-width of the 95% CI, a t-interval over rows; quality scores "
+                   "on a 0–1 scale; errored outputs carry no score and count in the error rate."))
+    if not metrics:
+        right.caption(_("No scores yet."))
+        return None, table_place, None
+    quality = [m for m in metrics if m not in ("length", "latency_ms", "tokens_out")] or metrics
     metric = right.selectbox(_("Metric"), metrics, index=metrics.index(context.main_metric(quality)), key="cmp_metric")
-    hist = histogram(db, runs, metric, stamp)
-    if not hist.empty:
-        # One step line per variant over shared bins: four distributions stay readable where bars would hide
-        # each other.
-        hist["key"] = hist["run_id"].map(keys)
-        chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
-            x=alt.X("start:Q", title=_("{metric} (bin start)").format(metric=metric)),
-            y=alt.Y("count:Q", title=_("outputs")),
-            color=alt.Color("key:N", title=_("variant"), legend=alt.Legend(orient="top"),
-                            scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
-            tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
-                     "count"]).properties(height=260)
-        right.altair_chart(chart, width="stretch")
-else:
-    metric = None
-    right.caption(_("No scores yet."))
+    chart_place = right.empty()
+    chart_place.space(CHART_HEIGHT)
+    return metric, table_place, chart_place
 
-# --- Significance (paired statistics for two variants) goes here, drawn after the grid: the ---
-# --- bootstrap takes a second or two on 10,000 rows and the grid should not wait for it.     ---
-significance = st.container() if render_significance is not None and len(run_ids) >= 2 else None
+
+def fill_summary(where, summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict[str, str]) -> None:
+    # One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
+    table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
+    where.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
+                    column_config={"": st.column_config.TextColumn(width="medium")})
 
 
 @st.fragment
-def show_grid() -> None:
+def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str, str]) -> None:
     st.subheader(_("Outputs side by side"))
     c1, c2, c3, c4 = st.columns([2, 2, 1.3, 3], vertical_alignment="bottom")
     sort = c1.selectbox(_("Sort"), list(grid.SORTS), format_func=lambda s: SORT_NAMES.get(s, grid.SORTS[s]),
@@ -177,9 +193,15 @@ def show_grid() -> None:
     filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
     if ss.get("cmp_filters") != filters:
         ss["cmp_filters"], ss["cmp_page"] = filters, 1  # a new view starts on its first page
-    with store.connect(db) as con:  # one page of items per rerun, read as it is shown (store.grid_page)
+    # One page of items per rerun, read as it is shown (store.grid_page), with its judges' notes and passages:
+    # one connection (a page switch reruns this alone, outside the page's kept_open; ~30 ms of CPU an opening).
+    with store.connect(db) as con:
         g = load_grid(db, tuple(run_ids), metric, store.run_stamp(con, run_ids))
         view = grid.query(con, g, sort, errors_only, search, ss.get("cmp_page", 1) - 1, page_size)
+        rows = [int(r) for r in view.rows["row_idx"]]
+        judged = judged_on_page(con, run_ids, view) if view.total else {}
+        # knowledge runs: the passages under each answer
+        found = grid.page_passages(con, g.runs, rows) if view.total and any(r.get("knowledge") for r in g.runs) else None
     ss["cmp_page"] = view.page + 1  # clamped: the filters may have left fewer pages
     n0, n1, n2, n3, n4 = st.columns([1, 1, 1, 1, 2.5], vertical_alignment="bottom")
     n0.button(_("Prev"), icon=":material/chevron_left:", on_click=step_page, args=(-1,),
@@ -193,36 +215,69 @@ def show_grid() -> None:
              else _("{shown} of {n} items"))
     n4.caption(shown.format(shown=f"{view.total:,}", n=f"{g.n_items:,}", metric=metric))
     if view.total:
-        found = None
-        if any(r.get("knowledge") for r in g.runs):  # knowledge runs: the passages under each answer
-            with store.connect(db) as con:
-                found = grid.page_passages(con, g.runs, [int(r) for r in view.rows["row_idx"]])
-        st.html(page_html(g, view, diff, base, other, judged_on_page(db, run_ids, view), passages=found))
+        st.html(page_html(g, view, diff, base, other, judged, passages=found))
     else:
         st.caption(_("No item matches."))
 
 
-if all(r.get("history") for r in runs):  # conversation runs: threads, a turn at a time
-    from workbench.app.thread_view import show_threads
+def show_significance(db: str, run_ids: list[str], runs: list[dict], keys: dict[str, str], labels: dict[str, str],
+                      rows: int) -> None:
+    """Is B better than A: two variants chosen, tested at once up to AUTO_SIGNIFICANCE_ROWS outputs, else on a
+    click (a paired bootstrap over `rows` takes a few seconds)."""
+    st.subheader(_("Is one variant better?"))
+    a_col, b_col = st.columns(2)
+    run_a = a_col.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
+    run_b = b_col.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
+    short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
+    names = (short[run_a], short[run_b])
+    if run_a == run_b:
+        st.caption(_("Choose two different variants."))
+    elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
+        render_significance(db, run_a, run_b, *names)
+    elif st.button(_("Test it (paired bootstrap over {n} rows: a few seconds)").format(n=f"{rows:,}"),
+                   key="sig_go"):
+        ss["sig_asked"] = (run_a, run_b)
+        render_significance(db, run_a, run_b, *names)
 
-    show_threads(db, run_ids, labels, metric, stamp)
-else:
-    show_grid()
+
+def show_page(db: str, run_ids: list[str]):
+    """Summary, grid (or threads) and chart, the grid drawn first; what the significance section needs after them."""
+    with store.connect(db) as con:
+        stamp = store.run_stamp(con, run_ids)
+    runs, metrics = run_frame(db, tuple(run_ids), stamp)
+    keys = {r["id"]: grid.variant_key(n) for n, r in enumerate(runs)}
+    labels = {r["id"]: f"{keys[r['id']]} · {grid.variant_label(r)}" for r in runs}
+    colour = {keys[r["id"]]: PALETTE[n % len(PALETTE)] for n, r in enumerate(runs)}
+    metric, table_place, chart_place = lay_out_summary(runs, metrics, keys, colour)
+    # Significance (paired statistics for two variants) goes here, drawn after the grid: the bootstrap takes a
+    # second or two on 10,000 rows and the grid should not wait for it. Where it waits for a click (many rows,
+    # not asked yet) it is only choices and a button: drawn now, so nothing above the grid moves once it is shown.
+    rows = max((n for *_, n in stamp), default=0)  # outputs stored per run, as the summaries count them
+    significance = st.container() if render_significance is not None and len(run_ids) >= 2 else None
+    if significance is not None and rows > AUTO_SIGNIFICANCE_ROWS and not ss.get("sig_asked"):
+        with significance:
+            show_significance(db, run_ids, runs, keys, labels, rows)
+        significance = None
+    if all(r.get("history") for r in runs):  # conversation runs: threads, a turn at a time
+        from workbench.app.thread_view import show_threads
+
+        show_threads(db, run_ids, labels, metric, stamp)
+    else:
+        show_grid(db, run_ids, metric, labels)
+    summaries, tokens = summarize(db, tuple(run_ids), stamp)
+    fill_summary(table_place, summaries, tokens, metrics, keys)
+    if chart_place is not None:
+        draw_chart(chart_place, db, runs, metric, stamp, keys, colour)
+    return rows, runs, keys, labels, significance
+
+
+run_ids = context.pick_runs("cmp")
+if not run_ids:
+    st.stop()
+db = context.db()
+with store.kept_open(db):  # the page's dozen reads open the file once (~30 ms of CPU and a checkpoint each)
+    rows, runs, keys, labels, significance = show_page(db, run_ids)
 
 if significance is not None:
     with significance:
-        st.subheader(_("Is one variant better?"))
-        a_col, b_col = st.columns(2)
-        run_a = a_col.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
-        run_b = b_col.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
-        short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
-        names = (short[run_a], short[run_b])
-        rows = max(s.n_outputs for s in summaries)
-        if run_a == run_b:
-            st.caption(_("Choose two different variants."))
-        elif rows <= AUTO_SIGNIFICANCE_ROWS or ss.get("sig_asked") == (run_a, run_b):
-            render_significance(db, run_a, run_b, *names)
-        elif st.button(_("Test it (paired bootstrap over {n} rows: a few seconds)").format(n=f"{rows:,}"),
-                       key="sig_go"):
-            ss["sig_asked"] = (run_a, run_b)
-            render_significance(db, run_a, run_b, *names)
+        show_significance(db, run_ids, runs, keys, labels, rows)

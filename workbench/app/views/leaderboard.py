@@ -155,31 +155,12 @@ def show_board(board: lb.Leaderboard) -> None:
         st.warning(_(note))
 
 
-with store.connect(db) as con:
-    sessions = store.list_sessions(con)
-with st.expander(_("New rating session"), expanded=sessions.empty, icon=":material/add_task:"):
-    new_session_form()
-judged = judge_board.comparisons(db)
-if sessions.empty:
-    if len(judged):
-        judge_board.show_judge_board(db, judged, show_board)
-    st.stop()
-
-info = {r["id"]: r for r in sessions.to_dict(orient="records")}
-chosen = st.multiselect(
-    _("Sessions"), list(info), default=list(info)[-1:], key="lb_sessions",
-    format_func={s: session_label(info[s]) for s in info}.get, placeholder=_("Choose options"))
-if not chosen:
-    st.stop()
-stamp = tuple((s, info[s]["n_ratings"]) for s in chosen)
-
-
 def release_claim(sid: str, item_idx: int, annotator: str) -> None:
     with store.connect(db) as con:
         annotation.release(con, sid, item_idx, annotator)
 
 
-def claims_section(sids: list[str]) -> None:
+def claims_section(sids: list[str], info: dict) -> None:
     """Items shown to a rater but not rated yet: who holds them, for how long; the owner can release them."""
     with store.connect(db) as con:
         held = {s: annotation.open_claims(con, s) for s in sids}
@@ -200,105 +181,147 @@ def claims_section(sids: list[str]) -> None:
                       args=(sid, int(r.item_idx), r.annotator), icon=":material/lock_open:")
 
 
-claims_section(chosen)
-pairwise = tuple(s for s in chosen if info[s]["kind"] == "pairwise")
+def ranking_section(pairwise: tuple[str, ...], judged: pd.DataFrame, stamp: tuple) -> None:
+    st.subheader(_("Variants ranked by pairwise votes"))
+    humans, judge = st.columns(2, gap="large") if len(judged) else (st.container(), None)
+    with humans:
+        if len(judged):
+            st.markdown("**" + _("The annotators") + "**")
+        if not pairwise:
+            st.info(_("Pick a pairwise session to rank variants (single-output sessions feed the agreement and "
+                      "trust sections below)."))
+        else:
+            try:
+                with st.spinner(_("Fitting Bradley-Terry and bootstrapping…")):
+                    board = _board(db, pairwise, stamp)
+                if board.standings:
+                    show_board(board)
+                else:
+                    st.info(_("No ratings yet: rate some pairs first (workbench app, Annotate page)."))
+            except Exception as e:  # noqa: BLE001
+                context.show_error(e)
+    if judge is not None:
+        with judge:
+            judge_board.show_judge_board(db, judged, show_board)
 
-st.subheader(_("Variants ranked by pairwise votes"))
-humans, judge = st.columns(2, gap="large") if len(judged) else (st.container(), None)
-with humans:
-    if len(judged):
-        st.markdown("**" + _("The annotators") + "**")
-    if not pairwise:
-        st.info(_("Pick a pairwise session to rank variants (single-output sessions feed the agreement and trust "
-                  "sections below)."))
-    else:
-        try:
-            with st.spinner(_("Fitting Bradley-Terry and bootstrapping…")):
-                board = _board(db, pairwise, stamp)
-            if board.standings:
-                show_board(board)
-            else:
-                st.info(_("No ratings yet: rate some pairs first (workbench app, Annotate page)."))
-        except Exception as e:  # noqa: BLE001
-            context.show_error(e)
-if judge is not None:
-    with judge:
-        judge_board.show_judge_board(db, judged, show_board)
 
-st.subheader(_("Agreement between annotators"))
-for sid in chosen:
-    result, disputed = _agreement(db, sid, stamp)
-    cols = st.columns(4)
-    cols[0].metric(f"α ({result.level}) · {sid}", "n/a" if result.alpha != result.alpha else f"{result.alpha:.3f}")
-    cols[1].metric(_("Items rated twice or more"), result.n_items)
-    cols[2].metric(_("Annotators"), result.n_annotators)
-    cols[3].metric(_("Disputed items"), len(disputed))
-    if result.pairs:
-        st.dataframe(pd.DataFrame([vars(p) for p in result.pairs]), hide_index=True, width="stretch")
-    if len(disputed):
-        with st.expander(_("Adjudicate: {n} disputed items in {sid}").format(n=len(disputed), sid=sid),
-                         icon=":material/gavel:"):
-            shown = disputed.head(50)
-            with store.connect(db) as con:  # the items shown, not the session's 100,000
-                items = store.item_outputs(con, sid, items=shown["item_idx"].tolist()).set_index("item_idx")
-            for r in shown.itertuples():
-                rec = items.loc[r.item_idx]
-                with st.container(border=True):
-                    st.markdown(_("**Item {n}** · spread {spread}").format(n=r.item_idx + 1, spread=f"{r.spread:g}"))
-                    st.text(" · ".join(f"{who}: {value}" for who, value in r.ratings.items()))
-                    st.text(" · ".join(f"{k}: {v}" for k, v in rec["row_data"].items()))
-                    sides = [("A", rec["text_a"], rec["prompt_a"], rec["model_a"])]
-                    if info[sid]["kind"] == "pairwise":
-                        sides.append(("B", rec["text_b"], rec["prompt_b"], rec["model_b"]))
-                    for col, (side, text, prompt, model) in zip(st.columns(len(sides)), sides):
-                        label = f"{inline_code(prompt)} × {inline_code(model)}"
-                        col.caption(f"{side}: {label}" if len(sides) > 1 else label)
-                        col.text(text)
-                    for c in r.comments:
-                        st.text(c)
+def agreement_section(chosen: list[str], info: dict, stamp: tuple) -> None:
+    st.subheader(_("Agreement between annotators"))
+    for sid in chosen:
+        result, disputed = _agreement(db, sid, stamp)
+        cols = st.columns(4)
+        cols[0].metric(f"α ({result.level}) · {sid}", "n/a" if result.alpha != result.alpha else f"{result.alpha:.3f}")
+        cols[1].metric(_("Items rated twice or more"), result.n_items)
+        cols[2].metric(_("Annotators"), result.n_annotators)
+        cols[3].metric(_("Disputed items"), len(disputed))
+        if result.pairs:
+            st.dataframe(pd.DataFrame([vars(p) for p in result.pairs]), hide_index=True, width="stretch")
+        if len(disputed):
+            # Read and drawn only while open: 50 items with their outputs and ratings are most of what the page
+            # would otherwise read and send, for a section most visits leave closed.
+            adjudicate = st.expander(_("Adjudicate: {n} disputed items in {sid}").format(n=len(disputed), sid=sid),
+                                     icon=":material/gavel:", key=f"lb_adjudicate_{sid}", on_change="rerun")
+            if adjudicate.open:
+                with adjudicate:
+                    disputed_items(sid, disputed.head(50), info[sid]["kind"] == "pairwise")
     st.caption(_("Cohen's κ per pair of annotators on the items both rated (quadratic-weighted κ for Likert); "
                  "Krippendorff's α over everyone, ordinal for Likert and nominal for thumbs and pairwise votes. "
                  "Likert items are disputed when ratings lie 2 or more points apart."))
 
-st.subheader(_("Which metric can you trust?"))
-try:
-    report = _trust(db, tuple(chosen), stamp)
-except Exception as e:  # noqa: BLE001
-    context.show_error(e)
-    st.stop()
-if report.correlations:
-    corr = pd.DataFrame([{"metric": c.metric, "scale": c.scale, "n": c.n, "Spearman": c.spearman,
-                          "Spearman low": c.spearman_ci[0], "Spearman high": c.spearman_ci[1], "Kendall": c.kendall,
-                          "Kendall low": c.kendall_ci[0], "Kendall high": c.kendall_ci[1], "p": c.spearman_p}
-                         for c in report.correlations])
-    st.dataframe(corr, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in corr.columns[3:]})
-    base = alt.Chart(corr.dropna(subset=["Spearman"])).encode(
-        y=alt.Y("metric:N", sort=alt.SortField("Spearman", order="descending"), title=None))
-    chart = (base.mark_rule(strokeWidth=2).encode(x=alt.X("Spearman low:Q", title=_("Spearman ρ with human ratings "
-                                                                                    "(95% CI)"),
-                                                          scale=alt.Scale(domain=[-1, 1])), x2="Spearman high:Q")
-             + base.mark_point(filled=True, size=80).encode(x="Spearman:Q", tooltip=list(corr.columns)))
-    st.altair_chart(chart.properties(height=40 + 30 * len(corr)), width="stretch")
-    st.caption(_("Rank correlation of each metric with the mean human rating of {n} outputs; 95% CIs by Fisher's "
-                 "z. A metric worth trusting has its whole interval well above 0 (below 0 for latency, where lower "
-                 "is better).").format(n=report.n_outputs))
-if report.votes:
-    st.dataframe(pd.DataFrame([{"metric": v.metric, "agrees with votes": v.rate, "95% CI low": v.ci[0],
-                                "95% CI high": v.ci[1], "votes": v.n, "metric ties": v.metric_ties,
-                                "counts as better": v.prefers} for v in report.votes]),
-                 hide_index=True, width="stretch")
-    st.caption(_("Share of {n} decisive pairwise votes where the metric scores the chosen answer better (Wilson "
-                 "95% CI). At 50%, a coin flip would do as well.").format(n=report.n_votes))
-if report.judges:
-    st.dataframe(pd.DataFrame([{"judge": j.judge, "scale": j.scale, "n": j.n, "Cohen's κ": j.kappa,
-                                "α with the judge": j.alpha_with_judge, "α humans alone": j.alpha_humans,
-                                "Spearman": j.spearman, "note": j.note} for j in report.judges]),
-                 hide_index=True, width="stretch")
-    st.caption(_("Judges against the human ratings of the same outputs: κ against the humans' median rating; "
-                 "Krippendorff's α with the judge as one more annotator, beside the humans' own α. A judge that can "
-                 "stand in for an annotator keeps α where it was."))
-for note in report.notes:
-    st.info(_(note))
-if not report.correlations and not report.votes:
-    st.info(_("No ratings yet in the chosen sessions."))
+
+def disputed_items(sid: str, shown: pd.DataFrame, pairwise: bool) -> None:
+    """Each disputed item: its spread, who rated what, the row and the answer(s) rated."""
+    with store.connect(db) as con:  # the items shown, not the session's 100,000
+        items = store.item_outputs(con, sid, items=shown["item_idx"].tolist()).set_index("item_idx")
+    for r in shown.itertuples():
+        rec = items.loc[r.item_idx]
+        with st.container(border=True):
+            st.markdown(_("**Item {n}** · spread {spread}").format(n=r.item_idx + 1, spread=f"{r.spread:g}"))
+            st.text(" · ".join(f"{who}: {value}" for who, value in r.ratings.items()))
+            st.text(" · ".join(f"{k}: {v}" for k, v in rec["row_data"].items()))
+            sides = [("A", rec["text_a"], rec["prompt_a"], rec["model_a"])]
+            if pairwise:
+                sides.append(("B", rec["text_b"], rec["prompt_b"], rec["model_b"]))
+            for col, (side, text, prompt, model) in zip(st.columns(len(sides)), sides):
+                label = f"{inline_code(prompt)} × {inline_code(model)}"
+                col.caption(f"{side}: {label}" if len(sides) > 1 else label)
+                col.text(text)
+            for c in r.comments:
+                st.text(c)
+
+
+def trust_section(chosen: list[str], stamp: tuple) -> None:
+    st.subheader(_("Which metric can you trust?"))
+    try:
+        report = _trust(db, tuple(chosen), stamp)
+    except Exception as e:  # noqa: BLE001
+        context.show_error(e)
+        return
+    if report.correlations:
+        corr = pd.DataFrame([{"metric": c.metric, "scale": c.scale, "n": c.n, "Spearman": c.spearman,
+                              "Spearman low": c.spearman_ci[0], "Spearman high": c.spearman_ci[1], "Kendall": c.kendall,
+                              "Kendall low": c.kendall_ci[0], "Kendall high": c.kendall_ci[1], "p": c.spearman_p}
+                             for c in report.correlations])
+        st.dataframe(corr, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in corr.columns[3:]})
+        base = alt.Chart(corr.dropna(subset=["Spearman"])).encode(
+            y=alt.Y("metric:N", sort=alt.SortField("Spearman", order="descending"), title=None))
+        chart = (base.mark_rule(strokeWidth=2).encode(x=alt.X("Spearman low:Q", title=_("Spearman ρ with human ratings "
+                                                                                        "(95% CI)"),
+                                                              scale=alt.Scale(domain=[-1, 1])), x2="Spearman high:Q")
+                 + base.mark_point(filled=True, size=80).encode(x="Spearman:Q", tooltip=list(corr.columns)))
+        st.altair_chart(chart.properties(height=40 + 30 * len(corr)), width="stretch")
+        st.caption(_("Rank correlation of each metric with the mean human rating of {n} outputs; 95% CIs by Fisher's "
+                     "z. A metric worth trusting has its whole interval well above 0 (below 0 for latency, where lower "
+                     "is better).").format(n=report.n_outputs))
+    if report.votes:
+        st.dataframe(pd.DataFrame([{"metric": v.metric, "agrees with votes": v.rate, "95% CI low": v.ci[0],
+                                    "95% CI high": v.ci[1], "votes": v.n, "metric ties": v.metric_ties,
+                                    "counts as better": v.prefers} for v in report.votes]),
+                     hide_index=True, width="stretch")
+        st.caption(_("Share of {n} decisive pairwise votes where the metric scores the chosen answer better (Wilson "
+                     "95% CI). At 50%, a coin flip would do as well.").format(n=report.n_votes))
+    if report.judges:
+        st.dataframe(pd.DataFrame([{"judge": j.judge, "scale": j.scale, "n": j.n, "Cohen's κ": j.kappa,
+                                    "α with the judge": j.alpha_with_judge, "α humans alone": j.alpha_humans,
+                                    "Spearman": j.spearman, "note": j.note} for j in report.judges]),
+                     hide_index=True, width="stretch")
+        st.caption(_("Judges against the human ratings of the same outputs: κ against the humans' median rating; "
+                     "Krippendorff's α with the judge as one more annotator, beside the humans' own α. A judge that can "
+                     "stand in for an annotator keeps α where it was."))
+    for note in report.notes:
+        st.info(_(note))
+    if not report.correlations and not report.votes:
+        st.info(_("No ratings yet in the chosen sessions."))
+
+
+def show_page() -> None:
+    with store.connect(db) as con:
+        sessions = store.list_sessions(con)
+    # Filled only while open (open at first, while there is no session yet): the form reads the runs, their
+    # prompts and fields, work most visits to a page with sessions do not need.
+    form = st.expander(_("New rating session"), expanded=sessions.empty, icon=":material/add_task:",
+                       key="lb_new_session", on_change="rerun")
+    if form.open:
+        with form:
+            new_session_form()
+    judged = judge_board.comparisons(db)
+    if sessions.empty:
+        if len(judged):
+            judge_board.show_judge_board(db, judged, show_board)
+        return
+    info = {r["id"]: r for r in sessions.to_dict(orient="records")}
+    chosen = st.multiselect(
+        _("Sessions"), list(info), default=list(info)[-1:], key="lb_sessions",
+        format_func={s: session_label(info[s]) for s in info}.get, placeholder=_("Choose options"))
+    if not chosen:
+        return
+    stamp = tuple((s, info[s]["n_ratings"]) for s in chosen)
+    claims_section(chosen, info)
+    ranking_section(tuple(s for s in chosen if info[s]["kind"] == "pairwise"), judged, stamp)
+    agreement_section(chosen, info, stamp)
+    trust_section(chosen, stamp)
+
+
+with store.kept_open(db):  # the page's reads open the file once (~30 ms of CPU and a checkpoint each)
+    show_page()
