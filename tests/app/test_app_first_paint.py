@@ -44,7 +44,7 @@ def test_compare_reads_the_grid_before_the_summaries_and_bins(db, openai_server,
     assert order[0] == "grid" and {"summary", "bins"} <= set(order), order
     # ... and both are drawn in their places, which held only a space until then
     assert at.get("html")[0].proto.body.count("<td class='idx'>") == 6
-    assert "bleu" in set(at.dataframe[0].value[""]) and at.get("vega_lite_chart")
+    assert "bleu" in set(at.table[0].value[""]) and at.get("vega_lite_chart")
     assert not at.get("space")
 
 
@@ -66,3 +66,26 @@ def test_leaderboard_reads_disputed_items_only_when_adjudicate_is_opened(db, mon
     no_exceptions(at)
     assert [kw["items"] for _, kw in calls if "items" in kw] == [[0]]
     assert any("**Item 1** · spread 4" in m.value for m in at.markdown)
+
+
+def drawn(node) -> list[str]:
+    """The types of every element and block under `node` (AppTest's tree), depth first: each is a message the
+    browser renders (React and its styling, ~10-20 ms of Chromium's CPU each while the page is drawn)."""
+    found = []
+    for child in (node.children.values() if isinstance(getattr(node, "children", None), dict) else []):
+        found.append(getattr(child, "type", type(child).__name__))
+        found += drawn(child)
+    return found
+
+
+def test_compare_sends_few_elements(db, openai_server):
+    """The page's controls sit in rows of one horizontal block each (columns made a block per control) and the
+    summary's heading and legend are one element: 35 elements and blocks, 46 before; the grid's part, which a
+    page switch sends again whole, 13 (22 before)."""
+    populate(db, openai_server.base_url, rows=6)
+    at = page("compare").run()
+    no_exceptions(at)
+    nodes = drawn(at.main)
+    grid_part = nodes[len(nodes) - nodes[::-1].index("subheader") - 1:]  # the grid's heading to its table
+    assert grid_part[-1] == "html" and "column" not in grid_part and len(grid_part) <= 13, grid_part
+    assert len(nodes) <= 35, nodes

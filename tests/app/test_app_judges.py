@@ -44,7 +44,7 @@ def test_compare_shows_judge_scores_and_reasoning_under_each_answer(db):
     assert html.count("<span class='judge'>") == 6
     assert "<b>judge&#58;correctness 5</b> — answers it" in html
     assert "&#60;b&#62;dodges&#60;/b&#62; the question" in html and "<b>dodges</b>" not in html  # escaped
-    assert "judge:correctness" in " ".join(str(df.value) for df in at.dataframe)  # in the summary too
+    assert "judge:correctness" in " ".join(str(t.value) for t in at.table)  # in the summary too
 
 
 def test_leaderboard_shows_the_judge_ranking_beside_the_annotators(db):

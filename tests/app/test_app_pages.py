@@ -90,7 +90,7 @@ def test_every_page_renders_on_a_populated_database(db, openai_server):
         no_exceptions(at)
     at = page("compare").run()
     assert any("support_few_shot" in m.value.replace("\\", "") for m in at.markdown)  # the variants' legend
-    assert list(at.dataframe[0].value.columns) == ["", "A", "B"]  # one column per variant
+    assert list(at.table[0].value.columns) == ["", "A", "B"]  # one column per variant
     assert at.get("html"), "the grid is drawn"
 
 

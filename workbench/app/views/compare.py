@@ -139,7 +139,7 @@ def summary_height(runs: list[dict], metrics: list[str]) -> int:
     """Pixels of the summary table (summary_rows: a status row while a run is not done, five, one per metric
     not already said), so that its place is kept while the grid is drawn first."""
     rows = 5 + (not all(r["status"] == "done" for r in runs))
-    return 30 + 28 * (rows + len([m for m in metrics if m not in ("latency_ms", "tokens_out")]))
+    return 34 * (1 + rows + len([m for m in metrics if m not in ("latency_ms", "tokens_out")]))  # ~a row wraps
 
 
 def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], colour: dict):
@@ -147,9 +147,10 @@ def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], 
     place, chart's place). Both are filled after the grid (fill_summary, draw_chart), so the grid, what the page
     is for, waits neither for the runs' summaries and bins (scans of every output and score) nor for the
     browser to set up the table and load the charting library."""
-    st.subheader(_("Summary"))
-    st.markdown("  \n".join(f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · "
-                            f"{markdown_literal(grid.variant_label(r))}" for r in runs))
+    # the heading and the legend in one element: each element is a message the browser renders on its own
+    st.markdown(f"### {_('Summary')}\n\n" + "  \n".join(
+        f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · {markdown_literal(grid.variant_label(r))}"
+        for r in runs))
     left, right = st.columns([3, 2], gap="large")
     table_place = left.empty()
     table_place.space(summary_height(runs, metrics))  # the table's height, kept until it comes
@@ -167,24 +168,26 @@ def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], 
 
 def fill_summary(where, summaries, tokens: pd.DataFrame, metrics: list[str], keys: dict[str, str]) -> None:
     # One row per measurement, one column per variant: as narrow as the number of variants, however many metrics.
+    # A static table: st.dataframe's grid (a large script and a canvas) cost Chromium ~0.5 s of CPU by URL,
+    # while the grid's first paint waited for it; a dozen rows need no scrolling nor sorting.
     table = pd.DataFrame(summary_rows(summaries, tokens, metrics, keys))
-    where.dataframe(table, width="stretch", height=30 + 28 * len(table), row_height=28, hide_index=True,
-                    column_config={"": st.column_config.TextColumn(width="medium")})
+    where.table(table, hide_index=True)
 
 
 @st.fragment
 def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str, str]) -> None:
     st.subheader(_("Outputs side by side"))
-    c1, c2, c3, c4 = st.columns([2, 2, 1.3, 3], vertical_alignment="bottom")
+    # rows of controls in horizontal containers: one block a row, where columns add a block per control
+    c1 = c2 = c3 = c4 = st.container(horizontal=True, vertical_alignment="bottom")
     sort = c1.selectbox(_("Sort"), list(grid.SORTS), format_func=lambda s: SORT_NAMES.get(s, grid.SORTS[s]),
-                        key="cmp_sort")
+                        key="cmp_sort", width=230)
     diff = c2.selectbox(_("Highlight differences"), list(DIFF_MODES), format_func={m: _(t) for m, t in DIFF_MODES.items()}.get,
-                        key="cmp_diff")
+                        key="cmp_diff", width=230)
     errors_only = c3.checkbox(_("Errors only"), key="cmp_errors")
     search = c4.text_input(_("Search input, reference and outputs"), key="cmp_search")
     base, other = 0, 1
     if diff == "pair" and len(run_ids) >= 2:
-        p1, p2 = st.columns(2)
+        p1 = p2 = st.container(horizontal=True)
         base = p1.selectbox(_("Base variant"), range(len(run_ids)), format_func=lambda i: labels[run_ids[i]],
                             key="cmp_base")
         other = p2.selectbox(_("Marked variant"), range(len(run_ids)), index=1,
@@ -203,14 +206,14 @@ def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str,
         # knowledge runs: the passages under each answer
         found = grid.page_passages(con, g.runs, rows) if view.total and any(r.get("knowledge") for r in g.runs) else None
     ss["cmp_page"] = view.page + 1  # clamped: the filters may have left fewer pages
-    n0, n1, n2, n3, n4 = st.columns([1, 1, 1, 1, 2.5], vertical_alignment="bottom")
+    n0 = n1 = n2 = n3 = n4 = st.container(horizontal=True, vertical_alignment="bottom")
     n0.button(_("Prev"), icon=":material/chevron_left:", on_click=step_page, args=(-1,),
               disabled=ss.get("cmp_page", 1) <= 1, key="cmp_prev")
     page = n1.number_input(_("Page (of {n})").format(n=view.n_pages), min_value=1, max_value=view.n_pages, step=1,
-                           key="cmp_page") - 1
+                           key="cmp_page", width=150) - 1
     n2.button(_("Next"), icon=":material/chevron_right:", on_click=step_page, args=(1,),
               disabled=page + 1 >= view.n_pages, key="cmp_next")
-    n3.selectbox(_("Rows per page"), [10, 25, 50, 100], index=1, key="cmp_page_size")
+    n3.selectbox(_("Rows per page"), [10, 25, 50, 100], index=1, key="cmp_page_size", width=130)
     shown = (_("{shown} of {n} items · lower is better for {metric}") if metric in LOWER_IS_BETTER
              else _("{shown} of {n} items"))
     n4.caption(shown.format(shown=f"{view.total:,}", n=f"{g.n_items:,}", metric=metric))
@@ -225,7 +228,7 @@ def show_significance(db: str, run_ids: list[str], runs: list[dict], keys: dict[
     """Is B better than A: two variants chosen, tested at once up to AUTO_SIGNIFICANCE_ROWS outputs, else on a
     click (a paired bootstrap over `rows` takes a few seconds)."""
     st.subheader(_("Is one variant better?"))
-    a_col, b_col = st.columns(2)
+    a_col = b_col = st.container(horizontal=True)
     run_a = a_col.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
     run_b = b_col.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
     short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
