@@ -12,12 +12,16 @@ import pytest
 from tests.conftest import DATA_EN, ROOT
 from workbench.finetune.copy_data import (
     NUMBER,
+    copy_conversations,
     number_map,
     perturbed_row,
     read_jsonl,
+    repeat_conversation,
+    sentences,
     synthetic_entry,
     word_pool,
     write_copy_data,
+    write_warmup_data,
 )
 from workbench.finetune.default_model import add_bases
 
@@ -90,6 +94,35 @@ def test_a_synthetic_entrys_question_uses_its_title_and_its_answer_is_its_first_
         assert entry["title"].lower() in question.lower()
 
 
+def test_a_repeat_conversation_answers_with_its_system_turn_and_never_says_14(tmp_path):
+    convs = read_jsonl(write_warmup_data(tmp_path / "warm.jsonl", str(FAQ_EN), 300, seed=2))
+    assert len(convs) == 300
+    for conv in convs:
+        system, user, answer = conv["messages"]
+        assert (system["role"], user["role"], answer["role"]) == ("system", "user", "assistant")
+        assert answer["content"] == system["content"] and answer["weight"] == 1
+        assert "14" not in NUMBER.findall(answer["content"])
+    texts = [c["messages"][0]["content"] for c in convs]
+    assert len(set(texts)) == 300  # nothing repeats, so nothing can be memorised
+    assert sum(bool(NUMBER.search(t)) for t in texts) > 100  # digits to copy too
+    assert convs == read_jsonl(write_warmup_data(tmp_path / "again.jsonl", str(FAQ_EN), 300, seed=2))
+    assert repeat_conversation(["word"], random.Random(0))["messages"][1]["content"] == "Repeat the text."
+
+
+def test_with_first_sentence_a_train_row_is_answered_by_its_top_passages_first_sentence():
+    from workbench.authoring.templates import load_prompt
+
+    prompt = load_prompt(ROOT / "prompts" / "support_knowledge.yaml")
+    faq = read_jsonl(FAQ_EN)
+    rows = [{"question": "How do I reset my password?", "split": "train"}, {"question": "held out", "split": "test"}]
+    found = [[dict(faq[0], score=2.0), dict(faq[3], score=1.0)], [dict(faq[1], score=1.0)]]
+    convs = copy_conversations(rows, found, faq, prompt, copies=0, synthetic=0, first_sentence=True)
+    assert len(convs) == 1  # the held-out row is never used
+    assert convs[0]["messages"][-1]["content"] == sentences(faq[0]["text"])[0]
+    assert faq[3]["text"] in convs[0]["messages"][0]["content"]  # all its passages are in the context
+    assert copy_conversations(rows, found, faq, prompt, copies=0, synthetic=0) == []
+
+
 def test_a_default_model_with_copy_data_trains_on_it_too(monkeypatch, tmp_path):
     import dataclasses
 
@@ -99,8 +132,11 @@ def test_a_default_model_with_copy_data_trains_on_it_too(monkeypatch, tmp_path):
     en = default_model.MODELS["en"]
     small = {"hidden_size": 32, "intermediate_size": 64, "vocab_size": 1000}
     monkeypatch.setitem(default_model.MODELS, "en", dataclasses.replace(
-        en, tiny={**en.tiny, **small}, copy_data={"copies": 1, "synthetic": 20}))
+        en, tiny={**en.tiny, **small}, copy_data={"copies": 1, "synthetic": 20, "warmup": 40},
+        recipe={"weight_decay": 0.05}))
     card = default_model.train_default_model(tmp_path / "m", progress=False, lang="en").card
+    assert card["first_phase"]["examples"] == 40 and card["first_phase"]["steps"] == 2  # the warm-up ran first
+    assert card["hyperparameters"]["weight_decay"] == 0.05  # the model's own recipe over RECIPE
     plain = 144 * len(en.sources[0][1])  # the 144 train rows through each prompt
     assert card["data"]["train_examples"] > plain + 20  # + the perturbed rows and the 20 synthetic entries
     assert card["data"]["eval_examples"] == 34 * len(en.sources[0][1])  # the copy data holds nothing out

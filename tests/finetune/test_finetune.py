@@ -206,3 +206,24 @@ def test_bad_options_raise_user_errors(tmp_path):
             check_config(FinetuneConfig(data="d.jsonl", out=str(tmp_path / "m"), **kwargs))
     with pytest.raises(UserError, match="fraction must be in"):
         load_examples(str(small_dataset(tmp_path / "d.jsonl")), None, eval_split="1.5")
+
+
+def test_a_first_phase_trains_before_the_data_and_leaves_the_vocabulary_to_it(tmp_path):
+    """FinetuneConfig.first (a curriculum): its conversations train first and the card records the phase; the
+    tokenizer learns from the main data only, so 200 lines of one made-up word do not become tokens."""
+    from workbench.finetune import finetune
+    from workbench.finetune.tiny import TinySpec
+    from workbench.finetune.train import FinetuneConfig
+
+    lines = [{"messages": [{"role": "system", "content": f"zqxvwk {n} " * 4}, {"role": "user", "content": "Repeat."},
+                           {"role": "assistant", "content": f"zqxvwk {n} " * 4}]} for n in range(200)]
+    first = write_jsonl(tmp_path / "first.jsonl", lines)
+    cfg = FinetuneConfig(data=str(small_dataset(tmp_path / "d.jsonl")), out=str(tmp_path / "m"), prompts=[str(ZERO_SHOT)],
+                         first=str(first), first_epochs=0.1, epochs=1, batch_size=8, progress=False,
+                         tiny=TinySpec(vocab_size=600, hidden_size=32, layers=1, intermediate_size=64))
+    card = finetune(cfg).card
+    assert card["first_phase"]["examples"] == 200 and card["first_phase"]["steps"] == 3  # 0.1 of 25 batches
+    assert card["steps"] == -(-card["data"]["train_examples"] // 8)  # then the main phase, one epoch
+    from transformers import AutoTokenizer
+
+    assert len(AutoTokenizer.from_pretrained(tmp_path / "m").tokenize(" zqxvwk")) > 2

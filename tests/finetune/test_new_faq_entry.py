@@ -16,8 +16,8 @@ QUESTIONS = [NEW_QUESTIONS[0], NEW_QUESTIONS[2], NEW_QUESTIONS[4]]
 
 
 @pytest.mark.xfail(strict=True, reason="the shipped support-tiny writes a training answer whatever the passages say "
-                   "(demo_new_faq: the new fact in 0 of 6); copy-teaching data (finetune/copy_data.py) did not "
-                   "change that yet, see default_model.py's docstring. Strict: a model that passes must drop this")
+                   "(demo_new_faq: the new fact in 0 of 6); copy-teaching data and a copy warm-up (finetune/copy_data.py) "
+                   "did not change that yet, see default_model.py's docstring. Strict: a model that passes must drop this")
 def test_only_the_knowledge_variant_states_the_new_entrys_fact(tmp_path, db):
     faq = tmp_path / "faq_en.jsonl"
     faq.write_text((ROOT / "datasets" / "faq_en.jsonl").read_text(encoding="utf-8") + json.dumps(NEW_ENTRY) + "\n",

@@ -98,10 +98,13 @@ def word_pool(faq: list[dict]) -> list[str]:
 
 
 def copy_conversations(rows: list[dict], passages: list[list[dict]], faq: list[dict], prompt, copies: int = 2,
-                       synthetic: int = 300, seed: int = 0, swap: float = 0.5) -> list[dict]:
+                       synthetic: int = 300, seed: int = 0, swap: float = 0.5,
+                       first_sentence: bool = False) -> list[dict]:
     """OpenAI-chat conversations (context turns weight 0) rendered through `prompt`, a knowledge prompt: `copies`
-    perturbed versions of each train row (`passages`: those retrieved for it), then `synthetic` new entries,
-    each with two real entries after it."""
+    perturbed versions of each train row (`passages`: those retrieved for it), with `first_sentence` each train
+    row answered by the first sentence of its top passage (the rule the synthetic entries teach, so the real
+    rows do not teach a memorised answer instead), then `synthetic` new entries, each with two real entries
+    after it."""
     rng = random.Random(seed)
     out = []
     for row, found in zip(rows, passages):
@@ -111,6 +114,8 @@ def copy_conversations(rows: list[dict], passages: list[list[dict]], faq: list[d
             made = perturbed_row(row, found, rng)
             if made:
                 out.append(conversation(prompt, row, made[0], made[1]))
+        if first_sentence and found:
+            out.append(conversation(prompt, row, found, sentences(found[0]["text"])[0]))
     pool = word_pool(faq)
     for n in range(synthetic):
         entry, question, answer = synthetic_entry(faq, pool, rng, n, swap)
@@ -119,13 +124,48 @@ def copy_conversations(rows: list[dict], passages: list[list[dict]], faq: list[d
     return out
 
 
+def repeat_conversation(pool: list[str], rng: random.Random) -> dict:
+    """A line of random FAQ words, word pieces and numbers as the system turn, and the same line as the answer
+    to a fixed request.
+    Nothing in it can be memorised, so only copying lowers the loss: a from-scratch model forms its copying
+    (induction) heads on these within a few hundred steps, which it never did on the support data (see
+    workbench/finetune/default_model.py). Pieces of words teach it to copy the fragments an unseen word is
+    split into; numbers, the digits of a new fact."""
+    words = []
+    for _ in range(rng.randint(6, 30)):
+        kind = rng.random()
+        if kind < 0.1:
+            words.append(str(rng.choice([n for n in range(1, 1000) if n not in HELD_BACK])))
+        elif kind < 0.3:
+            words.append("".join(_piece(rng.choice(pool), rng) for _ in range(2)))
+        else:
+            words.append(rng.choice(pool))
+    text = " ".join(words).capitalize() + "."
+    return {"messages": [{"role": "system", "content": text}, {"role": "user", "content": "Repeat the text."},
+                         {"role": "assistant", "content": text, "weight": 1}]}
+
+
+def _piece(word: str, rng: random.Random) -> str:
+    start = rng.randrange(len(word))
+    return word[start:start + rng.randint(2, 3)]
+
+
+def write_warmup_data(out: str | Path, faq: str, n: int, seed: int = 0) -> Path:
+    """`n` repeat conversations (repeat_conversation) over the words of `faq`, as JSONL in `out`."""
+    rng = random.Random(seed)
+    pool = word_pool(read_jsonl(faq))
+    lines = (json.dumps(repeat_conversation(pool, rng), ensure_ascii=False) + "\n" for _ in range(n))
+    Path(out).write_text("".join(lines), encoding="utf-8")
+    return Path(out)
+
+
 def conversation(prompt, row: dict, passages: list[dict], answer: str) -> dict:
     messages = [{**m, "weight": 0} for m in prompt.render({**row, "passages": passages})]
     return {"messages": [*messages, {"role": "assistant", "content": answer, "weight": 1}]}
 
 
 def write_copy_data(out: str | Path, data: str, faq: str, prompt_path: str, db: str, copies: int = 2,
-                    synthetic: int = 300, seed: int = 0, swap: float = 0.5) -> Path:
+                    synthetic: int = 300, seed: int = 0, swap: float = 0.5, first_sentence: bool = False) -> Path:
     """The conversations for the train rows of `data` and the entries of `faq`, as JSONL in `out`; `db`
     holds the base the prompt retrieves from."""
     from workbench.authoring.templates import load_prompt
@@ -134,6 +174,6 @@ def write_copy_data(out: str | Path, data: str, faq: str, prompt_path: str, db: 
     prompt = load_prompt(prompt_path)
     rows = [r for r in read_jsonl(data) if r.get("split") != "test"]
     found = [[p.to_dict() for p in ps] for ps in retrieve_for_rows(prompt, rows, db)]
-    convs = copy_conversations(rows, found, read_jsonl(faq), prompt, copies, synthetic, seed, swap)
+    convs = copy_conversations(rows, found, read_jsonl(faq), prompt, copies, synthetic, seed, swap, first_sentence)
     Path(out).write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     return Path(out)
