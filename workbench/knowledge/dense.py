@@ -14,10 +14,10 @@ top k are sentence-transformers' ``util.semantic_search``; the only arithmetic h
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 
+from workbench.files import open_for_write
 from workbench.knowledge.index import index_dir
 from workbench.metrics.embeddings import MODEL, embed
 from workbench.store import db_path, iter_chunk_texts
@@ -44,11 +44,8 @@ def load_embeddings(con, db, version: str):
     else:
         texts = [t for _, t in iter_chunk_texts(con, version)]
         vectors = embed(texts) if texts else torch.zeros((0, 384))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
-        with os.fdopen(fd, "wb") as f:
+        with open_for_write(path, binary=True) as f:  # whole or not at all, with the umask's mode like the db file
             np.save(f, vectors.cpu().numpy().astype(np.float32))
-        os.replace(tmp, path)
     with _lock:
         _memory[key] = vectors
         while len(_memory) > 4:
