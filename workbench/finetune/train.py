@@ -22,7 +22,7 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -228,10 +228,8 @@ def train_first(cfg: FinetuneConfig, model, tokenizer, examples: list, max_lengt
                 scratch: str) -> dict[str, Any]:
     """The curriculum's first phase: `cfg.first`'s conversations for `cfg.first_epochs`, on the model the main
     phase then goes on training. Returns what the card records of it."""
-    import dataclasses
-
     train = [encode(tokenizer, ex, max_length) for ex in examples]
-    trainer = _make_trainer(dataclasses.replace(cfg, epochs=cfg.first_epochs), model, tokenizer, train, [], lr, scratch)
+    trainer = _make_trainer(replace(cfg, epochs=cfg.first_epochs), model, tokenizer, train, [], lr, scratch)
     trainer.train()
     losses = [h["loss"] for h in card_lib.loss_history(trainer.state.log_history)["train_per_step"]]
     tail = losses[-20:] or [float("nan")]

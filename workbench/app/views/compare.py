@@ -178,19 +178,19 @@ def fill_summary(where, summaries, tokens: pd.DataFrame, metrics: list[str], key
 def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str, str]) -> None:
     st.subheader(_("Outputs side by side"))
     # rows of controls in horizontal containers: one block a row, where columns add a block per control
-    c1 = c2 = c3 = c4 = st.container(horizontal=True, vertical_alignment="bottom")
-    sort = c1.selectbox(_("Sort"), list(grid.SORTS), format_func=lambda s: SORT_NAMES.get(s, grid.SORTS[s]),
+    controls = st.container(horizontal=True, vertical_alignment="bottom")
+    sort = controls.selectbox(_("Sort"), list(grid.SORTS), format_func=lambda s: SORT_NAMES.get(s, grid.SORTS[s]),
                         key="cmp_sort", width=230)
-    diff = c2.selectbox(_("Highlight differences"), list(DIFF_MODES), format_func={m: _(t) for m, t in DIFF_MODES.items()}.get,
+    diff = controls.selectbox(_("Highlight differences"), list(DIFF_MODES), format_func={m: _(t) for m, t in DIFF_MODES.items()}.get,
                         key="cmp_diff", width=230)
-    errors_only = c3.checkbox(_("Errors only"), key="cmp_errors")
-    search = c4.text_input(_("Search input, reference and outputs"), key="cmp_search")
+    errors_only = controls.checkbox(_("Errors only"), key="cmp_errors")
+    search = controls.text_input(_("Search input, reference and outputs"), key="cmp_search")
     base, other = 0, 1
     if diff == "pair" and len(run_ids) >= 2:
-        p1 = p2 = st.container(horizontal=True)
-        base = p1.selectbox(_("Base variant"), range(len(run_ids)), format_func=lambda i: labels[run_ids[i]],
+        pair = st.container(horizontal=True)
+        base = pair.selectbox(_("Base variant"), range(len(run_ids)), format_func=lambda i: labels[run_ids[i]],
                             key="cmp_base")
-        other = p2.selectbox(_("Marked variant"), range(len(run_ids)), index=1,
+        other = pair.selectbox(_("Marked variant"), range(len(run_ids)), index=1,
                              format_func=lambda i: labels[run_ids[i]], key="cmp_other")
     page_size = st.session_state.get("cmp_page_size", 25)
     filters = (tuple(run_ids), metric, sort, errors_only, search, page_size)
@@ -206,17 +206,17 @@ def show_grid(db: str, run_ids: list[str], metric: str | None, labels: dict[str,
         # knowledge runs: the passages under each answer
         found = grid.page_passages(con, g.runs, rows) if view.total and any(r.get("knowledge") for r in g.runs) else None
     ss["cmp_page"] = view.page + 1  # clamped: the filters may have left fewer pages
-    n0 = n1 = n2 = n3 = n4 = st.container(horizontal=True, vertical_alignment="bottom")
-    n0.button(_("Prev"), icon=":material/chevron_left:", on_click=step_page, args=(-1,),
+    pager = st.container(horizontal=True, vertical_alignment="bottom")
+    pager.button(_("Prev"), icon=":material/chevron_left:", on_click=step_page, args=(-1,),
               disabled=ss.get("cmp_page", 1) <= 1, key="cmp_prev")
-    page = n1.number_input(_("Page (of {n})").format(n=view.n_pages), min_value=1, max_value=view.n_pages, step=1,
+    page = pager.number_input(_("Page (of {n})").format(n=view.n_pages), min_value=1, max_value=view.n_pages, step=1,
                            key="cmp_page", width=150) - 1
-    n2.button(_("Next"), icon=":material/chevron_right:", on_click=step_page, args=(1,),
+    pager.button(_("Next"), icon=":material/chevron_right:", on_click=step_page, args=(1,),
               disabled=page + 1 >= view.n_pages, key="cmp_next")
-    n3.selectbox(_("Rows per page"), [10, 25, 50, 100], index=1, key="cmp_page_size", width=130)
+    pager.selectbox(_("Rows per page"), [10, 25, 50, 100], index=1, key="cmp_page_size", width=130)
     shown = (_("{shown} of {n} items · lower is better for {metric}") if metric in LOWER_IS_BETTER
              else _("{shown} of {n} items"))
-    n4.caption(shown.format(shown=f"{view.total:,}", n=f"{g.n_items:,}", metric=metric))
+    pager.caption(shown.format(shown=f"{view.total:,}", n=f"{g.n_items:,}", metric=metric))
     if view.total:
         st.html(page_html(g, view, diff, base, other, judged, passages=found))
     else:
@@ -228,9 +228,9 @@ def show_significance(db: str, run_ids: list[str], runs: list[dict], keys: dict[
     """Is B better than A: two variants chosen, tested at once up to AUTO_SIGNIFICANCE_ROWS outputs, else on a
     click (a paired bootstrap over `rows` takes a few seconds)."""
     st.subheader(_("Is one variant better?"))
-    a_col = b_col = st.container(horizontal=True)
-    run_a = a_col.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
-    run_b = b_col.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
+    choices = st.container(horizontal=True)
+    run_a = choices.selectbox(_("Baseline"), run_ids, index=0, format_func=labels.get, key="sig_a")
+    run_b = choices.selectbox(_("Challenger"), run_ids, index=1, format_func=labels.get, key="sig_b")
     short = {r["id"]: markdown_literal(f"{keys[r['id']]} · {r['prompt_name']}") for r in runs}
     names = (short[run_a], short[run_b])
     if run_a == run_b:
