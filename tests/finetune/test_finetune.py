@@ -209,8 +209,8 @@ def test_bad_options_raise_user_errors(tmp_path):
 
 
 def test_a_first_phase_trains_before_the_data_and_leaves_the_vocabulary_to_it(tmp_path):
-    """FinetuneConfig.first (a curriculum): its conversations train first and the card records the phase; the
-    tokenizer learns from the main data only, so 200 lines of one made-up word do not become tokens."""
+    """FinetuneConfig.first (a curriculum): its conversations train first, in random batches, and the card records
+    the phase; the tokenizer learns from the main data only, so 200 lines of one made-up word do not become tokens."""
     from workbench.finetune import finetune
     from workbench.finetune.tiny import TinySpec
     from workbench.finetune.train import FinetuneConfig
@@ -224,6 +224,8 @@ def test_a_first_phase_trains_before_the_data_and_leaves_the_vocabulary_to_it(tm
     card = finetune(cfg).card
     assert card["first_phase"]["examples"] == 200 and card["first_phase"]["steps"] == 3  # 0.1 of 25 batches
     assert card["steps"] == -(-card["data"]["train_examples"] // 8)  # then the main phase, one epoch
+    # length-grouped batches kept copying from forming in the warm-up; the main phase keeps its grouping
+    assert (card["first_phase"]["sampling"], card["hyperparameters"]["sampling"]) == ("random", "group_by_length")
     from transformers import AutoTokenizer
 
     assert len(AutoTokenizer.from_pretrained(tmp_path / "m").tokenize(" zqxvwk")) > 2
