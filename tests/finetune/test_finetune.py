@@ -219,13 +219,14 @@ def test_a_first_phase_trains_before_the_data_and_leaves_the_vocabulary_to_it(tm
                            {"role": "assistant", "content": f"zqxvwk {n} " * 4}]} for n in range(200)]
     first = write_jsonl(tmp_path / "first.jsonl", lines)
     cfg = FinetuneConfig(data=str(small_dataset(tmp_path / "d.jsonl")), out=str(tmp_path / "m"), prompts=[str(ZERO_SHOT)],
-                         first=str(first), first_epochs=0.1, epochs=1, batch_size=8, progress=False,
+                         first=str(first), first_epochs=0.1, first_lr=0.01, epochs=1, batch_size=8, progress=False,
                          tiny=TinySpec(vocab_size=600, hidden_size=32, layers=1, intermediate_size=64))
     card = finetune(cfg).card
     assert card["first_phase"]["examples"] == 200 and card["first_phase"]["steps"] == 3  # 0.1 of 25 batches
     assert card["steps"] == -(-card["data"]["train_examples"] // 8)  # then the main phase, one epoch
     # length-grouped batches kept copying from forming in the warm-up; the main phase keeps its grouping
     assert (card["first_phase"]["sampling"], card["hyperparameters"]["sampling"]) == ("random", "group_by_length")
+    assert (card["first_phase"]["lr"], card["hyperparameters"]["lr"]) == (0.01, 3e-3)  # its own rate, then the default
     from transformers import AutoTokenizer
 
     assert len(AutoTokenizer.from_pretrained(tmp_path / "m").tokenize(" zqxvwk")) > 2

@@ -77,6 +77,7 @@ class FinetuneConfig:
     # conversations, on which a from-scratch model learns to copy before it sees answers it can memorise)
     first: str | None = None
     first_epochs: float = 1.0
+    first_lr: float | None = None  # the first phase's learning rate (None: the main phase's)
     # batches of examples of similar length (less padding, faster); the first phase always samples at random,
     # see train_first
     group_by_length: bool = True
@@ -237,12 +238,13 @@ def train_first(cfg: FinetuneConfig, model, tokenizer, examples: list, max_lengt
     # and no copying formed; with random ones it fell to 1.1 by step 600 (2-layer tiny, 2026-12-03; see
     # workbench/finetune/default_model.py).
     phase = replace(cfg, epochs=cfg.first_epochs, group_by_length=False)
+    lr = cfg.first_lr or lr
     trainer = _make_trainer(phase, model, tokenizer, train, [], lr, scratch)
     trainer.train()
     losses = [h["loss"] for h in card_lib.loss_history(trainer.state.log_history)["train_per_step"]]
     tail = losses[-20:] or [float("nan")]
     return {"data": cfg.first, "examples": len(train), "epochs": cfg.first_epochs, "steps": trainer.state.global_step,
-            "sampling": trainer.args.train_sampling_strategy,
+            "sampling": trainer.args.train_sampling_strategy, "lr": lr,
             "loss_first_step": losses[0] if losses else None, "loss_last_20_steps": round(sum(tail) / len(tail), 4)}
 
 
