@@ -91,6 +91,13 @@ one thread, nice 10 on the shared machine, wall 2-4 times that):
     0.03 (length-grouped; 856 CPU-s), against the shipped model's 0.47 / 0.47.
   So length-grouped batches and the 6e-3 rate each keep the copying heads from forming: the first phase now
   always trains in random batches (FinetuneConfig.first, train_first) and takes its own rate (first_lr).
+- With both fixed (first phase at 3e-3 in random batches: loss 7.6 -> 0.20 over its last 20 steps, the
+  copying heads formed), the main phase as above (the plain prompts and 600 synthetic entries, 12 epochs at
+  6e-3, random batches; its loss 5.5 over its first 50 steps, 0.13 over its last 22: the synthetic entries
+  memorised) still states the new fact in 0 of 6 (knowledge variant: "Orders placed before 3 pm ET on a
+  business day ship the same day; ...", splices of trained sentences) and 0 of 6 zero-shot; held-out exact
+  0.15 / 0.09 / 0.00 (zero-shot / few-shot / knowledge); 1,002 CPU-s (1,128 s). The copying the warm-up
+  teaches does not survive a main phase that can memorise its copy data.
 A single bilingual model was tried before (both languages through one 4,096-token byte-level BPE): English
 fell from 0.47 to 0.24-0.29 exact and Chinese reached 0.00-0.04, so each language has a model of its own.
 The cards record the languages each was trained on (`data.languages`); `workbench eval` and the app warn
