@@ -98,6 +98,13 @@ one thread, nice 10 on the shared machine, wall 2-4 times that):
   business day ship the same day; ...", splices of trained sentences) and 0 of 6 zero-shot; held-out exact
   0.15 / 0.09 / 0.00 (zero-shot / few-shot / knowledge); 1,002 CPU-s (1,128 s). The copying the warm-up
   teaches does not survive a main phase that can memorise its copy data.
+- The same with the main phase at 3e-3 too and 1,200 synthetic entries for 8 epochs (744 steps; loss 5.8 over
+  the first 50, 0.08 over the last 44; warm-up 0.18): the knowledge variant now copies from the new entry
+  but loses its place ("If you f the same item for a soon before you a ... send support a link to the
+  purchase, send support a link to the purchase"), new fact 0 of 6, zero-shot 0 of 6; held-out exact 0.15 /
+  0.12 / 0.00; 1,206 CPU-s (1,326 s). Not shipped: the shipped one-layer model stays (0.47 / 0.47). Next to
+  try: fresh synthetic entries each epoch (the Trainer repeats its data, so they are learnt by heart) and
+  more plain-prompt epochs, each run 20-25 minutes on this machine.
 A single bilingual model was tried before (both languages through one 4,096-token byte-level BPE): English
 fell from 0.47 to 0.24-0.29 exact and Chinese reached 0.00-0.04, so each language has a model of its own.
 The cards record the languages each was trained on (`data.languages`); `workbench eval` and the app warn
