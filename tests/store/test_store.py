@@ -229,3 +229,12 @@ def test_rows_left_by_a_dataset_half_stored_are_replaced(db):
         h = store.save_dataset(con, ds)
         rows = con.execute("SELECT row_idx, data FROM dataset_rows WHERE dataset_hash = ? ORDER BY 1", [h]).fetchall()
     assert [r for r, _ in rows] == [0, 1, 2] and '"q0"' in rows[0][1]
+
+
+def test_a_file_that_is_not_a_database_is_one_line_naming_it(cli, tmp_path):
+    bad = tmp_path / "notes.duckdb"
+    bad.write_text("hello\n")
+    r = cli("runs", "--db", bad)
+    assert r.code == 2 and "Traceback" not in r.err and "internal error" not in r.err
+    assert r.err.strip().count("\n") == 0 and f"--db: cannot open the database {bad}" in r.err
+    assert "not a valid DuckDB database file" in r.err and bad.read_text() == "hello\n"

@@ -122,7 +122,9 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
             if not _is_lock_error(e) or time.monotonic() > deadline:
                 if _is_lock_error(e):
                     raise StoreBusyError(f"{path}: database is locked by another process (waited {wait:g} s)") from None
-                raise
+                # not a DuckDB file, a folder, no permission: the user's --db / WORKBENCH_DB, not our bug
+                raise UserError(f"cannot open the database {path}: {' '.join(str(e).split())[:300]}",
+                                setting="db") from None
             knocked = _knock(path) or knocked
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, RETRY_AT_MOST)
