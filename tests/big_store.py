@@ -110,12 +110,12 @@ class CountingConnection:
 @contextlib.contextmanager
 def counting_fetches(monkeypatch) -> Iterator[list[tuple[int, str]]]:
     """Every connection the store opens inside the block counts what it fetches: [(rows, statement)]."""
-    import duckdb
+    from workbench.store import attached
 
     fetched: list[tuple[int, str]] = []
-    real = duckdb.connect
-    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: CountingConnection(real(*a, **k), fetched))
+    real = attached.open_file
+    monkeypatch.setattr(attached, "open_file", lambda path: CountingConnection(real(path), fetched))
     try:
         yield fetched
     finally:
-        monkeypatch.setattr(duckdb, "connect", real)
+        monkeypatch.setattr(attached, "open_file", real)

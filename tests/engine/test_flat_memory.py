@@ -135,3 +135,12 @@ def test_a_cache_key_hashes_the_shared_head_once_and_is_the_same_key():
     assert key(text, head) == key(text) == key(text, head) == runner.cache_key(Provider(), {"temperature": 0}, text)
     assert key(text, "not its start") == key(text)  # a head left from another row is not used
     assert key(text.replace("q 你", "r 你"), head) != key(text, head)
+
+
+def test_plan_positions_of_every_row_are_a_range_not_a_dict():
+    from workbench.engine.plan import Plan
+
+    every = Plan(variants=[], dataset=None, metrics=None, rows=list(range(100_000)))
+    assert every.positions == range(100_000) and every.positions[99_999] == 99_999
+    some = Plan(variants=[], dataset=None, metrics=None, rows=[4, 2, 9])
+    assert some.positions == {4: 0, 2: 1, 9: 2}

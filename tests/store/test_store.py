@@ -202,3 +202,39 @@ def test_run_ids_follow_creation_order(db, monkeypatch):
         monkeypatch.setattr(uuid_mod, "uuid4", lambda: next(fixed))
         con.execute("UPDATE runs SET id = '0001500000' WHERE id = ?", [ids[0]])  # taken: the next number's first guess
         assert make(con) == "0001500001"  # 21 is 0x15; the random part 00000 was taken (twice), so another
+
+
+def test_files_are_written_in_row_groups_of_4096_rows_and_let_go_at_close(tmp_path):
+    """A long eval's checkpoints rewrite little: DuckDB's own 122,880-row groups made a 100,000-row eval's
+    checkpoints rewrite tens of thousands of rows at a time (store/attached.py)."""
+    db = str(tmp_path / "groups.duckdb")
+    with store.connect(db) as con:
+        con.execute("CREATE TABLE t AS SELECT range AS i FROM range(10000)")
+        with store.connect(db) as inner:  # a second unit of work in the process shares the attached file
+            assert inner.execute("SELECT count(*) FROM t").fetchone() == (10000,)
+    with store.connect(db) as con:
+        groups = con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('t')").fetchone()[0]
+    assert groups == 3
+    with duckdb.connect(db) as con:  # closed: the file is free, even for a plain connection in this process
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (10000,)
+
+
+def test_rows_left_by_a_dataset_half_stored_are_replaced(db):
+    from workbench.authoring.datasets import Dataset
+
+    ds = Dataset("d", "d.jsonl", [{"question": f"q{i}", "reference": f"a{i}"} for i in range(3)],
+                 ["question", "reference"])
+    with store.connect(db) as con:  # a process died after writing rows, before the datasets record
+        con.execute("INSERT INTO dataset_rows VALUES (?, 0, '{\"question\": \"old\"}'), (?, 7, '{}')", [ds.hash] * 2)
+        h = store.save_dataset(con, ds)
+        rows = con.execute("SELECT row_idx, data FROM dataset_rows WHERE dataset_hash = ? ORDER BY 1", [h]).fetchall()
+    assert [r for r, _ in rows] == [0, 1, 2] and '"q0"' in rows[0][1]
+
+
+def test_a_file_that_is_not_a_database_is_one_line_naming_it(cli, tmp_path):
+    bad = tmp_path / "notes.duckdb"
+    bad.write_text("hello\n")
+    r = cli("runs", "--db", bad)
+    assert r.code == 2 and "Traceback" not in r.err and "internal error" not in r.err
+    assert r.err.strip().count("\n") == 0 and f"--db: cannot open the database {bad}" in r.err
+    assert "not a valid DuckDB database file" in r.err and bad.read_text() == "hello\n"

@@ -77,9 +77,17 @@ class Plan:
         """The passages `variant` retrieved for plan row `row` (None: a prompt without `knowledge:`)."""
         if variant.passages is None:
             return None
+        return variant.passages[self.positions[row]]
+
+    @property
+    def positions(self) -> dict[int, int] | range:
+        """Plan row -> its position in `rows` (the index of its rendered messages and passages). Rows 0..n-1 in
+        order, every run without a row selection, map to themselves: a range, not a 100,000-entry dict."""
         if "_positions" not in self.__dict__:
-            self.__dict__["_positions"] = {r: k for k, r in enumerate(self.rows)}
-        return variant.passages[self.__dict__["_positions"][row]]
+            rows = self.rows
+            same = all(r == k for k, r in enumerate(rows))
+            self.__dict__["_positions"] = range(len(rows)) if same else {r: k for k, r in enumerate(rows)}
+        return self.__dict__["_positions"]
 
     def plan_row(self, row_idx: int, turn_idx: int) -> int | None:
         """The plan row stored as (row_idx, turn_idx), or None when this plan has no such turn."""

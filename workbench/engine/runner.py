@@ -94,7 +94,7 @@ async def _run_variant(plan: Plan, v: Variant, provider: Provider, limit: asynci
     queue = collections.deque(todo)
     prefix = key_prefix(provider, v.params) if uses_cache(plan, v) else None
     ident = json.dumps(provider.identity(), sort_keys=True) if prefix else None
-    index = {row: k for k, row in enumerate(plan.rows)}
+    index = plan.positions
 
     async def worker() -> None:
         while queue and not stop.is_set():
@@ -166,7 +166,7 @@ def _message_json(plan: Plan) -> Callable[[Variant, int], str]:
     several variants share (one prompt, several models) are remembered, the last MESSAGE_JSON_MEMO rows
     of them (the variants run side by side, so they ask for a row at about the same time): a 100,000-row
     run keeps no JSON per row."""
-    index = {row: k for k, row in enumerate(plan.rows)}
+    index = plan.positions
     users = collections.Counter(id(v.messages) for v in plan.variants)
     memo: dict[tuple[int, int], str] = {}
     encode = MessagesJSON()

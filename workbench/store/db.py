@@ -2,7 +2,8 @@
 
 DuckDB lets one process hold the file read-write and locks everyone else out, even readers. So
 every unit of work opens a connection and closes it, and a lock conflict is retried briefly before
-failing with a message that says which file is busy.
+failing with a message that says which file is busy. A connection is a cursor of the process's one in-memory
+DuckDB in which the file is attached while in use (store/attached.py: it sets the row-group size).
 
 Within one process (the app serves every session and background run from one), opening and closing
 are serialised: when two threads open the same file at once, DuckDB's Python client can hand one of
@@ -27,6 +28,7 @@ from typing import Any
 import duckdb
 
 from workbench.errors import StoreBusyError, UserError
+from workbench.store import attached
 from workbench.store.migrations import MIGRATIONS
 from workbench.store.schema import BASELINE, BASELINE_VERSION
 
@@ -109,7 +111,7 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
     while True:
         try:
             with _open_close:
-                con = duckdb.connect(path)
+                con = _open(path)
             break
         except duckdb.Error as e:
             if remote:  # DuckDB loads its motherduck extension (a download, once) and signs in with motherduck_token
@@ -120,7 +122,9 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
             if not _is_lock_error(e) or time.monotonic() > deadline:
                 if _is_lock_error(e):
                     raise StoreBusyError(f"{path}: database is locked by another process (waited {wait:g} s)") from None
-                raise
+                # not a DuckDB file, a folder, no permission: the user's --db / WORKBENCH_DB, not our bug
+                raise UserError(f"cannot open the database {path}: {' '.join(str(e).split())[:300]}",
+                                setting="db") from None
             knocked = _knock(path) or knocked
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, RETRY_AT_MOST)
@@ -139,7 +143,16 @@ def connect(path: str | os.PathLike | None = None, wait: float = LOCK_WAIT_SECON
             _hold(path, linger)
     finally:
         with _open_close:
-            con.close()
+            _close(path, con)
+
+
+def _open(path: str) -> duckdb.DuckDBPyConnection:
+    """A connection to the database: a file through attached.open_file, a MotherDuck name as DuckDB takes it."""
+    return duckdb.connect(path) if is_remote(path) else attached.open_file(path)
+
+
+def _close(path: str, con: duckdb.DuckDBPyConnection) -> None:
+    con.close() if is_remote(path) else attached.close_file(path, con)
 
 
 def _hold(path: str, linger: float) -> None:
@@ -154,7 +167,7 @@ def _hold(path: str, linger: float) -> None:
         if now < _rest_until.get(path, 0.0):
             return
         with _open_close:  # the file is open in this process: this only adds a connection
-            con = duckdb.connect(path)
+            con = _open(path)
         hold = _holds[path] = {"con": con, "since": now, "last": now, "linger": linger}
     threading.Thread(target=_let_go, args=(path, hold), daemon=True, name="workbench-db-linger").start()
 
@@ -173,7 +186,7 @@ def _let_go(path: str, hold: dict) -> None:
                 if knocked or due == capped:  # let go while clicks kept coming: leave the file free for a moment
                     _rest_until[path] = now + (REST_AFTER_KNOCK if knocked else REST)
                 with _open_close:  # still under _holds_lock: _close_held at exit waits for this close
-                    hold["con"].close()
+                    _close(path, hold["con"])
                 return
         time.sleep(max(0.01, min(due - now, KNOCK_POLL)))
 
@@ -217,11 +230,11 @@ def _close_held() -> None:
     """Close the lingering connections before the interpreter stops its daemon threads: a linger thread stopped
     inside DuckDB's close (C++) aborts the process at exit ("FATAL: exception not rethrown", seen in a test run)."""
     with _holds_lock:
-        held = list(_holds.values())
+        held = list(_holds.items())
         _holds.clear()
-        for hold in held:
+        for path, hold in held:
             with _open_close:
-                hold["con"].close()
+                _close(path, hold["con"])
 
 
 @contextlib.contextmanager
@@ -242,10 +255,10 @@ def kept_open(path: str | os.PathLike | None = None) -> Iterator[None]:
             last = not _kept[key]["count"]
             if last:
                 del _kept[key]
-            held = [_holds.pop(p) for p in list(_holds) if last and os.path.abspath(p) == key]
-        for hold in held:
+            held = [(p, _holds.pop(p)) for p in list(_holds) if last and os.path.abspath(p) == key]
+        for path, hold in held:
             with _open_close:
-                hold["con"].close()
+                _close(path, hold["con"])
 
 
 def scan_columns(columns: dict[str, list]) -> dict:

@@ -6,6 +6,7 @@ Bulk writes hand DuckDB whole columns (db.scan_columns), never executemany.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -58,12 +59,19 @@ DATASET_CHUNK = 5000  # rows encoded and inserted at a time: a 100,000-row datas
 def _insert_dataset(con: Con, ds, h: str) -> None:
     """The rows a chunk per transaction (DuckDB holds a transaction's rows in memory until it commits: ~1 KB a
     row), then the `datasets` record, which is what makes the dataset exist: rows left by a process that died
-    in between are replaced when it is stored again."""
+    in between are deleted first. A big dataset is checkpointed after each chunk: DuckDB's allocator keeps what
+    one checkpoint of all its rows used (a 100,000-row dataset: +110 MB of peak memory, +74 with a checkpoint
+    a chunk, +52 also with INSERT rather than INSERT OR REPLACE)."""
+    with transaction(con):
+        con.execute("DELETE FROM dataset_rows WHERE dataset_hash = ?", [h])
     for start in range(0, len(ds.rows), DATASET_CHUNK):
         rows = [{"dataset_hash": h, "row_idx": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
                 for i, r in enumerate(ds.rows[start:start + DATASET_CHUNK], start)]
         with transaction(con):
-            upsert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
+            insert_rows(con, "dataset_rows", rows, ["dataset_hash", "row_idx", "data"])
+        if len(ds.rows) > DATASET_CHUNK:
+            with contextlib.suppress(duckdb.Error):  # another thread's open transaction: no checkpoint now
+                con.execute("CHECKPOINT")
     with transaction(con):
         con.execute(
             "INSERT INTO datasets (hash, name, path, n_rows, columns, reference_field, lang) VALUES (?, ?, ?, ?, ?, ?, ?)",
