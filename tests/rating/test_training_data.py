@@ -43,7 +43,8 @@ def test_ratings_export_csv_and_jsonl(db, runs, tmp_path):
         sid = rate_single(con, runs, {runs[0]: {"ann": 5, "bob": 4}, runs[1]: {"ann": 2, "bob": 1}})
         n_csv = training_data.export(con, sid, "ratings", tmp_path / "r.csv")
         n_jsonl = training_data.export(con, sid, "ratings", tmp_path / "r.jsonl")
-    csv = pd.read_csv(tmp_path / "r.csv")
+    # run ids are hex: "0000120e28" would otherwise be read as the number 1.2e30 (seen in a run)
+    csv = pd.read_csv(tmp_path / "r.csv", dtype={"run_a": str, "run_b": str})
     lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert n_csv == n_jsonl == len(csv) == len(lines) == 48  # 24 outputs x 2 annotators
     assert set(csv["prompt_a"]) == {"support_few_shot", "support_zero_shot"}  # exports are unblinded
