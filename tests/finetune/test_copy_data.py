@@ -132,7 +132,7 @@ def test_a_default_model_with_copy_data_trains_on_it_too(monkeypatch, tmp_path):
     en = default_model.MODELS["en"]
     small = {"hidden_size": 32, "intermediate_size": 64, "vocab_size": 1000}
     monkeypatch.setitem(default_model.MODELS, "en", dataclasses.replace(
-        en, tiny={**en.tiny, **small}, copy_data={"copies": 1, "synthetic": 20, "warmup": 40},
+        en, tiny={**en.tiny, **small}, copy_data={"copies": 1, "synthetic": 20}, warmup=40,
         recipe={"weight_decay": 0.05}))
     card = default_model.train_default_model(tmp_path / "m", progress=False, lang="en").card
     assert card["first_phase"]["examples"] == 40 and card["first_phase"]["steps"] == 2  # the warm-up ran first

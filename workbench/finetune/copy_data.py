@@ -28,6 +28,7 @@ NUMBER = re.compile(r"\d+")
 WORD = re.compile(r"[A-Za-z]{4,}")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 HELD_BACK = {14}  # the new entry's day count in bench/demo_new_faq.py: never taught
+NUMBERS = [n for n in range(1, 1000) if n not in HELD_BACK]  # what a repeat line may hold
 # Words that carry no topic: never swapped, never a title word.
 STOP = set("this that with from your have will when what they them then than their there into once only "
            "also each been more most such some same over after before until within while about using "
@@ -135,7 +136,7 @@ def repeat_conversation(pool: list[str], rng: random.Random) -> dict:
     for _ in range(rng.randint(6, 30)):
         kind = rng.random()
         if kind < 0.1:
-            words.append(str(rng.choice([n for n in range(1, 1000) if n not in HELD_BACK])))
+            words.append(str(rng.choice(NUMBERS)))
         elif kind < 0.3:
             words.append("".join(_piece(rng.choice(pool), rng) for _ in range(2)))
         else:

@@ -63,7 +63,7 @@ one thread, nice 10 on the shared machine, wall 2-4 times that):
   0.78 at step 1,200, 288 CPU-s). Then the knowledge prompt, 300 steps with one passage (loss 1.2) and 300
   with three (0.9): its answers to the faq-19 questions copy pieces of that entry's first sentence ("Return the
   same item for a lower price at a ma.") but not yet the 14 days; 0 of 8 synthetic copied (796 CPU-s);
-- the same through `workbench finetune` (FinetuneConfig.first, as DefaultModel.copy_data's `warmup`): with the
+- the same through `workbench finetune` (FinetuneConfig.first, as DefaultModel.warmup): with the
   tokenizer learned from the warm-up lines too, every random word was one token and the warm-up loss stayed
   at 5.1-5.3 for 1,500 steps (lr 6e-3 and 3e-3; AdamW beta2 0.98 or no length grouping, 800 steps: the
   same), so the tokenizer now learns from the main data alone. Then (19,200 repeat lines, 1,200 steps) the
@@ -144,9 +144,8 @@ class DefaultModel:
     sources: tuple[tuple[str, tuple[str, ...]], ...]  # training: each dataset through these prompts
     tiny: dict
     knowledge: str  # the prompt that answers from the FAQ passages retrieved for the question
-    # copy-teaching conversations through `knowledge` (workbench.finetune.copy_data: write_copy_data's options,
-    # and `warmup`: that many repeat conversations trained on first)
-    copy_data: dict | None = None
+    copy_data: dict | None = None  # copy-teaching conversations through `knowledge`: write_copy_data's options
+    warmup: int = 0  # repeat conversations (copy_data.repeat_conversation) trained on first, with copy_data
     recipe: dict = field(default_factory=dict)  # what this model changes of RECIPE
 
 
@@ -237,7 +236,7 @@ def train_default_model(out: Path, progress: bool = True, lang: str = "en"):
         add_bases(db)
         if model.copy_data:
             cfg.more_sources.append((str(copy_source(model, Path(scratch), db)), []))
-            if model.copy_data.get("warmup"):
+            if model.warmup:
                 cfg.first = str(warmup_source(model, Path(scratch)))
         result = finetune(cfg)
         if out.exists():
@@ -256,16 +255,15 @@ def copy_source(model: DefaultModel, folder: Path, db: str) -> Path:
     from workbench.finetune.copy_data import write_copy_data
 
     faq = BASES[f"faq_{model.lang}"]
-    options = {k: v for k, v in (model.copy_data or {}).items() if k != "warmup"}
     return write_copy_data(folder / "copy_data.jsonl", _bundled(model.data), _bundled(faq), _bundled(model.knowledge), db,
-                           **options)
+                           **model.copy_data)
 
 
 def warmup_source(model: DefaultModel, folder: Path) -> Path:
-    """The repeat conversations `model` trains on first (copy_data's `warmup`), written into `folder`."""
+    """The repeat conversations `model` trains on first (its `warmup`), written into `folder`."""
     from workbench.finetune.copy_data import write_warmup_data
 
-    return write_warmup_data(folder / "warmup.jsonl", _bundled(BASES[f"faq_{model.lang}"]), model.copy_data["warmup"],
+    return write_warmup_data(folder / "warmup.jsonl", _bundled(BASES[f"faq_{model.lang}"]), model.warmup,
                              model.copy_data.get("seed", 0))
 
 
