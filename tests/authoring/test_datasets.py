@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from workbench.authoring.datasets import check_rows, decode_text, load_dataset
+from workbench.authoring.datasets import Dataset, check_rows, decode_text, load_dataset
 from workbench.errors import DatasetError
 
 ZH_ROWS = [("我的订单到哪了？", "请在“我的订单”中查看物流。"), ("怎么申请退货", "签收后30天内可以退货。")]
@@ -153,3 +153,24 @@ def test_guess_reference_prefers_usual_names_then_the_longest_text():
     assert guess_reference(ds([{"id": "faq-01", "title": "Passwords", "text": "Tap 'Forgot password?'..."}])) == "text"
     assert guess_reference(ds([{"id": "x-1", "title": "A title", "body": "A much longer body of text"}])) == "body"
     assert guess_reference(ds([{"n": 1, "m": 2}])) is None
+
+
+def test_rows_are_held_as_tuples_and_read_back_as_the_file_has_them(tmp_path):
+    import pickle
+
+    from workbench.authoring.rows import Rows
+
+    lines = [{"q": "a", "reference": "x"}, {"q": "b", "reference": "y"}, {"reference": "z", "q": "c", "extra": 1},
+             {"q": "d"}]
+    p = tmp_path / "d.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in lines) + "\n", encoding="utf-8")
+    ds = load_dataset(p)
+    assert isinstance(ds.rows, Rows)
+    assert [type(v) for v in ds.rows._values] == [tuple, tuple, dict, dict]  # other keys or order: as read
+    assert list(ds.rows) == lines and ds.rows[1:3] == lines[1:3] and ds.rows[-1] == {"q": "d"}
+    assert [list(r) for r in ds.rows] == [list(r) for r in lines]  # each row's own key order
+    ds.rows[0]["q"] = "changed"  # a row read is the reader's copy
+    assert ds.rows[0]["q"] == "a"
+    assert ds.hash == Dataset("d", str(p), lines, ds.columns).hash
+    assert pickle.loads(pickle.dumps(ds.rows)) == lines
+    assert list(ds.line_numbers) == [1, 2, 3, 4] and ds.place(2) == f"{p}:3"

@@ -12,12 +12,14 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.authoring.conversations import is_conversation, parse_conversation
+from workbench.authoring.rows import Rows
 from workbench.authoring.scripts import CJK_CLASS
 from workbench.errors import DatasetError
 from workbench.surrogates import LONE_SURROGATE
@@ -31,12 +33,12 @@ SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
 class Dataset:
     name: str
     path: str
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]  # a list, or Rows (rows.py) as load_dataset reads them
     columns: list[str]
     reference_field: str = "reference"
     lang: str = "en"
     encoding: str | None = None
-    line_numbers: list[int] = field(default_factory=list)  # where each row came from, for messages
+    line_numbers: Sequence[int] = field(default_factory=list)  # where each row came from, for messages
     kind: str = "rows"  # or "conversations" (authoring/conversations.py): each row a list of turns
 
     @property
@@ -299,6 +301,9 @@ def load_dataset(path: str | Path, reference_field: str = "reference", lang: str
         rows = [parse_conversation(r, f"{where}:{n}") for r, n in zip(rows, lines)]
         dataset_kind = "conversations"
     columns = list(dict.fromkeys(k for r in rows for k in r))
+    if dataset_kind == "rows":
+        rows = Rows(rows)  # a tuple a row rather than a dict: 17 MB less at 100,000 rows
+    lines = array("q", lines)  # 8 bytes a line number rather than an int object and its pointer
     ds = Dataset(p.stem, where, rows, columns, reference_field, "en", encoding, lines, dataset_kind)
     if lang in (None, "auto"):
         if dataset_kind == "conversations":
