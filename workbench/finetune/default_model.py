@@ -113,6 +113,7 @@ when a dataset's language is not among them.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -146,6 +147,7 @@ class DefaultModel:
     knowledge: str  # the prompt that answers from the FAQ passages retrieved for the question
     copy_data: dict | None = None  # copy-teaching conversations through `knowledge`: write_copy_data's options
     warmup: int = 0  # repeat conversations (copy_data.repeat_conversation) trained on first, with copy_data
+    fresh: bool = False  # copy_data made anew for each epoch (never the same synthetic entry twice)
     recipe: dict = field(default_factory=dict)  # what this model changes of RECIPE
 
 
@@ -234,10 +236,12 @@ def train_default_model(out: Path, progress: bool = True, lang: str = "en"):
                          tiny=TinySpec(**model.tiny), progress=progress, name=out.name, **{**RECIPE, **model.recipe})
     try:
         add_bases(db)
-        if model.copy_data:
+        if model.copy_data and model.fresh:
+            cfg.fresh = [str(f) for f in copy_slices(model, Path(scratch), db, math.ceil(cfg.epochs))]
+        elif model.copy_data:
             cfg.more_sources.append((str(copy_source(model, Path(scratch), db)), []))
-            if model.warmup:
-                cfg.first = str(warmup_source(model, Path(scratch)))
+        if model.copy_data and model.warmup:
+            cfg.first = str(warmup_source(model, Path(scratch)))
         result = finetune(cfg)
         if out.exists():
             shutil.rmtree(out)
@@ -257,6 +261,15 @@ def copy_source(model: DefaultModel, folder: Path, db: str) -> Path:
     faq = BASES[f"faq_{model.lang}"]
     return write_copy_data(folder / "copy_data.jsonl", _bundled(model.data), _bundled(faq), _bundled(model.knowledge), db,
                            **model.copy_data)
+
+
+def copy_slices(model: DefaultModel, folder: Path, db: str, n: int) -> list[Path]:
+    """`n` files of copy-teaching conversations, one per epoch, each with new synthetic entries and numbers."""
+    from workbench.finetune.copy_data import write_copy_slices
+
+    faq = BASES[f"faq_{model.lang}"]
+    return write_copy_slices(folder, n, _bundled(model.data), _bundled(faq), _bundled(model.knowledge), db,
+                             **model.copy_data)
 
 
 def warmup_source(model: DefaultModel, folder: Path) -> Path:
