@@ -117,7 +117,8 @@ one thread, nice 10 on the shared machine, wall 2-4 times that):
     through the knowledge prompt, in broken sentences copied from faq-19 ("If you Mastercard, price at a link
     to Friday 14 days of the purchase ..."); held-out exact / ROUGE-L through it 0.32 / 0.55 (support-tiny:
     see the README); 1,203 CPU-s (2,511 s). Shipped as models/support-tiny-kb (KNOWLEDGE_MODELS), the model
-    for knowledge prompts; support-tiny stays as it was for the plain prompts (0.47 / 0.47).
+    for knowledge prompts; support-tiny stays as it was for the plain prompts (0.47 / 0.47). Its
+    `--retrain --knowledge` (1,103 CPU-s, 1,475 s wall) gave the same losses and the same scores.
 A single bilingual model was tried before (both languages through one 4,096-token byte-level BPE): English
 fell from 0.47 to 0.24-0.29 exact and Chinese reached 0.00-0.04, so each language has a model of its own.
 The cards record the languages each was trained on (`data.languages`); `workbench eval` and the app warn
