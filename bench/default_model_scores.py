@@ -9,7 +9,7 @@ errored (e.g. a prompt longer than the model's context) are counted, not scored.
 its model's card (model_card.json `held_out_scores` and README.md), where the README's figures come from. Not a
 speed benchmark: it lives here because it is a measurement run on demand, not a test.
 
-    .venv/bin/python bench/default_model_scores.py [--lang en|zh] [--model hf:PATH] [--write]
+    .venv/bin/python bench/default_model_scores.py [--lang en|zh] [--model hf:PATH] [--knowledge] [--write]
 """
 
 from __future__ import annotations
@@ -31,15 +31,16 @@ from workbench.finetune import default_model  # noqa: E402
 METRICS = "exact,rougeL,chrf,bleu"
 
 
-def measure(spec: str, lang: str) -> list[dict]:
-    """The held-out rows of `lang`'s dataset through its zero-shot, few-shot and knowledge prompts on `spec`."""
-    bundled = default_model.MODELS[lang]
+def measure(spec: str, lang: str, bundled: default_model.DefaultModel | None = None) -> list[dict]:
+    """The held-out rows of `lang`'s dataset through its zero-shot, few-shot and knowledge prompts on `spec`
+    (through `bundled`'s prompts and knowledge prompt when given, e.g. a knowledge model's)."""
+    bundled = bundled or default_model.MODELS[lang]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "scores.duckdb")
         default_model.add_bases(db)
         dataset = split_rows(api.load_dataset(ROOT / bundled.data), "test")
-        prompts = [ROOT / p for p in (*bundled.prompts, bundled.knowledge)]
+        prompts = [ROOT / p for p in dict.fromkeys((*bundled.prompts, bundled.knowledge))]
         for s in api.evaluate(prompts, dataset, [spec], METRICS, db=db).summaries():
             means = {m.metric: m.mean for m in s.metrics}
             out.append({"lang": dataset.lang, "prompt": s.run["prompt_name"], "rows": s.n_outputs,
@@ -56,8 +57,7 @@ def show(spec: str, scores: list[dict]) -> None:
     print("\n".join(card_lib.held_out_lines(scores)[2:]))
 
 
-def write(lang: str, scores: list[dict]) -> None:
-    folder = default_model.default_model_dir(lang)
+def write(folder: Path, scores: list[dict]) -> None:
     card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
     card["held_out_scores"] = scores
     card_lib.write_card(card, folder, folder.name)
@@ -68,16 +68,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lang", choices=list(default_model.MODELS), help="one language (default: each in turn)")
     ap.add_argument("--model", help="model spec (default: the bundled local model of each language); needs --lang")
+    ap.add_argument("--knowledge", action="store_true",
+                    help="the knowledge models instead (KNOWLEDGE_MODELS, through the knowledge prompt)")
     ap.add_argument("--write", action="store_true", help="store the scores in each default model's card")
     args = ap.parse_args()
     if args.model and (not args.lang or args.write):
         ap.error("--model needs --lang and cannot be written into a default model's card")
-    for lang in [args.lang] if args.lang else list(default_model.MODELS):
-        spec = args.model or default_model.default_model_spec(lang)
-        scores = measure(spec, lang)
+    models = default_model.KNOWLEDGE_MODELS if args.knowledge else default_model.MODELS
+    if args.lang and args.lang not in models:
+        ap.error(f"no knowledge model for {args.lang}")
+    for lang in [args.lang] if args.lang else list(models):
+        folder = default_model.model_dir(models[lang])
+        spec = args.model or f"hf:{folder.as_posix()}"
+        scores = measure(spec, lang, models[lang])
         show(spec, scores)
         if args.write:
-            write(lang, scores)
+            write(folder, scores)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Knowledge enhancement, the point of it: a FAQ entry added after training is answered only by the knowledge
 variant, once the entry is in the base.
 
-    python bench/demo_new_faq.py [--lang en|zh] [--local SPEC] [--no-local]
+    python bench/demo_new_faq.py [--lang en|zh] [--local SPEC] [--local-knowledge SPEC] [--no-local]
 
 The FAQ base starts as datasets/faq_en.jsonl (18 entries). A new entry, faq-19 "Price match", is written
 after "training"; six questions about it join the 34 held-out paraphrases of datasets/support_en.jsonl.
@@ -17,7 +17,9 @@ Models:
   the original FAQ, by the same rule. It is a deterministic extractive stand-in, so the figures measure
   the workbench's path (retrieval -> prompt -> answer -> scores), not a real LLM's reading;
 - the local model (--local, default the bundled hf:models/support-tiny, trained on support_en without
-  passages in its context): the same runs, as they come out.
+  passages in its context): the same runs, as they come out; the knowledge variant runs on the English
+  knowledge model, hf:models/support-tiny-kb (--local-knowledge; trained through support_knowledge with copy
+  data, see workbench/finetune/default_model.py), as `workbench eval` chooses it for a knowledge prompt.
 
 `--lang zh` runs the same in Chinese: datasets/faq_zh.jsonl (14 entries) gains faq-15 "价格保护" (the same
 price-match rule), six Chinese questions about it join the 26 held-out paraphrases of support_zh, the variants
@@ -68,12 +70,13 @@ class Demo:
     local: str
     header: str  # the knowledge prompt's heading above the passages
     pass_on: str  # the stand-in's answer when no passage matches
+    local_knowledge: str | None = None  # the local model for the knowledge variant, where it has one of its own
 
 
 DEMOS = {
     "en": Demo("faq_en.jsonl", "support_en.jsonl", "faq_en", ("support_zero_shot", "support_knowledge"), NEW_ENTRY,
                NEW_REFERENCE, NEW_QUESTIONS, KEY_FACT, "hf:models/support-tiny", "FAQ passages:",
-               "I will pass your question to a colleague."),
+               "I will pass your question to a colleague.", "hf:models/support-tiny-kb"),
     "zh": Demo("faq_zh.jsonl", "support_zh.jsonl", "faq_zh", ("support_zh_zero_shot", "support_zh_knowledge"),
                {"id": "faq-15", "title": "价格保护",
                 "text": "购买后14天内，如果在美国大型零售商处发现同款商品价格更低，请把该优惠的链接发给客服，我们会把"
@@ -138,6 +141,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lang", choices=list(DEMOS), default="en", help="the demo's language (default en)")
     p.add_argument("--local", metavar="SPEC", help="the local model to run too (default: the bundled one of the language)")
+    p.add_argument("--local-knowledge", metavar="SPEC", help="the local model for the knowledge variant (default: "
+                   "the language's knowledge model, hf:models/support-tiny-kb for English; else --local)")
     p.add_argument("--no-local", action="store_true", help="the prompted model only")
     args = p.parse_args()
     from tests.openai_server import OpenAIServer
@@ -145,6 +150,7 @@ def main() -> None:
 
     demo = DEMOS[args.lang]
     local = args.local or demo.local
+    local_knowledge = args.local_knowledge or (None if args.local else demo.local_knowledge) or local
     faq = [json.loads(line) for line in (ROOT / "datasets" / demo.faq).read_text(encoding="utf-8").splitlines()
            if line.strip()]
     prompts = [ROOT / "prompts" / f"{name}.yaml" for name in demo.variants]
@@ -154,16 +160,18 @@ def main() -> None:
         tmp = Path(d)
         db, data, base_file = str(tmp / "demo.duckdb"), rows(tmp, demo), tmp / demo.faq
         base_file.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in faq), encoding="utf-8")
-        models = [("prompted model (loopback stand-in)", f"openai:prompted@{server.base_url}")]
+        prompted = f"openai:prompted@{server.base_url}"
+        models = [("prompted model (loopback stand-in)", (prompted, prompted))]  # a model per variant
         if not args.no_local:
-            models.append((f"local model ({local})", local))
+            models.append((f"local model ({', '.join(dict.fromkeys([local, local_knowledge]))})", (local, local_knowledge)))
         for stage in (f"before {demo.entry['id']} is added", f"after {demo.entry['id']} is added"):
             if stage.startswith("after"):
                 with open(base_file, "a", encoding="utf-8") as f:
                     f.write(json.dumps(demo.entry, ensure_ascii=False) + "\n")
             added = knowledge.add_base(demo.base, [str(base_file)], db=db)
-            for label, spec in models:
-                runs = api.evaluate(prompts, data, [spec], metrics=metrics, db=db).runs
+            for label, specs in models:
+                runs = [api.evaluate([prompt], data, [spec], metrics=metrics, db=db).runs[0]
+                        for prompt, spec in zip(prompts, specs)]
                 for prompt, run_id in zip(("no knowledge", "knowledge (bm25, k=3)"), runs):
                     results.append((stage, added.version[:8], label, prompt, run_id, figures(db, run_id, demo.fact)))
     print(f"{'stage':<24} {'base':<8} {'model':<36} {'variant':<22} {'rows':<22} semsim rougeL hit@3 new-fact")

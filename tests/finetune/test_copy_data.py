@@ -21,6 +21,7 @@ from workbench.finetune.copy_data import (
     synthetic_entry,
     word_pool,
     write_copy_data,
+    write_copy_slices,
     write_warmup_data,
 )
 from workbench.finetune.default_model import add_bases
@@ -85,6 +86,26 @@ def test_the_demos_new_entry_is_never_taught(conversations):
     assert not re.search(r"\b14 days\b", text)
 
 
+def test_copy_slices_hold_new_synthetic_entries_and_numbers_each(tmp_path):
+    """One file per epoch (FinetuneConfig.fresh): alike in size, but no synthetic answer and few perturbed answers
+    repeat across them, so the model cannot learn them by heart."""
+    db = str(tmp_path / "bases.duckdb")
+    add_bases(db)
+    files = write_copy_slices(tmp_path, 3, str(DATA_EN), str(FAQ_EN), str(ROOT / "prompts" / "support_knowledge.yaml"),
+                              db, seed=5, copies=1, synthetic=40)
+    slices = [read_jsonl(f) for f in files]
+    assert [f.name for f in files] == ["copy_data_00.jsonl", "copy_data_01.jsonl", "copy_data_02.jsonl"]
+    assert len({len(s) for s in slices}) == 1 and len(slices[0]) > 40
+    answers = [[c["messages"][-1]["content"] for c in s] for s in slices]
+    synthetic = [a[-40:] for a in answers]
+    assert len(set().union(*synthetic)) == 120  # 40 new entries in each
+    assert len(set(answers[0][:-40]) & set(answers[1][:-40])) < len(answers[0]) // 4  # numbers changed anew
+    assert slices[1] == read_jsonl(write_copy_data(tmp_path / "one.jsonl", str(DATA_EN), str(FAQ_EN),
+                                                   str(ROOT / "prompts" / "support_knowledge.yaml"), db, copies=1,
+                                                   synthetic=40, seed=6))  # file k: seed + k
+    assert not re.search(r"\b14 days\b", json.dumps(slices))
+
+
 def test_a_synthetic_entrys_question_uses_its_title_and_its_answer_is_its_first_sentence():
     faq = read_jsonl(FAQ_EN)
     rng = random.Random(3)
@@ -140,3 +161,19 @@ def test_a_default_model_with_copy_data_trains_on_it_too(monkeypatch, tmp_path):
     plain = 144 * len(en.sources[0][1])  # the 144 train rows through each prompt
     assert card["data"]["train_examples"] > plain + 20  # + the perturbed rows and the 20 synthetic entries
     assert card["data"]["eval_examples"] == 34 * len(en.sources[0][1])  # the copy data holds nothing out
+
+
+def test_a_default_model_with_fresh_copy_data_trains_on_a_new_file_each_epoch(monkeypatch, tmp_path):
+    import dataclasses
+
+    from workbench.finetune import default_model
+
+    en = default_model.MODELS["en"]
+    small = {"hidden_size": 32, "intermediate_size": 64, "vocab_size": 1000, "layers": 1}
+    monkeypatch.setitem(default_model.MODELS, "en", dataclasses.replace(
+        en, tiny={**en.tiny, **small}, sources=(("datasets/support_en.jsonl", ("prompts/support_zero_shot.yaml",)),),
+        copy_data={"copies": 0, "synthetic": 16}, fresh=True, recipe={"epochs": 2.5, "batch_size": 32}))
+    card = default_model.train_default_model(tmp_path / "m", progress=False, lang="en").card
+    assert card["fresh"] == {"files": 3, "examples_per_epoch": 16, "epochs_dealt": 3}  # a file for the half epoch too
+    assert card["data"]["train_examples"] == 144 + 16  # an epoch's examples: the rows and one file
+    assert "first_phase" not in card  # no warm-up asked for

@@ -82,6 +82,26 @@ def test_the_default_follows_the_datasets_language(monkeypatch):
     assert default_spec("zh") == API_DEFAULT
 
 
+def test_knowledge_prompts_get_the_knowledge_model_where_the_language_has_one(cli, monkeypatch, tmp_path):
+    """models/support-tiny-kb answers knowledge prompts (the plain model does not copy from passages); a run that
+    mixes plain and knowledge prompts, or a language without one, keeps the default model."""
+    monkeypatch.delenv("WORKBENCH_MODELS_DIR", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(ROOT)
+    knowledge, plain = "prompts/support_knowledge.yaml", "prompts/support_zero_shot.yaml"
+    assert is_complete(ROOT / default_model.KNOWLEDGE_MODELS["en"].folder)
+    assert default_model.local_model_for([knowledge], "en") == "hf:models/support-tiny-kb"
+    assert default_model.local_model_for([plain, knowledge], "en") == "hf:models/support-tiny"
+    assert default_model.local_model_for(["prompts/support_zh_knowledge.yaml"], "zh") == "hf:models/support-tiny-zh"
+    default_model.add_bases(str(tmp_path / "w.duckdb"))
+    r = cli("eval", knowledge, "--data", "datasets/support_en.jsonl", "--limit", "1", "--db", tmp_path / "w.duckdb",
+            "--json")
+    assert r.code == 0, r.err
+    assert "using hf:models/support-tiny-kb (the bundled local model for knowledge prompts" in r.err
+    monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(tmp_path / "none"))  # not there: not trained on the way
+    assert default_model.local_model_for([knowledge], "en") == default_model_spec("en")
+
+
 def test_ensure_returns_the_model_without_training_when_it_is_there(monkeypatch):
     monkeypatch.delenv("WORKBENCH_MODELS_DIR", raising=False)
     monkeypatch.setattr(default_model, "train_default_model", lambda *a, **k: pytest.fail("trained again"))

@@ -230,3 +230,29 @@ def test_a_first_phase_trains_before_the_data_and_leaves_the_vocabulary_to_it(tm
     from transformers import AutoTokenizer
 
     assert len(AutoTokenizer.from_pretrained(tmp_path / "m").tokenize(" zqxvwk")) > 2
+
+
+def test_fresh_files_are_dealt_out_one_per_epoch(tmp_path):
+    """FinetuneConfig.fresh: epoch k trains on the fixed examples and file k (cyclically); the card says so."""
+    from workbench.finetune import finetune
+    from workbench.finetune.tiny import TinySpec
+    from workbench.finetune.train import EpochSlices, FinetuneConfig
+
+    slices = EpochSlices(["a", "b"], [["x0", "y0", "z0"], ["x1", "y1"]])
+    step = slices.callback()
+    assert len(slices) == 4 and list(slices) == ["a", "b", "x0", "y0"]  # the shortest file sets the epoch's size
+    for epoch in (["x0", "y0"], ["x1", "y1"], ["x0", "y0"]):  # each epoch's begin moves on a file, cyclically
+        step.on_epoch_begin(None, None, None)
+        assert list(slices)[2:] == epoch
+    with pytest.raises(IndexError):
+        slices[4]
+
+    files = [write_jsonl(tmp_path / f"f{k}.jsonl", [{"messages": [{"role": "user", "content": f"say {k} {n}"},
+                                                                   {"role": "assistant", "content": f"{k} {n}"}]}
+                                                     for n in range(8)]) for k in range(2)]
+    cfg = FinetuneConfig(data=str(small_dataset(tmp_path / "d.jsonl")), out=str(tmp_path / "m"), prompts=[str(ZERO_SHOT)],
+                         fresh=[str(f) for f in files], epochs=3, batch_size=8, progress=False,
+                         tiny=TinySpec(vocab_size=600, hidden_size=32, layers=1, intermediate_size=64))
+    card = finetune(cfg).card
+    assert card["fresh"] == {"files": 2, "examples_per_epoch": 8, "epochs_dealt": 3}
+    assert card["steps"] == 3 * -(-card["data"]["train_examples"] // 8)  # the fixed rows and a file's 8, each epoch

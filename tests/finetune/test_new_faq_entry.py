@@ -1,11 +1,11 @@
-"""The point of knowledge enhancement, on the shipped English model: a FAQ entry added after training is
-answered by the knowledge variant only (a short bench/demo_new_faq.py, in-process through hf:)."""
+"""The point of knowledge enhancement, on the shipped English models: a FAQ entry added after training is
+answered by the knowledge variant only (a short bench/demo_new_faq.py, in-process through hf:). The knowledge
+variant runs on the knowledge model (models/support-tiny-kb), the plain one on models/support-tiny, as
+`workbench eval` chooses them when no --model is given."""
 
 from __future__ import annotations
 
 import json
-
-import pytest
 
 from bench.demo_new_faq import KEY_FACT, NEW_ENTRY, NEW_QUESTIONS, NEW_REFERENCE
 from tests.conftest import ROOT
@@ -15,9 +15,6 @@ from workbench.finetune import default_model
 QUESTIONS = [NEW_QUESTIONS[0], NEW_QUESTIONS[2], NEW_QUESTIONS[4]]
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped support-tiny writes a training answer whatever the passages say "
-                   "(demo_new_faq: the new fact in 0 of 6); copy-teaching data and a copy warm-up (finetune/copy_data.py) "
-                   "did not change that yet, see default_model.py's docstring. Strict: a model that passes must drop this")
 def test_only_the_knowledge_variant_states_the_new_entrys_fact(tmp_path, db):
     faq = tmp_path / "faq_en.jsonl"
     faq.write_text((ROOT / "datasets" / "faq_en.jsonl").read_text(encoding="utf-8") + json.dumps(NEW_ENTRY) + "\n",
@@ -27,7 +24,9 @@ def test_only_the_knowledge_variant_states_the_new_entrys_fact(tmp_path, db):
     data.write_text("".join(json.dumps({"id": f"new-{i}", "faq_id": NEW_ENTRY["id"], "question": q,
                                         "reference": NEW_REFERENCE}) + "\n" for i, q in enumerate(QUESTIONS)))
     prompts = [ROOT / "prompts" / "support_zero_shot.yaml", ROOT / "prompts" / "support_knowledge.yaml"]
-    runs = api.evaluate(prompts, str(data), [default_model.default_model_spec("en")], metrics="exact", db=db).runs
+    specs = [default_model.local_model_for([p], "en") for p in prompts]
+    assert specs == [default_model.default_model_spec("en"), default_model.knowledge_model_spec("en")]
+    runs = [api.evaluate([p], str(data), [spec], metrics="exact", db=db).runs[0] for p, spec in zip(prompts, specs)]
     from workbench import store
 
     with store.connect(db) as con:

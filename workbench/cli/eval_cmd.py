@@ -299,7 +299,7 @@ def _check_new(args: argparse.Namespace) -> None:
     lang = None
     if not args.model:
         lang = _dataset_lang(args)
-        args.model = [_default_model(lang)]
+        args.model = [_default_model(lang, args.prompts)]
     _warn_languages(args, lang)
 
 
@@ -316,17 +316,20 @@ def _dataset_lang(args: argparse.Namespace) -> str | None:
         return None
 
 
-def _default_model(lang: str | None) -> str:
+def _default_model(lang: str | None, prompts: list[str]) -> str:
     """The app's default when no --model is given: the API model with a key, else the bundled local model for the
-    dataset's language."""
+    dataset's language (for knowledge prompts, its knowledge model where there is one)."""
     from workbench.finetune.default_model import (
         chosen_because,
         default_model_specs,
         default_spec,
         ensure_default_model,
+        local_model_for,
     )
 
     spec = default_spec(lang)
+    if spec in default_model_specs():
+        spec = local_model_for(prompts, lang)
     print(f"workbench: no --model given: using {spec} ({chosen_because(spec, lang)})", file=sys.stderr)
     if spec in default_model_specs():
         ensure_default_model(progress=sys.stderr.isatty(), lang=lang)

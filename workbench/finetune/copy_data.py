@@ -169,12 +169,31 @@ def write_copy_data(out: str | Path, data: str, faq: str, prompt_path: str, db: 
                     synthetic: int = 300, seed: int = 0, swap: float = 0.5, first_sentence: bool = False) -> Path:
     """The conversations for the train rows of `data` and the entries of `faq`, as JSONL in `out`; `db`
     holds the base the prompt retrieves from."""
+    prompt, rows, found = _retrieved(data, prompt_path, db)
+    convs = copy_conversations(rows, found, read_jsonl(faq), prompt, copies, synthetic, seed, swap, first_sentence)
+    return _write(out, convs)
+
+
+def write_copy_slices(folder: str | Path, n: int, data: str, faq: str, prompt_path: str, db: str, seed: int = 0,
+                      **options) -> list[Path]:
+    """`n` files of write_copy_data's conversations in `folder`, file k made with seed `seed + k`: every
+    synthetic entry and number change new, for a run that trains on one file per epoch (FinetuneConfig.fresh)."""
+    prompt, rows, found = _retrieved(data, prompt_path, db)
+    entries = read_jsonl(faq)
+    return [_write(Path(folder) / f"copy_data_{k:02d}.jsonl",
+                   copy_conversations(rows, found, entries, prompt, seed=seed + k, **options)) for k in range(n)]
+
+
+def _retrieved(data: str, prompt_path: str, db: str):
+    """(prompt, the train rows of `data`, the passages the prompt retrieves for each)."""
     from workbench.authoring.templates import load_prompt
     from workbench.knowledge import retrieve_for_rows
 
     prompt = load_prompt(prompt_path)
     rows = [r for r in read_jsonl(data) if r.get("split") != "test"]
-    found = [[p.to_dict() for p in ps] for ps in retrieve_for_rows(prompt, rows, db)]
-    convs = copy_conversations(rows, found, read_jsonl(faq), prompt, copies, synthetic, seed, swap, first_sentence)
+    return prompt, rows, [[p.to_dict() for p in ps] for ps in retrieve_for_rows(prompt, rows, db)]
+
+
+def _write(out: str | Path, convs: list[dict]) -> Path:
     Path(out).write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     return Path(out)

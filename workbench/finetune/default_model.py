@@ -1,6 +1,7 @@
 """The embedded default models: tiny support bots trained from scratch on the bundled support data, one per
 language: `models/support-tiny` (English, datasets/support_en.jsonl) and `models/support-tiny-zh` (Chinese,
-datasets/support_zh.jsonl).
+datasets/support_zh.jsonl); and for English knowledge prompts `models/support-tiny-kb` (KNOWLEDGE_MODELS, the
+last figures below), which answers from passages it was not trained on.
 
 With no API key set, the CLI demo and the app run the one for the dataset's language (`hf:models/support-tiny`
 or `hf:models/support-tiny-zh`; English for a dataset that mixes both).
@@ -102,9 +103,22 @@ one thread, nice 10 on the shared machine, wall 2-4 times that):
   the first 50, 0.08 over the last 44; warm-up 0.18): the knowledge variant now copies from the new entry
   but loses its place ("If you f the same item for a soon before you a ... send support a link to the
   purchase, send support a link to the purchase"), new fact 0 of 6, zero-shot 0 of 6; held-out exact 0.15 /
-  0.12 / 0.00; 1,206 CPU-s (1,326 s). Not shipped: the shipped one-layer model stays (0.47 / 0.47). Next to
-  try: fresh synthetic entries each epoch (the Trainer repeats its data, so they are learnt by heart) and
-  more plain-prompt epochs, each run 20-25 minutes on this machine.
+  0.12 / 0.00; 1,206 CPU-s (1,326 s). Not shipped: the shipped one-layer model stays (0.47 / 0.47).
+- Fresh copy data each epoch (DefaultModel.fresh, FinetuneConfig.fresh: 12 files, one per epoch, each of
+  600 new synthetic entries and the perturbed rows with new numbers; warm-up as above; main phase 12 epochs at
+  3e-3 in random batches; measured 2026-12-04 through train_default_model, the six questions of
+  bench/demo_new_faq.py and bench/default_model_scores.py's measure; two runs side by side on the shared
+  machine, about 50% of a core each):
+  - with the plain prompts (732 steps; warm-up loss 0.13, main phase 5.9 -> 0.17): new fact 0 of 6 through
+    the knowledge prompt (mostly the warranty answer with its number changed, "a 8-year Northwind warranty"),
+    0 of 6 zero-shot; held-out exact 0.12 / 0.06 / 0.38 (zero-shot / few-shot / knowledge); 1,326 CPU-s
+    (2,639 s). One model cannot keep the plain prompts and copy;
+  - through the knowledge prompt only (624 steps; warm-up 0.09, main phase 5.7 -> 0.28): new fact 4 of 6
+    through the knowledge prompt, in broken sentences copied from faq-19 ("If you Mastercard, price at a link
+    to Friday 14 days of the purchase ..."); held-out exact / ROUGE-L through it 0.32 / 0.55 (support-tiny:
+    see the README); 1,203 CPU-s (2,511 s). Shipped as models/support-tiny-kb (KNOWLEDGE_MODELS), the model
+    for knowledge prompts; support-tiny stays as it was for the plain prompts (0.47 / 0.47). Its
+    `--retrain --knowledge` (1,103 CPU-s, 1,475 s wall) gave the same losses and the same scores.
 A single bilingual model was tried before (both languages through one 4,096-token byte-level BPE): English
 fell from 0.47 to 0.24-0.29 exact and Chinese reached 0.00-0.04, so each language has a model of its own.
 The cards record the languages each was trained on (`data.languages`); `workbench eval` and the app warn
@@ -113,6 +127,7 @@ when a dataset's language is not among them.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -146,6 +161,7 @@ class DefaultModel:
     knowledge: str  # the prompt that answers from the FAQ passages retrieved for the question
     copy_data: dict | None = None  # copy-teaching conversations through `knowledge`: write_copy_data's options
     warmup: int = 0  # repeat conversations (copy_data.repeat_conversation) trained on first, with copy_data
+    fresh: bool = False  # copy_data made anew for each epoch (never the same synthetic entry twice)
     recipe: dict = field(default_factory=dict)  # what this model changes of RECIPE
 
 
@@ -162,6 +178,18 @@ MODELS = {
                                                        "prompts/support_zh_knowledge.yaml")),),
                        TINY_ZH, "prompts/support_zh_knowledge.yaml"),
 }
+# A model of its own for the knowledge prompt (English): the plain prompts' model cannot learn to copy from its
+# passages without falling on them (see the figures above). Trained through support_knowledge only, with copy
+# data made anew each epoch after a repeat warm-up; `workbench eval` runs it for knowledge prompts when no
+# --model is given, and bench/demo_new_faq.py for the knowledge variant.
+KNOWLEDGE_MODELS = {
+    "en": DefaultModel("en", Path("models/support-tiny-kb"), "datasets/support_en.jsonl",
+                       ("prompts/support_knowledge.yaml",),
+                       (("datasets/support_en.jsonl", ("prompts/support_knowledge.yaml",)),), {**TINY, "layers": 2},
+                       "prompts/support_knowledge.yaml", copy_data={"copies": 1, "synthetic": 600, "swap": 0.5},
+                       warmup=19200, fresh=True,
+                       recipe={"epochs": 12, "lr": 3e-3, "first_lr": 3e-3, "group_by_length": False}),
+}
 # The knowledge bases the knowledge prompts name, built from these files with the defaults of `workbench kb add`.
 BASES = {"faq_en": "datasets/faq_en.jsonl", "faq_zh": "datasets/faq_zh.jsonl"}
 _REPO = Path(__file__).resolve().parents[2]
@@ -174,8 +202,12 @@ def model_for(lang: str | None) -> DefaultModel:
 
 
 def default_model_dir(lang: str | None = "en") -> Path:
+    return model_dir(model_for(lang))
+
+
+def model_dir(model: DefaultModel) -> Path:
     """$WORKBENCH_MODELS_DIR/NAME, else models/NAME here, else the one in this checkout."""
-    folder = model_for(lang).folder
+    folder = model.folder
     env = os.environ.get("WORKBENCH_MODELS_DIR")
     if env:
         return Path(env) / folder.name
@@ -188,6 +220,12 @@ def default_model_spec(lang: str | None = "en") -> str:
     return f"hf:{default_model_dir(lang).as_posix()}"
 
 
+def knowledge_model_spec(lang: str | None = "en") -> str | None:
+    """The local model for knowledge prompts in `lang` (KNOWLEDGE_MODELS), when that language has one."""
+    model = KNOWLEDGE_MODELS.get(lang or "en")
+    return f"hf:{model_dir(model).as_posix()}" if model else None
+
+
 def default_model_specs() -> list[str]:
     """Every language's default local model, English first."""
     return [default_model_spec(lang) for lang in MODELS]
@@ -198,8 +236,21 @@ def default_spec(lang: str | None = "en") -> str:
     return default_model_spec(lang) if uses_local_default() else API_DEFAULT
 
 
+def local_model_for(prompts: list, lang: str | None = "en") -> str:
+    """The bundled local model to run `prompts` (files) on: the language's knowledge model when every prompt has a
+    `knowledge:` section and that model is there, else its default model."""
+    from workbench.authoring.templates import load_prompt
+
+    kb = KNOWLEDGE_MODELS.get(lang or "en")
+    if kb and prompts and is_complete(model_dir(kb)) and all(load_prompt(p).knowledge for p in prompts):
+        return f"hf:{model_dir(kb).as_posix()}"
+    return default_model_spec(lang)
+
+
 def chosen_because(spec: str, lang: str | None) -> str:
-    """Why `default_spec(lang)` chose `spec`, in a few words for a message."""
+    """Why `default_spec(lang)` (or local_model_for) chose `spec`, in a few words for a message."""
+    if spec == knowledge_model_spec(lang):
+        return "the bundled local model for knowledge prompts; no OPENAI_API_KEY set"
     if spec not in default_model_specs():
         return "OPENAI_API_KEY is set"
     return f"the bundled local model for {'Chinese' if model_for(lang).lang == 'zh' else 'English'}; no OPENAI_API_KEY set"
@@ -216,13 +267,14 @@ def _bundled(path: str) -> str:
     return path if Path(path).exists() else str(_REPO / path)
 
 
-def train_default_model(out: Path, progress: bool = True, lang: str = "en"):
-    """Train the default model for `lang` into `out` (replacing it). Returns the FinetuneResult."""
+def train_default_model(out: Path, progress: bool = True, lang: str = "en", knowledge: bool = False):
+    """Train the default model for `lang` (with `knowledge`, its KNOWLEDGE_MODELS one) into `out` (replacing it).
+    Returns the FinetuneResult."""
     from workbench.finetune import finetune
     from workbench.finetune.tiny import TinySpec
     from workbench.finetune.train import FinetuneConfig
 
-    model = model_for(lang)
+    model = KNOWLEDGE_MODELS[lang] if knowledge else model_for(lang)
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -234,10 +286,12 @@ def train_default_model(out: Path, progress: bool = True, lang: str = "en"):
                          tiny=TinySpec(**model.tiny), progress=progress, name=out.name, **{**RECIPE, **model.recipe})
     try:
         add_bases(db)
-        if model.copy_data:
+        if model.copy_data and model.fresh:
+            cfg.fresh = [str(f) for f in copy_slices(model, Path(scratch), db, math.ceil(cfg.epochs))]
+        elif model.copy_data:
             cfg.more_sources.append((str(copy_source(model, Path(scratch), db)), []))
-            if model.warmup:
-                cfg.first = str(warmup_source(model, Path(scratch)))
+        if model.copy_data and model.warmup:
+            cfg.first = str(warmup_source(model, Path(scratch)))
         result = finetune(cfg)
         if out.exists():
             shutil.rmtree(out)
@@ -257,6 +311,15 @@ def copy_source(model: DefaultModel, folder: Path, db: str) -> Path:
     faq = BASES[f"faq_{model.lang}"]
     return write_copy_data(folder / "copy_data.jsonl", _bundled(model.data), _bundled(faq), _bundled(model.knowledge), db,
                            **model.copy_data)
+
+
+def copy_slices(model: DefaultModel, folder: Path, db: str, n: int) -> list[Path]:
+    """`n` files of copy-teaching conversations, one per epoch, each with new synthetic entries and numbers."""
+    from workbench.finetune.copy_data import write_copy_slices
+
+    faq = BASES[f"faq_{model.lang}"]
+    return write_copy_slices(folder, n, _bundled(model.data), _bundled(faq), _bundled(model.knowledge), db,
+                             **model.copy_data)
 
 
 def warmup_source(model: DefaultModel, folder: Path) -> Path:
@@ -293,13 +356,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m workbench.finetune.default_model", description=__doc__.split("\n\n")[0])
     p.add_argument("--retrain", action="store_true", help="train again even if the model is there")
     p.add_argument("--lang", choices=list(MODELS), default="en", help="which language's model (default en)")
+    p.add_argument("--knowledge", action="store_true", help="the language's model for knowledge prompts")
     args = p.parse_args(argv)
-    if args.retrain:
+    if args.knowledge and args.lang not in KNOWLEDGE_MODELS:
+        p.error(f"no knowledge model for {args.lang}")
+    folder = model_dir(KNOWLEDGE_MODELS[args.lang]) if args.knowledge else None
+    if args.retrain or (folder and not is_complete(folder)):
         from workbench.finetune.train import summary_line
 
-        print(summary_line(train_default_model(default_model_dir(args.lang), lang=args.lang)))
+        out = folder or default_model_dir(args.lang)
+        print(summary_line(train_default_model(out, lang=args.lang, knowledge=args.knowledge)))
     else:
-        print(ensure_default_model(lang=args.lang))
+        print(folder or ensure_default_model(lang=args.lang))
     return 0
 
 

@@ -81,6 +81,10 @@ class FinetuneConfig:
     # batches of examples of similar length (less padding, faster); the first phase always samples at random,
     # see train_first
     group_by_length: bool = True
+    # OpenAI chat JSONL files dealt out over the epochs, epoch k training on fresh[k % len(fresh)] besides the
+    # rest: conversations that must never repeat, or the model learns them by heart instead of the skill they
+    # teach (copy_data's synthetic FAQ entries, which should only be answerable by copying)
+    fresh: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -161,23 +165,14 @@ def train_sft(cfg: FinetuneConfig) -> FinetuneResult:
     started = time.perf_counter()
     from transformers.utils import logging as hf_logging
 
-    from workbench.authoring.templates import load_prompt
-
     hf_logging.disable_progress_bar()  # the library's loading/saving bars; the training bar is ours
 
-    prompts = [load_prompt(p) for p in cfg.prompts]
-    examples = load_examples(cfg.data, prompts, cfg.reference_field, cfg.eval_split, cfg.seed, cfg.db)
-    for data, more in cfg.more_sources:
-        # Conversations without prompts (e.g. workbench.finetune.copy_data's) are made for training only:
-        # no held-out rows in them, so all of them train.
-        split = cfg.eval_split if more else 0.0
-        examples = merge_examples(examples, load_examples(data, [load_prompt(p) for p in more], cfg.reference_field,
-                                                          split, cfg.seed, cfg.db))
-    first = load_examples(cfg.first, [], cfg.reference_field, 0.0, cfg.seed, cfg.db).train if cfg.first else []
+    examples, first, fresh = all_examples(cfg)
     # The vocabulary comes from the main data alone: thousands of lines of random words (copy_data's warm-up)
     # would spend the merges on them and split common words ("within" -> w it h in); and with each random word
     # one token, the copy warm-up's loss stayed near 5 for 1,500 steps, where with word pieces it fell (2026-12-03).
-    model, tokenizer, base_desc = load_base(cfg.base, texts_for_tokenizer(examples.train), cfg.tiny, cfg.seed,
+    vocabulary_from = examples.train + (fresh[0] if fresh else [])
+    model, tokenizer, base_desc = load_base(cfg.base, texts_for_tokenizer(vocabulary_from), cfg.tiny, cfg.seed,
                                             bool(cfg.lora and cfg.lora.load_in_4bit))
     max_length = _context(model, tokenizer)
     targets: list[str] = []
@@ -186,11 +181,15 @@ def train_sft(cfg: FinetuneConfig) -> FinetuneResult:
         model = lora_lib.wrap(model, cfg.lora, targets)
     train = [encode(tokenizer, ex, max_length) for ex in examples.train]
     evals = [encode(tokenizer, ex, max_length) for ex in examples.eval]
+    if fresh:
+        train = EpochSlices(train, [[encode(tokenizer, ex, max_length) for ex in part] for part in fresh])
     lr = default_lr(cfg)
     with tempfile.TemporaryDirectory(prefix="workbench-trainer-") as scratch:  # the Trainer wants a folder
         train_started = time.perf_counter()
         first_phase = train_first(cfg, model, tokenizer, first, max_length, lr, scratch) if first else None
         trainer = _make_trainer(cfg, model, tokenizer, train, evals, lr, scratch)
+        if fresh:
+            trainer.add_callback(train.callback())
         trainer.train()
         train_seconds = time.perf_counter() - train_started
     out = Path(cfg.out)
@@ -225,8 +224,28 @@ def train_sft(cfg: FinetuneConfig) -> FinetuneResult:
         card["adapter"] = lora_lib.adapter_section(cfg.lora, targets, cfg.base, model)
     if first_phase:
         card["first_phase"] = first_phase
+    if fresh:
+        card["fresh"] = {"files": len(fresh), "examples_per_epoch": len(train) - len(train.fixed),
+                         "epochs_dealt": train.dealt}
     finish(cfg, out, card, history, lr)
     return FinetuneResult(out, card)
+
+
+def all_examples(cfg: FinetuneConfig) -> tuple[Examples, list, list[list]]:
+    """(the data and more_sources, the first phase's conversations, each fresh file's conversations)."""
+    from workbench.authoring.templates import load_prompt
+
+    examples = load_examples(cfg.data, [load_prompt(p) for p in cfg.prompts], cfg.reference_field, cfg.eval_split,
+                             cfg.seed, cfg.db)
+    for data, more in cfg.more_sources:
+        # Conversations without prompts (e.g. workbench.finetune.copy_data's) are made for training only:
+        # no held-out rows in them, so all of them train.
+        split = cfg.eval_split if more else 0.0
+        examples = merge_examples(examples, load_examples(data, [load_prompt(p) for p in more], cfg.reference_field,
+                                                          split, cfg.seed, cfg.db))
+    first = load_examples(cfg.first, [], cfg.reference_field, 0.0, cfg.seed, cfg.db).train if cfg.first else []
+    fresh = [load_examples(f, [], cfg.reference_field, 0.0, cfg.seed, cfg.db).train for f in cfg.fresh]
+    return examples, first, fresh
 
 
 def train_first(cfg: FinetuneConfig, model, tokenizer, examples: list, max_length: int, lr: float,
@@ -246,6 +265,38 @@ def train_first(cfg: FinetuneConfig, model, tokenizer, examples: list, max_lengt
     return {"data": cfg.first, "examples": len(train), "epochs": cfg.first_epochs, "steps": trainer.state.global_step,
             "sampling": trainer.args.train_sampling_strategy, "lr": lr,
             "loss_first_step": losses[0] if losses else None, "loss_last_20_steps": round(sum(tail) / len(tail), 4)}
+
+
+class EpochSlices:
+    """The training set of a run with `fresh` data: the fixed examples, and in epoch k the k-th slice (cyclically).
+    Each epoch has len(fixed) + the shortest slice's length examples. A length-grouped sampler measures the
+    lengths once, on the first slice: the later ones, made alike, are grouped by those."""
+
+    def __init__(self, fixed: list, slices: list[list]):
+        self.fixed, self.slices, self.epoch, self.dealt = fixed, slices, 0, 0
+        self.per_epoch = min(len(s) for s in slices)
+
+    def __len__(self) -> int:
+        return len(self.fixed) + self.per_epoch
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i < len(self.fixed):
+            return self.fixed[i]
+        return self.slices[self.epoch % len(self.slices)][i - len(self.fixed)]
+
+    def callback(self):
+        """A Trainer callback that moves to the next slice as each epoch begins."""
+        from transformers import TrainerCallback
+
+        slices = self
+
+        class NextSlice(TrainerCallback):
+            def on_epoch_begin(self, args, state, control, **kwargs):
+                slices.epoch, slices.dealt = slices.dealt, slices.dealt + 1
+
+        return NextSlice()
 
 
 def default_lr(cfg: FinetuneConfig) -> float:
