@@ -1,0 +1,114 @@
+"""Score distributions as an inline SVG drawn on the server: one step line per variant over shared bins.
+
+Compare used a Vega-Lite chart, and Chromium parsing and running Vega on first use held up the page's first
+paint (issue 20); this is the same picture as plain markup. Every text in it is escaped (run names are user
+input), nothing is fetched (the fonts are the browser's own) and no script runs: tooltips are <title>s.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+
+WIDTH, HEIGHT = 360, 260  # the viewBox: about the width of its column beside the summary, drawn HEIGHT px high
+LEFT, RIGHT, TOP, BOTTOM = 52, 10, 26, 40  # margins around the plot: tick labels, legend, axis titles
+FONT = 'font-family="sans-serif" font-size="11" fill="currentColor"'  # the theme's text colour, light or dark
+
+
+def text(value) -> str:
+    """Escaped for an attribute or a text node, with no line breaks left: Markdown ends an HTML block at a
+    blank line, which would turn the rest of the chart into Markdown."""
+    return html.escape(str(value)).replace("\r", "&#13;").replace("\n", "&#10;")
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round values (1, 2 or 5 times a power of ten apart) from lo to hi, about `count` of them."""
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + k * step, 12) for k in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def number(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def histogram_svg(hist: pd.DataFrame, keys: dict[str, str], colours: dict[str, str], x_title: str,
+                  y_title: str) -> str:
+    """`hist` as compare_grid.histogram makes it (run_id, variant, start, end, count; the same bins for every
+    run) as SVG text: a step line per run in `colours[run_id]` with a point per bin whose <title> says its
+    variant, range and count (`y_title` names what is counted), and a legend of `keys[run_id]`. An empty frame
+    gives ''."""
+    if hist.empty:
+        return ""
+    lo, hi = float(hist["start"].min()), float(hist["end"].max())
+    span = hi - lo or 1.0  # store.score_histogram widens a single value to a range; this only avoids / 0
+    top = max(int(hist["count"].max()), 1)
+    y_ticks = [t for t in nice_ticks(0, top, 4) if t == int(t)]
+    top = max(top, y_ticks[-1])
+
+    def x(v: float) -> float:
+        return round(LEFT + (v - lo) / span * (WIDTH - LEFT - RIGHT), 1)
+
+    def y(v: float) -> float:
+        return round(HEIGHT - BOTTOM - v / top * (HEIGHT - TOP - BOTTOM), 1)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="wb-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" height="{HEIGHT}" '
+             f'role="img" aria-label="{text(x_title)}">']
+    parts += axes(x, y, lo, hi, y_ticks, x_title, y_title)
+    for n, (run_id, bins) in enumerate(hist.groupby("run_id", sort=False)):
+        parts += series(bins, keys.get(run_id, run_id), colours.get(run_id, "currentColor"), y_title, x, y)
+        parts.append(legend_entry(n, keys.get(run_id, run_id), colours.get(run_id, "currentColor")))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def axes(x, y, lo: float, hi: float, y_ticks: list[float], x_title: str, y_title: str) -> list[str]:
+    """Grid lines, tick labels and the two axis titles."""
+    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
+    out = ['<g stroke="currentColor" stroke-opacity="0.15">']
+    out += [f'<line x1="{LEFT}" x2="{right}" y1="{y(t)}" y2="{y(t)}"/>' for t in y_ticks]
+    out.append(f'</g><g {FONT} fill-opacity="0.75">')
+    out += [f'<text x="{LEFT - 6}" y="{y(t) + 4}" text-anchor="end">{text(number(t))}</text>' for t in y_ticks]
+    out += [f'<text x="{x(t)}" y="{bottom + 15}" text-anchor="middle">{text(number(t))}</text>'
+            for t in nice_ticks(lo, hi)]
+    out.append("</g>")
+    out.append(f'<line x1="{LEFT}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="currentColor" '
+               f'stroke-opacity="0.5"/>')
+    out.append(f'<text {FONT} x="{(LEFT + right) / 2}" y="{HEIGHT - 4}" text-anchor="middle">{text(x_title)}</text>')
+    out.append(f'<text {FONT} transform="translate(12 {(TOP + bottom) / 2}) rotate(-90)" '
+               f'text-anchor="middle">{text(y_title)}</text>')
+    return out
+
+
+def series(bins: pd.DataFrame, key: str, colour: str, count_name: str, x, y) -> list[str]:
+    """One run's step line (flat across each bin, a vertical step between bins) and a point at each bin's start
+    with its tooltip: the variant, the bin's range and its count."""
+    first = bins.iloc[0]
+    steps = [f"M{x(first.start)} {y(first['count'])}"] + [f"V{y(b.count)}H{x(b.end)}" for b in bins.itertuples()]
+    out = [f'<path d="{"".join(steps)}" fill="none" stroke="{text(colour)}" stroke-width="2"/>',
+           f'<g fill="{text(colour)}">']
+    for b in bins.itertuples():
+        tip = f"{key} · {b.variant}\n{number(b.start)} – {number(b.end)}: {int(b.count):,} {count_name}"
+        out.append(f'<circle cx="{x(b.start)}" cy="{y(b.count)}" r="3.5"><title>{text(tip)}</title></circle>')
+    out.append("</g>")
+    return out
+
+
+def legend_entry(n: int, key: str, colour: str) -> str:
+    """A coloured square and the variant's key, in a row above the plot."""
+    left = LEFT + 44 * n
+    return (f'<rect x="{left}" y="6" width="10" height="10" fill="{text(colour)}"/>'
+            f'<text {FONT} x="{left + 14}" y="15">{text(key)}</text>')
+
+
+def in_markdown(svg: str) -> str:
+    """`svg` as st.markdown(..., unsafe_allow_html=True) shows it whole: in a <div>, since Markdown reads all up to
+    a blank line after an opening <div as raw HTML, while a line that starts with <svg and goes on is a paragraph
+    whose texts (tick labels, titles) would be read as Markdown."""
+    return f"<div>{svg}</div>"
