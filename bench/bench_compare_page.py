@@ -40,7 +40,7 @@ from workbench.rating import annotation  # noqa: E402
 METRICS = ("bleu", "rougeL", "exact", "latency_ms")
 LEADERBOARD_READY = "text=Rank correlation of each metric"
 GRID = "table.wb-grid"
-CHART = '[data-testid="stVegaLiteChart"]'  # the score distribution, drawn after the grid
+CHART = "svg.wb-chart"  # the score distribution (an SVG drawn by the server), drawn after the grid
 
 
 def build(db: str, items: int, variants: int) -> None:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 
-from workbench.app.svg_chart import HEIGHT, TOP, histogram_svg, in_markdown, nice_ticks
+from workbench.app.svg_chart import HEIGHT, TOP, histogram_svg, in_markdown, intervals_svg, nice_ticks
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 HOSTILE = 'p</title><script>alert(1)</script>\n\n**b** & "q" <img src=x onerror=alert(2)>'
@@ -68,3 +68,25 @@ def test_ticks_are_round_numbers_within_the_range():
     assert nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(0, 1234, 4) == [0, 500, 1000]
     assert nice_ticks(3, 3) == [3]
+
+
+def test_intervals_one_row_each_in_order_with_its_label_rule_point_and_tooltip():
+    rows = [("few@abc", 0.1, 0.4, 0.7, "few: +0.4"), (HOSTILE, -0.6, -0.4, -0.1, HOSTILE),
+            ("no value", 0.0, float("nan"), 1.0, "dropped")]
+    root = ET.fromstring(intervals_svg(rows, "strength (95% CI)"))
+    groups = [g for g in root.findall("svg:g", NS) if g.find("svg:title", NS) is not None]
+    assert [g.find("svg:title", NS).text for g in groups] == ["few: +0.4", HOSTILE]
+    assert [g.find("svg:text", NS).text for g in groups] == ["few@abc", HOSTILE]
+    first, second = (g.find("svg:line", NS) for g in groups)
+    assert float(first.get("x1")) < float(first.get("x2")) and float(second.get("x2")) < float(first.get("x1"))
+    assert float(groups[1].find("svg:circle", NS).get("cx")) < float(groups[0].find("svg:circle", NS).get("cx"))
+    assert not [e for e in root.iter() if e.tag.split("}")[-1] in ("script", "img")]
+    dashed = [x for x in root.findall("svg:line", NS) if x.get("stroke-dasharray")]  # 0 lies inside: marked
+    assert len(dashed) == 1
+
+
+def test_intervals_on_a_fixed_domain_and_none_to_draw():
+    root = ET.fromstring(intervals_svg([("bleu", 0.2, 0.5, 0.8, "t")], "ρ", domain=(-1, 1)))
+    ticks = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "-1" in ticks and "1" in ticks and "ρ" in ticks
+    assert intervals_svg([("x", 0.0, float("nan"), 1.0, "t")], "ρ") == "" and intervals_svg([], "ρ") == ""

@@ -112,3 +112,54 @@ def in_markdown(svg: str) -> str:
     a blank line after an opening <div as raw HTML, while a line that starts with <svg and goes on is a paragraph
     whose texts (tick labels, titles) would be read as Markdown."""
     return f"<div>{svg}</div>"
+
+
+ROW = 36  # pixels per row of an interval chart: its label's line, then its interval's
+
+
+def intervals_svg(rows: list[tuple[str, float, float, float, str]], x_title: str,
+                  domain: tuple[float, float] | None = None, width: int = 720) -> str:
+    """Rows of (label, low, value, high, tooltip) as SVG text, one under the other in the given order: the label
+    on a line of its own (no text is measured here: a long name keeps its whole line), under it the interval as a
+    rule from low to high with a point at value, whose <title> is the tooltip. The x scale covers `domain`, else
+    the rows' range; a line marks 0 where it lies inside. Rows without a value are left out; none gives ''."""
+    rows = [r for r in rows if _finite(r[2])]
+    if not rows:
+        return ""
+    values = [v for r in rows for v in r[1:4] if _finite(v)]
+    lo, hi = domain or (min(values), max(values))
+    pad = 0 if domain else (hi - lo) * 0.05 or 0.5
+    lo, hi = lo - pad, hi + pad
+    right, height = width - RIGHT, ROW * len(rows) + 36
+
+    def x(v: float) -> float:
+        return round(10 + (min(max(v, lo), hi) - lo) / (hi - lo) * (right - 10), 1)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="wb-chart" viewBox="0 0 {width} {height}" '
+             f'width="100%" style="max-width:{width}px" role="img" aria-label="{text(x_title)}">']
+    ticks = nice_ticks(lo, hi)
+    parts.append('<g stroke="currentColor" stroke-opacity="0.15">')
+    parts += [f'<line x1="{x(t)}" x2="{x(t)}" y1="4" y2="{height - 30}"/>' for t in ticks]
+    parts.append("</g>")
+    if lo < 0 < hi:
+        parts.append(f'<line x1="{x(0)}" x2="{x(0)}" y1="4" y2="{height - 30}" stroke="currentColor" '
+                     f'stroke-opacity="0.5" stroke-dasharray="3 3"/>')
+    for n, (label, low, value, high, tip) in enumerate(rows):
+        top = ROW * n
+        parts.append(f'<g><title>{text(tip)}</title><text {FONT} x="10" y="{top + 14}">{text(label)}</text>')
+        if _finite(low) and _finite(high):
+            parts.append(f'<line x1="{x(low)}" x2="{x(high)}" y1="{top + 26}" y2="{top + 26}" stroke="#1c83e1" '
+                         f'stroke-width="2"/>')
+        parts.append(f'<circle cx="{x(value)}" cy="{top + 26}" r="5" fill="#1c83e1"/></g>')
+    parts.append(f'<g {FONT} fill-opacity="0.75">')
+    parts += [f'<text x="{x(t)}" y="{height - 18}" text-anchor="middle">{text(number(t))}</text>' for t in ticks]
+    parts.append(f'</g><text {FONT} x="{(10 + right) / 2}" y="{height - 3}" text-anchor="middle">'
+                 f'{text(x_title)}</text></svg>')
+    return "".join(parts)
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):  # None, or not a number
+        return False
