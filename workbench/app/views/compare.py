@@ -142,7 +142,7 @@ def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], 
     """The legend, the metric to show and the places of the summary table and of the chart: (metric, table's
     place, chart's place). Both are filled after the grid (fill_summary, draw_chart), so the grid, what the page
     is for, waits neither for the runs' summaries and bins (scans of every output and score) nor for the
-    browser to set up the table and load the charting library."""
+    browser to set up the table and draw the chart."""
     # the heading and the legend in one element: each element is a message the browser renders on its own
     st.markdown("### " + _("Summary") + "\n\n" + "  \n".join(
         f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · {markdown_literal(grid.variant_label(r))}"
