@@ -1,7 +1,8 @@
-"""Score distributions as an inline SVG drawn on the server: one step line per variant over shared bins.
+"""Charts as inline SVG drawn on the server: Compare's score distributions (a step line per variant over shared
+bins) and the Leaderboard's intervals (a rule per row from low to high, a point at the estimate).
 
-Compare used a Vega-Lite chart, and Chromium parsing and running Vega on first use held up the page's first
-paint (issue 20); this is the same picture as plain markup. Every text in it is escaped (run names are user
+These were Vega-Lite charts, and Chromium parsing and running Vega on first use held up the pages' first
+paint (issue 20); these are the same pictures as plain markup. Every text in it is escaped (run names are user
 input), nothing is fetched (the fonts are the browser's own) and no script runs: tooltips are <title>s.
 """
 
@@ -58,8 +59,8 @@ def histogram_svg(hist: pd.DataFrame, keys: dict[str, str], colours: dict[str, s
     def y(v: float) -> float:
         return round(HEIGHT - BOTTOM - v / top * (HEIGHT - TOP - BOTTOM), 1)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="wb-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" height="{HEIGHT}" '
-             f'role="img" aria-label="{text(x_title)}">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="wb-chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+             f'width="100%" height="{HEIGHT}" role="img" aria-label="{text(x_title)}">']
     parts += axes(x, y, lo, hi, y_ticks, x_title, y_title)
     for n, (run_id, bins) in enumerate(hist.groupby("run_id", sort=False)):
         parts += series(bins, keys.get(run_id, run_id), colours.get(run_id, "currentColor"), y_title, x, y)
@@ -89,8 +90,8 @@ def axes(x, y, lo: float, hi: float, y_ticks: list[float], x_title: str, y_title
 def series(bins: pd.DataFrame, key: str, colour: str, count_name: str, x, y) -> list[str]:
     """One run's step line (flat across each bin, a vertical step between bins) and a point at each bin's start
     with its tooltip: the variant, the bin's range and its count."""
-    first = bins.iloc[0]
-    steps = [f"M{x(first.start)} {y(first['count'])}"] + [f"V{y(b.count)}H{x(b.end)}" for b in bins.itertuples()]
+    first = bins.iloc[0]  # a row as a Series: ["count"], since .count is its method
+    steps = [f"M{x(first['start'])} {y(first['count'])}"] + [f"V{y(b.count)}H{x(b.end)}" for b in bins.itertuples()]
     out = [f'<path d="{"".join(steps)}" fill="none" stroke="{text(colour)}" stroke-width="2"/>',
            f'<g fill="{text(colour)}">']
     for b in bins.itertuples():
