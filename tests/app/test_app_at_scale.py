@@ -76,4 +76,7 @@ def test_leaderboard_reads_what_it_shows(big, monkeypatch):
         assert any("300 votes" in c.value for c in at.caption)  # the board, from the pairwise votes
         assert any("Adjudicate: 160 disputed items" in e.label for e in at.expander)
         assert any("Rank correlation" in c.value for c in at.caption)  # trust, from the rated outputs' scores
+        # the strengths as SVG; no chart of correlations: each output's two ratings average 3, so Spearman is undefined
+        charts = [m.value for m in at.markdown if "<svg " in m.value]
+        assert len(charts) == 1 and "Bradley-Terry strength" in charts[0]
     check_fetches(fetched)

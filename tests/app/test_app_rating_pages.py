@@ -63,6 +63,9 @@ def test_leaderboard_page_ranks_agrees_and_reports_trust(db):
     no_exceptions(at)
     board = at.dataframe[0].value
     assert board["variant"].tolist() == ["support_few_shot x openai:m1", "support_zero_shot x openai:m2"]
+    chart = next(m.value for m in at.markdown if "<svg " in m.value)  # the strengths, drawn as SVG, best first
+    assert "Bradley-Terry strength (95% CI)" in chart and chart.count("<circle ") == 2
+    assert chart.index(">support_few_shot x openai:m1<") < chart.index(">support_zero_shot x openai:m2<")
     assert at.metric[3].value == "1"  # one disputed item
     assert any("agrees with votes" in df.value.columns for df in at.dataframe)
 
@@ -76,6 +79,21 @@ def test_leaderboard_page_ranks_agrees_and_reports_trust(db):
     assert any("Session" in s.value and "items" in s.value for s in at.success)
     with store.connect(db) as con:
         assert len(store.list_sessions(con)) == 2
+
+
+def test_leaderboard_draws_each_metrics_correlation_with_the_ratings(db):
+    runs = make_runs(db, [("support_few_shot", "openai:m1"), ("support_zero_shot", "openai:m2")], n_rows=6,
+                     answer=answer)
+    with store.connect(db) as con:
+        sid = an.create_session(con, an.SessionSpec(runs, scale="likert", k=1, seed=3, annotators=["ann"]))
+        for item in range(store.get_session(con, sid)["n_items"]):  # the reference answers rated 5, the others 1
+            good = store.item_outputs(con, sid, item)["run_a"][0] == runs[0]
+            an.record_rating(con, sid, item, "ann", "5" if good else "1")
+    at = AppTest.from_file(str(PAGES / "leaderboard.py"), default_timeout=120).run()
+    no_exceptions(at)
+    chart = next(m.value for m in at.markdown if "Spearman ρ with human ratings" in m.value)
+    assert "<title>bleu · likert · n 12&#10;Spearman 1.000 [1.000, 1.000]&#10;" in chart
+    assert chart.count("<circle ") == 6 and chart.count('<circle cx="710.0"') == 6  # ρ = 1: at the right end
 
 
 def _significance_script(db: str, run_a: str, run_b: str) -> None:

@@ -110,16 +110,14 @@ def test_the_committed_mo_is_the_po_compiled():
 SHOWN = {"title", "header", "subheader", "caption", "markdown", "info", "warning", "error", "success", "toast",
          "spinner", "expander", "button", "download_button", "form_submit_button", "page_link", "selectbox",
          "multiselect", "radio", "text_input", "text_area", "number_input", "checkbox", "toggle", "file_uploader",
-         "metric", "progress", "text", "write", "Page", "Column", "TextColumn", "NumberColumn", "CheckboxColumn",
-         "X", "Y", "Color", "Legend"}
+         "metric", "progress", "text", "write", "Page", "Column", "TextColumn", "NumberColumn", "CheckboxColumn"}
 SHOWN_KEYWORDS = {"label", "help", "placeholder", "text", "title", "body"}
 TRANSPARENT = {"markdown_literal", "escape", "str"}  # pass a text through unchanged
 # Not prose: examples of what to type, a code sample, and the selector's label, which is in both languages.
 ALLOWED = {"llama3", "http://127.0.0.1:11434/v1", "VLLM_API_KEY", "openai:MODEL@http://host:port/v1",
            "openai:MODEL@http://127.0.0.1:8000/v1", "split == 'test'", "temperature: 0\nmax_tokens: 256",
            "base: faq_en\nquery: '{{ question }}'\nk: 3", "bleu(tok=intl,smooth=floor), rouge(stem=yes), regex=^\\d+$",
-           "Language · 语言", "workbench", "OpenAI", "](annotate?session=)", "Spearman low:Q", "Spearman:Q", "start:Q", "count:Q", "key:N",
-           "variant:N", "ci_low:Q", "strength:Q", "metric:N"}
+           "Language · 语言", "workbench", "OpenAI", "](annotate?session=)"}
 
 
 def _literal_parts(node) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +12,7 @@ from workbench import store
 from workbench.app import context
 from workbench.app.grid_view import DIFF_MODES, page_html
 from workbench.app.i18n import _
+from workbench.app.svg_chart import HEIGHT, histogram_svg, in_markdown
 from workbench.app.textdiff import markdown_literal
 from workbench.evaluation import analysis
 from workbench.evaluation import compare_grid as grid
@@ -23,7 +23,7 @@ try:  # the statistics section (paired bootstrap, tests) comes with the rating f
 except ImportError:
     render_significance = None
 
-CHART_HEIGHT = 260  # pixels; its place is kept at that height until it is drawn
+CHART_HEIGHT = HEIGHT  # pixels; the chart's place is kept at that height until it is drawn
 AUTO_SIGNIFICANCE_ROWS = 2000  # above this the bootstrap waits for a click: it would hold up the page
 
 st.title(_("Compare"))
@@ -114,19 +114,15 @@ def _int(x) -> str:
 def draw_chart(where, db: str, runs: list[dict], metric: str, stamp: tuple, keys: dict[str, str],
                colour: dict) -> None:
     """The metric's distribution per variant, one step line each over shared bins (four distributions stay
-    readable where bars would hide each other)."""
+    readable where bars would hide each other), as an SVG drawn here: a Vega chart cost Chromium the parsing
+    and start of Vega on the page's first paint (issue 20). Markdown keeps inline SVG; st.html's sanitiser
+    (DOMPurify's HTML profile) removes it."""
     hist = histogram(db, tuple(r["id"] for r in runs), metric, stamp, runs)
     if hist.empty:
         return
-    hist["key"] = hist["run_id"].map(keys)
-    chart = alt.Chart(hist).mark_line(interpolate="step-after", strokeWidth=2, point=True).encode(
-        x=alt.X("start:Q", title=_("{metric} (bin start)").format(metric=metric)),
-        y=alt.Y("count:Q", title=_("outputs")),
-        color=alt.Color("key:N", title=_("variant"), legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=list(colour), range=[c[1] for c in colour.values()])),
-        tooltip=["key", "variant", alt.Tooltip("start:Q", format=".3g"), alt.Tooltip("end:Q", format=".3g"),
-                 "count"]).properties(height=CHART_HEIGHT)
-    where.altair_chart(chart, width="stretch")
+    svg = histogram_svg(hist, keys, {r["id"]: colour[keys[r["id"]]][1] for r in runs},
+                        _("{metric} (bin start)").format(metric=metric), _("outputs"))
+    where.markdown(in_markdown(svg), unsafe_allow_html=True)
 
 
 # Clearly different hues in a fixed order (Streamlit's theme gives the first two variants two blues), matched
@@ -146,7 +142,7 @@ def lay_out_summary(runs: list[dict], metrics: list[str], keys: dict[str, str], 
     """The legend, the metric to show and the places of the summary table and of the chart: (metric, table's
     place, chart's place). Both are filled after the grid (fill_summary, draw_chart), so the grid, what the page
     is for, waits neither for the runs' summaries and bins (scans of every output and score) nor for the
-    browser to set up the table and load the charting library."""
+    browser to set up the table and draw the chart."""
     # the heading and the legend in one element: each element is a message the browser renders on its own
     st.markdown("### " + _("Summary") + "\n\n" + "  \n".join(
         f":{colour[keys[r['id']]][0]}[■] **{keys[r['id']]}** · {markdown_literal(grid.variant_label(r))}"

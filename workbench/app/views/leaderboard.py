@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import secrets
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from workbench import store
 from workbench.app import context, judge_board
 from workbench.app.i18n import LANGS, N_, _, current, ngettext
+from workbench.app.svg_chart import in_markdown, intervals_svg
 from workbench.app.textdiff import inline_code
 from workbench.rating import agreement, annotation, trust
 from workbench.rating import leaderboard as lb
@@ -134,19 +134,17 @@ def show_board(board: lb.Leaderboard) -> None:
                         "losses": s.losses} for s in board.standings])
     headers = {"rank": _("rank"), "variant": _("variant"), "run": _("run"), "wins": _("wins"), "ties": _("ties"),
                "losses": _("losses")}
+    strength = _("strength")
     st.dataframe(df, hide_index=True, width="stretch",
                  column_config={**{c: st.column_config.Column(h) for c, h in headers.items()},
                                 **{c: st.column_config.NumberColumn(h, format="%+.3f") for c, h in (
-                                    ("strength", _("strength")), ("ci_low", _("CI low")), ("ci_high", _("CI high")))}})
-    base = alt.Chart(df).encode(y=alt.Y("variant:N", sort=alt.SortField("strength", order="descending"),
-                                        title=None, axis=alt.Axis(labelLimit=500)))
-    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", title=_("Bradley-Terry strength (95% CI)")),
-                                                x2="ci_high:Q")
-    points = base.mark_point(filled=True, size=90).encode(
-        x="strength:Q", tooltip=["variant", "run", alt.Tooltip("strength:Q", format="+.3f"),
-                                 alt.Tooltip("ci_low:Q", format="+.3f"), alt.Tooltip("ci_high:Q", format="+.3f"),
-                                 "wins", "ties", "losses"])
-    st.altair_chart((bars + points).properties(height=60 + 40 * len(df)), width="stretch")
+                                    ("strength", strength), ("ci_low", _("CI low")), ("ci_high", _("CI high")))}})
+    rows = [(s.label, s.ci_low, s.strength, s.ci_high,
+             f"{s.label} ({s.run_id})\n{strength} {s.strength:+.3f}, 95% CI {s.ci_low:+.3f} – "
+             f"{s.ci_high:+.3f}\n{headers['wins']} {s.wins} · {headers['ties']} {s.ties} · {headers['losses']} "
+             f"{s.losses}") for s in sorted(board.standings, key=lambda s: -s.strength)]
+    # drawn here as SVG: a Vega chart cost Chromium the parsing and start of Vega on the page's first paint
+    st.markdown(in_markdown(intervals_svg(rows, _("Bradley-Terry strength (95% CI)"))), unsafe_allow_html=True)
     st.caption(_("{votes} votes ({ties} ties, {both_bad} both bad). Strengths are log-odds centred on 0: a gap of "
                  "1.0 means about 73% to win. Ties and 'both bad' count as half a win for each side. Intervals: "
                  "{boot} bootstrap resamples of the rated items.").format(
@@ -264,13 +262,14 @@ def trust_section(chosen: list[str], stamp: tuple) -> None:
                              for c in report.correlations])
         st.dataframe(corr, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in corr.columns[3:]})
-        base = alt.Chart(corr.dropna(subset=["Spearman"])).encode(
-            y=alt.Y("metric:N", sort=alt.SortField("Spearman", order="descending"), title=None))
-        chart = (base.mark_rule(strokeWidth=2).encode(x=alt.X("Spearman low:Q", title=_("Spearman ρ with human ratings "
-                                                                                        "(95% CI)"),
-                                                              scale=alt.Scale(domain=[-1, 1])), x2="Spearman high:Q")
-                 + base.mark_point(filled=True, size=80).encode(x="Spearman:Q", tooltip=list(corr.columns)))
-        st.altair_chart(chart.properties(height=40 + 30 * len(corr)), width="stretch")
+        ranked = sorted(report.correlations, key=lambda c: -c.spearman if c.spearman == c.spearman else 2)  # NaN last
+        rows = [(c.metric, c.spearman_ci[0], c.spearman, c.spearman_ci[1],
+                 f"{c.metric} · {c.scale} · n {c.n}\nSpearman {c.spearman:.3f} [{c.spearman_ci[0]:.3f}, "
+                 f"{c.spearman_ci[1]:.3f}]\nKendall {c.kendall:.3f} [{c.kendall_ci[0]:.3f}, {c.kendall_ci[1]:.3f}]"
+                 f"\np {c.spearman_p:.3g}") for c in ranked]
+        chart = intervals_svg(rows, _("Spearman ρ with human ratings (95% CI)"), domain=(-1, 1))
+        if chart:  # none where the ratings do not vary
+            st.markdown(in_markdown(chart), unsafe_allow_html=True)
         st.caption(_("Rank correlation of each metric with the mean human rating of {n} outputs; 95% CIs by Fisher's "
                      "z. A metric worth trusting has its whole interval well above 0 (below 0 for latency, where lower "
                      "is better).").format(n=report.n_outputs))
