@@ -14,11 +14,16 @@ from workbench.finetune.default_model import (
     default_model_spec,
     default_spec,
     ensure_default_model,
+    local_model_for,
     model_for,
 )
 
 __all__ = ["API_DEFAULT", "CONVERSATIONS", "demo_models", "run_conversation_demo", "run_demo", "split_rows"]
 CONVERSATIONS = ("prompts/support_conversation.yaml", "datasets/support_conversations_en.jsonl")
+# The knowledge variant the demo runs beside the bundled prompts: its prompt, and the base it reads (made from
+# the bundled FAQ file when the database has no such base yet).
+KNOWLEDGE = {"en": ("prompts/support_knowledge.yaml", "faq_en", "datasets/faq_en.jsonl"),
+             "zh": ("prompts/support_zh_knowledge.yaml", "faq_zh", "datasets/faq_zh.jsonl")}
 
 
 def split_rows(ds: Dataset, split: str) -> Dataset:
@@ -50,7 +55,25 @@ def run_demo(db: str | None, models: list[str] | None = None, prompts: list[str]
     bundled = model_for(dataset.lang)
     specs = demo_models(models, progress, bundled.lang)
     loaded = [api.load_prompt(p) for p in (prompts or [_bundled(p) for p in bundled.prompts])]
-    return api.evaluate(loaded, dataset, specs, db=db, on_progress=on_progress).runs
+    runs = api.evaluate(loaded, dataset, specs, db=db, on_progress=on_progress).runs
+    if prompts is None and bundled.lang in KNOWLEDGE:  # the bundled prompts: no knowledge vs knowledge
+        runs += run_knowledge(db, dataset, specs, bundled.lang, on_progress)
+    return runs
+
+
+def run_knowledge(db: str | None, dataset: Dataset, specs: list[str], lang: str,
+                  on_progress: Callable | None = None) -> list[str]:
+    """The language's knowledge prompt on the same rows and models; a bundled local model gives way to the local
+    model trained for knowledge prompts where the language has one (local_model_for)."""
+    from workbench import api, knowledge
+
+    prompt, base, faq = KNOWLEDGE[lang]
+    prompt, faq = _bundled(prompt), _bundled(faq)
+    if not any(b["name"] == base for b in knowledge.list_bases(db)):
+        knowledge.add_base(base, [faq], db=db)
+    local = default_model_spec(lang)
+    models = [local_model_for([prompt], lang) if s == local else s for s in specs]
+    return api.evaluate([api.load_prompt(prompt)], dataset, models, db=db, on_progress=on_progress).runs
 
 
 def run_conversation_demo(db: str | None, models: list[str], limit: int = 8, on_progress: Callable | None = None) -> str:
