@@ -170,3 +170,11 @@ def test_grid_page_clips_runaway_outputs(db):
     g = load(db, ids)
     out = page_html(g, page(db, g), "reference")
     assert len(out) < 4 * MAX_CHARS + 5000 and f"{25000 - MAX_CHARS:,} more characters" in out
+
+
+def test_histogram_keeps_the_0_1_scale_for_scores_off_it_by_rounding(db):
+    ids = make_runs(db, ROWS[:3], [{"texts": ["a", "b", "c"], "scores": [1.0000000002, 0.5, -1e-12]}])
+    with store.connect(db) as con:
+        h = grid.histogram(con, [store.get_run(con, ids[0])], "bleu", bins=10)
+    assert h["start"].min() == 0.0 and h["end"].max() == 1.0  # the scale, not the scores' range
+    assert h["count"].sum() == 3 and h.loc[h["count"] > 0, "start"].tolist() == [0.0, 0.5, 0.9]

@@ -160,6 +160,9 @@ def _cells(con: Con, row_idxs: list[int], run_ids: list[str], params: dict, inpu
     return df.drop(columns=[c for c in df.columns if c == "pos"])
 
 
+SCALE_SLACK = 1e-9  # a quality score of 1.0000000002 (float rounding) is still on the 0-1 scale
+
+
 def score_histogram(con: Con, run_ids: list[str], metric: str, bins: int) -> tuple[float, float, list[tuple]]:
     """(low, high, [(run_id, bin, count)]) of one metric's scores (all repeats) in `bins` equal bins over
     [low, high]: the whole 0-1 scale when every score lies on it, else the scores' range. Binned in DuckDB:
@@ -169,10 +172,10 @@ def score_histogram(con: Con, run_ids: list[str], metric: str, bins: int) -> tup
     lo, hi = con.execute(f"SELECT min(value), max(value) FROM scores WHERE {where}", [*run_ids, metric]).fetchone()
     if lo is None:
         return 0.0, 1.0, []
-    if 0.0 <= lo and hi <= 1.0:
+    if -SCALE_SLACK <= lo and hi <= 1.0 + SCALE_SLACK:
         lo, hi = 0.0, 1.0  # quality scores: the whole scale, so variants line up
     hi = hi if hi > lo else lo + 1.0
     counts = con.execute(
-        f"SELECT run_id, least(CAST(floor((value - ?) / (? - ?) * ?) AS INTEGER), ? - 1) AS b, count(*) "
+        f"SELECT run_id, greatest(least(CAST(floor((value - ?) / (? - ?) * ?) AS INTEGER), ? - 1), 0) AS b, count(*) "
         f"FROM scores WHERE {where} GROUP BY ALL ORDER BY ALL", [lo, hi, lo, bins, bins, *run_ids, metric]).fetchall()
     return float(lo), float(hi), counts
