@@ -9,7 +9,9 @@ from workbench.authoring.datasets import Dataset
 from workbench.defaults import API_DEFAULT
 from workbench.errors import DatasetError
 from workbench.finetune.default_model import (
+    BASES,
     MODELS,
+    DefaultModel,
     _bundled,
     default_model_spec,
     default_spec,
@@ -20,10 +22,6 @@ from workbench.finetune.default_model import (
 
 __all__ = ["API_DEFAULT", "CONVERSATIONS", "demo_models", "run_conversation_demo", "run_demo", "split_rows"]
 CONVERSATIONS = ("prompts/support_conversation.yaml", "datasets/support_conversations_en.jsonl")
-# The knowledge variant the demo runs beside the bundled prompts: its prompt, and the base it reads (made from
-# the bundled FAQ file when the database has no such base yet).
-KNOWLEDGE = {"en": ("prompts/support_knowledge.yaml", "faq_en", "datasets/faq_en.jsonl"),
-             "zh": ("prompts/support_zh_knowledge.yaml", "faq_zh", "datasets/faq_zh.jsonl")}
 
 
 def split_rows(ds: Dataset, split: str) -> Dataset:
@@ -56,24 +54,26 @@ def run_demo(db: str | None, models: list[str] | None = None, prompts: list[str]
     specs = demo_models(models, progress, bundled.lang)
     loaded = [api.load_prompt(p) for p in (prompts or [_bundled(p) for p in bundled.prompts])]
     runs = api.evaluate(loaded, dataset, specs, db=db, on_progress=on_progress).runs
-    if prompts is None and bundled.lang in KNOWLEDGE:  # the bundled prompts: no knowledge vs knowledge
-        runs += run_knowledge(db, dataset, specs, bundled.lang, on_progress)
+    if prompts is None:  # the bundled prompts: no knowledge vs knowledge
+        runs += run_knowledge(db, dataset, specs, bundled, on_progress)
     return runs
 
 
-def run_knowledge(db: str | None, dataset: Dataset, specs: list[str], lang: str,
+def run_knowledge(db: str | None, dataset: Dataset, specs: list[str], bundled: DefaultModel,
                   on_progress: Callable | None = None) -> list[str]:
     """The language's knowledge prompt on the same rows and models; a bundled local model gives way to the local
-    model trained for knowledge prompts where the language has one (local_model_for)."""
+    model trained for knowledge prompts where the language has one (local_model_for). Its FAQ base is added from
+    the bundled file only when the database has none of that name (a user's own base is left as it is)."""
     from workbench import api, knowledge
 
-    prompt, base, faq = KNOWLEDGE[lang]
-    prompt, faq = _bundled(prompt), _bundled(faq)
+    path = _bundled(bundled.knowledge)
+    prompt = api.load_prompt(path)
+    base = prompt.knowledge["base"]
     if not any(b["name"] == base for b in knowledge.list_bases(db)):
-        knowledge.add_base(base, [faq], db=db)
-    local = default_model_spec(lang)
-    models = [local_model_for([prompt], lang) if s == local else s for s in specs]
-    return api.evaluate([api.load_prompt(prompt)], dataset, models, db=db, on_progress=on_progress).runs
+        knowledge.add_base(base, [_bundled(BASES[base])], db=db)
+    local = default_model_spec(bundled.lang)
+    models = [local_model_for([path], bundled.lang) if s == local else s for s in specs]
+    return api.evaluate([prompt], dataset, models, db=db, on_progress=on_progress).runs
 
 
 def run_conversation_demo(db: str | None, models: list[str], limit: int = 8, on_progress: Callable | None = None) -> str:

@@ -243,7 +243,7 @@ def local_model_for(prompts: list, lang: str | None = "en") -> str:
 
     kb = KNOWLEDGE_MODELS.get(lang or "en")
     if kb and prompts and is_complete(model_dir(kb)) and all(load_prompt(p).knowledge for p in prompts):
-        return f"hf:{model_dir(kb).as_posix()}"
+        return knowledge_model_spec(lang)
     return default_model_spec(lang)
 
 
